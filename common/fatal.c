@@ -1,0 +1,20 @@
+/*
+ * common/fatal.c - see fatal.h.
+ */
+#include "common/fatal.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+void die(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("fatal: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    abort();
+}

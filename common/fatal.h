@@ -1,0 +1,27 @@
+/*
+ * common/fatal.h - stop the program loudly when the runtime is misused.
+ *
+ * Errors the caller can handle (a file that does not exist, a refused
+ * connection) are returned as -errno. Misuse that would otherwise corrupt
+ * memory (awaiting a join handle twice, spawning with no executor running)
+ * is a bug in the program, and the kindest thing to do is to stop right
+ * there with a message that says what went wrong.
+ */
+#ifndef COMMON_FATAL_H
+#define COMMON_FATAL_H
+
+/*
+ * Print "fatal: <message>" to stderr and abort(). The format attribute is a
+ * GNU extension (gcc and clang both have it): it lets the compiler check the
+ * arguments against the format string.
+ */
+_Noreturn void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Like assert(), but never compiled out: these checks guard memory safety. */
+#define ASSERT(cond)                                                                     \
+    do {                                                                                 \
+        if (!(cond))                                                                     \
+            die("%s:%d: %s: assertion failed: %s", __FILE__, __LINE__, __func__, #cond); \
+    } while (0)
+
+#endif /* COMMON_FATAL_H */

@@ -1,0 +1,67 @@
+/*
+ * executor.h - the LocalExecutor: one thread, one run queue, many tasks.
+ *
+ * An executor owns tasks and polls the ones that are ready, one at a time,
+ * on the thread that runs it. rt_executor_run() drives a main future to
+ * completion; while it runs, any task can spawn more tasks with rt_spawn().
+ *
+ * When the main future finishes, run() returns its output at once. Tasks
+ * still pending stay with the executor: a later run() carries on with them,
+ * and rt_executor_destroy() cancels them (drops their futures) and frees
+ * them. Nothing is leaked either way.
+ */
+#ifndef RT_EXECUTOR_H
+#define RT_EXECUTOR_H
+
+#include "future.h"
+#include "join.h"
+
+struct rt_executor;
+
+#define RT_CPU_ANY (-1)
+
+/* How to make an executor. Start from RT_BUILDER_INIT and change what you need. */
+struct rt_builder {
+    int cpu; /* pin the executor's thread to this CPU, or RT_CPU_ANY */
+    const char
+        *name; /* thread name for rt_builder_spawn (up to 15 bytes kept); NULL: "rt-executor" */
+};
+
+#define RT_BUILDER_INIT                 \
+    {                                   \
+        .cpu = RT_CPU_ANY, .name = NULL \
+    }
+
+/*
+ * Make an executor on the calling thread; `b` may be NULL for the defaults.
+ * Returns 0, or -EINVAL for a CPU that does not exist or that this process
+ * may not use. Phase 1 has no other way to fail; later phases (which open
+ * an io_uring here) do, so the result is an error code from the start.
+ */
+int rt_executor_create(const struct rt_builder *b, struct rt_executor **out);
+
+/* Cancel and free every task still alive, then the executor. Not while it runs. */
+void rt_executor_destroy(struct rt_executor *ex);
+
+/*
+ * Copy the `size` bytes of the future at `main` into a task, then run tasks
+ * until that one is finished, and return its output. Stops the program if
+ * the main future is pending while no task is runnable: with nothing that
+ * could ever wake it, that is a deadlock.
+ */
+intptr_t rt_executor_run(struct rt_executor *ex, struct rt_future *main, size_t size);
+
+/*
+ * Spawn a task on the executor running on this thread (from inside a task):
+ * the `size` bytes at `f`, a future not yet polled, are copied into the new
+ * task, which is queued to run. Returns its join handle.
+ */
+struct rt_join_handle rt_spawn(const struct rt_future *f, size_t size);
+
+/* The executor running on this thread, or NULL outside rt_executor_run(). */
+struct rt_executor *rt_executor_current(void);
+
+/* Tasks this executor has not freed yet (running, queued, pending or awaiting their handle). */
+size_t rt_executor_task_count(const struct rt_executor *ex);
+
+#endif /* RT_EXECUTOR_H */

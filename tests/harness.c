@@ -1,0 +1,134 @@
+/*
+ * tests/harness.c - the test runner's main() and the helpers in harness.h.
+ */
+#include "harness.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void test_assert_no_leaks(void)
+{
+    long live = xalloc_live();
+
+    ck_assert_msg(live == 0, "%ld block(s) allocated by the runtime were not freed", live);
+}
+
+TCase *test_case(const char *name)
+{
+    TCase *tc = tcase_create(name);
+
+    tcase_set_timeout(tc, TEST_TIMEOUT_S);
+    /* A checked teardown runs in the test's own process, after the body, and can fail it. */
+    tcase_add_checked_fixture(tc, NULL, test_assert_no_leaks);
+    return tc;
+}
+
+void test_skip(const char *test, const char *reason)
+{
+    const char *require = getenv("REQUIRE_ALL");
+
+    if (require && strcmp(require, "1") == 0)
+        ck_abort_msg("%s was skipped (%s), and REQUIRE_ALL=1 makes a skip a failure", test, reason);
+    fprintf(stderr, "SKIP %s: %s\n", test, reason);
+}
+
+struct rt_executor *test_executor(void)
+{
+    struct rt_executor *ex = NULL;
+    int err = rt_executor_create(NULL, &ex);
+
+    ck_assert_msg(err == 0, "rt_executor_create failed: %s", strerror(-err));
+    return ex;
+}
+
+intptr_t test_run(struct rt_future *f, size_t size)
+{
+    struct rt_executor *ex = test_executor();
+    intptr_t out = rt_executor_run(ex, f, size);
+
+    rt_executor_destroy(ex);
+    return out;
+}
+
+/* ------------------------------------------------ small futures tests share */
+
+static enum rt_poll value_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    (void)cx;
+    *out = ((struct test_value *)self)->value;
+    return RT_READY;
+}
+
+static const struct rt_future_vtable value_vtable = {.poll = value_poll};
+
+struct test_value test_value(intptr_t value)
+{
+    return (struct test_value){.future = {&value_vtable}, .value = value};
+}
+
+static enum rt_poll yield_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct test_yield *f = (struct test_yield *)self;
+
+    if (f->polls)
+        (*f->polls)++;
+    if (f->pending > 0) {
+        f->pending--;
+        rt_waker_wake_by_ref(cx->waker);
+        return RT_PENDING;
+    }
+    *out = f->value;
+    return RT_READY;
+}
+
+static const struct rt_future_vtable yield_vtable = {.poll = yield_poll};
+
+struct test_yield test_yield(int pending, intptr_t value, int *polls)
+{
+    return (struct test_yield){
+        .future = {&yield_vtable}, .pending = pending, .value = value, .polls = polls};
+}
+
+static enum rt_poll wait_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct test_wait *f = (struct test_wait *)self;
+
+    if (!f->registered) {
+        rt_waker_register(f->slot, cx);
+        f->registered = true;
+        return RT_PENDING;
+    }
+    if (!rt_waker_is_empty(f->slot))
+        return RT_PENDING; /* polled, but our waker has not been used yet */
+    *out = f->value;
+    return RT_READY;
+}
+
+static void wait_drop(struct rt_future *self)
+{
+    rt_waker_drop(((struct test_wait *)self)->slot);
+}
+
+static const struct rt_future_vtable wait_vtable = {.poll = wait_poll, .drop = wait_drop};
+
+struct test_wait test_wait(struct rt_waker *slot, intptr_t value)
+{
+    return (struct test_wait){.future = {&wait_vtable}, .slot = slot, .value = value};
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(NULL);
+    int failed;
+
+#define X(name) srunner_add_suite(sr, suite_##name());
+    TEST_SUITES
+#undef X
+    /* Fork mode is what makes timeouts, crashes and the per-test leak check work. */
+    srunner_set_fork_status(sr, CK_FORK);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

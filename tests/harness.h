@@ -1,0 +1,89 @@
+/*
+ * tests/harness.h - the one Check harness every phase's tests share.
+ *
+ * Each test file covers one concept and starts with TEST_SINCE_PHASE(n): the
+ * Makefile compiles it into the test runner of phase n and of every later
+ * phase, against that phase's code (the public API only grows). A file
+ * defines `Suite *suite_<file name without test_>(void)`.
+ *
+ * What the harness gives every test:
+ *   - its own process (Check's fork mode), so a crash fails one test only;
+ *   - a timeout: a hang is a failure, never a stuck CI (test_case());
+ *   - a leak check after the test body: every block the runtime allocated
+ *     on this thread must be freed (test_case() installs it);
+ *   - TEST_SKIP(reason) for a kernel feature this machine lacks: the test
+ *     prints why and passes, unless REQUIRE_ALL=1 (as in CI), where a skip
+ *     is a failure.
+ */
+#ifndef TESTS_HARNESS_H
+#define TESTS_HARNESS_H
+
+#include <check.h>
+#include <stdint.h>
+
+#include "common/alloc.h"
+#include "rt.h"
+
+/* The first phase this file applies to; checked against the phase it is built for. */
+#define TEST_SINCE_PHASE(n) _Static_assert(PHASE >= (n), "this test starts at phase " #n)
+
+/* Seconds a test may take before it counts as hung (times CK_TIMEOUT_MULTIPLIER). */
+#define TEST_TIMEOUT_S 20
+
+/* A test case with the harness's timeout and the leak check after every test. */
+TCase *test_case(const char *name);
+
+/* Fails the running test unless every xmalloc'd block has been freed. */
+void test_assert_no_leaks(void);
+
+void test_skip(const char *test, const char *reason);
+#define TEST_SKIP(reason)              \
+    do {                               \
+        test_skip(__func__, (reason)); \
+        return;                        \
+    } while (0)
+
+/* Make an executor with default settings, failing the test if that is impossible. */
+struct rt_executor *test_executor(void);
+
+/* Run `f` (of `size` bytes) as the main future of a new executor, destroy it, return the output. */
+intptr_t test_run(struct rt_future *f, size_t size);
+
+/* ------------------------------------------------ small futures tests share */
+
+/* Ready at once with `value`. */
+struct test_value {
+    struct rt_future future;
+    intptr_t value;
+};
+struct test_value test_value(intptr_t value);
+
+/* Pending `pending` times (waking itself each time, like a yield), then ready with `value`. */
+struct test_yield {
+    struct rt_future future;
+    int pending;    /* polls left that return RT_PENDING */
+    intptr_t value; /* output */
+    int *polls;     /* if not NULL, counts every poll */
+};
+struct test_yield test_yield(int pending, intptr_t value, int *polls);
+
+/*
+ * Pending until the test wakes the waker it keeps in `*slot` with
+ * rt_waker_wake() (which empties the slot); ready with `value` after that.
+ * Dropping it drops the waker if it is still there, as every future that
+ * keeps a waker must.
+ */
+struct test_wait {
+    struct rt_future future;
+    struct rt_waker *slot; /* the test's: where the waker is kept */
+    bool registered;       /* a waker was put in the slot */
+    intptr_t value;
+};
+struct test_wait test_wait(struct rt_waker *slot, intptr_t value);
+
+/* Every suite of this phase, declared from the list the Makefile passes in. */
+#define X(name) Suite *suite_##name(void);
+TEST_SUITES
+#undef X
+
+#endif /* TESTS_HARNESS_H */

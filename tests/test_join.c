@@ -1,0 +1,309 @@
+/*
+ * tests/test_join.c - join handles: detach, cancel (before the first poll,
+ * while pending, after completion, from another task, from the task itself),
+ * a handle dropped without awaiting, and awaiting a consumed handle.
+ */
+#include "harness.h"
+
+#include <signal.h>
+
+TEST_SINCE_PHASE(1);
+
+/*
+ * One main future drives every scenario: it spawns the child the scenario
+ * needs, lets the executor run for `turns` turns, does the scenario's action,
+ * then awaits the handle if it still can.
+ */
+enum scenario { DETACH, DROP, CANCEL_BEFORE_POLL, CANCEL_PENDING, CANCEL_DONE };
+
+struct join_main {
+    struct rt_async async;
+    enum scenario scenario;
+    struct rt_join_handle job;
+    struct test_yield pause;
+    struct rt_waker slot; /* the waiting child's waker, for CANCEL_PENDING */
+    int child_polls;
+    bool cancelled_now; /* what rt_join_cancel returned */
+    intptr_t out;
+};
+
+static enum rt_poll join_main_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct join_main *f = (struct join_main *)self;
+
+    ASYNC_BEGIN(&f->async, cx, out);
+    if (f->scenario == CANCEL_PENDING) {
+        struct test_wait child = test_wait(&f->slot, 5);
+        f->job = rt_spawn(&child.future, sizeof(child));
+    } else {
+        struct test_yield child =
+            test_yield(f->scenario == CANCEL_DONE ? 0 : 3, 5, &f->child_polls);
+        f->job = rt_spawn(&child.future, sizeof(child));
+    }
+
+    switch (f->scenario) {
+    case DETACH:
+        rt_join_detach(&f->job);
+        ck_assert(rt_join_is_empty(&f->job));
+        ck_assert(!rt_join_cancel(&f->job)); /* nothing left to cancel through it */
+        break;
+    case DROP:
+        rt_future_drop(&f->job.future);
+        ck_assert(rt_join_is_empty(&f->job));
+        break;
+    case CANCEL_BEFORE_POLL:
+        f->cancelled_now = rt_join_cancel(&f->job);
+        break;
+    case CANCEL_PENDING:
+    case CANCEL_DONE:
+        break;
+    }
+
+    /* Let the child run: it needs at most four polls. */
+    f->pause = test_yield(5, 0, NULL);
+    AWAIT(&f->pause.future, NULL);
+
+    if (f->scenario == DETACH || f->scenario == DROP) {
+        ck_assert_int_eq(f->child_polls, 4); /* it ran to the end on its own */
+        ck_assert_uint_eq(rt_executor_task_count(rt_executor_current()), 1); /* and was freed */
+        ASYNC_RETURN(0);
+    }
+    if (f->scenario == CANCEL_PENDING) {
+        ck_assert(!rt_waker_is_empty(&f->slot)); /* the child is waiting for its wake-up */
+        f->cancelled_now = rt_join_cancel(&f->job);
+        ck_assert(rt_waker_is_empty(&f->slot)); /* its future was dropped, and its waker with it */
+    }
+    if (f->scenario == CANCEL_DONE)
+        f->cancelled_now = rt_join_cancel(&f->job);
+    /* The first cancel cancels unless the task had completed; a second one never does. */
+    ck_assert(f->cancelled_now == (f->scenario != CANCEL_DONE));
+    ck_assert(!rt_join_cancel(&f->job));
+
+    AWAIT(&f->job.future, &f->out);
+    ASYNC_RETURN(f->job.cancelled ? -1 : f->out);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable join_main_vtable = {join_main_poll, rt_async_drop};
+
+/* Run one scenario; returns the child's output, or -1 if the child was cancelled. */
+static intptr_t run_scenario(enum scenario scenario)
+{
+    struct join_main f = {.async = RT_ASYNC_INIT(&join_main_vtable), .scenario = scenario};
+    struct rt_executor *ex = test_executor();
+    intptr_t out = rt_executor_run(ex, &f.async.future, sizeof(f));
+
+    ck_assert_uint_eq(rt_executor_task_count(ex), 0);
+    rt_executor_destroy(ex);
+    return out;
+}
+
+START_TEST(detach_lets_the_task_finish)
+{
+    ck_assert_int_eq(run_scenario(DETACH), 0);
+}
+END_TEST
+
+START_TEST(dropped_handle_lets_the_task_finish)
+{
+    ck_assert_int_eq(run_scenario(DROP), 0);
+}
+END_TEST
+
+START_TEST(cancel_before_first_poll)
+{
+    ck_assert_int_eq(run_scenario(CANCEL_BEFORE_POLL), -1);
+}
+END_TEST
+
+START_TEST(cancel_while_pending)
+{
+    ck_assert_int_eq(run_scenario(CANCEL_PENDING), -1);
+}
+END_TEST
+
+START_TEST(cancel_after_completion_keeps_the_output)
+{
+    ck_assert_int_eq(run_scenario(CANCEL_DONE), 5);
+}
+END_TEST
+
+/* The child's poll count, seen from outside the executor through a static. */
+static int polls_seen;
+static bool cancel_result;
+
+struct cancel_first {
+    struct rt_async async;
+    struct rt_join_handle job;
+    intptr_t out;
+};
+
+static enum rt_poll cancel_first_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct cancel_first *f = (struct cancel_first *)self;
+
+    ASYNC_BEGIN(&f->async, cx, out);
+    {
+        struct test_yield child = test_yield(0, 9, &polls_seen);
+        f->job = rt_spawn(&child.future, sizeof(child));
+    }
+    cancel_result = rt_join_cancel(&f->job);
+    AWAIT(&f->job.future, &f->out);
+    ck_assert(f->job.cancelled);
+    ck_assert_int_eq(f->out, 0); /* a cancelled task has no output */
+    ASYNC_RETURN(1);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable cancel_first_vtable = {cancel_first_poll, rt_async_drop};
+
+START_TEST(cancelled_before_first_poll_is_never_polled)
+{
+    struct cancel_first f = {.async = RT_ASYNC_INIT(&cancel_first_vtable)};
+
+    ck_assert_int_eq(test_run(&f.async.future, sizeof(f)), 1);
+    ck_assert(cancel_result);
+    ck_assert_int_eq(polls_seen, 0);
+}
+END_TEST
+
+/* ------------------------------------- cancelled by another task, or itself */
+
+/* Cancels the handle it is given (during its own poll), then finishes. */
+struct canceller {
+    struct rt_future future;
+    struct rt_join_handle *victim;
+};
+
+static enum rt_poll canceller_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct canceller *f = (struct canceller *)self;
+
+    (void)cx;
+    *out = rt_join_cancel(f->victim);
+    return RT_READY;
+}
+
+static const struct rt_future_vtable canceller_vtable = {.poll = canceller_poll};
+
+/* Cancels itself through its own handle, which it is given, then claims to be ready. */
+struct self_cancel {
+    struct rt_future future;
+    struct rt_join_handle *own;
+};
+
+static enum rt_poll self_cancel_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct self_cancel *f = (struct self_cancel *)self;
+
+    (void)cx;
+    ck_assert(rt_join_cancel(f->own));
+    *out = 123; /* must be discarded: the task was cancelled during this poll */
+    return RT_READY;
+}
+
+static const struct rt_future_vtable self_cancel_vtable = {.poll = self_cancel_poll};
+
+struct awaiter_learns {
+    struct rt_async async;
+    bool by_itself;
+    struct rt_waker slot;
+    struct rt_join_handle victim, killer;
+    intptr_t out, killed;
+};
+
+static enum rt_poll awaiter_learns_poll(struct rt_future *self, struct rt_context *cx,
+                                        intptr_t *out)
+{
+    struct awaiter_learns *f = (struct awaiter_learns *)self;
+
+    ASYNC_BEGIN(&f->async, cx, out);
+    if (f->by_itself) {
+        struct self_cancel victim = {{&self_cancel_vtable}, &f->victim};
+        f->victim = rt_spawn(&victim.future, sizeof(victim));
+    } else {
+        struct test_wait victim = test_wait(&f->slot, 5);
+        struct canceller killer = {{&canceller_vtable}, &f->victim};
+        f->victim = rt_spawn(&victim.future, sizeof(victim));
+        f->killer = rt_spawn(&killer.future, sizeof(killer));
+    }
+    /* We are suspended here when the victim is cancelled: the cancel must wake us. */
+    AWAIT(&f->victim.future, &f->out);
+    ck_assert(f->victim.cancelled);
+    ck_assert_int_eq(f->out, 0);
+    if (!f->by_itself) {
+        AWAIT(&f->killer.future, &f->killed);
+        ck_assert_int_eq(f->killed, 1);
+        ck_assert(rt_waker_is_empty(&f->slot));
+    }
+    ASYNC_RETURN(1);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable awaiter_learns_vtable = {awaiter_learns_poll, rt_async_drop};
+
+START_TEST(cancel_by_another_task_wakes_the_awaiter)
+{
+    struct awaiter_learns f = {.async = RT_ASYNC_INIT(&awaiter_learns_vtable)};
+
+    ck_assert_int_eq(test_run(&f.async.future, sizeof(f)), 1);
+}
+END_TEST
+
+START_TEST(cancel_by_the_task_itself)
+{
+    struct awaiter_learns f = {.async = RT_ASYNC_INIT(&awaiter_learns_vtable), .by_itself = true};
+
+    ck_assert_int_eq(test_run(&f.async.future, sizeof(f)), 1);
+}
+END_TEST
+
+/* ------------------------------------------------------------- misuse */
+
+struct await_twice {
+    struct rt_async async;
+    struct rt_join_handle job;
+};
+
+static enum rt_poll await_twice_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct await_twice *f = (struct await_twice *)self;
+
+    ASYNC_BEGIN(&f->async, cx, out);
+    {
+        struct test_value child = test_value(1);
+        f->job = rt_spawn(&child.future, sizeof(child));
+    }
+    AWAIT(&f->job.future, NULL);
+    AWAIT(&f->job.future, NULL); /* the handle was consumed by the first await */
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable await_twice_vtable = {await_twice_poll, rt_async_drop};
+
+START_TEST(awaiting_a_consumed_handle_stops_the_program)
+{
+    struct await_twice f = {.async = RT_ASYNC_INIT(&await_twice_vtable)};
+
+    test_run(&f.async.future, sizeof(f));
+}
+END_TEST
+
+Suite *suite_join(void)
+{
+    Suite *s = suite_create("join");
+    TCase *tc = test_case("join");
+
+    tcase_add_test(tc, detach_lets_the_task_finish);
+    tcase_add_test(tc, dropped_handle_lets_the_task_finish);
+    tcase_add_test(tc, cancel_before_first_poll);
+    tcase_add_test(tc, cancel_while_pending);
+    tcase_add_test(tc, cancel_after_completion_keeps_the_output);
+    tcase_add_test(tc, cancelled_before_first_poll_is_never_polled);
+    tcase_add_test(tc, cancel_by_another_task_wakes_the_awaiter);
+    tcase_add_test(tc, cancel_by_the_task_itself);
+    tcase_add_test_raise_signal(tc, awaiting_a_consumed_handle_stops_the_program, SIGABRT);
+    suite_add_tcase(s, tc);
+    return s;
+}

@@ -1,0 +1,152 @@
+/*
+ * tests/test_pinning.c - executors on threads of their own: pinned to a CPU
+ * (checked with sched_getcpu() inside the thread), unpinned, and the error
+ * for a CPU that does not exist.
+ */
+#define _GNU_SOURCE /* sched_getcpu(), CPU_COUNT() and pthread_getname_np() are GNU extensions */
+#include "harness.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <string.h>
+
+TEST_SINCE_PHASE(1);
+
+/* Returns the CPU it runs on; spawns a task first, to show the executor is a full one. */
+struct where_am_i {
+    struct rt_async async;
+    struct rt_join_handle job;
+    intptr_t cpu;
+};
+
+static enum rt_poll cpu_now_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    (void)self;
+    (void)cx;
+    *out = sched_getcpu();
+    return RT_READY;
+}
+
+static const struct rt_future_vtable cpu_now_vtable = {.poll = cpu_now_poll};
+
+static enum rt_poll where_am_i_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct where_am_i *f = (struct where_am_i *)self;
+
+    ASYNC_BEGIN(&f->async, cx, out);
+    {
+        struct rt_future child = {&cpu_now_vtable};
+        f->job = rt_spawn(&child, sizeof(child));
+    }
+    AWAIT(&f->job.future, &f->cpu);
+    ck_assert_int_eq(f->cpu, sched_getcpu()); /* the task ran on the executor's thread */
+    ASYNC_RETURN(f->cpu);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable where_am_i_vtable = {where_am_i_poll, rt_async_drop};
+
+START_TEST(pinned_thread_runs_on_its_cpu)
+{
+    cpu_set_t allowed;
+    int cpu, tried = 0;
+
+    ck_assert_int_eq(sched_getaffinity(0, sizeof(allowed), &allowed), 0);
+    for (cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+        struct rt_builder b = RT_BUILDER_INIT;
+        struct where_am_i f = {.async = RT_ASYNC_INIT(&where_am_i_vtable)};
+        struct rt_thread *t;
+        intptr_t ran_on = -1;
+
+        if (!CPU_ISSET(cpu, &allowed))
+            continue;
+        b.cpu = cpu;
+        ck_assert_int_eq(rt_builder_spawn(&b, &f.async.future, sizeof(f), &t), 0);
+        ck_assert_int_eq(rt_thread_join(t, &ran_on), 0);
+        ck_assert_int_eq(ran_on, cpu);
+        tried++;
+    }
+    ck_assert_int_eq(tried, CPU_COUNT(&allowed));
+}
+END_TEST
+
+/* Returns 1 if its thread has the name the builder gave it. */
+static enum rt_poll named_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    char name[16];
+
+    (void)self;
+    (void)cx;
+    pthread_getname_np(pthread_self(), name, sizeof(name));
+    *out = strcmp(name, "rt-test-unpinne") == 0;
+    return RT_READY;
+}
+
+static const struct rt_future_vtable named_vtable = {.poll = named_poll};
+
+START_TEST(unpinned_named_thread)
+{
+    struct rt_builder b = RT_BUILDER_INIT;
+    struct rt_future f = {&named_vtable};
+    struct rt_thread *t;
+    intptr_t out = 0;
+
+    b.name = "rt-test-unpinned"; /* 16 bytes: the kernel keeps the first 15 */
+    ck_assert_int_eq(rt_builder_spawn(&b, &f, sizeof(f), &t), 0);
+    ck_assert_int_eq(rt_thread_join(t, &out), 0);
+    ck_assert_int_eq(out, 1);
+}
+END_TEST
+
+START_TEST(invalid_cpu_is_an_error)
+{
+    int bad[] = {-2, CPU_SETSIZE, CPU_SETSIZE - 1, 100000};
+    size_t i;
+
+    /* CPU_SETSIZE - 1 (1023) exists on no machine this runs on; the others are out of range. */
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct rt_builder b = RT_BUILDER_INIT;
+        struct test_value f = test_value(1);
+        struct rt_thread *t = NULL;
+        struct rt_executor *ex = NULL;
+
+        b.cpu = bad[i];
+        ck_assert_int_eq(rt_builder_spawn(&b, &f.future, sizeof(f), &t), -EINVAL);
+        ck_assert_ptr_null(t);
+        ck_assert_int_eq(rt_executor_create(&b, &ex), -EINVAL);
+        ck_assert_ptr_null(ex);
+        ck_assert_int_eq(rt_pin_current_thread(bad[i]), -EINVAL);
+    }
+}
+END_TEST
+
+START_TEST(executor_pins_the_calling_thread)
+{
+    struct rt_builder b = RT_BUILDER_INIT;
+    struct rt_executor *ex;
+    cpu_set_t allowed;
+    int cpu;
+
+    ck_assert_int_eq(sched_getaffinity(0, sizeof(allowed), &allowed), 0);
+    for (cpu = CPU_SETSIZE - 1; !CPU_ISSET(cpu, &allowed); cpu--)
+        ; /* the highest CPU we may use */
+    b.cpu = cpu;
+    ck_assert_int_eq(rt_executor_create(&b, &ex), 0);
+    ck_assert_int_eq(sched_getcpu(), cpu);
+    rt_executor_destroy(ex);
+}
+END_TEST
+
+Suite *suite_pinning(void)
+{
+    Suite *s = suite_create("pinning");
+    TCase *tc = test_case("pinning");
+
+    tcase_add_test(tc, pinned_thread_runs_on_its_cpu);
+    tcase_add_test(tc, unpinned_named_thread);
+    tcase_add_test(tc, invalid_cpu_is_an_error);
+    tcase_add_test(tc, executor_pins_the_calling_thread);
+    suite_add_tcase(s, tc);
+    return s;
+}
