@@ -16,7 +16,7 @@
 
 CC ?= cc
 SAN ?=
-B := build
+B ?= build
 
 PHASE_DIRS := $(sort $(wildcard phase[0-9]-*))
 ALL_PHASES := $(foreach d,$(PHASE_DIRS),$(patsubst phase%,%,$(firstword $(subst -, ,$(d)))))

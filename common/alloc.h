@@ -8,8 +8,12 @@
  * same thing more thoroughly in `make test SAN=1`).
  *
  * The count is per thread, not global, so counting costs no atomic operation.
- * That is right for this runtime because an object is freed by the thread
- * that allocated it: tasks never move between executors.
+ * That is right for this runtime because an object is almost always freed by
+ * the thread that allocated it: tasks never move between executors. Where a
+ * block does cross threads (a future handed to rt_builder_spawn() that owns
+ * memory), one thread's count goes up and another's down; the tests check
+ * the count only on threads where that cannot happen, and AddressSanitizer's
+ * leak check covers the rest.
  *
  * Running out of memory is fatal here, as it is in Rust's standard library: a
  * runtime that must return -ENOMEM from every spawn is harder to read and no

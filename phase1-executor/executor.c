@@ -53,13 +53,15 @@ static void run_ready_tasks(struct rt_executor *ex)
         rt__task_run(task_queue_pop(&ex->run_queue));
 }
 
-intptr_t rt_executor_run(struct rt_executor *ex, struct rt_future *main, size_t size)
+intptr_t rt_executor_run(struct rt_executor *ex, const struct rt_future *main, size_t size)
 {
     struct task *main_task;
     intptr_t output;
 
     if (current)
         die("rt_executor_run: an executor is already running on this thread");
+    if (ex->running)
+        die("rt_executor_run: this executor is already running on another thread");
     current = ex;
     ex->running = true;
 

@@ -5,7 +5,13 @@
  * on the thread that runs it. rt_executor_run() drives a main future to
  * completion; while it runs, any task can spawn more tasks with rt_spawn().
  *
- * When the main future finishes, run() returns its output at once. Tasks
+ * Both take a future by copying its bytes into a task before its first poll.
+ * From then on the task's copy is the future: the caller's struct is never
+ * touched again, so a future that must report more than its output does it
+ * through a pointer to memory the caller owns.
+ *
+ * When the main future finishes, run() returns its output at the end of that
+ * turn of the loop (the tasks already queued for the turn still run). Tasks
  * still pending stay with the executor: a later run() carries on with them,
  * and rt_executor_destroy() cancels them (drops their futures) and frees
  * them. Nothing is leaked either way.
@@ -22,9 +28,8 @@ struct rt_executor;
 
 /* How to make an executor. Start from RT_BUILDER_INIT and change what you need. */
 struct rt_builder {
-    int cpu; /* pin the executor's thread to this CPU, or RT_CPU_ANY */
-    const char
-        *name; /* thread name for rt_builder_spawn (up to 15 bytes kept); NULL: "rt-executor" */
+    int cpu;          /* pin the executor's thread to this CPU, or RT_CPU_ANY */
+    const char *name; /* rt_builder_spawn's thread name, copied; NULL: "rt-executor" */
 };
 
 #define RT_BUILDER_INIT                 \
@@ -34,6 +39,8 @@ struct rt_builder {
 
 /*
  * Make an executor on the calling thread; `b` may be NULL for the defaults.
+ * With b->cpu set, the calling thread is pinned to that CPU, and stays so
+ * after the executor is destroyed.
  * Returns 0, or -EINVAL for a CPU that does not exist or that this process
  * may not use. Phase 1 has no other way to fail; later phases (which open
  * an io_uring here) do, so the result is an error code from the start.
@@ -49,7 +56,7 @@ void rt_executor_destroy(struct rt_executor *ex);
  * the main future is pending while no task is runnable: with nothing that
  * could ever wake it, that is a deadlock.
  */
-intptr_t rt_executor_run(struct rt_executor *ex, struct rt_future *main, size_t size);
+intptr_t rt_executor_run(struct rt_executor *ex, const struct rt_future *main, size_t size);
 
 /*
  * Spawn a task on the executor running on this thread (from inside a task):

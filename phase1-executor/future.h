@@ -11,12 +11,16 @@
  * A future is any struct whose first field is a `struct rt_future`: a pointer
  * to a table of two functions, poll and drop. C has no generics, so every
  * future has the same output type: an intptr_t, big enough for an integer
- * result (>= 0, or -errno), or a pointer.
+ * result or a pointer. The convention for fallible work is the runtime's
+ * own: >= 0 for success, -errno for failure. A future whose successful
+ * result can be negative cannot use that convention; it reports its result
+ * through a pointer to the caller's memory instead.
  *
  * Rules every future follows (Rust's Future and Pin say the same):
- *   - Once polled, a future never moves: a waker or the kernel may hold its
- *     address. Before the first poll it may be copied, which is how
- *     rt_spawn() moves a future into its task.
+ *   - Once polled, a future never moves: it may hold pointers into itself
+ *     (an async function's `awaiting` points at a child in the same struct).
+ *     Before the first poll it may be copied, which is how rt_spawn() moves
+ *     a future into its task.
  *   - After it returned RT_READY it is not polled again.
  *   - drop() is called exactly once, whether the future finished or not.
  */
@@ -53,6 +57,10 @@ struct rt_future {
  * of this executor, a test's counter, later an I/O reactor) can be woken the
  * same way. For the executor's tasks, `data` is the task and each waker holds
  * one reference to it, which is why a waker has to be dropped or consumed.
+ *
+ * Unlike Rust's Waker, these wakers belong to their executor's thread: a
+ * task's state and reference count are not atomic, so waking it from another
+ * thread is a data race. (Phase 4 crosses threads through channels.)
  */
 struct rt_waker;
 

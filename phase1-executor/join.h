@@ -14,7 +14,10 @@
  * future is dropped, its memory freed once nothing refers to it) and an
  * await then finishes with `cancelled` set.
  *
- * A handle is a value that owns a reference; move it, do not copy it.
+ * A handle is a value that owns a reference; move it, do not copy it. A
+ * zero-filled handle is empty: rt_join_detach() on it does nothing, so an
+ * array of handles from calloc() can be cleaned up whether or not each slot
+ * was ever filled. (rt_future_drop() needs the vtable rt_spawn() set.)
  */
 #ifndef RT_JOIN_H
 #define RT_JOIN_H

@@ -63,8 +63,7 @@ void rt__task_schedule(struct task *t)
     /* Already queued: one entry is enough. Done: there is nothing left to poll. */
     if (t->state & (TASK_SCHEDULED | TASK_COMPLETED | TASK_CLOSED))
         return;
-    /* A RUNNING task can be scheduled: it was woken during its own poll and will be polled again.
-     */
+    /* A RUNNING task can be scheduled too: woken during its own poll, it is polled again. */
     t->state |= TASK_SCHEDULED;
     rt__task_ref(t); /* the queue's reference */
     rt__executor_enqueue(t->executor, t);

@@ -10,9 +10,10 @@
  *   SCHEDULED  on the run queue; the queue holds a reference
  *   RUNNING    being polled right now
  *   COMPLETED  the future returned RT_READY; `output` is valid; future dropped
- *   CLOSED     cancelled (or its executor was destroyed); it will never be
- *              polled again, and its future has been dropped, or will be as
- *              soon as the poll that is RUNNING returns
+ *   CLOSED     cancelled, its executor destroyed, or its last reference gone
+ *              while it was pending; it will never be polled again, and its
+ *              future has been dropped, or will be as soon as the poll that
+ *              is RUNNING returns
  *   HANDLE     a join handle still refers to this task
  *
  * References. A task is freed when its count drops to zero. One reference

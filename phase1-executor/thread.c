@@ -19,7 +19,7 @@
 struct rt_thread {
     pthread_t thread;          /* the thread itself */
     struct rt_builder builder; /* how to make its executor */
-    char name[16];             /* the thread's name: the kernel keeps at most 15 bytes */
+    char name[16];             /* the thread's name: Linux keeps 15 bytes and a NUL */
     int error;                 /* 0, or why the executor could not be created */
     intptr_t output;           /* the future's output, once joined */
     size_t size;               /* bytes of future below */
@@ -54,9 +54,12 @@ static void *executor_thread(void *arg)
 
     pthread_setname_np(pthread_self(), t->name);
     t->error = rt_executor_create(&t->builder, &ex);
-    if (t->error < 0)
+    if (t->error < 0) {
+        /* The future will never run: release what it holds. */
+        rt_future_drop((struct rt_future *)t->future);
         return NULL;
-    t->output = rt_executor_run(ex, (struct rt_future *)t->future, t->size);
+    }
+    t->output = rt_executor_run(ex, (const struct rt_future *)t->future, t->size);
     rt_executor_destroy(ex);
     return NULL;
 }
@@ -100,6 +103,8 @@ int rt_builder_spawn(const struct rt_builder *b, const struct rt_future *f, size
 
 fail:
     pthread_attr_destroy(&attr);
+    /* The future will never run: release what it holds. */
+    rt_future_drop((struct rt_future *)t->future);
     xfree(t);
     return err;
 }

@@ -23,6 +23,8 @@ struct rt_thread;
  * `size` bytes of future at `f` (copied, not yet polled) on it. Returns 0
  * and the thread in *out, or -errno: -EINVAL for a CPU that does not exist
  * or is not in this process's allowed set, -EAGAIN if no thread can be made.
+ * The future is the thread's from this call on: if it never runs (either
+ * error, here or in rt_thread_join), it is dropped, not leaked.
  */
 int rt_builder_spawn(const struct rt_builder *b, const struct rt_future *f, size_t size,
                      struct rt_thread **out);

@@ -12,8 +12,9 @@
  *   - a leak check after the test body: every block the runtime allocated
  *     on this thread must be freed (test_case() installs it);
  *   - TEST_SKIP(reason) for a kernel feature this machine lacks: the test
- *     prints why and passes, unless REQUIRE_ALL=1 (as in CI), where a skip
- *     is a failure.
+ *     prints why and ends there as a pass, unless REQUIRE_ALL=1 (as in CI),
+ *     where a skip is a failure. test_executor() skips this way when the
+ *     machine cannot make an executor (phase 2 on: no usable io_uring).
  */
 #ifndef TESTS_HARNESS_H
 #define TESTS_HARNESS_H
@@ -43,7 +44,8 @@ void test_skip(const char *test, const char *reason);
         return;                        \
     } while (0)
 
-/* Make an executor with default settings, failing the test if that is impossible. */
+/* Make an executor (b: NULL for the defaults); skips the test if the machine cannot. */
+struct rt_executor *test_executor_with(const struct rt_builder *b);
 struct rt_executor *test_executor(void);
 
 /* Run `f` (of `size` bytes) as the main future of a new executor, destroy it, return the output. */

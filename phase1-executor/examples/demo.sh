@@ -4,3 +4,15 @@
 set -eu
 b=$1
 echo "== phase 1: futures, tasks and a single-threaded executor"
+
+echo "-- hello: one future, polled once by one executor; its output comes back from run()"
+"$b/examples/hello"
+
+echo "-- spawn_join: 1000 tasks fanned out with rt_spawn, fanned in through their join handles"
+"$b/examples/spawn_join" 1000
+
+echo "-- handwritten: the same async function as a hand-written state machine and with the macros"
+"$b/examples/handwritten"
+
+echo "-- pinned: one executor thread per allowed CPU, each pinned there, and the error for a CPU that is not"
+"$b/examples/pinned"

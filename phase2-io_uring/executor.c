@@ -1,0 +1,226 @@
+/*
+ * executor.c - the LocalExecutor: the run loop, spawning, and teardown.
+ *
+ * Phase 2: the executor owns a reactor. The loop gains a step that hands the
+ * kernel the tasks' requests and wakes the tasks whose requests completed,
+ * and teardown waits for the kernel to let go of cancelled requests.
+ */
+#include "executor.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "common/alloc.h"
+#include "common/fatal.h"
+#include "queue.h"
+#include "reactor.h"
+#include "task.h"
+#include "thread.h"
+
+#define DEFAULT_RING_ENTRIES 256
+
+struct rt_executor {
+    struct task_queue run_queue; /* tasks ready to be polled, oldest first */
+    struct list_node tasks;      /* every task not yet freed, linked by task->all_link */
+    size_t task_count;           /* length of `tasks` */
+    bool running;                /* inside rt_executor_run() */
+    struct reactor reactor;      /* this executor's io_uring and its requests */
+};
+
+/* The executor running on this thread, so that tasks can spawn tasks. */
+static _Thread_local struct rt_executor *current;
+
+/* Why rt_executor_create() last failed on this thread. */
+static _Thread_local char last_error[512];
+
+const char *rt_last_error(void)
+{
+    return last_error;
+}
+
+int rt_executor_create(const struct rt_builder *b, struct rt_executor **out)
+{
+    const struct rt_builder defaults = RT_BUILDER_INIT;
+    struct rt_executor *ex;
+
+    int err;
+
+    if (!b)
+        b = &defaults;
+    last_error[0] = '\0';
+    if (b->cpu != RT_CPU_ANY) {
+        err = rt_pin_current_thread(b->cpu);
+        if (err < 0) {
+            snprintf(last_error, sizeof(last_error),
+                     "CPU %d does not exist or this process may not use it", b->cpu);
+            return err;
+        }
+    }
+    ex = xcalloc(1, sizeof(*ex));
+    err = rt__reactor_init(&ex->reactor, b->ring_entries ? b->ring_entries : DEFAULT_RING_ENTRIES,
+                           last_error, sizeof(last_error));
+    if (err < 0) {
+        xfree(ex);
+        return err;
+    }
+    task_queue_init(&ex->run_queue);
+    list_init(&ex->tasks);
+    *out = ex;
+    return 0;
+}
+
+/* ------------------------------------------------------------- the run loop */
+
+/*
+ * Poll the tasks that were queued when this turn began, oldest first. Tasks
+ * woken during the turn wait for the next one, so a task that keeps waking
+ * itself cannot keep the loop from checking whether main has finished.
+ */
+static void run_ready_tasks(struct rt_executor *ex)
+{
+    size_t n = ex->run_queue.len;
+
+    while (n-- > 0)
+        rt__task_run(task_queue_pop(&ex->run_queue));
+}
+
+intptr_t rt_executor_run(struct rt_executor *ex, const struct rt_future *main, size_t size)
+{
+    struct task *main_task;
+    intptr_t output;
+
+    if (current)
+        die("rt_executor_run: an executor is already running on this thread");
+    if (ex->running)
+        die("rt_executor_run: this executor is already running on another thread");
+    current = ex;
+    ex->running = true;
+
+    /* run() holds the main task's handle reference itself. */
+    main_task = rt__task_new(ex, main, size);
+    rt__task_schedule(main_task);
+
+    while (!task_is_done(main_task)) {
+        /* 1. Run every task that is ready. */
+        run_ready_tasks(ex);
+
+        /*
+         * 2. Hand the kernel every request those tasks made, in one batch,
+         * and wake the tasks whose requests have completed. When no task is
+         * ready this step simply runs again and again: the loop spins,
+         * burning a CPU while it waits. Phase 3 sleeps in the kernel instead.
+         */
+        rt__reactor_poll(&ex->reactor);
+
+        /* 3. Nothing is ready, nothing is in flight, and main is pending: nothing can wake it. */
+        if (!task_is_done(main_task) && task_queue_empty(&ex->run_queue) &&
+            rt__reactor_idle(&ex->reactor))
+            die("rt_executor_run: deadlock: the main future is pending and no task can run");
+    }
+
+    ASSERT(main_task->state & TASK_COMPLETED); /* nothing else holds a handle to cancel it */
+    output = main_task->output;
+    main_task->state &= ~TASK_HANDLE;
+    rt__task_unref(main_task);
+
+    ex->running = false;
+    current = NULL;
+    return output;
+}
+
+/* ------------------------------------------------------------------ spawning */
+
+struct rt_join_handle rt_spawn(const struct rt_future *f, size_t size)
+{
+    struct task *t;
+
+    if (!current)
+        die("rt_spawn: no executor is running on this thread; spawn from inside a task");
+    t = rt__task_new(current, f, size);
+    rt__task_schedule(t);
+    return rt__join_handle_new(t);
+}
+
+struct rt_executor *rt_executor_current(void)
+{
+    return current;
+}
+
+size_t rt_executor_task_count(const struct rt_executor *ex)
+{
+    return ex->task_count;
+}
+
+struct reactor *rt__executor_reactor(struct rt_executor *ex)
+{
+    return &ex->reactor;
+}
+
+void rt__executor_adopt(struct rt_executor *ex, struct task *t)
+{
+    list_push_back(&ex->tasks, &t->all_link);
+    ex->task_count++;
+}
+
+void rt__executor_forget(struct rt_executor *ex, struct task *t)
+{
+    list_remove(&t->all_link);
+    ex->task_count--;
+}
+
+void rt__executor_enqueue(struct rt_executor *ex, struct task *t)
+{
+    task_queue_push(&ex->run_queue, t);
+}
+
+/* ------------------------------------------------------------------ teardown */
+
+/*
+ * Cancel every task. Dropping one task's future can free other tasks (it may
+ * hold their handles or wakers), which unlinks them from whatever list they
+ * are on. So we take the whole list private and only ever look at its first
+ * entry, which is never one that was freed.
+ */
+static void cancel_all_tasks(struct rt_executor *ex)
+{
+    struct list_node todo;
+    struct list_node *node;
+
+    list_move_all(&ex->tasks, &todo);
+    while ((node = list_pop_front(&todo))) {
+        struct task *t = container_of(node, struct task, all_link);
+
+        list_push_back(&ex->tasks, node);
+        rt__task_ref(t); /* keep it alive while its future is dropped */
+        rt__task_cancel(t);
+        rt__task_unref(t);
+    }
+}
+
+void rt_executor_destroy(struct rt_executor *ex)
+{
+    struct task *t;
+    struct list_node *node;
+
+    if (ex->running)
+        die("rt_executor_destroy: the executor is running");
+    cancel_all_tasks(ex);
+
+    /* Closed tasks may still sit in the run queue; let go of the queue's references. */
+    while ((t = task_queue_pop(&ex->run_queue))) {
+        t->state &= ~TASK_SCHEDULED;
+        rt__task_unref(t);
+    }
+
+    /*
+     * What is left is held from outside any task: a join handle or a waker
+     * the program kept. It is closed, so waking it does nothing, and it is
+     * freed when that last reference goes; it just must not point at us.
+     */
+    while ((node = list_pop_front(&ex->tasks)))
+        container_of(node, struct task, all_link)->executor = NULL;
+
+    /* The dropped futures cancelled their requests; the kernel must let go before we free. */
+    rt__reactor_destroy(&ex->reactor);
+    xfree(ex);
+}

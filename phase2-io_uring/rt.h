@@ -1,0 +1,23 @@
+/*
+ * rt.h - the runtime's public API, phase 2: futures, async functions, the
+ * executor, join handles, executors pinned to a CPU, and (new in phase 2)
+ * file, network and timer I/O over io_uring.
+ *
+ * Include this one header. Public names start with rt_ (and the async macros
+ * are ASYNC_BEGIN, AWAIT, ASYNC_RETURN, ASYNC_END); names with rt__ are
+ * internal.
+ */
+#ifndef RT_H
+#define RT_H
+
+#include "future.h"
+#include "async.h"
+#include "join.h"
+#include "executor.h"
+#include "thread.h"
+#include "io.h"
+#include "file.h"
+#include "net.h"
+#include "timer.h"
+
+#endif /* RT_H */

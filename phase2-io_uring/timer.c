@@ -1,0 +1,48 @@
+/*
+ * timer.c - rt_timeout: a future raced against a sleep. New in phase 2.
+ */
+#include "timer.h"
+
+#include <errno.h>
+
+#include "common/fatal.h"
+
+/* Drop the inner future and the timer, whichever is still there; each cancels what it has in
+ * flight. */
+static void timeout_drop(struct rt_future *self)
+{
+    struct rt_timeout *t = (struct rt_timeout *)self;
+
+    if (t->inner)
+        rt_future_drop(t->inner);
+    t->inner = NULL;
+    rt_future_drop(&t->timer.future);
+}
+
+static enum rt_poll timeout_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct rt_timeout *t = (struct rt_timeout *)self;
+
+    if (!t->inner)
+        die("an rt_timeout was polled after it finished");
+    /* Both are polled with our waker, so whichever finishes first wakes us. */
+    if (rt_future_poll(t->inner, cx, out) == RT_READY) {
+        timeout_drop(self);
+        return RT_READY;
+    }
+    if (rt_future_poll(&t->timer.future, cx, NULL) == RT_READY) {
+        timeout_drop(self); /* too late: give up on the inner future, cancelling its I/O */
+        *out = -ETIMEDOUT;
+        return RT_READY;
+    }
+    return RT_PENDING;
+}
+
+static const struct rt_future_vtable timeout_vtable = {timeout_poll, timeout_drop};
+
+void rt_timeout(struct rt_timeout *t, struct rt_future *inner, uint64_t ns)
+{
+    t->future.vtable = &timeout_vtable;
+    t->inner = inner;
+    rt_io_sleep(&t->timer, ns);
+}

@@ -1,0 +1,31 @@
+/*
+ * timer.h - deadlines: run a future with a time limit. New in phase 2.
+ *
+ * A plain sleep is one request, rt_io_sleep() in io.h. rt_timeout() races
+ * another future against a sleep. If the sleep wins, the other future is
+ * dropped, and dropping a future cancels whatever it had in flight: a
+ * timed-out recv is cancelled in the kernel, its memory kept until the
+ * kernel lets go (see io.h).
+ */
+#ifndef RT_TIMER_H
+#define RT_TIMER_H
+
+#include <stdint.h>
+
+#include "io.h"
+
+/*
+ * Output: the inner future's output, or -ETIMEDOUT if `ns` nanoseconds pass
+ * first (counted from the first poll). The timeout owns `inner` from now on:
+ * it drops it when it finishes, when it times out, or when it is dropped
+ * itself, so the caller must not. `inner` must not move while the timeout
+ * is alive (keep both in the same struct).
+ */
+struct rt_timeout {
+    struct rt_future future; /* await this */
+    struct rt_future *inner; /* private: the future under a deadline, until it is dropped */
+    struct rt_io timer;      /* private: the deadline */
+};
+void rt_timeout(struct rt_timeout *t, struct rt_future *inner, uint64_t ns);
+
+#endif /* RT_TIMER_H */
