@@ -190,6 +190,7 @@ static unsigned flush(struct reactor *r)
     if (io_uring_sq_ready(&r->ring) == 0)
         return 0;
     ret = io_uring_submit(&r->ring);
+    r->stats.submit_calls++;
     if (ret >= 0) {
         r->stats.submitted += (unsigned)ret;
         return (unsigned)ret;

@@ -56,10 +56,11 @@ struct source {
 
 /* Counters that show which paths the reactor took; tests read them. */
 struct reactor_stats {
-    unsigned long submitted;   /* SQEs the kernel took */
-    unsigned long completed;   /* CQEs reaped */
-    unsigned long sq_full;     /* times the submission queue was full and was flushed early */
-    unsigned long cq_overflow; /* times the kernel held completions the CQ had no room for */
+    unsigned long submit_calls; /* io_uring_submit() system calls: fewer than SQEs is batching */
+    unsigned long submitted;    /* SQEs the kernel took */
+    unsigned long completed;    /* CQEs reaped */
+    unsigned long sq_full;      /* times the submission queue was full and was flushed early */
+    unsigned long cq_overflow;  /* times the kernel held completions the CQ had no room for */
 };
 
 struct reactor {
