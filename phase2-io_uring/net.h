@@ -7,6 +7,8 @@
  * wait, so they are futures (rt_io_accept, rt_io_connect, rt_io_recv and
  * rt_io_send in io.h, and the two below).
  *
+ * shutdown(2) and setsockopt(2) never wait either: call them directly.
+ *
  * Addresses are numeric, IPv4 ("127.0.0.1") or IPv6 ("::1"): looking up a
  * name would block the whole executor. Sockets are made in blocking mode on
  * purpose: io_uring waits for them without blocking anyone, whereas on a

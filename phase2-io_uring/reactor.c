@@ -28,6 +28,13 @@
 #include "common/alloc.h"
 #include "common/fatal.h"
 
+/*
+ * A cancel's user_data is its source's address with the lowest bit set, so
+ * that its CQE can be told from the CQE of the request it cancels. malloc'd
+ * memory is aligned to at least 16 bytes, so that bit is free.
+ */
+#define CANCEL_TAG ((uint64_t)1)
+
 /* ------------------------------------------------------------- the ring */
 
 /* The operations this runtime uses; the kernel must have every one. */
@@ -212,12 +219,13 @@ static void fill_sqe(struct io_uring_sqe *sqe, struct source *s)
     if (s->orphaned) {
         /* Its request is in flight and its future is gone: ask the kernel to stop it. */
         io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)s, 0);
-        io_uring_sqe_set_data(sqe, NULL); /* the cancel's own CQE wakes nobody */
-        return;
+        io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)s | CANCEL_TAG);
+    } else {
+        *sqe = s->sqe;
+        io_uring_sqe_set_data(sqe, s); /* the CQE leads back to this source */
+        s->state = SOURCE_IN_FLIGHT;
     }
-    *sqe = s->sqe;
-    io_uring_sqe_set_data(sqe, s); /* the CQE leads back to this source */
-    s->state = SOURCE_IN_FLIGHT;
+    s->cqes_owed++;
 }
 
 /*
@@ -247,20 +255,29 @@ static void submit_waiting(struct reactor *r)
 
 /* ------------------------------------------------------------- completing */
 
-static void complete(struct reactor *r, struct source *s, int res)
+static void complete(struct reactor *r, uint64_t user_data, int res)
 {
+    struct source *s = (struct source *)(uintptr_t)(user_data & ~CANCEL_TAG);
+
     r->in_flight--;
-    if (!s)
-        return; /* a cancel's completion: the request it cancelled reports for itself */
-    s->res = res;
-    s->state = SOURCE_DONE;
-    if (s->orphaned) {
-        /* The kernel was its last owner. Its cancel may still be waiting: forget that too. */
+    s->cqes_owed--;
+    if (!(user_data & CANCEL_TAG)) {
+        /* The request's own completion. (A cancel's result only says whether it found it.) */
+        s->res = res;
+        s->state = SOURCE_DONE;
+        if (!s->orphaned) {
+            rt_waker_wake(&s->waker);
+            return;
+        }
+    }
+    /*
+     * An orphan is freed when the kernel has sent every CQE that names it. If
+     * its cancel had not reached the ring yet, it never will: unlink it too.
+     */
+    if (s->orphaned && s->state == SOURCE_DONE && s->cqes_owed == 0) {
         list_remove(&s->link);
         xfree(s);
-        return;
     }
-    rt_waker_wake(&s->waker);
 }
 
 /*
@@ -277,7 +294,7 @@ static void reap_completions(struct reactor *r)
 
         io_uring_for_each_cqe(&r->ring, head, cqe)
         {
-            complete(r, io_uring_cqe_get_data(cqe), cqe->res);
+            complete(r, io_uring_cqe_get_data64(cqe), cqe->res);
             seen++;
         }
         io_uring_cq_advance(&r->ring, seen);
@@ -328,6 +345,7 @@ struct source *rt__source_new(size_t len)
     s->reactor = NULL;
     s->state = SOURCE_NEW;
     s->orphaned = false;
+    s->cqes_owed = 0;
     s->res = 0;
     s->waker = (struct rt_waker){0};
     memset(&s->sqe, 0, sizeof(s->sqe));

@@ -13,8 +13,9 @@
  * with it. So a future dropped while its request is in flight (its task was
  * cancelled, or a timeout gave up on it) does not free the source: it marks
  * it orphaned and asks the kernel to cancel the request, and the source, with
- * the buffer the kernel may still be writing into, lives until the request's
- * completion arrives. That is the whole cancellation-safety story.
+ * the buffer the kernel may still be writing into, lives until the kernel has
+ * sent every completion that names it: its request's, and its cancel's. That
+ * is the whole cancellation-safety story.
  *
  *   NEW ──poll──▶ WAITING ──room in the ring──▶ IN_FLIGHT ──CQE──▶ DONE
  *
@@ -48,6 +49,7 @@ struct source {
     struct reactor *reactor; /* set when first queued */
     enum source_state state; /* see above */
     bool orphaned;           /* its future is gone: free it once the kernel is done with it */
+    unsigned cqes_owed;      /* CQEs still to come that name it: its request's, its cancel's */
     int res;                 /* cqe->res, once DONE: >= 0, or -errno */
     struct rt_waker waker;   /* the task waiting for the completion */
     struct io_uring_sqe sqe; /* the request, copied into the ring when there is room */

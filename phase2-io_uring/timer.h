@@ -3,9 +3,11 @@
  *
  * A plain sleep is one request, rt_io_sleep() in io.h. rt_timeout() races
  * another future against a sleep. If the sleep wins, the other future is
- * dropped, and dropping a future cancels whatever it had in flight: a
- * timed-out recv is cancelled in the kernel, its memory kept until the
- * kernel lets go (see io.h).
+ * dropped, and dropping an I/O future cancels its request: a timed-out recv
+ * is cancelled in the kernel, its memory kept until the kernel lets go (see
+ * io.h). Dropping is not always cancelling, though: a dropped join handle
+ * detaches its task, which runs on. To stop a task when time is up, await
+ * the timeout on its handle and call rt_join_cancel() on -ETIMEDOUT.
  */
 #ifndef RT_TIMER_H
 #define RT_TIMER_H
@@ -16,7 +18,8 @@
 
 /*
  * Output: the inner future's output, or -ETIMEDOUT if `ns` nanoseconds pass
- * first (counted from the first poll). The timeout owns `inner` from now on:
+ * first (counted from the first poll). An inner future that can itself end
+ * with -ETIMEDOUT is indistinguishable from a timeout. The timeout owns `inner` from now on:
  * it drops it when it finishes, when it times out, or when it is dropped
  * itself, so the caller must not. `inner` must not move while the timeout
  * is alive (keep both in the same struct).

@@ -1,0 +1,356 @@
+/*
+ * tests/test_timer.c - sleeps and deadlines: rt_io_sleep() and rt_timeout().
+ *
+ * Cases: sleeps finish in the order of their deadlines, whatever order they
+ * started in; a timeout that fires cancels the recv it gave up on, in the
+ * kernel, so the recv swallows none of the data that comes later; a timeout
+ * that does not fire gives the inner future's output and cancels its timer;
+ * cancelling a task that awaits a timeout cancels both of its requests; and
+ * a sleep of zero completes.
+ *
+ * Only order is asserted, never how long anything took: the machine running
+ * the tests may be slow or busy, and speed is measured by the benchmarks.
+ * "The reactor is idle" is how these tests see that a request was
+ * cancelled: an hour-long timer that was not would still be in flight.
+ */
+#include "harness.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "reactor.h" /* in-flight counts, to see requests in the kernel and gone from it */
+
+TEST_SINCE_PHASE(2);
+
+#define AN_HOUR (3600 * NSEC_PER_SEC)
+
+static struct reactor *reactor_now(void)
+{
+    return rt__executor_reactor(rt_executor_current());
+}
+
+/* --------------------------------------------- sleeps end in deadline order */
+
+#define SLEEPERS 10
+
+/* Sleeper `id` sleeps (id + 1) * 10 ms: a larger id, a later deadline. */
+static uint64_t sleep_ns(int id)
+{
+    return (uint64_t)(id + 1) * 10 * NSEC_PER_MSEC;
+}
+
+/* Sleeps, then writes its id at the end of the log. */
+struct sleeper {
+    struct rt_async async;
+    int id;
+    int *log, *logged; /* the test's: the ids in waking order, and how many there are */
+    struct rt_io io;
+    intptr_t n;
+};
+
+static enum rt_poll sleeper_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct sleeper *f = (struct sleeper *)self;
+
+    ASYNC_BEGIN(&f->async, cx, out);
+    rt_io_sleep(&f->io, sleep_ns(f->id));
+    AWAIT(&f->io.future, &f->n);
+    ck_assert_int_eq(f->n, 0); /* a sleep that ran its full time is a success, not -ETIME */
+    f->log[(*f->logged)++] = f->id;
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable sleeper_vtable = {sleeper_poll, rt_async_drop};
+
+struct deadline_order {
+    struct rt_async async;
+    struct rt_join_handle jobs[SLEEPERS];
+    int log[SLEEPERS];
+    int logged;
+    int i;
+};
+
+static enum rt_poll deadline_order_poll(struct rt_future *self, struct rt_context *cx,
+                                        intptr_t *out)
+{
+    /* A fixed shuffle: neither the order of spawning nor its reverse is the order of waking. */
+    static const int spawn_order[SLEEPERS] = {6, 2, 9, 0, 4, 7, 1, 8, 3, 5};
+    struct deadline_order *f = (struct deadline_order *)self;
+
+    ASYNC_BEGIN(&f->async, cx, out);
+    for (f->i = 0; f->i < SLEEPERS; f->i++) {
+        struct sleeper s = {.async = RT_ASYNC_INIT(&sleeper_vtable),
+                            .id = spawn_order[f->i],
+                            .log = f->log,
+                            .logged = &f->logged};
+        f->jobs[f->i] = rt_spawn(&s.async.future, sizeof(s));
+    }
+    for (f->i = 0; f->i < SLEEPERS; f->i++)
+        AWAIT(&f->jobs[f->i].future, NULL);
+
+    ck_assert_int_eq(f->logged, SLEEPERS);
+    for (f->i = 1; f->i < SLEEPERS; f->i++)
+        ck_assert_msg(sleep_ns(f->log[f->i - 1]) < sleep_ns(f->log[f->i]),
+                      "sleeper %d (%d ms) woke before sleeper %d (%d ms)", f->log[f->i],
+                      (int)(sleep_ns(f->log[f->i]) / NSEC_PER_MSEC), f->log[f->i - 1],
+                      (int)(sleep_ns(f->log[f->i - 1]) / NSEC_PER_MSEC));
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable deadline_order_vtable = {deadline_order_poll, rt_async_drop};
+
+START_TEST(sleeps_end_in_deadline_order)
+{
+    struct deadline_order f = {.async = RT_ASYNC_INIT(&deadline_order_vtable)};
+
+    ck_assert_int_eq(test_run(&f.async.future, sizeof(f)), 0);
+}
+END_TEST
+
+/* -------------------------------------------------- a timeout that fires */
+
+struct timeout_fires {
+    struct rt_async async;
+    int fds[2]; /* a connected pair: we receive on fds[0], the test writes on fds[1] */
+    struct rt_io recv;
+    struct rt_timeout timeout;
+    char buf[16];
+    intptr_t n;
+};
+
+static enum rt_poll timeout_fires_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct timeout_fires *f = (struct timeout_fires *)self;
+    char peek[16];
+
+    ASYNC_BEGIN(&f->async, cx, out);
+    /* Nobody sends: the recv can only end by being given up on. */
+    rt_io_recv(&f->recv, f->fds[0], f->buf, sizeof(f->buf));
+    rt_timeout(&f->timeout, &f->recv.future, 20 * NSEC_PER_MSEC);
+    AWAIT(&f->timeout.future, &f->n);
+    ck_assert_int_eq(f->n, -ETIMEDOUT);
+
+    /*
+     * Data arrives after the deadline. The timed-out recv was cancelled in
+     * the kernel when the timeout gave up on it, so the bytes stay in the
+     * socket: a peek, which takes nothing, finds all of them there.
+     */
+    ck_assert_int_eq(write(f->fds[1], "late!", 5), 5);
+    ck_assert_int_eq(recv(f->fds[0], peek, sizeof(peek), MSG_PEEK | MSG_DONTWAIT), 5);
+
+    rt_io_recv(&f->recv, f->fds[0], f->buf, sizeof(f->buf)); /* finished, so fit to reuse */
+    AWAIT(&f->recv.future, &f->n);
+    ck_assert_int_eq(f->n, 5);
+    ck_assert(memcmp(f->buf, "late!", 5) == 0);
+    ck_assert(rt__reactor_idle(reactor_now()));
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable timeout_fires_vtable = {timeout_fires_poll, rt_async_drop};
+
+START_TEST(timeout_fires_and_cancels_the_recv)
+{
+    struct timeout_fires f = {.async = RT_ASYNC_INIT(&timeout_fires_vtable)};
+
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, f.fds), 0);
+    ck_assert_int_eq(test_run(&f.async.future, sizeof(f)), 0);
+    close(f.fds[0]);
+    close(f.fds[1]);
+}
+END_TEST
+
+/* --------------------------------------------- a timeout that does not fire */
+
+struct timeout_spared {
+    struct rt_async async;
+    int fds[2];
+    struct rt_io recv;
+    struct rt_io sleep;
+    struct test_value value;
+    struct rt_timeout timeout;
+    struct test_yield pause;
+    unsigned long submitted;
+    char buf[16];
+    intptr_t n;
+};
+
+static enum rt_poll timeout_spared_poll(struct rt_future *self, struct rt_context *cx,
+                                        intptr_t *out)
+{
+    struct timeout_spared *f = (struct timeout_spared *)self;
+
+    ASYNC_BEGIN(&f->async, cx, out);
+    /* A recv whose data is already there beats an hour-long deadline. */
+    ck_assert_int_eq(write(f->fds[1], "ready", 5), 5);
+    rt_io_recv(&f->recv, f->fds[0], f->buf, sizeof(f->buf));
+    rt_timeout(&f->timeout, &f->recv.future, AN_HOUR);
+    AWAIT(&f->timeout.future, &f->n);
+    ck_assert_int_eq(f->n, 5);
+    ck_assert(memcmp(f->buf, "ready", 5) == 0);
+    /*
+     * Its timer was in the kernel, and finishing the timeout cancelled it.
+     * Two turns of the loop let the reactor reap the cancellation; a timer
+     * left running would keep it busy for an hour.
+     */
+    f->pause = test_yield(2, 0, NULL);
+    AWAIT(&f->pause.future, NULL);
+    ck_assert(rt__reactor_idle(reactor_now()));
+
+    /* A short sleep beats it too. */
+    rt_io_sleep(&f->sleep, NSEC_PER_MSEC);
+    rt_timeout(&f->timeout, &f->sleep.future, AN_HOUR);
+    AWAIT(&f->timeout.future, &f->n);
+    ck_assert_int_eq(f->n, 0);
+    f->pause = test_yield(2, 0, NULL);
+    AWAIT(&f->pause.future, NULL);
+    ck_assert(rt__reactor_idle(reactor_now()));
+
+    /* An inner future ready at its first poll: the timer never even reaches the kernel. */
+    f->submitted = reactor_now()->stats.submitted;
+    f->value = test_value(42);
+    rt_timeout(&f->timeout, &f->value.future, AN_HOUR);
+    AWAIT(&f->timeout.future, &f->n);
+    ck_assert_int_eq(f->n, 42);
+    f->pause = test_yield(2, 0, NULL); /* a turn in which a queued timer would be submitted */
+    AWAIT(&f->pause.future, NULL);
+    ck_assert_uint_eq(reactor_now()->stats.submitted, f->submitted);
+    ck_assert(rt__reactor_idle(reactor_now()));
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable timeout_spared_vtable = {timeout_spared_poll, rt_async_drop};
+
+START_TEST(timeout_that_does_not_fire_cancels_its_timer)
+{
+    struct timeout_spared f = {.async = RT_ASYNC_INIT(&timeout_spared_vtable)};
+
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, f.fds), 0);
+    ck_assert_int_eq(test_run(&f.async.future, sizeof(f)), 0);
+    close(f.fds[0]);
+    close(f.fds[1]);
+}
+END_TEST
+
+/* ------------------------------------- a task awaiting a timeout is cancelled */
+
+/* A recv under an hour's deadline, in a task of its own. */
+struct timed_recv {
+    struct rt_async async;
+    int fd;
+    struct rt_io recv;
+    struct rt_timeout timeout;
+    char buf[16];
+};
+
+static enum rt_poll timed_recv_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct timed_recv *f = (struct timed_recv *)self;
+
+    ASYNC_BEGIN(&f->async, cx, out);
+    rt_io_recv(&f->recv, f->fd, f->buf, sizeof(f->buf));
+    rt_timeout(&f->timeout, &f->recv.future, AN_HOUR);
+    AWAIT(&f->timeout.future, NULL);
+    ASYNC_RETURN(1);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable timed_recv_vtable = {timed_recv_poll, rt_async_drop};
+
+struct cancel_timed {
+    struct rt_async async;
+    int fds[2];
+    struct rt_join_handle victim;
+    struct test_yield pause;
+};
+
+static enum rt_poll cancel_timed_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct cancel_timed *f = (struct cancel_timed *)self;
+    char peek[16];
+
+    ASYNC_BEGIN(&f->async, cx, out);
+    {
+        struct timed_recv r = {.async = RT_ASYNC_INIT(&timed_recv_vtable), .fd = f->fds[0]};
+        f->victim = rt_spawn(&r.async.future, sizeof(r));
+    }
+    f->pause = test_yield(2, 0, NULL); /* two turns: the victim polls, the reactor submits */
+    AWAIT(&f->pause.future, NULL);
+    ck_assert_uint_eq(reactor_now()->in_flight, 2); /* the recv and its timer */
+
+    ck_assert(rt_join_cancel(&f->victim));
+    AWAIT(&f->victim.future, NULL);
+    ck_assert(f->victim.cancelled);
+
+    /* The recv was cancelled in the kernel: it takes none of what is sent now. */
+    ck_assert_int_eq(write(f->fds[1], "after", 5), 5);
+    ck_assert_int_eq(recv(f->fds[0], peek, sizeof(peek), MSG_PEEK | MSG_DONTWAIT), 5);
+    /* And the timer too: once the cancellations' completions are reaped, nothing is left. */
+    f->pause = test_yield(2, 0, NULL);
+    AWAIT(&f->pause.future, NULL);
+    ck_assert(rt__reactor_idle(reactor_now()));
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable cancel_timed_vtable = {cancel_timed_poll, rt_async_drop};
+
+START_TEST(cancelling_a_task_cancels_its_timeout)
+{
+    struct cancel_timed f = {.async = RT_ASYNC_INIT(&cancel_timed_vtable)};
+
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, f.fds), 0);
+    ck_assert_int_eq(test_run(&f.async.future, sizeof(f)), 0);
+    close(f.fds[0]);
+    close(f.fds[1]);
+}
+END_TEST
+
+/* ----------------------------------------------------------- a zero sleep */
+
+struct zero_sleep {
+    struct rt_async async;
+    struct rt_io io;
+    intptr_t n;
+};
+
+static enum rt_poll zero_sleep_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct zero_sleep *f = (struct zero_sleep *)self;
+
+    ASYNC_BEGIN(&f->async, cx, out);
+    rt_io_sleep(&f->io, 0);
+    AWAIT(&f->io.future, &f->n);
+    ASYNC_RETURN(f->n);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable zero_sleep_vtable = {zero_sleep_poll, rt_async_drop};
+
+START_TEST(sleep_of_zero_completes)
+{
+    struct zero_sleep f = {.async = RT_ASYNC_INIT(&zero_sleep_vtable), .n = -1};
+
+    ck_assert_int_eq(test_run(&f.async.future, sizeof(f)), 0);
+}
+END_TEST
+
+Suite *suite_timer(void)
+{
+    Suite *s = suite_create("timer");
+    TCase *tc = test_case("timer");
+
+    tcase_add_test(tc, sleeps_end_in_deadline_order);
+    tcase_add_test(tc, timeout_fires_and_cancels_the_recv);
+    tcase_add_test(tc, timeout_that_does_not_fire_cancels_its_timer);
+    tcase_add_test(tc, cancelling_a_task_cancels_its_timeout);
+    tcase_add_test(tc, sleep_of_zero_completes);
+    suite_add_tcase(s, tc);
+    return s;
+}
