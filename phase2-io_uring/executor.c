@@ -42,7 +42,6 @@ int rt_executor_create(const struct rt_builder *b, struct rt_executor **out)
 {
     const struct rt_builder defaults = RT_BUILDER_INIT;
     struct rt_executor *ex;
-
     int err;
 
     if (!b)

@@ -31,9 +31,11 @@ struct rt_executor;
 
 /* How to make an executor. Start from RT_BUILDER_INIT and change what you need. */
 struct rt_builder {
-    int cpu;               /* pin the executor's thread to this CPU, or RT_CPU_ANY */
-    const char *name;      /* rt_builder_spawn's thread name, copied; NULL: "rt-executor" */
-    unsigned ring_entries; /* io_uring submission queue size; 0: 256 */
+    int cpu;          /* pin the executor's thread to this CPU, or RT_CPU_ANY */
+    const char *name; /* rt_builder_spawn's thread name, copied; NULL: "rt-executor" */
+
+    /* Phase 2: the executor's io_uring */
+    unsigned ring_entries; /* submission queue size; 0: 256 */
 };
 
 #define RT_BUILDER_INIT                 \

@@ -198,8 +198,8 @@ START_TEST(every_cause_has_a_fix)
 
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         rt__explain_ring_error(cases[i].err, cases[i].disabled, 64, why, sizeof(why));
-        ck_assert_msg(strstr(why, cases[i].needle) != NULL, "case %zu: \"%s\" lacks \"%s\"", i,
-                      why, cases[i].needle);
+        ck_assert_msg(strstr(why, cases[i].needle) != NULL, "case %zu: \"%s\" lacks \"%s\"", i, why,
+                      cases[i].needle);
     }
 }
 END_TEST
