@@ -129,6 +129,20 @@ struct test_wait test_wait(struct rt_waker *slot, intptr_t value)
     return (struct test_wait){.future = {&wait_vtable}, .slot = slot, .value = value};
 }
 
+static enum rt_poll canceller_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    (void)cx;
+    *out = rt_join_cancel(((struct test_canceller *)self)->victim);
+    return RT_READY;
+}
+
+static const struct rt_future_vtable canceller_vtable = {.poll = canceller_poll};
+
+struct test_canceller test_canceller(struct rt_join_handle *victim)
+{
+    return (struct test_canceller){.future = {&canceller_vtable}, .victim = victim};
+}
+
 int main(void)
 {
     SRunner *sr = srunner_create(NULL);

@@ -83,6 +83,13 @@ struct test_wait {
 };
 struct test_wait test_wait(struct rt_waker *slot, intptr_t value);
 
+/* Cancels the task behind `*victim` when polled (rt_join_cancel); output: what that returned. */
+struct test_canceller {
+    struct rt_future future;
+    struct rt_join_handle *victim;
+};
+struct test_canceller test_canceller(struct rt_join_handle *victim);
+
 /* Every suite of this phase, declared from the list the Makefile passes in. */
 #define X(name) Suite *suite_##name(void);
 TEST_SUITES

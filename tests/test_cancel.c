@@ -277,23 +277,6 @@ END_TEST
 
 /* -------------------------------- dropped before reaching the kernel */
 
-/* Cancels the handle it is given: spawned right after its victim, it runs in the same turn. */
-struct canceller {
-    struct rt_future future;
-    struct rt_join_handle *victim;
-};
-
-static enum rt_poll canceller_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
-{
-    struct canceller *f = (struct canceller *)self;
-
-    (void)cx;
-    *out = rt_join_cancel(f->victim);
-    return RT_READY;
-}
-
-static const struct rt_future_vtable canceller_vtable = {.poll = canceller_poll};
-
 struct drop_early {
     struct rt_async async;
     int fds[2];
@@ -313,7 +296,8 @@ static enum rt_poll drop_early_poll(struct rt_future *self, struct rt_context *c
     /* WAITING: polled (queued for the ring), then cancelled in the same turn, before any submit. */
     f->waiting = spawn_receiver(f->fds[0]);
     {
-        struct canceller c = {{&canceller_vtable}, &f->waiting};
+        /* Spawned right after its victim, it runs in the same turn, before any submit. */
+        struct test_canceller c = test_canceller(&f->waiting);
         f->killer = rt_spawn(&c.future, sizeof(c));
     }
     AWAIT(&f->killer.future, &f->killed);

@@ -169,23 +169,6 @@ END_TEST
 
 /* ------------------------------------- cancelled by another task, or itself */
 
-/* Cancels the handle it is given (during its own poll), then finishes. */
-struct canceller {
-    struct rt_future future;
-    struct rt_join_handle *victim;
-};
-
-static enum rt_poll canceller_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
-{
-    struct canceller *f = (struct canceller *)self;
-
-    (void)cx;
-    *out = rt_join_cancel(f->victim);
-    return RT_READY;
-}
-
-static const struct rt_future_vtable canceller_vtable = {.poll = canceller_poll};
-
 /* Cancels itself through its own handle, which it is given, then claims to be ready. */
 struct self_cancel {
     struct rt_future future;
@@ -223,7 +206,7 @@ static enum rt_poll awaiter_learns_poll(struct rt_future *self, struct rt_contex
         f->victim = rt_spawn(&victim.future, sizeof(victim));
     } else {
         struct test_wait victim = test_wait(&f->slot, 5);
-        struct canceller killer = {{&canceller_vtable}, &f->victim};
+        struct test_canceller killer = test_canceller(&f->victim);
         f->victim = rt_spawn(&victim.future, sizeof(victim));
         f->killer = rt_spawn(&killer.future, sizeof(killer));
     }

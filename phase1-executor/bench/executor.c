@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/bench.h"
 #include "common/clock.h"
 
 #define RUNS        7       /* samples per figure; the median is printed */
@@ -43,20 +44,6 @@ static _Noreturn void fail(const char *what)
 {
     fprintf(stderr, "bench/executor: %s\n", what);
     exit(1);
-}
-
-/* The median of `n` samples; sorts them in place. */
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-
-    return (x > y) - (x < y);
-}
-
-static double median(double *samples, size_t n)
-{
-    qsort(samples, n, sizeof(*samples), cmp_double);
-    return n % 2 ? samples[n / 2] : (samples[n / 2 - 1] + samples[n / 2]) / 2;
 }
 
 /* A fresh executor on this thread; the benchmarks time only rt_executor_run(). */
@@ -356,12 +343,12 @@ int main(int argc, char **argv)
     for (int r = 0; r < RUNS; r++)
         thread_runs[r] = pthread_sample(THREADS);
 
-    spawn_ns = median(spawn_runs, RUNS);
-    floor_ns = median(floor_runs, RUNS);
+    spawn_ns = bench_median(spawn_runs, RUNS);
+    floor_ns = bench_median(floor_runs, RUNS);
     printf("spawn_join_ns_per_task=%.1f\n", spawn_ns);
     printf("floor_malloc_callback_ns_per_item=%.1f\n", floor_ns);
     printf("spawn_join_vs_floor_ratio=%.2f\n", spawn_ns / floor_ns);
-    printf("pthread_spawn_join_ns_per_thread=%.0f\n", median(thread_runs, RUNS));
-    printf("yield_ns_per_switch=%.1f\n", median(yield_runs, RUNS));
+    printf("pthread_spawn_join_ns_per_thread=%.0f\n", bench_median(thread_runs, RUNS));
+    printf("yield_ns_per_switch=%.1f\n", bench_median(yield_runs, RUNS));
     return 0;
 }

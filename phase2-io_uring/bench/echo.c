@@ -60,6 +60,7 @@
 #include <unistd.h>
 
 #include "common/alloc.h"
+#include "common/bench.h"
 #include "common/clock.h"
 
 #define ROUNDS    3                  /* rounds per server; the median is printed */
@@ -78,20 +79,6 @@ static _Noreturn void fail(const char *what)
 {
     fprintf(stderr, "bench/echo: %s\n", what);
     exit(1);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-
-    return (x > y) - (x < y);
-}
-
-/* The median of `n` samples; sorts them in place. */
-static double median(double *samples, size_t n)
-{
-    qsort(samples, n, sizeof(*samples), cmp_double);
-    return n % 2 ? samples[n / 2] : (samples[n / 2 - 1] + samples[n / 2]) / 2;
 }
 
 static void set_nodelay(int fd)
@@ -654,10 +641,10 @@ int main(int argc, char **argv)
     if (xalloc_live() != 0)
         fail("the runtime server left memory allocated");
     if (run_rt)
-        printf("echo_c16_msgs_per_s=%.0f\n", median(rt, ROUNDS));
+        printf("echo_c16_msgs_per_s=%.0f\n", bench_median(rt, ROUNDS));
     if (run_ep)
-        printf("echo_c16_epoll_msgs_per_s=%.0f\n", median(ep, ROUNDS));
+        printf("echo_c16_epoll_msgs_per_s=%.0f\n", bench_median(ep, ROUNDS));
     if (run_rt && run_ep)
-        printf("echo_c16_runtime_vs_epoll_ratio=%.3f\n", median(ratio, ROUNDS));
+        printf("echo_c16_runtime_vs_epoll_ratio=%.3f\n", bench_median(ratio, ROUNDS));
     return 0;
 }

@@ -54,6 +54,7 @@
 #include <unistd.h>
 
 #include "common/alloc.h"
+#include "common/bench.h"
 #include "common/clock.h"
 
 #define RUNS         7                   /* samples per figure; the median is printed */
@@ -72,20 +73,6 @@ static _Noreturn void fail(const char *what)
 {
     fprintf(stderr, "bench/io: %s\n", what);
     exit(1);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-
-    return (x > y) - (x < y);
-}
-
-/* The median of `n` samples; sorts them in place. */
-static double median(double *samples, size_t n)
-{
-    qsort(samples, n, sizeof(*samples), cmp_double);
-    return n % 2 ? samples[n / 2] : (samples[n / 2 - 1] + samples[n / 2]) / 2;
 }
 
 /*
@@ -514,7 +501,7 @@ int main(int argc, char **argv)
 
     for (size_t i = 0; i < FIGURES; i++)
         if (only == FIGURES || only == i)
-            med[i] = median(samples[i], RUNS);
+            med[i] = bench_median(samples[i], RUNS);
     if (only != FIGURES) {
         printf("%s=%.*f\n", figures[only].name, med[only] < 1000 ? 1 : 0, med[only]);
         return 0;
