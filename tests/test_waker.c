@@ -1,7 +1,8 @@
 /*
  * tests/test_waker.c - wakers: a task woken during its own poll is polled
- * again, a waker kept after its task finished is harmless, and the reference
- * counts of clone, wake_by_ref, wake and drop.
+ * again, a waker kept after its task finished is harmless, the reference
+ * counts of clone, wake_by_ref, wake and drop, and a pending task whose last
+ * waker is dropped without waking is freed.
  */
 #include "harness.h"
 
@@ -245,6 +246,74 @@ START_TEST(register_keeps_the_same_waker)
 }
 END_TEST
 
+/* -------------------------------------- the last waker dropped, not woken */
+
+static int forgotten_drops;            /* how often forgotten_drop() ran */
+static struct rt_waker forgotten_slot; /* where the forgotten task keeps its waker */
+
+/* Pending forever: keeps its waker in forgotten_slot. Counts its drops. */
+static enum rt_poll forgotten_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    (void)self;
+    (void)out;
+    rt_waker_register(&forgotten_slot, cx);
+    return RT_PENDING;
+}
+
+static void forgotten_drop(struct rt_future *self)
+{
+    (void)self;
+    forgotten_drops++;
+    rt_waker_drop(&forgotten_slot);
+}
+
+static const struct rt_future_vtable forgotten_vtable = {forgotten_poll, forgotten_drop};
+
+struct drop_last_waker {
+    struct rt_async async;
+    struct test_yield pause;
+};
+
+static enum rt_poll drop_last_waker_poll(struct rt_future *self, struct rt_context *cx,
+                                         intptr_t *out)
+{
+    struct drop_last_waker *f = (struct drop_last_waker *)self;
+
+    ASYNC_BEGIN(&f->async, cx, out);
+    {
+        struct rt_future forgotten = {&forgotten_vtable};
+        struct rt_join_handle h = rt_spawn(&forgotten, sizeof(forgotten));
+
+        rt_join_detach(&h); /* from now on only its waker keeps it alive */
+    }
+    f->pause = test_yield(1, 0, NULL);
+    AWAIT(&f->pause.future, NULL);
+    ck_assert(!rt_waker_is_empty(&forgotten_slot)); /* it is pending, holding its waker */
+    ck_assert_uint_eq(rt_executor_task_count(rt_executor_current()), 2);
+
+    /*
+     * Whoever held the waker lets go of it without waking it. The task's last
+     * reference is gone: nothing can ever poll it again, so rt__task_unref()
+     * drops its future and frees it right here.
+     */
+    rt_waker_drop(&forgotten_slot);
+    ck_assert_int_eq(forgotten_drops, 1);
+    ck_assert_uint_eq(rt_executor_task_count(rt_executor_current()), 1);
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable drop_last_waker_vtable = {drop_last_waker_poll, rt_async_drop};
+
+START_TEST(pending_task_freed_when_its_last_waker_is_dropped)
+{
+    struct drop_last_waker f = {.async = RT_ASYNC_INIT(&drop_last_waker_vtable)};
+
+    test_run(&f.async.future, sizeof(f));
+    ck_assert_int_eq(forgotten_drops, 1); /* dropped once, not again by the executor's teardown */
+}
+END_TEST
+
 Suite *suite_waker(void)
 {
     Suite *s = suite_create("waker");
@@ -255,6 +324,7 @@ Suite *suite_waker(void)
     tcase_add_test(tc, waker_woken_after_its_executor_was_destroyed);
     tcase_add_test(tc, wake_by_ref_and_wake_reference_counts);
     tcase_add_test(tc, register_keeps_the_same_waker);
+    tcase_add_test(tc, pending_task_freed_when_its_last_waker_is_dropped);
     suite_add_tcase(s, tc);
     return s;
 }
