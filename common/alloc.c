@@ -8,25 +8,25 @@
 
 static _Thread_local long live_blocks;
 
-void *xmalloc(size_t size)
+void *rt__malloc(size_t size)
 {
     void *ptr = malloc(size);
     if (!ptr)
-        die("out of memory allocating %zu bytes", size);
+        rt__die("out of memory allocating %zu bytes", size);
     live_blocks++;
     return ptr;
 }
 
-void *xcalloc(size_t count, size_t size)
+void *rt__calloc(size_t count, size_t size)
 {
     void *ptr = calloc(count, size);
     if (!ptr)
-        die("out of memory allocating %zu x %zu bytes", count, size);
+        rt__die("out of memory allocating %zu x %zu bytes", count, size);
     live_blocks++;
     return ptr;
 }
 
-void xfree(void *ptr)
+void rt__free(void *ptr)
 {
     if (!ptr)
         return;
@@ -34,7 +34,7 @@ void xfree(void *ptr)
     free(ptr);
 }
 
-long xalloc_live(void)
+long rt__alloc_live(void)
 {
     return live_blocks;
 }

@@ -1,7 +1,7 @@
 /*
  * common/alloc.h - counted allocation.
  *
- * Every allocation the runtime makes goes through xmalloc()/xfree(), which
+ * Every allocation the runtime makes goes through rt__malloc()/rt__free(), which
  * keep a per-thread count of blocks allocated and not yet freed. A test ends
  * by checking that count is back to zero: a cheap, always-on proof that a
  * path freed what it allocated (AddressSanitizer's leak checker proves the
@@ -24,11 +24,11 @@
 
 #include <stddef.h>
 
-void *xmalloc(size_t size); /* never returns NULL */
-void *xcalloc(size_t count, size_t size);
-void xfree(void *ptr); /* NULL is allowed, as with free() */
+void *rt__malloc(size_t size); /* never returns NULL */
+void *rt__calloc(size_t count, size_t size);
+void rt__free(void *ptr); /* NULL is allowed, as with free() */
 
-/* Blocks this thread allocated with xmalloc/xcalloc and has not freed. */
-long xalloc_live(void);
+/* Blocks this thread allocated with rt__malloc/rt__calloc and has not freed. */
+long rt__alloc_live(void);
 
 #endif /* COMMON_ALLOC_H */

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-void die(const char *fmt, ...)
+void rt__die(const char *fmt, ...)
 {
     va_list ap;
 

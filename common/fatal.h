@@ -15,13 +15,13 @@
  * GNU extension (gcc and clang both have it): it lets the compiler check the
  * arguments against the format string.
  */
-_Noreturn void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+_Noreturn void rt__die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Like assert(), but never compiled out: these checks guard memory safety. */
-#define ASSERT(cond)                                                                     \
-    do {                                                                                 \
-        if (!(cond))                                                                     \
-            die("%s:%d: %s: assertion failed: %s", __FILE__, __LINE__, __func__, #cond); \
+#define ASSERT(cond)                                                                         \
+    do {                                                                                     \
+        if (!(cond))                                                                         \
+            rt__die("%s:%d: %s: assertion failed: %s", __FILE__, __LINE__, __func__, #cond); \
     } while (0)
 
 #endif /* COMMON_FATAL_H */

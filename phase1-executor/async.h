@@ -19,7 +19,7 @@
  *                                        intptr_t *out)
  *     {
  *         struct add_later *f = (struct add_later *)self;
- *         ASYNC_BEGIN(&f->async, cx, out);
+ *         ASYNC_BEGIN(f, cx, out);
  *         f->job = rt_spawn(...);
  *         AWAIT(&f->job.future, &f->x);
  *         ASYNC_RETURN(f->x + 1);
@@ -31,8 +31,17 @@
  *     returns there. Whatever must live across one belongs in the struct.
  *   - The future being awaited must live in the struct too, for the same
  *     reason, and it must be initialized before the AWAIT.
+ *   - The struct's first member is `struct rt_async async`, and ASYNC_BEGIN
+ *     is given the pointer to the struct: a compile-time check (offsetof)
+ *     stops the build if `async` is missing or not first.
  *   - One AWAIT per line (the line number is the label), and no AWAIT inside
- *     a `switch` of your own (its `case` would belong to your switch).
+ *     a `switch` of your own: its `case` would belong to your switch, and
+ *     the resume would find no label. That stops the program with a message
+ *     naming the line; use if/else around an AWAIT instead.
+ *   - A local declared with an initializer before an AWAIT is skipped over
+ *     when the poll resumes past it. The build warns about that jump (gcc's
+ *     -Wjump-misses-init, clang's -Wconditional-uninitialized, both errors
+ *     here): declare locals without initializers, or move them to the struct.
  *   - One ASYNC_BEGIN per function, and the function's poll parameter names
  *     are passed to it; the macros declare hidden locals named rt__*.
  *   - One child at a time: AWAIT waits for exactly one future. To wait for
@@ -46,6 +55,8 @@
  */
 #ifndef RT_ASYNC_H
 #define RT_ASYNC_H
+
+#include <stddef.h>
 
 #include "future.h"
 
@@ -69,7 +80,11 @@ struct rt_async {
  */
 void rt_async_drop(struct rt_future *self);
 
-/* Called when a finished async future is polled again, or falls off its end. */
+/* Called when an async future falls off its end without ASYNC_RETURN. */
+_Noreturn void rt__async_fell_off(const struct rt_async *a, const char *file, int line);
+
+/* Called when a resume finds no AWAIT of its own at a->line: polled after it finished, or an
+ * AWAIT inside the program's own switch. */
 _Noreturn void rt__async_bad_resume(const struct rt_async *a, const char *file, int line);
 
 /*
@@ -79,13 +94,21 @@ _Noreturn void rt__async_bad_resume(const struct rt_async *a, const char *file, 
  */
 #define RT__FALLTHROUGH __attribute__((fallthrough))
 
-#define ASYNC_BEGIN(async_state, context, output) \
-    struct rt_async *rt__async = (async_state);   \
-    struct rt_context *rt__cx = (context);        \
-    intptr_t *rt__out = (output);                 \
-    (void)rt__cx;                                 \
-    (void)rt__out;                                \
-    switch (rt__async->line) {                    \
+/*
+ * `self_struct` points at the future's own struct, whose first member must
+ * be `struct rt_async async`: the _Static_assert makes any other layout a
+ * compile error rather than a crash. (__typeof__ is a GNU extension that gcc
+ * and clang both have; C23 spells it typeof.)
+ */
+#define ASYNC_BEGIN(self_struct, context, output)                                       \
+    _Static_assert(offsetof(__typeof__(*(self_struct)), async) == 0,                    \
+                   "an async future's struct must start with `struct rt_async async`"); \
+    struct rt_async *rt__async = &(self_struct)->async;                                 \
+    struct rt_context *rt__cx = (context);                                              \
+    intptr_t *rt__out = (output);                                                       \
+    (void)rt__cx;                                                                       \
+    (void)rt__out;                                                                      \
+    switch (rt__async->line) {                                                          \
     case 0:
 
 /*
@@ -113,9 +136,15 @@ _Noreturn void rt__async_bad_resume(const struct rt_async *a, const char *file, 
         return RT_READY;      \
     } while (0)
 
-/* Close the switch. Reaching the end means a bad resume: see the limits above. */
-#define ASYNC_END \
-    }             \
-    rt__async_bad_resume(rt__async, __FILE__, __LINE__)
+/*
+ * Close the switch. Running into it from the last statement means a path
+ * without ASYNC_RETURN; jumping to `default` means the resume point is not
+ * a label of this switch. Both are bugs, reported as what they are.
+ */
+#define ASYNC_END                                            \
+    rt__async_fell_off(rt__async, __FILE__, __LINE__);       \
+    default:                                                 \
+        rt__async_bad_resume(rt__async, __FILE__, __LINE__); \
+        }
 
 #endif /* RT_ASYNC_H */

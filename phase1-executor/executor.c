@@ -5,15 +5,15 @@
 
 #include "common/alloc.h"
 #include "common/fatal.h"
-#include "queue.h"
+#include "run_queue.h"
 #include "task.h"
 #include "thread.h"
 
 struct rt_executor {
-    struct task_queue run_queue; /* tasks ready to be polled, oldest first */
-    struct list_node tasks;      /* every task not yet freed, linked by task->all_link */
-    size_t task_count;           /* length of `tasks` */
-    bool running;                /* inside rt_executor_run() */
+    struct run_queue run_queue; /* tasks ready to be polled, oldest first */
+    struct list_node tasks;     /* every task not yet freed, linked by task->all_link */
+    size_t task_count;          /* length of `tasks` */
+    bool running;               /* inside rt_executor_run() */
 };
 
 /* The executor running on this thread, so that tasks can spawn tasks. */
@@ -31,8 +31,8 @@ int rt_executor_create(const struct rt_builder *b, struct rt_executor **out)
         if (err < 0)
             return err;
     }
-    ex = xcalloc(1, sizeof(*ex));
-    task_queue_init(&ex->run_queue);
+    ex = rt__calloc(1, sizeof(*ex));
+    run_queue_init(&ex->run_queue);
     list_init(&ex->tasks);
     *out = ex;
     return 0;
@@ -50,18 +50,18 @@ static void run_ready_tasks(struct rt_executor *ex)
     size_t n = ex->run_queue.len;
 
     while (n-- > 0)
-        rt__task_run(task_queue_pop(&ex->run_queue));
+        rt__task_run(run_queue_pop(&ex->run_queue));
 }
 
 intptr_t rt_executor_run(struct rt_executor *ex, const struct rt_future *main, size_t size)
 {
-    struct task *main_task;
+    struct rt_task *main_task;
     intptr_t output;
 
     if (current)
-        die("rt_executor_run: an executor is already running on this thread");
+        rt__die("rt_executor_run: an executor is already running on this thread");
     if (ex->running)
-        die("rt_executor_run: this executor is already running on another thread");
+        rt__die("rt_executor_run: this executor is already running on another thread");
     current = ex;
     ex->running = true;
 
@@ -74,8 +74,8 @@ intptr_t rt_executor_run(struct rt_executor *ex, const struct rt_future *main, s
         run_ready_tasks(ex);
 
         /* 2. Nothing is ready and main is still pending: nothing can ever wake it. */
-        if (!task_is_done(main_task) && task_queue_empty(&ex->run_queue))
-            die("rt_executor_run: deadlock: the main future is pending and no task can run");
+        if (!task_is_done(main_task) && run_queue_empty(&ex->run_queue))
+            rt__die("rt_executor_run: deadlock: the main future is pending and no task can run");
     }
 
     ASSERT(main_task->state & TASK_COMPLETED); /* nothing else holds a handle to cancel it */
@@ -92,10 +92,10 @@ intptr_t rt_executor_run(struct rt_executor *ex, const struct rt_future *main, s
 
 struct rt_join_handle rt_spawn(const struct rt_future *f, size_t size)
 {
-    struct task *t;
+    struct rt_task *t;
 
     if (!current)
-        die("rt_spawn: no executor is running on this thread; spawn from inside a task");
+        rt__die("rt_spawn: no executor is running on this thread; spawn from inside a task");
     t = rt__task_new(current, f, size);
     rt__task_schedule(t);
     return rt__join_handle_new(t);
@@ -111,21 +111,21 @@ size_t rt_executor_task_count(const struct rt_executor *ex)
     return ex->task_count;
 }
 
-void rt__executor_adopt(struct rt_executor *ex, struct task *t)
+void rt__executor_adopt(struct rt_executor *ex, struct rt_task *t)
 {
     list_push_back(&ex->tasks, &t->all_link);
     ex->task_count++;
 }
 
-void rt__executor_forget(struct rt_executor *ex, struct task *t)
+void rt__executor_forget(struct rt_executor *ex, struct rt_task *t)
 {
     list_remove(&t->all_link);
     ex->task_count--;
 }
 
-void rt__executor_enqueue(struct rt_executor *ex, struct task *t)
+void rt__executor_enqueue(struct rt_executor *ex, struct rt_task *t)
 {
-    task_queue_push(&ex->run_queue, t);
+    run_queue_push(&ex->run_queue, t);
 }
 
 /* ------------------------------------------------------------------ teardown */
@@ -143,7 +143,7 @@ static void cancel_all_tasks(struct rt_executor *ex)
 
     list_move_all(&ex->tasks, &todo);
     while ((node = list_pop_front(&todo))) {
-        struct task *t = container_of(node, struct task, all_link);
+        struct rt_task *t = container_of(node, struct rt_task, all_link);
 
         list_push_back(&ex->tasks, node);
         rt__task_ref(t); /* keep it alive while its future is dropped */
@@ -154,15 +154,15 @@ static void cancel_all_tasks(struct rt_executor *ex)
 
 void rt_executor_destroy(struct rt_executor *ex)
 {
-    struct task *t;
+    struct rt_task *t;
     struct list_node *node;
 
     if (ex->running)
-        die("rt_executor_destroy: the executor is running");
+        rt__die("rt_executor_destroy: the executor is running");
     cancel_all_tasks(ex);
 
     /* Closed tasks may still sit in the run queue; let go of the queue's references. */
-    while ((t = task_queue_pop(&ex->run_queue))) {
+    while ((t = run_queue_pop(&ex->run_queue))) {
         t->state &= ~TASK_SCHEDULED;
         rt__task_unref(t);
     }
@@ -173,6 +173,6 @@ void rt_executor_destroy(struct rt_executor *ex)
      * freed when that last reference goes; it just must not point at us.
      */
     while ((node = list_pop_front(&ex->tasks)))
-        container_of(node, struct task, all_link)->executor = NULL;
-    xfree(ex);
+        container_of(node, struct rt_task, all_link)->executor = NULL;
+    rt__free(ex);
 }

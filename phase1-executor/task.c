@@ -15,12 +15,12 @@
 
 static const struct rt_waker_vtable task_waker_vtable;
 
-struct task *rt__task_new(struct rt_executor *ex, const struct rt_future *f, size_t size)
+struct rt_task *rt__task_new(struct rt_executor *ex, const struct rt_future *f, size_t size)
 {
-    struct task *t;
+    struct rt_task *t;
 
     ASSERT(size >= sizeof(struct rt_future));
-    t = xmalloc(sizeof(*t) + size);
+    t = rt__malloc(sizeof(*t) + size);
     list_init(&t->queue_link);
     t->executor = ex;
     t->state = TASK_HANDLE;
@@ -33,12 +33,12 @@ struct task *rt__task_new(struct rt_executor *ex, const struct rt_future *f, siz
     return t;
 }
 
-void rt__task_ref(struct task *t)
+void rt__task_ref(struct rt_task *t)
 {
     t->refs++;
 }
 
-void rt__task_unref(struct task *t)
+void rt__task_unref(struct rt_task *t)
 {
     ASSERT(t->refs > 0);
     if (--t->refs > 0)
@@ -55,10 +55,10 @@ void rt__task_unref(struct task *t)
     ASSERT(rt_waker_is_empty(&t->awaiter)); /* only a handle registers one, and it is gone */
     if (t->executor)
         rt__executor_forget(t->executor, t);
-    xfree(t);
+    rt__free(t);
 }
 
-void rt__task_schedule(struct task *t)
+void rt__task_schedule(struct rt_task *t)
 {
     /* Already queued: one entry is enough. Done: there is nothing left to poll. */
     if (t->state & (TASK_SCHEDULED | TASK_COMPLETED | TASK_CLOSED))
@@ -70,13 +70,13 @@ void rt__task_schedule(struct task *t)
 }
 
 /* Drop the future of a task that has just become done, and tell its awaiter. */
-static void task_finish(struct task *t)
+static void task_finish(struct rt_task *t)
 {
     rt_future_drop(task_future(t));
     rt_waker_wake(&t->awaiter);
 }
 
-void rt__task_run(struct task *t)
+void rt__task_run(struct rt_task *t)
 {
     /* This waker is lent to the future for one poll; it holds no reference of its own. */
     struct rt_waker waker = {.data = t, .vtable = &task_waker_vtable};
@@ -107,7 +107,7 @@ void rt__task_run(struct task *t)
     rt__task_unref(t);
 }
 
-void rt__task_cancel(struct task *t)
+void rt__task_cancel(struct rt_task *t)
 {
     if (task_is_done(t))
         return;

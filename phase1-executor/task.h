@@ -48,7 +48,7 @@ enum task_state {
     TASK_HANDLE = 1u << 4,
 };
 
-struct task {
+struct rt_task {
     struct list_node queue_link;  /* in the executor's run queue while SCHEDULED */
     struct list_node all_link;    /* in the executor's list of every task it owns */
     struct rt_executor *executor; /* the executor it runs on; NULL once destroyed */
@@ -60,38 +60,38 @@ struct task {
     alignas(max_align_t) unsigned char future[];
 };
 
-static inline struct rt_future *task_future(struct task *t)
+static inline struct rt_future *task_future(struct rt_task *t)
 {
     return (struct rt_future *)t->future;
 }
 
-static inline bool task_is_done(const struct task *t)
+static inline bool task_is_done(const struct rt_task *t)
 {
     return (t->state & (TASK_COMPLETED | TASK_CLOSED)) != 0;
 }
 
 /* Allocate a task holding a copy of the `size` bytes at `f`. It has one reference: the handle's. */
-struct task *rt__task_new(struct rt_executor *ex, const struct rt_future *f, size_t size);
+struct rt_task *rt__task_new(struct rt_executor *ex, const struct rt_future *f, size_t size);
 
-void rt__task_ref(struct task *t);
-void rt__task_unref(struct task *t); /* frees the task when the count reaches zero */
+void rt__task_ref(struct rt_task *t);
+void rt__task_unref(struct rt_task *t); /* frees the task when the count reaches zero */
 
 /* Put the task on its executor's run queue, unless it is queued or done already. */
-void rt__task_schedule(struct task *t);
+void rt__task_schedule(struct rt_task *t);
 
 /* Poll the task once, consuming the queue's reference that came with it. */
-void rt__task_run(struct task *t);
+void rt__task_run(struct rt_task *t);
 
 /* Close the task: drop its future (now, or when its running poll returns) and wake its awaiter. */
-void rt__task_cancel(struct task *t);
+void rt__task_cancel(struct rt_task *t);
 
 /* ----------------------------------------------- what executor.c and join.c provide */
 
-void rt__executor_adopt(struct rt_executor *ex, struct task *t);   /* a new task */
-void rt__executor_forget(struct rt_executor *ex, struct task *t);  /* a task being freed */
-void rt__executor_enqueue(struct rt_executor *ex, struct task *t); /* a task just scheduled */
+void rt__executor_adopt(struct rt_executor *ex, struct rt_task *t);   /* a new task */
+void rt__executor_forget(struct rt_executor *ex, struct rt_task *t);  /* a task being freed */
+void rt__executor_enqueue(struct rt_executor *ex, struct rt_task *t); /* a task just scheduled */
 
 /* A join handle for `t`, taking over the reference rt__task_new() made for it. */
-struct rt_join_handle rt__join_handle_new(struct task *t);
+struct rt_join_handle rt__join_handle_new(struct rt_task *t);
 
 #endif /* RT_TASK_H */

@@ -75,7 +75,7 @@ int rt_builder_spawn(const struct rt_builder *b, const struct rt_future *f, size
 
     if (!b)
         b = &defaults;
-    t = xcalloc(1, sizeof(*t) + size);
+    t = rt__calloc(1, sizeof(*t) + size);
     t->builder = *b;
     snprintf(t->name, sizeof(t->name), "%s", b->name ? b->name : "rt-executor");
     t->size = size;
@@ -105,7 +105,7 @@ fail:
     pthread_attr_destroy(&attr);
     /* The future will never run: release what it holds. */
     rt_future_drop((struct rt_future *)t->future);
-    xfree(t);
+    rt__free(t);
     return err;
 }
 
@@ -117,6 +117,6 @@ int rt_thread_join(struct rt_thread *t, intptr_t *out)
     err = t->error;
     if (out)
         *out = t->output;
-    xfree(t);
+    rt__free(t);
     return err;
 }

@@ -16,9 +16,18 @@ void rt_async_drop(struct rt_future *self)
     }
 }
 
+void rt__async_fell_off(const struct rt_async *a, const char *file, int line)
+{
+    (void)a;
+    rt__die("%s:%d: an async future reached ASYNC_END without ASYNC_RETURN", file, line);
+}
+
 void rt__async_bad_resume(const struct rt_async *a, const char *file, int line)
 {
     if (a->line == -1)
-        die("%s:%d: an async future was polled again after it finished", file, line);
-    die("%s:%d: an async future reached ASYNC_END without ASYNC_RETURN", file, line);
+        rt__die("%s:%d: an async future was polled again after it finished", file, line);
+    rt__die("%s:%d: an async future was resumed at its AWAIT on line %d, but that AWAIT is not a "
+            "case of ASYNC_BEGIN's switch: is it inside a switch statement of your own? "
+            "(use if/else around an AWAIT)",
+            file, line, a->line);
 }

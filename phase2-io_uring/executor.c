@@ -12,7 +12,7 @@
 
 #include "common/alloc.h"
 #include "common/fatal.h"
-#include "queue.h"
+#include "run_queue.h"
 #include "reactor.h"
 #include "task.h"
 #include "thread.h"
@@ -20,11 +20,11 @@
 #define DEFAULT_RING_ENTRIES 256
 
 struct rt_executor {
-    struct task_queue run_queue; /* tasks ready to be polled, oldest first */
-    struct list_node tasks;      /* every task not yet freed, linked by task->all_link */
-    size_t task_count;           /* length of `tasks` */
-    bool running;                /* inside rt_executor_run() */
-    struct reactor reactor;      /* this executor's io_uring and its requests */
+    struct run_queue run_queue; /* tasks ready to be polled, oldest first */
+    struct list_node tasks;     /* every task not yet freed, linked by task->all_link */
+    size_t task_count;          /* length of `tasks` */
+    bool running;               /* inside rt_executor_run() */
+    struct reactor reactor;     /* this executor's io_uring and its requests */
 };
 
 /* The executor running on this thread, so that tasks can spawn tasks. */
@@ -55,14 +55,14 @@ int rt_executor_create(const struct rt_builder *b, struct rt_executor **out)
             return err;
         }
     }
-    ex = xcalloc(1, sizeof(*ex));
+    ex = rt__calloc(1, sizeof(*ex));
     err = rt__reactor_init(&ex->reactor, b->ring_entries ? b->ring_entries : DEFAULT_RING_ENTRIES,
                            last_error, sizeof(last_error));
     if (err < 0) {
-        xfree(ex);
+        rt__free(ex);
         return err;
     }
-    task_queue_init(&ex->run_queue);
+    run_queue_init(&ex->run_queue);
     list_init(&ex->tasks);
     *out = ex;
     return 0;
@@ -80,18 +80,18 @@ static void run_ready_tasks(struct rt_executor *ex)
     size_t n = ex->run_queue.len;
 
     while (n-- > 0)
-        rt__task_run(task_queue_pop(&ex->run_queue));
+        rt__task_run(run_queue_pop(&ex->run_queue));
 }
 
 intptr_t rt_executor_run(struct rt_executor *ex, const struct rt_future *main, size_t size)
 {
-    struct task *main_task;
+    struct rt_task *main_task;
     intptr_t output;
 
     if (current)
-        die("rt_executor_run: an executor is already running on this thread");
+        rt__die("rt_executor_run: an executor is already running on this thread");
     if (ex->running)
-        die("rt_executor_run: this executor is already running on another thread");
+        rt__die("rt_executor_run: this executor is already running on another thread");
     current = ex;
     ex->running = true;
 
@@ -112,9 +112,9 @@ intptr_t rt_executor_run(struct rt_executor *ex, const struct rt_future *main, s
         rt__reactor_poll(&ex->reactor);
 
         /* 3. Nothing is ready, nothing is in flight, and main is pending: nothing can wake it. */
-        if (!task_is_done(main_task) && task_queue_empty(&ex->run_queue) &&
+        if (!task_is_done(main_task) && run_queue_empty(&ex->run_queue) &&
             rt__reactor_idle(&ex->reactor))
-            die("rt_executor_run: deadlock: the main future is pending and no task can run");
+            rt__die("rt_executor_run: deadlock: the main future is pending and no task can run");
     }
 
     ASSERT(main_task->state & TASK_COMPLETED); /* nothing else holds a handle to cancel it */
@@ -131,10 +131,10 @@ intptr_t rt_executor_run(struct rt_executor *ex, const struct rt_future *main, s
 
 struct rt_join_handle rt_spawn(const struct rt_future *f, size_t size)
 {
-    struct task *t;
+    struct rt_task *t;
 
     if (!current)
-        die("rt_spawn: no executor is running on this thread; spawn from inside a task");
+        rt__die("rt_spawn: no executor is running on this thread; spawn from inside a task");
     t = rt__task_new(current, f, size);
     rt__task_schedule(t);
     return rt__join_handle_new(t);
@@ -155,21 +155,21 @@ struct reactor *rt__executor_reactor(struct rt_executor *ex)
     return &ex->reactor;
 }
 
-void rt__executor_adopt(struct rt_executor *ex, struct task *t)
+void rt__executor_adopt(struct rt_executor *ex, struct rt_task *t)
 {
     list_push_back(&ex->tasks, &t->all_link);
     ex->task_count++;
 }
 
-void rt__executor_forget(struct rt_executor *ex, struct task *t)
+void rt__executor_forget(struct rt_executor *ex, struct rt_task *t)
 {
     list_remove(&t->all_link);
     ex->task_count--;
 }
 
-void rt__executor_enqueue(struct rt_executor *ex, struct task *t)
+void rt__executor_enqueue(struct rt_executor *ex, struct rt_task *t)
 {
-    task_queue_push(&ex->run_queue, t);
+    run_queue_push(&ex->run_queue, t);
 }
 
 /* ------------------------------------------------------------------ teardown */
@@ -187,7 +187,7 @@ static void cancel_all_tasks(struct rt_executor *ex)
 
     list_move_all(&ex->tasks, &todo);
     while ((node = list_pop_front(&todo))) {
-        struct task *t = container_of(node, struct task, all_link);
+        struct rt_task *t = container_of(node, struct rt_task, all_link);
 
         list_push_back(&ex->tasks, node);
         rt__task_ref(t); /* keep it alive while its future is dropped */
@@ -198,15 +198,15 @@ static void cancel_all_tasks(struct rt_executor *ex)
 
 void rt_executor_destroy(struct rt_executor *ex)
 {
-    struct task *t;
+    struct rt_task *t;
     struct list_node *node;
 
     if (ex->running)
-        die("rt_executor_destroy: the executor is running");
+        rt__die("rt_executor_destroy: the executor is running");
     cancel_all_tasks(ex);
 
     /* Closed tasks may still sit in the run queue; let go of the queue's references. */
-    while ((t = task_queue_pop(&ex->run_queue))) {
+    while ((t = run_queue_pop(&ex->run_queue))) {
         t->state &= ~TASK_SCHEDULED;
         rt__task_unref(t);
     }
@@ -217,9 +217,9 @@ void rt_executor_destroy(struct rt_executor *ex)
      * freed when that last reference goes; it just must not point at us.
      */
     while ((node = list_pop_front(&ex->tasks)))
-        container_of(node, struct task, all_link)->executor = NULL;
+        container_of(node, struct rt_task, all_link)->executor = NULL;
 
     /* The dropped futures cancelled their requests; the kernel must let go before we free. */
     rt__reactor_destroy(&ex->reactor);
-    xfree(ex);
+    rt__free(ex);
 }

@@ -15,7 +15,7 @@ static enum rt_poll read_exact_poll(struct rt_future *self, struct rt_context *c
 {
     struct rt_read_exact *f = (struct rt_read_exact *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     while (f->done < f->len) {
         rt_io_read(&f->io, f->fd, f->buf + f->done, f->len - f->done, advance(f->offset, f->done));
         AWAIT(&f->io.future, &f->n);
@@ -46,7 +46,7 @@ static enum rt_poll write_all_poll(struct rt_future *self, struct rt_context *cx
 {
     struct rt_write_all *f = (struct rt_write_all *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     while (f->done < f->len) {
         rt_io_write(&f->io, f->fd, f->buf + f->done, f->len - f->done, advance(f->offset, f->done));
         AWAIT(&f->io.future, &f->n);

@@ -20,14 +20,14 @@
 static enum rt_poll io_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
 {
     struct rt_io *io = (struct rt_io *)self;
-    struct source *s = io->source;
+    struct rt_source *s = io->source;
     struct rt_executor *ex = rt_executor_current();
 
     if (!s)
-        die("an rt_io future was polled after it finished");
+        rt__die("an rt_io future was polled after it finished");
     if (s->state == SOURCE_NEW) {
         if (!ex)
-            die("an rt_io future was polled outside an executor");
+            rt__die("an rt_io future was polled outside an executor");
         /* Lazily, as every future: the request is queued by its first poll, not when made. */
         rt__source_submit(rt__executor_reactor(ex), s);
     }
@@ -58,7 +58,7 @@ static void io_drop(struct rt_future *self)
 static const struct rt_future_vtable io_vtable = {.poll = io_poll, .drop = io_drop};
 
 /* Make `io` a fresh future whose source has `len` bytes of memory for the kernel. */
-static struct source *io_init(struct rt_io *io, size_t len)
+static struct rt_source *io_init(struct rt_io *io, size_t len)
 {
     io->future.vtable = &io_vtable;
     io->source = rt__source_new(len);
@@ -74,7 +74,7 @@ static size_t clamp(size_t len)
 void rt_io_open(struct rt_io *io, const char *path, int flags, mode_t mode)
 {
     size_t len = strlen(path) + 1;
-    struct source *s = io_init(io, len);
+    struct rt_source *s = io_init(io, len);
 
     /* The kernel reads the path when it gets to the request: it must be ours, not the caller's. */
     memcpy(s->data, path, len);
@@ -83,7 +83,7 @@ void rt_io_open(struct rt_io *io, const char *path, int flags, mode_t mode)
 
 void rt_io_read(struct rt_io *io, int fd, void *buf, size_t len, uint64_t offset)
 {
-    struct source *s = io_init(io, clamp(len));
+    struct rt_source *s = io_init(io, clamp(len));
 
     io_uring_prep_read(&s->sqe, fd, s->data, (unsigned)clamp(len), offset);
     io->read_into = buf;
@@ -91,7 +91,7 @@ void rt_io_read(struct rt_io *io, int fd, void *buf, size_t len, uint64_t offset
 
 void rt_io_write(struct rt_io *io, int fd, const void *buf, size_t len, uint64_t offset)
 {
-    struct source *s = io_init(io, clamp(len));
+    struct rt_source *s = io_init(io, clamp(len));
 
     memcpy(s->data, buf, clamp(len));
     io_uring_prep_write(&s->sqe, fd, s->data, (unsigned)clamp(len), offset);
@@ -114,7 +114,7 @@ void rt_io_accept(struct rt_io *io, int listen_fd)
 
 void rt_io_connect(struct rt_io *io, int fd, const struct sockaddr *addr, socklen_t addr_len)
 {
-    struct source *s = io_init(io, addr_len);
+    struct rt_source *s = io_init(io, addr_len);
 
     memcpy(s->data, addr, addr_len);
     io_uring_prep_connect(&s->sqe, fd, (const struct sockaddr *)s->data, addr_len);
@@ -122,7 +122,7 @@ void rt_io_connect(struct rt_io *io, int fd, const struct sockaddr *addr, sockle
 
 void rt_io_recv(struct rt_io *io, int fd, void *buf, size_t len)
 {
-    struct source *s = io_init(io, clamp(len));
+    struct rt_source *s = io_init(io, clamp(len));
 
     io_uring_prep_recv(&s->sqe, fd, s->data, clamp(len), 0);
     io->read_into = buf;
@@ -130,7 +130,7 @@ void rt_io_recv(struct rt_io *io, int fd, void *buf, size_t len)
 
 void rt_io_send(struct rt_io *io, int fd, const void *buf, size_t len)
 {
-    struct source *s = io_init(io, clamp(len));
+    struct rt_source *s = io_init(io, clamp(len));
 
     memcpy(s->data, buf, clamp(len));
     /* MSG_NOSIGNAL: a peer that has gone away gives -EPIPE, not a SIGPIPE that kills us. */
@@ -139,7 +139,7 @@ void rt_io_send(struct rt_io *io, int fd, const void *buf, size_t len)
 
 void rt_io_sleep(struct rt_io *io, uint64_t ns)
 {
-    struct source *s = io_init(io, sizeof(struct __kernel_timespec));
+    struct rt_source *s = io_init(io, sizeof(struct __kernel_timespec));
     struct __kernel_timespec *ts = (struct __kernel_timespec *)s->data;
 
     ts->tv_sec = (long long)(ns / NSEC_PER_SEC);

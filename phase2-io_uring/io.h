@@ -42,12 +42,12 @@
 /* As an offset: read or write at the file's current position, then advance it (pipes, ttys). */
 #define RT_OFFSET_CURRENT ((uint64_t)-1)
 
-struct source;
+struct rt_source;
 
 struct rt_io {
-    struct rt_future future; /* await this: output is the result, >= 0 or -errno */
-    struct source *source;   /* private: the request and its memory; NULL once finished */
-    void *read_into;         /* private: where a read's bytes are copied when it finishes */
+    struct rt_future future;  /* await this: output is the result, >= 0 or -errno */
+    struct rt_source *source; /* private: the request and its memory; NULL once finished */
+    void *read_into;          /* private: where a read's bytes are copied when it finishes */
 };
 
 /* Files (and anything with a file descriptor) */

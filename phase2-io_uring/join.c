@@ -9,7 +9,7 @@
 /* Give back the handle's reference; the handle is empty afterwards. */
 static void join_release(struct rt_join_handle *h)
 {
-    struct task *t = h->task;
+    struct rt_task *t = h->task;
 
     h->task = NULL;
     rt_waker_drop(&t->awaiter); /* only this handle ever registers an awaiter */
@@ -20,10 +20,10 @@ static void join_release(struct rt_join_handle *h)
 static enum rt_poll join_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
 {
     struct rt_join_handle *h = (struct rt_join_handle *)self;
-    struct task *t = h->task;
+    struct rt_task *t = h->task;
 
     if (!t)
-        die("a join handle was awaited after it was awaited to the end, detached or dropped");
+        rt__die("a join handle was awaited after it was awaited to the end, detached or dropped");
     if (!task_is_done(t)) {
         /* The task wakes us when it completes or is cancelled: see task_finish(). */
         rt_waker_register(&t->awaiter, cx);
@@ -45,7 +45,7 @@ static const struct rt_future_vtable join_vtable = {
     .drop = join_drop,
 };
 
-struct rt_join_handle rt__join_handle_new(struct task *t)
+struct rt_join_handle rt__join_handle_new(struct rt_task *t)
 {
     return (struct rt_join_handle){.future = {.vtable = &join_vtable}, .task = t};
 }

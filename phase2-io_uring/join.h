@@ -26,11 +26,11 @@
 
 #include "future.h"
 
-struct task;
+struct rt_task;
 
 struct rt_join_handle {
     struct rt_future future; /* await this; its output is the task's output */
-    struct task *task;       /* private: our reference; NULL once released */
+    struct rt_task *task;    /* private: our reference; NULL once released */
     bool cancelled;          /* set when an await finishes: the task was cancelled; output 0 */
 };
 

@@ -70,7 +70,7 @@ static enum rt_poll connect_poll(struct rt_future *self, struct rt_context *cx, 
     struct rt_tcp_connect *f = (struct rt_tcp_connect *)self;
     int fd;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     if (f->err < 0)
         ASYNC_RETURN(f->err);
     f->fd = socket(f->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -113,7 +113,7 @@ static enum rt_poll send_all_poll(struct rt_future *self, struct rt_context *cx,
 {
     struct rt_send_all *f = (struct rt_send_all *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     while (f->done < f->len) {
         rt_io_send(&f->io, f->fd, f->buf + f->done, f->len - f->done);
         AWAIT(&f->io.future, &f->n);

@@ -210,11 +210,11 @@ static unsigned flush(struct reactor *r)
      */
     if (ret == -EBUSY || ret == -EAGAIN || ret == -EINTR)
         return 0;
-    die("io_uring_submit: %s", strerror(-ret));
+    rt__die("io_uring_submit: %s", strerror(-ret));
 }
 
 /* Fill one SQE from a waiting source: its own request, or a cancel of it. */
-static void fill_sqe(struct io_uring_sqe *sqe, struct source *s)
+static void fill_sqe(struct io_uring_sqe *sqe, struct rt_source *s)
 {
     if (s->orphaned) {
         /* Its request is in flight and its future is gone: ask the kernel to stop it. */
@@ -247,7 +247,7 @@ static void submit_waiting(struct reactor *r)
             continue;
         }
         list_remove(node);
-        fill_sqe(sqe, container_of(node, struct source, link));
+        fill_sqe(sqe, container_of(node, struct rt_source, link));
         r->in_flight++;
     }
     flush(r);
@@ -257,7 +257,7 @@ static void submit_waiting(struct reactor *r)
 
 static void complete(struct reactor *r, uint64_t user_data, int res)
 {
-    struct source *s = (struct source *)(uintptr_t)(user_data & ~CANCEL_TAG);
+    struct rt_source *s = (struct rt_source *)(uintptr_t)(user_data & ~CANCEL_TAG);
 
     r->in_flight--;
     s->cqes_owed--;
@@ -276,7 +276,7 @@ static void complete(struct reactor *r, uint64_t user_data, int res)
      */
     if (s->orphaned && s->state == SOURCE_DONE && s->cqes_owed == 0) {
         list_remove(&s->link);
-        xfree(s);
+        rt__free(s);
     }
 }
 
@@ -337,9 +337,9 @@ void rt__reactor_destroy(struct reactor *r)
 
 /* ----------------------------------------------------------------- sources */
 
-struct source *rt__source_new(size_t len)
+struct rt_source *rt__source_new(size_t len)
 {
-    struct source *s = xmalloc(sizeof(*s) + len);
+    struct rt_source *s = rt__malloc(sizeof(*s) + len);
 
     list_init(&s->link);
     s->reactor = NULL;
@@ -352,7 +352,7 @@ struct source *rt__source_new(size_t len)
     return s;
 }
 
-void rt__source_submit(struct reactor *r, struct source *s)
+void rt__source_submit(struct reactor *r, struct rt_source *s)
 {
     ASSERT(s->state == SOURCE_NEW);
     s->reactor = r;
@@ -360,14 +360,14 @@ void rt__source_submit(struct reactor *r, struct source *s)
     list_push_back(&r->waiting, &s->link);
 }
 
-void rt__source_free(struct source *s)
+void rt__source_free(struct rt_source *s)
 {
     ASSERT(s->state == SOURCE_DONE || s->state == SOURCE_NEW);
     rt_waker_drop(&s->waker);
-    xfree(s);
+    rt__free(s);
 }
 
-void rt__source_abandon(struct source *s)
+void rt__source_abandon(struct rt_source *s)
 {
     switch (s->state) {
     case SOURCE_WAITING:

@@ -44,7 +44,7 @@ enum source_state {
 
 struct reactor;
 
-struct source {
+struct rt_source {
     struct list_node link;   /* on the reactor's waiting list, for its request or its cancel */
     struct reactor *reactor; /* set when first queued */
     enum source_state state; /* see above */
@@ -88,16 +88,16 @@ void rt__reactor_poll(struct reactor *r);
 bool rt__reactor_idle(const struct reactor *r);
 
 /* A source with `len` bytes of memory for the kernel; NEW, not yet queued. */
-struct source *rt__source_new(size_t len);
+struct rt_source *rt__source_new(size_t len);
 
 /* Queue a NEW source's request on the reactor `r`. */
-void rt__source_submit(struct reactor *r, struct source *s);
+void rt__source_submit(struct reactor *r, struct rt_source *s);
 
 /* Free a DONE source: its future has taken the result. */
-void rt__source_free(struct source *s);
+void rt__source_free(struct rt_source *s);
 
 /* The future is gone. Free the source now if the kernel never saw it, else cancel and orphan it. */
-void rt__source_abandon(struct source *s);
+void rt__source_abandon(struct rt_source *s);
 
 /* The reactor of an executor (provided by executor.c). */
 struct rt_executor;

@@ -24,7 +24,7 @@ static enum rt_poll timeout_poll(struct rt_future *self, struct rt_context *cx, 
     struct rt_timeout *t = (struct rt_timeout *)self;
 
     if (!t->inner)
-        die("an rt_timeout was polled after it finished");
+        rt__die("an rt_timeout was polled after it finished");
     /* Both are polled with our waker, so whichever finishes first wakes us. */
     if (rt_future_poll(t->inner, cx, out) == RT_READY) {
         timeout_drop(self);

@@ -9,7 +9,7 @@
 
 void test_assert_no_leaks(void)
 {
-    long live = xalloc_live();
+    long live = rt__alloc_live();
 
     ck_assert_msg(live == 0, "%ld block(s) allocated by the runtime were not freed", live);
 }

@@ -34,7 +34,7 @@
 /* A test case with the harness's timeout and the leak check after every test. */
 TCase *test_case(const char *name);
 
-/* Fails the running test unless every xmalloc'd block has been freed. */
+/* Fails the running test unless every rt__malloc'd block has been freed. */
 void test_assert_no_leaks(void);
 
 void test_skip(const char *test, const char *reason);

@@ -29,7 +29,7 @@ static enum rt_poll two_awaits_poll(struct rt_future *self, struct rt_context *c
     struct two_awaits *f = (struct two_awaits *)self;
 
     steps[nsteps++] = f->async.line == 0 ? 0 : 1; /* 0: started, 1: resumed */
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     {
         struct test_yield child = test_yield(2, 40, NULL);
         f->job = rt_spawn(&child.future, sizeof(child));
@@ -81,7 +81,7 @@ static enum rt_poll suspended_poll(struct rt_future *self, struct rt_context *cx
 {
     struct suspended *f = (struct suspended *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     f->wait = test_wait(&slot, 0);
     AWAIT(&f->wait.future, NULL);
     ASYNC_RETURN(0);
@@ -101,7 +101,7 @@ static enum rt_poll drop_suspended_poll(struct rt_future *self, struct rt_contex
 {
     struct drop_suspended *f = (struct drop_suspended *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     {
         struct suspended child = {.async = RT_ASYNC_INIT(&suspended_vtable)};
         f->job = rt_spawn(&child.async.future, sizeof(child));
@@ -149,7 +149,7 @@ static enum rt_poll returns_once_poll(struct rt_future *self, struct rt_context 
 {
     struct returns_once *f = (struct returns_once *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     ASYNC_RETURN(5);
     ASYNC_END;
 }
@@ -173,7 +173,7 @@ static enum rt_poll falls_off_poll(struct rt_future *self, struct rt_context *cx
 {
     struct returns_once *f = (struct returns_once *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     /* forgot ASYNC_RETURN */
     ASYNC_END;
 }

@@ -42,7 +42,7 @@ static enum rt_poll receiver_poll(struct rt_future *self, struct rt_context *cx,
 {
     struct receiver *f = (struct receiver *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     rt_io_recv(&f->io, f->fd, f->buf, sizeof(f->buf));
     AWAIT(&f->io.future, &f->n);
     ASYNC_RETURN(f->n);
@@ -70,7 +70,7 @@ static enum rt_poll reader_poll(struct rt_future *self, struct rt_context *cx, i
 {
     struct reader *f = (struct reader *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     rt_io_read(&f->io, f->fd, f->buf, sizeof(f->buf), RT_OFFSET_CURRENT);
     AWAIT(&f->io.future, NULL);
     ASYNC_RETURN(0);
@@ -90,7 +90,7 @@ static enum rt_poll sleeper_poll(struct rt_future *self, struct rt_context *cx, 
 {
     struct sleeper *f = (struct sleeper *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     rt_io_sleep(&f->io, f->ns);
     AWAIT(&f->io.future, NULL);
     ASYNC_RETURN(1);
@@ -118,7 +118,7 @@ static enum rt_poll recv_then_data_poll(struct rt_future *self, struct rt_contex
 {
     struct recv_then_data *f = (struct recv_then_data *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     f->victim = spawn_receiver(f->fds[0]);
     f->pause = test_yield(2, 0, NULL); /* two turns: the victim polls, the reactor submits */
     AWAIT(&f->pause.future, NULL);
@@ -177,8 +177,8 @@ static enum rt_poll many_reads_poll(struct rt_future *self, struct rt_context *c
 {
     struct many_reads *f = (struct many_reads *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
-    f->jobs = xcalloc(READERS, sizeof(*f->jobs));
+    ASYNC_BEGIN(f, cx, out);
+    f->jobs = rt__calloc(READERS, sizeof(*f->jobs));
     for (f->i = 0; f->i < READERS; f->i++) {
         struct reader r = {.async = RT_ASYNC_INIT(&reader_vtable), .fd = f->pipe[0]};
         f->jobs[f->i] = rt_spawn(&r.async.future, sizeof(r));
@@ -195,7 +195,7 @@ static enum rt_poll many_reads_poll(struct rt_future *self, struct rt_context *c
         AWAIT(&f->jobs[f->i].future, NULL);
         ck_assert(f->jobs[f->i].cancelled);
     }
-    xfree(f->jobs);
+    rt__free(f->jobs);
 
     /*
      * The cancelled reads took nothing from the pipe: what we write now is all
@@ -243,7 +243,7 @@ static enum rt_poll cancel_sleep_poll(struct rt_future *self, struct rt_context 
 {
     struct cancel_sleep *f = (struct cancel_sleep *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     {
         struct sleeper s = {.async = RT_ASYNC_INIT(&sleeper_vtable), .ns = AN_HOUR};
         f->sleeper = rt_spawn(&s.async.future, sizeof(s));
@@ -288,7 +288,7 @@ static enum rt_poll drop_early_poll(struct rt_future *self, struct rt_context *c
 {
     struct drop_early *f = (struct drop_early *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     /* NEW: cancelled before its first poll, so its request was never even queued. */
     f->never_polled = spawn_receiver(f->fds[0]);
     ck_assert(rt_join_cancel(&f->never_polled));
@@ -341,7 +341,7 @@ static enum rt_poll leave_io_behind_poll(struct rt_future *self, struct rt_conte
 {
     struct leave_io_behind *f = (struct leave_io_behind *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     for (f->i = 0; f->i < 10; f->i++) {
         struct rt_join_handle h = spawn_receiver(f->fds[0]);
         struct reader r = {.async = RT_ASYNC_INIT(&reader_vtable), .fd = f->pipe[0]};

@@ -92,7 +92,7 @@ static int pattern_file(size_t len)
 {
     char path[PATH_MAX];
     int fd = make_temp_file(path, sizeof(path));
-    unsigned char *bytes = xmalloc(len);
+    unsigned char *bytes = rt__malloc(len);
     size_t done = 0;
 
     ck_assert_int_eq(unlink(path), 0);
@@ -103,7 +103,7 @@ static int pattern_file(size_t len)
         ck_assert_msg(n > 0, "pwrite: %s", strerror(errno));
         done += (size_t)n;
     }
-    xfree(bytes);
+    rt__free(bytes);
     return fd;
 }
 
@@ -130,7 +130,7 @@ static enum rt_poll round_trip_poll(struct rt_future *self, struct rt_context *c
     struct round_trip *f = (struct round_trip *)self;
     struct stat st;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     rt_io_open(&f->io, f->path, O_RDWR | O_CLOEXEC, 0);
     AWAIT(&f->io.future, &f->n);
     ck_assert_msg(f->n >= 0, "rt_io_open: %s", strerror((int)-f->n));
@@ -171,8 +171,8 @@ static const struct rt_future_vtable round_trip_vtable = {round_trip_poll, rt_as
 START_TEST(write_fsync_read_back_more_than_one_request)
 {
     char path[PATH_MAX];
-    unsigned char *data = xmalloc(BIG_FILE);
-    unsigned char *back = xcalloc(1, BIG_FILE);
+    unsigned char *data = rt__malloc(BIG_FILE);
+    unsigned char *back = rt__calloc(1, BIG_FILE);
     struct round_trip f = {.async = RT_ASYNC_INIT(&round_trip_vtable),
                            .path = path,
                            .data = data,
@@ -183,8 +183,8 @@ START_TEST(write_fsync_read_back_more_than_one_request)
     close(make_temp_file(path, sizeof(path)));
     fill_pattern(data, BIG_FILE, 0);
     ck_assert_int_eq(test_run(&f.async.future, sizeof(f)), 0);
-    xfree(data);
-    xfree(back);
+    rt__free(data);
+    rt__free(back);
 }
 END_TEST
 
@@ -205,7 +205,7 @@ static enum rt_poll past_eof_poll(struct rt_future *self, struct rt_context *cx,
 {
     struct past_eof *f = (struct past_eof *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     /* Exactly at the end, and far beyond it: 0 bytes, which is not an error. */
     rt_io_read(&f->io, f->fd, f->buf, sizeof(f->buf), SMALL_FILE);
     AWAIT(&f->io.future, &f->n);
@@ -253,7 +253,7 @@ static enum rt_poll block_reader_poll(struct rt_future *self, struct rt_context 
 {
     struct block_reader *f = (struct block_reader *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     rt_io_read(&f->io, f->fd, f->buf, BLOCK, f->i * BLOCK);
     AWAIT(&f->io.future, &f->n);
     ck_assert_int_eq(f->n, BLOCK);
@@ -268,7 +268,7 @@ static const struct rt_future_vtable block_reader_vtable = {block_reader_poll, r
 struct many_reads {
     struct rt_async async;
     int fd;
-    struct rt_join_handle *jobs; /* BLOCKS handles, xcalloc'd */
+    struct rt_join_handle *jobs; /* BLOCKS handles, rt__calloc'd */
     size_t i;
     intptr_t n;
 };
@@ -277,8 +277,8 @@ static enum rt_poll many_reads_poll(struct rt_future *self, struct rt_context *c
 {
     struct many_reads *f = (struct many_reads *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
-    f->jobs = xcalloc(BLOCKS, sizeof(*f->jobs));
+    ASYNC_BEGIN(f, cx, out);
+    f->jobs = rt__calloc(BLOCKS, sizeof(*f->jobs));
     /* All spawned before any runs: their 1,000 requests reach the reactor in the same turn. */
     for (f->i = 0; f->i < BLOCKS; f->i++) {
         struct block_reader r = {
@@ -289,7 +289,7 @@ static enum rt_poll many_reads_poll(struct rt_future *self, struct rt_context *c
         AWAIT(&f->jobs[f->i].future, &f->n);
         ck_assert_int_eq(f->n, BLOCK);
     }
-    xfree(f->jobs);
+    rt__free(f->jobs);
 
     /*
      * 1,000 requests do not fit in 8 submission slots: the reactor had to
@@ -338,7 +338,7 @@ static enum rt_poll errors_poll(struct rt_future *self, struct rt_context *cx, i
 {
     struct errors *f = (struct errors *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     rt_io_open(&f->io, f->missing, O_RDONLY | O_CLOEXEC, 0);
     AWAIT(&f->io.future, &f->n);
     ck_assert_int_eq(f->n, -ENOENT);

@@ -31,7 +31,7 @@ static enum rt_poll join_main_poll(struct rt_future *self, struct rt_context *cx
 {
     struct join_main *f = (struct join_main *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     if (f->scenario == CANCEL_PENDING) {
         struct test_wait child = test_wait(&f->slot, 5);
         f->job = rt_spawn(&child.future, sizeof(child));
@@ -142,7 +142,7 @@ static enum rt_poll cancel_first_poll(struct rt_future *self, struct rt_context 
 {
     struct cancel_first *f = (struct cancel_first *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     {
         struct test_yield child = test_yield(0, 9, &polls_seen);
         f->job = rt_spawn(&child.future, sizeof(child));
@@ -200,7 +200,7 @@ static enum rt_poll awaiter_learns_poll(struct rt_future *self, struct rt_contex
 {
     struct awaiter_learns *f = (struct awaiter_learns *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     if (f->by_itself) {
         struct self_cancel victim = {{&self_cancel_vtable}, &f->victim};
         f->victim = rt_spawn(&victim.future, sizeof(victim));
@@ -252,7 +252,7 @@ static enum rt_poll await_twice_poll(struct rt_future *self, struct rt_context *
 {
     struct await_twice *f = (struct await_twice *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     {
         struct test_value child = test_value(1);
         f->job = rt_spawn(&child.future, sizeof(child));

@@ -34,7 +34,7 @@ static enum rt_poll where_am_i_poll(struct rt_future *self, struct rt_context *c
 {
     struct where_am_i *f = (struct where_am_i *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     {
         struct rt_future child = {&cpu_now_vtable};
         f->job = rt_spawn(&child, sizeof(child));

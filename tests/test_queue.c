@@ -4,7 +4,7 @@
  */
 #include "harness.h"
 
-#include "queue.h"
+#include "run_queue.h"
 
 TEST_SINCE_PHASE(1);
 
@@ -47,7 +47,7 @@ static enum rt_poll spawn_in_order_poll(struct rt_future *self, struct rt_contex
 {
     struct spawn_in_order *f = (struct spawn_in_order *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     for (f->i = 0; f->i < N; f->i++) {
         struct logger child = {{&logger_vtable}, f->i, 2};
         f->jobs[f->i] = rt_spawn(&child.future, sizeof(child));
@@ -77,20 +77,20 @@ END_TEST
 /* The queue itself, with tasks that are only headers: push order is pop order. */
 START_TEST(queue_pops_in_push_order)
 {
-    struct task tasks[N];
-    struct task_queue q;
+    struct rt_task tasks[N];
+    struct run_queue q;
     int i;
 
-    task_queue_init(&q);
-    ck_assert(task_queue_empty(&q));
-    ck_assert_ptr_null(task_queue_pop(&q));
+    run_queue_init(&q);
+    ck_assert(run_queue_empty(&q));
+    ck_assert_ptr_null(run_queue_pop(&q));
     for (i = 0; i < N; i++)
-        task_queue_push(&q, &tasks[i]);
+        run_queue_push(&q, &tasks[i]);
     ck_assert_uint_eq(q.len, N);
     for (i = 0; i < N; i++)
-        ck_assert_ptr_eq(task_queue_pop(&q), &tasks[i]);
-    ck_assert(task_queue_empty(&q));
-    ck_assert_ptr_null(task_queue_pop(&q));
+        ck_assert_ptr_eq(run_queue_pop(&q), &tasks[i]);
+    ck_assert(run_queue_empty(&q));
+    ck_assert_ptr_null(run_queue_pop(&q));
 }
 END_TEST
 

@@ -35,7 +35,7 @@ static enum rt_poll nop_poll(struct rt_future *self, struct rt_context *cx, intp
 {
     struct nop *f = (struct nop *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     rt_io_nop(&f->io);
     AWAIT(&f->io.future, &f->res);
     ASYNC_RETURN(f->res);
@@ -55,7 +55,7 @@ static enum rt_poll many_nops_poll(struct rt_future *self, struct rt_context *cx
 {
     struct many_nops *f = (struct many_nops *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     for (f->i = 0; f->i < NOPS; f->i++) {
         struct nop n = {.async = RT_ASYNC_INIT(&nop_vtable)};
         f->jobs[f->i] = rt_spawn(&n.async.future, sizeof(n));

@@ -20,7 +20,7 @@ static enum rt_poll spawn_one_poll(struct rt_future *self, struct rt_context *cx
 {
     struct spawn_one *f = (struct spawn_one *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     {
         /* A local is fine here: rt_spawn copies the future before anything polls it. */
         struct test_value child = test_value(7);
@@ -50,7 +50,7 @@ END_TEST
 
 struct spawn_many {
     struct rt_async async;
-    struct rt_join_handle *jobs; /* MANY handles, xmalloc'd */
+    struct rt_join_handle *jobs; /* MANY handles, rt__malloc'd */
     int i;
     intptr_t out;
     intptr_t sum;
@@ -60,8 +60,8 @@ static enum rt_poll spawn_many_poll(struct rt_future *self, struct rt_context *c
 {
     struct spawn_many *f = (struct spawn_many *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
-    f->jobs = xmalloc(MANY * sizeof(*f->jobs));
+    ASYNC_BEGIN(f, cx, out);
+    f->jobs = rt__malloc(MANY * sizeof(*f->jobs));
     for (f->i = 0; f->i < MANY; f->i++) {
         /* Some finish at once, some after pending once or twice. */
         struct test_yield child = test_yield(f->i % 3, f->i, NULL);
@@ -72,7 +72,7 @@ static enum rt_poll spawn_many_poll(struct rt_future *self, struct rt_context *c
         ck_assert_int_eq(f->out, f->i);
         f->sum += f->out;
     }
-    xfree(f->jobs);
+    rt__free(f->jobs);
     ASYNC_RETURN(f->sum);
     ASYNC_END;
 }
@@ -103,7 +103,7 @@ static enum rt_poll tree_poll(struct rt_future *self, struct rt_context *cx, int
 {
     struct tree *f = (struct tree *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     if (f->depth == 0)
         ASYNC_RETURN(1);
     {

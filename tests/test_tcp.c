@@ -85,7 +85,7 @@ static enum rt_poll echo_handler_poll(struct rt_future *self, struct rt_context 
 {
     struct echo_handler *f = (struct echo_handler *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     for (;;) {
         /* recv gives what has arrived, often less than asked: echo each piece as it comes. */
         rt_io_recv(&f->io, f->fd, f->chunk, sizeof(f->chunk));
@@ -117,7 +117,7 @@ struct echo_server {
     struct rt_async async;
     int listen_fd;
     int conns;
-    struct rt_join_handle *handlers; /* `conns` handles, xcalloc'd */
+    struct rt_join_handle *handlers; /* `conns` handles, rt__calloc'd */
     struct rt_io io;
     int i;
     intptr_t n;
@@ -128,8 +128,8 @@ static enum rt_poll echo_server_poll(struct rt_future *self, struct rt_context *
 {
     struct echo_server *f = (struct echo_server *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
-    f->handlers = xcalloc((size_t)f->conns, sizeof(*f->handlers));
+    ASYNC_BEGIN(f, cx, out);
+    f->handlers = rt__calloc((size_t)f->conns, sizeof(*f->handlers));
     for (f->i = 0; f->i < f->conns; f->i++) {
         rt_io_accept(&f->io, f->listen_fd);
         AWAIT(&f->io.future, &f->n);
@@ -141,7 +141,7 @@ static enum rt_poll echo_server_poll(struct rt_future *self, struct rt_context *
         ck_assert_msg(f->n >= 0, "a connection failed: %s", strerror((int)-f->n));
         f->total += f->n;
     }
-    xfree(f->handlers);
+    rt__free(f->handlers);
     ASYNC_RETURN(f->total);
     ASYNC_END;
 }
@@ -164,7 +164,7 @@ static enum rt_poll sender_poll(struct rt_future *self, struct rt_context *cx, i
 {
     struct sender *f = (struct sender *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     rt_send_all(&f->send, f->fd, f->msg, f->len);
     AWAIT(&f->send.async.future, &f->n);
     ASYNC_RETURN(f->n);
@@ -205,7 +205,7 @@ static enum rt_poll exchange_poll(struct rt_future *self, struct rt_context *cx,
 {
     struct exchange *f = (struct exchange *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     f->sender = spawn_sender(f->fd, f->msg, f->len);
     while (f->got < f->len) {
         /* Ask for no more than is still owed: the comparison never reads past `msg`. */
@@ -286,8 +286,8 @@ static enum rt_poll echo_client_poll(struct rt_future *self, struct rt_context *
 {
     struct echo_client *f = (struct echo_client *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
-    f->msg = xmalloc(f->len);
+    ASYNC_BEGIN(f, cx, out);
+    f->msg = rt__malloc(f->len);
     fill_message(f->msg, f->len, f->conn);
     rt_tcp_connect(&f->connect, f->host, f->port);
     AWAIT(&f->connect.async.future, &f->n);
@@ -311,7 +311,7 @@ static enum rt_poll echo_client_poll(struct rt_future *self, struct rt_context *
     ck_assert_int_eq(f->n, 0);
 
     close(f->fd);
-    xfree(f->msg);
+    rt__free(f->msg);
     ASYNC_RETURN((intptr_t)f->done);
     ASYNC_END;
 }
@@ -348,7 +348,7 @@ struct echo {
     int listen_fd;
     uint16_t port;
     struct rt_join_handle server;
-    struct rt_join_handle *clients; /* `conns` handles, xcalloc'd */
+    struct rt_join_handle *clients; /* `conns` handles, rt__calloc'd */
     int i;
     intptr_t n;
     intptr_t total;
@@ -358,7 +358,7 @@ static enum rt_poll echo_poll(struct rt_future *self, struct rt_context *cx, int
 {
     struct echo *f = (struct echo *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     f->listen_fd = rt_tcp_listen(f->host, 0, f->conns);
     ck_assert_msg(f->listen_fd >= 0, "listen on %s: %s", f->host, strerror(-f->listen_fd));
     f->n = rt_tcp_port(f->listen_fd);
@@ -370,7 +370,7 @@ static enum rt_poll echo_poll(struct rt_future *self, struct rt_context *cx, int
                                 .conns = f->conns};
         f->server = rt_spawn(&s.async.future, sizeof(s));
     }
-    f->clients = xcalloc((size_t)f->conns, sizeof(*f->clients));
+    f->clients = rt__calloc((size_t)f->conns, sizeof(*f->clients));
     for (f->i = 0; f->i < f->conns; f->i++)
         f->clients[f->i] = spawn_echo_client(f->host, f->port, f->i, f->len, no_gate);
     for (f->i = 0; f->i < f->conns; f->i++) {
@@ -380,7 +380,7 @@ static enum rt_poll echo_poll(struct rt_future *self, struct rt_context *cx, int
     }
     AWAIT(&f->server.future, &f->n);
     ck_assert_int_eq(f->n, f->total); /* the server echoed what the clients got back, no more */
-    xfree(f->clients);
+    rt__free(f->clients);
     close(f->listen_fd);
     ASYNC_RETURN(f->total);
     ASYNC_END;
@@ -405,7 +405,7 @@ static enum rt_poll echo_main_poll(struct rt_future *self, struct rt_context *cx
 {
     struct echo_main *f = (struct echo_main *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     AWAIT(&f->echo.async.future, &f->n);
     ck_assert(rt__reactor_idle(reactor_now()));
     ASYNC_RETURN(f->n);
@@ -509,7 +509,7 @@ static enum rt_poll connect_only_poll(struct rt_future *self, struct rt_context 
 {
     struct connect_only *f = (struct connect_only *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     rt_tcp_connect(&f->connect, f->host, f->port);
     AWAIT(&f->connect.async.future, &f->n);
     if (f->n >= 0)
@@ -595,7 +595,7 @@ static enum rt_poll tcp_pair_poll(struct rt_future *self, struct rt_context *cx,
 {
     struct tcp_pair *f = (struct tcp_pair *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     /* The kernel completes the handshake for the listener: connect, then accept, is fine. */
     rt_tcp_connect(&f->connect, "127.0.0.1", (uint16_t)rt_tcp_port(f->listen_fd));
     AWAIT(&f->connect.async.future, &f->n);
@@ -631,7 +631,7 @@ static enum rt_poll peer_closed_poll(struct rt_future *self, struct rt_context *
 {
     struct peer_closed *f = (struct peer_closed *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     f->pair = tcp_pair(f->listen_fd, f->fds);
     AWAIT(&f->pair.async.future, NULL);
     ck_assert_int_eq(close(f->fds[1]), 0); /* an orderly close: a FIN, not a reset */
@@ -685,7 +685,7 @@ static enum rt_poll reset_mid_send_poll(struct rt_future *self, struct rt_contex
 {
     struct reset_mid_send *f = (struct reset_mid_send *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     /*
      * Small socket buffers on both sides (the accepted socket inherits the
      * listener's), so the kernel cannot swallow the whole send: much of it
@@ -698,7 +698,7 @@ static enum rt_poll reset_mid_send_poll(struct rt_future *self, struct rt_contex
     ck_assert_int_eq(
         setsockopt(f->fds[0], SOL_SOCKET, SO_SNDBUF, &small_buffer, sizeof(small_buffer)), 0);
 
-    f->big = xcalloc(1, BIG_SEND);
+    f->big = rt__calloc(1, BIG_SEND);
     f->sender = spawn_sender(f->fds[0], f->big, BIG_SEND);
     rt_io_recv(&f->io, f->fds[1], f->buf, sizeof(f->buf));
     AWAIT(&f->io.future, &f->n);
@@ -708,7 +708,7 @@ static enum rt_poll reset_mid_send_poll(struct rt_future *self, struct rt_contex
     AWAIT(&f->sender.future, &f->n);
     ck_assert_msg(is_reset(f->n), "rt_send_all to a peer that reset gave %d", (int)f->n);
     close(f->fds[0]);
-    xfree(f->big);
+    rt__free(f->big);
 
     /* The executor is none the worse: a new server and client echo a whole MiB. */
     f->echo = echo("127.0.0.1", 1, MIB);
@@ -753,7 +753,7 @@ static enum rt_poll rude_client_poll(struct rt_future *self, struct rt_context *
 {
     struct rude_client *f = (struct rude_client *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     rt_tcp_connect(&f->connect, "127.0.0.1", f->port);
     AWAIT(&f->connect.async.future, &f->n);
     ck_assert_msg(f->n >= 0, "connect: %s", strerror((int)-f->n));
@@ -787,7 +787,7 @@ static enum rt_poll isolation_poll(struct rt_future *self, struct rt_context *cx
 {
     struct isolation *f = (struct isolation *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     f->port = (uint16_t)rt_tcp_port(f->listen_fd);
     {
         struct gate g = {{&gate_vtable}, &f->gate_open, &f->gate_waker};

@@ -25,7 +25,7 @@ static enum rt_poll awaits_other_poll(struct rt_future *self, struct rt_context 
 {
     struct awaits_other *f = (struct awaits_other *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     AWAIT(&f->other.future, NULL);
     ASYNC_RETURN(0);
     ASYNC_END;
@@ -53,7 +53,7 @@ static enum rt_poll leave_work_behind_poll(struct rt_future *self, struct rt_con
 {
     struct leave_work_behind *f = (struct leave_work_behind *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     for (f->i = 0; f->i < WAITERS; f->i++) {
         struct test_wait waiter = test_wait(&slots[f->i], 0);
         struct rt_join_handle h = rt_spawn(&waiter.future, sizeof(waiter));

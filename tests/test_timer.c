@@ -55,7 +55,7 @@ static enum rt_poll sleeper_poll(struct rt_future *self, struct rt_context *cx, 
 {
     struct sleeper *f = (struct sleeper *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     rt_io_sleep(&f->io, sleep_ns(f->id));
     AWAIT(&f->io.future, &f->n);
     ck_assert_int_eq(f->n, 0); /* a sleep that ran its full time is a success, not -ETIME */
@@ -81,7 +81,7 @@ static enum rt_poll deadline_order_poll(struct rt_future *self, struct rt_contex
     static const int spawn_order[SLEEPERS] = {6, 2, 9, 0, 4, 7, 1, 8, 3, 5};
     struct deadline_order *f = (struct deadline_order *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     for (f->i = 0; f->i < SLEEPERS; f->i++) {
         struct sleeper s = {.async = RT_ASYNC_INIT(&sleeper_vtable),
                             .id = spawn_order[f->i],
@@ -128,7 +128,7 @@ static enum rt_poll timeout_fires_poll(struct rt_future *self, struct rt_context
     struct timeout_fires *f = (struct timeout_fires *)self;
     char peek[16];
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     /* Nobody sends: the recv can only end by being given up on. */
     rt_io_recv(&f->recv, f->fds[0], f->buf, sizeof(f->buf));
     rt_timeout(&f->timeout, &f->recv.future, 20 * NSEC_PER_MSEC);
@@ -185,7 +185,7 @@ static enum rt_poll timeout_spared_poll(struct rt_future *self, struct rt_contex
 {
     struct timeout_spared *f = (struct timeout_spared *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     /* A recv whose data is already there beats an hour-long deadline. */
     ck_assert_int_eq(write(f->fds[1], "ready", 5), 5);
     rt_io_recv(&f->recv, f->fds[0], f->buf, sizeof(f->buf));
@@ -253,7 +253,7 @@ static enum rt_poll timed_recv_poll(struct rt_future *self, struct rt_context *c
 {
     struct timed_recv *f = (struct timed_recv *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     rt_io_recv(&f->recv, f->fd, f->buf, sizeof(f->buf));
     rt_timeout(&f->timeout, &f->recv.future, AN_HOUR);
     AWAIT(&f->timeout.future, NULL);
@@ -275,7 +275,7 @@ static enum rt_poll cancel_timed_poll(struct rt_future *self, struct rt_context 
     struct cancel_timed *f = (struct cancel_timed *)self;
     char peek[16];
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     {
         struct timed_recv r = {.async = RT_ASYNC_INIT(&timed_recv_vtable), .fd = f->fds[0]};
         f->victim = rt_spawn(&r.async.future, sizeof(r));
@@ -324,7 +324,7 @@ static enum rt_poll zero_sleep_poll(struct rt_future *self, struct rt_context *c
 {
     struct zero_sleep *f = (struct zero_sleep *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     rt_io_sleep(&f->io, 0);
     AWAIT(&f->io.future, &f->n);
     ASYNC_RETURN(f->n);

@@ -69,7 +69,7 @@ static enum rt_poll wake_after_end_poll(struct rt_future *self, struct rt_contex
 {
     struct wake_after_end *f = (struct wake_after_end *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     {
         struct rt_future child = {&keep_waker_vtable};
         f->job = rt_spawn(&child, sizeof(child));
@@ -120,8 +120,8 @@ struct count_refs {
 static enum rt_poll count_refs_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
 {
     struct count_refs *f = (struct count_refs *)self;
-    struct task *t = cx->waker->data; /* the executor's wakers point at their task */
-    unsigned base = t->refs;          /* the reference that came with the poll, and run()'s */
+    struct rt_task *t = cx->waker->data; /* the executor's wakers point at their task */
+    unsigned base = t->refs;             /* the reference that came with the poll, and run()'s */
     struct rt_waker a, b;
 
     if (++f->polls > 1) {
@@ -211,7 +211,7 @@ static enum rt_poll register_twice_poll(struct rt_future *self, struct rt_contex
                                         intptr_t *out)
 {
     struct register_twice *f = (struct register_twice *)self;
-    struct task *t = cx->waker->data;
+    struct rt_task *t = cx->waker->data;
     unsigned base;
 
     if (++f->polls == 1) {
@@ -279,7 +279,7 @@ static enum rt_poll drop_last_waker_poll(struct rt_future *self, struct rt_conte
 {
     struct drop_last_waker *f = (struct drop_last_waker *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     {
         struct rt_future forgotten = {&forgotten_vtable};
         struct rt_join_handle h = rt_spawn(&forgotten, sizeof(forgotten));

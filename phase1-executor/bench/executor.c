@@ -113,7 +113,7 @@ static enum rt_poll spawn_join_poll(struct rt_future *self, struct rt_context *c
 {
     struct spawn_join_main *f = (struct spawn_join_main *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     for (f->done = 0; f->done < f->count; f->done += f->in_batch) {
         f->in_batch = f->count - f->done < f->batch ? f->count - f->done : f->batch;
         for (long i = 0; i < f->in_batch; i++) {
@@ -223,7 +223,7 @@ static enum rt_poll yielder_poll(struct rt_future *self, struct rt_context *cx, 
 {
     struct yielder *f = (struct yielder *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     for (f->done = 0; f->done < f->count; f->done++) {
         f->yield = (struct yield_now){.future = {&yield_now_vtable}};
         AWAIT(&f->yield.future, NULL);
@@ -248,7 +248,7 @@ static enum rt_poll yield_main_poll(struct rt_future *self, struct rt_context *c
 {
     struct yield_main *f = (struct yield_main *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     {
         struct yielder child = {.async = RT_ASYNC_INIT(&yielder_vtable), .count = f->per_task};
 

@@ -289,7 +289,7 @@ static enum rt_poll echo_conn_poll(struct rt_future *self, struct rt_context *cx
 {
     struct echo_conn *f = (struct echo_conn *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     for (;;) {
         rt_io_recv(&f->io, f->fd, f->buf, sizeof(f->buf));
         AWAIT(&f->io.future, &f->n);
@@ -334,7 +334,7 @@ static enum rt_poll acceptor_poll(struct rt_future *self, struct rt_context *cx,
 {
     struct acceptor *f = (struct acceptor *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     for (;;) {
         rt_io_accept(&f->io, f->listen_fd);
         AWAIT(&f->io.future, &f->fd);
@@ -374,7 +374,7 @@ static enum rt_poll echo_main_poll(struct rt_future *self, struct rt_context *cx
 {
     struct echo_main *f = (struct echo_main *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     {
         struct acceptor a = {
             .async = RT_ASYNC_INIT(&acceptor_vtable), .listen_fd = f->listen_fd, .srv = f->srv};
@@ -638,7 +638,7 @@ int main(int argc, char **argv)
             ratio[r] = rt[r] / ep[r];
     }
     /* Every task and source of the runtime server was freed. */
-    if (xalloc_live() != 0)
+    if (rt__alloc_live() != 0)
         fail("the runtime server left memory allocated");
     if (run_rt)
         printf("echo_c16_msgs_per_s=%.0f\n", bench_median(rt, ROUNDS));

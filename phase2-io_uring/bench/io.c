@@ -163,7 +163,7 @@ static enum rt_poll fan_out_poll(struct rt_future *self, struct rt_context *cx, 
 {
     struct fan_out *f = (struct fan_out *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     for (int i = 0; i < f->count; i++)
         f->jobs[i] = rt_spawn(f->child, f->child_size);
     for (f->i = 0; f->i < f->count; f->i++)
@@ -223,7 +223,7 @@ static enum rt_poll reader_poll(struct rt_future *self, struct rt_context *cx, i
 {
     struct reader *f = (struct reader *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     while (f->job->left > 0) {
         f->job->left--;
         f->block = next_block(&f->job->rng);
@@ -353,7 +353,7 @@ static enum rt_poll nopper_poll(struct rt_future *self, struct rt_context *cx, i
 {
     struct nopper *f = (struct nopper *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     while (f->job->left > 0) {
         f->job->left--;
         rt_io_nop(&f->io);
@@ -496,7 +496,7 @@ int main(int argc, char **argv)
     if (fd >= 0)
         close(fd);
     /* Every source and task the runtime allocated on this thread was freed. */
-    if (xalloc_live() != 0)
+    if (rt__alloc_live() != 0)
         fail("the runtime left memory allocated");
 
     for (size_t i = 0; i < FIGURES; i++)

@@ -43,7 +43,7 @@ static enum rt_poll cat_poll(struct rt_future *self, struct rt_context *cx, intp
 {
     struct cat *f = (struct cat *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     for (f->i = 0; f->i < f->count; f->i++) {
         rt_io_open(&f->io, f->paths[f->i], O_RDONLY | O_CLOEXEC, 0);
         AWAIT(&f->io.future, &f->n);

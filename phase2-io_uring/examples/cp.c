@@ -74,7 +74,7 @@ static enum rt_poll slot_poll(struct rt_future *self, struct rt_context *cx, int
 {
     struct slot *f = (struct slot *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     f->buf = malloc(CHUNK);
     if (!f->buf)
         ASYNC_RETURN(slot_fail(f, "allocating for", f->copy->src, -ENOMEM));
@@ -116,7 +116,7 @@ static enum rt_poll copy_poll(struct rt_future *self, struct rt_context *cx, int
 {
     struct copy *f = (struct copy *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     rt_io_open(&f->io, f->src, O_RDONLY | O_CLOEXEC, 0);
     AWAIT(&f->io.future, &f->n);
     if (f->n < 0) {

@@ -96,7 +96,7 @@ static enum rt_poll client_poll(struct rt_future *self, struct rt_context *cx, i
     struct client *f = (struct client *)self;
     size_t size = (size_t)f->opt->size; /* set again at every poll: locals do not survive AWAIT */
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     f->sent = malloc(size);
     f->received = malloc(size);
     if (!f->sent || !f->received)
@@ -169,7 +169,7 @@ static enum rt_poll all_clients_poll(struct rt_future *self, struct rt_context *
 {
     struct all_clients *f = (struct all_clients *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     f->jobs = calloc((size_t)f->opt->connections, sizeof(*f->jobs));
     if (!f->jobs)
         ASYNC_RETURN(f->opt->connections); /* not one of them could run */

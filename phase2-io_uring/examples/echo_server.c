@@ -56,7 +56,7 @@ static enum rt_poll connection_poll(struct rt_future *self, struct rt_context *c
 {
     struct connection *f = (struct connection *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     for (;;) {
         rt_io_recv(&f->io, f->fd, f->buf, sizeof(f->buf));
         AWAIT(&f->io.future, &f->n);
@@ -130,7 +130,7 @@ static enum rt_poll acceptor_poll(struct rt_future *self, struct rt_context *cx,
 {
     struct acceptor *f = (struct acceptor *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     for (;;) {
         rt_io_accept(&f->io, f->server->listen_fd);
         AWAIT(&f->io.future, &f->fd);
@@ -172,7 +172,7 @@ static enum rt_poll serve_poll(struct rt_future *self, struct rt_context *cx, in
 {
     struct serve *f = (struct serve *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     {
         struct acceptor a = {.async = RT_ASYNC_INIT(&acceptor_vtable), .server = f->server};
         f->acceptor = rt_spawn(&a.async.future, sizeof(a));

@@ -166,7 +166,7 @@ static enum rt_poll with_macros_poll(struct rt_future *self, struct rt_context *
 
     (*f->polls)++;
     /* switch (f->async.line) { case 0:                      MANUAL_START */
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     f->job = spawn_square(f->x);
     /* awaiting = child; line = __LINE__; case __LINE__: ... MANUAL_AWAIT_JOB */
     AWAIT(&f->job.future, &f->sq);

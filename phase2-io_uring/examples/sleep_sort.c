@@ -54,7 +54,7 @@ static enum rt_poll sleeper_poll(struct rt_future *self, struct rt_context *cx, 
 {
     struct sleeper *f = (struct sleeper *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     rt_io_sleep(&f->nap, (uint64_t)f->ms * NS_PER_MS);
     AWAIT(&f->nap.future, NULL);
     printf("%5ld   (woke after %5.1f ms)\n", f->ms, now_ms() - f->sorted->start);
@@ -79,7 +79,7 @@ static enum rt_poll sleep_sort_poll(struct rt_future *self, struct rt_context *c
 {
     struct sleep_sort *f = (struct sleep_sort *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     f->sorted->start = now_ms();
     for (f->i = 0; f->i < f->count; f->i++) {
         struct sleeper s = {
@@ -127,7 +127,7 @@ static enum rt_poll deadline_poll(struct rt_future *self, struct rt_context *cx,
 {
     struct deadline *f = (struct deadline *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     for (f->i = 0; f->i < NCASES; f->i++) {
         rt_io_sleep(&f->nap, (uint64_t)cases[f->i].sleep_ms * NS_PER_MS);
         rt_timeout(&f->limit, &f->nap.future, (uint64_t)cases[f->i].limit_ms * NS_PER_MS);

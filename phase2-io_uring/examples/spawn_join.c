@@ -56,7 +56,7 @@ static enum rt_poll fan_out_poll(struct rt_future *self, struct rt_context *cx, 
 {
     struct fan_out *f = (struct fan_out *)self;
 
-    ASYNC_BEGIN(&f->async, cx, out);
+    ASYNC_BEGIN(f, cx, out);
     f->jobs = calloc(f->n, sizeof(*f->jobs));
     if (!f->jobs)
         ASYNC_RETURN(-ENOMEM);

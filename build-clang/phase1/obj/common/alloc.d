@@ -1,0 +1,6 @@
+build-clang/phase1/obj/common/alloc.o: common/alloc.c common/alloc.h \
+  common/fatal.h
+
+common/alloc.h:
+
+common/fatal.h:

@@ -1,0 +1,25 @@
+build-clang/phase1/tests/test_waker.o: tests/test_waker.c tests/harness.h \
+  common/alloc.h phase1-executor/rt.h phase1-executor/future.h \
+  phase1-executor/async.h phase1-executor/join.h \
+  phase1-executor/executor.h phase1-executor/thread.h \
+  phase1-executor/task.h common/list.h
+
+tests/harness.h:
+
+common/alloc.h:
+
+phase1-executor/rt.h:
+
+phase1-executor/future.h:
+
+phase1-executor/async.h:
+
+phase1-executor/join.h:
+
+phase1-executor/executor.h:
+
+phase1-executor/thread.h:
+
+phase1-executor/task.h:
+
+common/list.h:

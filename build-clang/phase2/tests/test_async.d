@@ -1,0 +1,30 @@
+build-clang/phase2/tests/test_async.o: tests/test_async.c tests/harness.h \
+  common/alloc.h phase2-io_uring/rt.h phase2-io_uring/future.h \
+  phase2-io_uring/async.h phase2-io_uring/join.h \
+  phase2-io_uring/executor.h phase2-io_uring/thread.h \
+  phase2-io_uring/io.h phase2-io_uring/file.h phase2-io_uring/net.h \
+  phase2-io_uring/timer.h
+
+tests/harness.h:
+
+common/alloc.h:
+
+phase2-io_uring/rt.h:
+
+phase2-io_uring/future.h:
+
+phase2-io_uring/async.h:
+
+phase2-io_uring/join.h:
+
+phase2-io_uring/executor.h:
+
+phase2-io_uring/thread.h:
+
+phase2-io_uring/io.h:
+
+phase2-io_uring/file.h:
+
+phase2-io_uring/net.h:
+
+phase2-io_uring/timer.h:
