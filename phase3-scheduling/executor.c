@@ -184,13 +184,14 @@ static void run_ready_tasks(struct rt_executor *ex, struct rt_task *main_task)
     for (n = q->ready.len; n > 0 && (t = rt__scheduler_pop(&ex->sched, q)); n--) {
         q->stats.tasks_run++;
         rt__task_run(t);
-        over = task_is_done(main_task) || ex->yield_requested || rt__preempt_fired(&ex->preempt);
+        over = ex->yield_requested || rt__preempt_fired(&ex->preempt);
         if (over)
             break;
     }
     end = now_ns();
     ex->slice_ran += end - start;
-    if (over || run_queue_empty(&q->ready))
+    /* Main finishing ends the slice too, so that a later run() starts from a clean state. */
+    if (over || run_queue_empty(&q->ready) || task_is_done(main_task))
         rt__scheduler_charge(&ex->sched, ex->slice_ran, end);
 }
 
