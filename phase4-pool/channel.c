@@ -1,0 +1,301 @@
+/*
+ * channel.c - a single-producer single-consumer ring between two threads.
+ * New in phase 4.
+ *
+ * The ring is an array of `capacity` slots and two counters that only grow:
+ * `tail`, the messages put in (written by the sender only), and `head`, the
+ * messages taken out (written by the receiver only). Slot i % capacity holds
+ * message i. The ring is empty when head == tail and full when
+ * tail - head == capacity. Neither side ever writes what the other writes,
+ * so no lock and no compare-and-swap is needed: only the order in which
+ * each side's writes become visible to the other matters, and that is what
+ * the acquire and release operations below say.
+ *
+ * Two cache-line tricks keep the cores from fighting over memory:
+ *   - head and tail sit on different cache lines, so the sender writing
+ *     tail does not take the line holding head away from the receiver;
+ *   - each side keeps its own copy of the other's counter (head_seen,
+ *     tail_seen) and rereads the real one only when its copy says the ring
+ *     is full (sender) or empty (receiver). With a ring that is neither, a
+ *     send touches only the sender's line and the slot, and a receive only
+ *     the receiver's line and the slot: no cache line moves between the
+ *     cores except the slots themselves, in batches.
+ *
+ * Waiting uses phase 3's doorbell: a side that finds the ring full (or
+ * empty) raises its `waiting` flag and parks its task in rt_wait_notify;
+ * the other side, after each send (or receive), looks at that flag and,
+ * if it is up, takes it down and calls rt_executor_notify(). The flag is
+ * taken down with an exchange, so of a batch of sends that find it up, only
+ * the first rings. The flag and the counter form the same pattern as
+ * phase 3's `sleeping` and `notified` (executor.c): each side writes one,
+ * then reads the other, with a sequentially consistent fence between, so
+ * that at least one side sees the other's write and no wake-up is lost.
+ */
+#include "channel.h"
+
+#include <errno.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/fatal.h"
+
+#define CACHE_LINE   64
+#define CAPACITY_MAX (1u << 24)
+#define MSG_SIZE_MAX 65536u
+
+struct rt_channel {
+    /* The receiver's cache line. */
+    alignas(CACHE_LINE) atomic_size_t head; /* messages taken out; written by the receiver */
+    size_t tail_seen;                       /* the receiver's copy of `tail` */
+
+    /* The sender's cache line. */
+    alignas(CACHE_LINE) atomic_size_t tail; /* messages put in; written by the sender */
+    size_t head_seen;                       /* the sender's copy of `head` */
+
+    /* Written rarely: when a side waits, attaches or closes. */
+    alignas(CACHE_LINE) atomic_bool rx_waiting; /* the receiver waits for a message */
+    atomic_bool tx_waiting;                     /* the sender waits for room */
+    atomic_bool tx_closed;                      /* the sender has closed its end */
+    atomic_bool rx_closed;                      /* the receiver has closed its end */
+    _Atomic(struct rt_executor *) rx_ex;        /* the receiver's executor, once it received */
+    _Atomic(struct rt_executor *) tx_ex;        /* the sender's executor, once it sent */
+    atomic_int open_ends;                       /* 2, 1, then 0: freed */
+
+    /* Set at creation, read-only after. */
+    size_t mask;          /* capacity - 1: capacity is a power of two */
+    size_t msg_size;      /* bytes per slot */
+    unsigned char *slots; /* capacity * msg_size bytes */
+};
+
+/*
+ * A channel is freed by whichever thread closes last, which is often not
+ * the thread that made it. So it comes from plain malloc, not from the
+ * per-thread counted rt__malloc (common/alloc.h), whose counts would go up
+ * on one thread and down on another; AddressSanitizer still checks it.
+ */
+int rt_channel_create(size_t capacity, size_t msg_size, struct rt_channel **out)
+{
+    struct rt_channel *ch;
+    size_t cap = 2;
+
+    if (capacity == 0 || capacity > CAPACITY_MAX || msg_size == 0 || msg_size > MSG_SIZE_MAX)
+        return -EINVAL;
+    while (cap < capacity)
+        cap *= 2;
+    ch = aligned_alloc(CACHE_LINE, sizeof(*ch));
+    if (!ch)
+        rt__die("out of memory allocating a channel");
+    memset(ch, 0, sizeof(*ch));
+    ch->slots = calloc(cap, msg_size); /* at most 2^24 * 2^16: no overflow in 64 bits */
+    if (!ch->slots)
+        rt__die("out of memory allocating a channel of %zu slots of %zu bytes", cap, msg_size);
+    atomic_init(&ch->head, 0);
+    atomic_init(&ch->tail, 0);
+    atomic_init(&ch->rx_waiting, false);
+    atomic_init(&ch->tx_waiting, false);
+    atomic_init(&ch->tx_closed, false);
+    atomic_init(&ch->rx_closed, false);
+    atomic_init(&ch->rx_ex, NULL);
+    atomic_init(&ch->tx_ex, NULL);
+    atomic_init(&ch->open_ends, 2);
+    ch->mask = cap - 1;
+    ch->msg_size = msg_size;
+    *out = ch;
+    return 0;
+}
+
+static unsigned char *slot(const struct rt_channel *ch, size_t i)
+{
+    return ch->slots + (i & ch->mask) * ch->msg_size;
+}
+
+/* One end is closed; the second close frees the channel. */
+static void release_end(struct rt_channel *ch)
+{
+    /* acq_rel: the last closer sees everything the other side did before it closed. */
+    if (atomic_fetch_sub_explicit(&ch->open_ends, 1, memory_order_acq_rel) == 1) {
+        free(ch->slots);
+        free(ch);
+    }
+}
+
+/* This end now belongs to the running executor; another executor using it is a bug. */
+static void attach(_Atomic(struct rt_executor *) *end, const char *which)
+{
+    struct rt_executor *ex = rt_executor_current(), *had;
+
+    had = atomic_load_explicit(end, memory_order_relaxed);
+    if (had == ex)
+        return;
+    if (!ex)
+        rt__die("a channel's %s end was used outside an executor", which);
+    if (had)
+        rt__die("a channel's %s end was used from two executors: a channel has one sender and one "
+                "receiver",
+                which);
+    /* Release: the executor is whole before the other side can read this pointer. */
+    atomic_store_explicit(end, ex, memory_order_release);
+}
+
+/*
+ * After our write of a counter (or a closed flag): if the other side is
+ * waiting, take its flag down and ring its executor. The fence orders our
+ * write before our read of the flag; the waiting side orders its flag
+ * before its read of our counter the same way (ready_or_wait below).
+ */
+static void wake_other(atomic_bool *waiting, _Atomic(struct rt_executor *) *other)
+{
+    atomic_thread_fence(memory_order_seq_cst);
+    if (!atomic_load_explicit(waiting, memory_order_relaxed))
+        return; /* the common case: nobody waits, and this cost no write at all */
+    /* Acquire: pairs with the release that raised the flag, so `other` is there to read. */
+    if (atomic_exchange_explicit(waiting, false, memory_order_acquire))
+        rt_executor_notify(atomic_load_explicit(other, memory_order_acquire));
+}
+
+void rt_channel_close_tx(struct rt_channel *ch)
+{
+    atomic_store_explicit(&ch->tx_closed, true, memory_order_release);
+    wake_other(&ch->rx_waiting, &ch->rx_ex);
+    release_end(ch);
+}
+
+void rt_channel_close_rx(struct rt_channel *ch)
+{
+    atomic_store_explicit(&ch->rx_closed, true, memory_order_release);
+    wake_other(&ch->tx_waiting, &ch->tx_ex);
+    release_end(ch);
+}
+
+/* ------------------------------------------------------------- sending */
+
+int rt_channel_try_send(struct rt_channel *ch, const void *msg)
+{
+    /* Relaxed: only this thread writes tail. */
+    size_t tail = atomic_load_explicit(&ch->tail, memory_order_relaxed);
+
+    attach(&ch->tx_ex, "sending");
+    if (atomic_load_explicit(&ch->rx_closed, memory_order_relaxed))
+        return -EPIPE;
+    if (tail - ch->head_seen > ch->mask) {
+        /* Full as far as we knew. Acquire: the receiver has finished reading a slot it freed. */
+        ch->head_seen = atomic_load_explicit(&ch->head, memory_order_acquire);
+        if (tail - ch->head_seen > ch->mask)
+            return 0;
+    }
+    memcpy(slot(ch, tail), msg, ch->msg_size);
+    /* Release: the bytes just copied are visible to a receiver that sees the new tail. */
+    atomic_store_explicit(&ch->tail, tail + 1, memory_order_release);
+    wake_other(&ch->rx_waiting, &ch->rx_ex);
+    return 1;
+}
+
+bool rt__channel_tx_ready(struct rt_channel *ch)
+{
+    size_t tail = atomic_load_explicit(&ch->tail, memory_order_relaxed);
+
+    /* Raise the flag (release: our executor pointer is visible with it), then look again. */
+    atomic_store_explicit(&ch->tx_waiting, true, memory_order_release);
+    atomic_thread_fence(memory_order_seq_cst);
+    if (tail - atomic_load_explicit(&ch->head, memory_order_acquire) > ch->mask &&
+        !atomic_load_explicit(&ch->rx_closed, memory_order_relaxed))
+        return false; /* still full: wait; the receiver will see the flag */
+    atomic_store_explicit(&ch->tx_waiting, false, memory_order_relaxed);
+    return true;
+}
+
+/* ------------------------------------------------------------- receiving */
+
+int rt_channel_try_recv(struct rt_channel *ch, void *msg_out)
+{
+    /* Relaxed: only this thread writes head. */
+    size_t head = atomic_load_explicit(&ch->head, memory_order_relaxed);
+
+    attach(&ch->rx_ex, "receiving");
+    if (head == ch->tail_seen) {
+        /* Empty as far as we knew. Acquire: the bytes of the messages we now see are there. */
+        ch->tail_seen = atomic_load_explicit(&ch->tail, memory_order_acquire);
+        if (head == ch->tail_seen) {
+            if (!atomic_load_explicit(&ch->tx_closed, memory_order_acquire))
+                return 0;
+            /* Closed: its last messages were put in before the close; look once more. */
+            ch->tail_seen = atomic_load_explicit(&ch->tail, memory_order_acquire);
+            if (head == ch->tail_seen)
+                return -ENODATA;
+        }
+    }
+    memcpy(msg_out, slot(ch, head), ch->msg_size);
+    /* Release: we are done reading the slot before the sender may reuse it. */
+    atomic_store_explicit(&ch->head, head + 1, memory_order_release);
+    wake_other(&ch->tx_waiting, &ch->tx_ex);
+    return 1;
+}
+
+bool rt__channel_rx_ready(struct rt_channel *ch)
+{
+    size_t head = atomic_load_explicit(&ch->head, memory_order_relaxed);
+
+    atomic_store_explicit(&ch->rx_waiting, true, memory_order_release);
+    atomic_thread_fence(memory_order_seq_cst);
+    if (head == atomic_load_explicit(&ch->tail, memory_order_acquire) &&
+        !atomic_load_explicit(&ch->tx_closed, memory_order_relaxed))
+        return false; /* still empty: wait; the sender will see the flag */
+    atomic_store_explicit(&ch->rx_waiting, false, memory_order_relaxed);
+    return true;
+}
+
+/* ------------------------------------------------------------- the futures */
+
+static bool tx_ready(void *ch)
+{
+    return rt__channel_tx_ready(ch);
+}
+
+static bool rx_ready(void *ch)
+{
+    return rt__channel_rx_ready(ch);
+}
+
+static enum rt_poll send_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct rt_channel_send *f = (struct rt_channel_send *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    while ((f->res = rt_channel_try_send(f->ch, f->msg)) == 0) {
+        rt_wait_notify(&f->wait, tx_ready, f->ch);
+        AWAIT(&f->wait.future, NULL);
+    }
+    ASYNC_RETURN(f->res < 0 ? f->res : 0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable send_vtable = {send_poll, rt_async_drop};
+
+void rt_channel_send(struct rt_channel_send *f, struct rt_channel *ch, const void *msg)
+{
+    *f = (struct rt_channel_send){.async = RT_ASYNC_INIT(&send_vtable), .ch = ch, .msg = msg};
+}
+
+static enum rt_poll recv_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct rt_channel_recv *f = (struct rt_channel_recv *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    while ((f->res = rt_channel_try_recv(f->ch, f->msg_out)) == 0) {
+        rt_wait_notify(&f->wait, rx_ready, f->ch);
+        AWAIT(&f->wait.future, NULL);
+    }
+    ASYNC_RETURN(f->res < 0 ? 0 : 1);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable recv_vtable = {recv_poll, rt_async_drop};
+
+void rt_channel_recv(struct rt_channel_recv *f, struct rt_channel *ch, void *msg_out)
+{
+    *f = (struct rt_channel_recv){
+        .async = RT_ASYNC_INIT(&recv_vtable), .ch = ch, .msg_out = msg_out};
+}

@@ -1,0 +1,601 @@
+/*
+ * executor.c - the LocalExecutor: the run loop, spawning, and teardown.
+ *
+ * Phase 2: the executor owns a reactor. The loop gains a step that hands the
+ * kernel the tasks' requests and wakes the tasks whose requests completed,
+ * and teardown waits for the kernel to let go of cancelled requests.
+ *
+ * Phase 3: the loop runs one task queue at a time, for one slice
+ * (task_queue.c says which), fires the deadlines in the executor's timer
+ * heap, and, when nothing is left to run, parks the thread in the kernel
+ * instead of spinning. rt_executor_notify(), the one function another thread
+ * may call, wakes it through a doorbell: an eventfd the ring is reading.
+ */
+#include "executor.h"
+
+#include <errno.h>
+#include <stdalign.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/alloc.h"
+#include "common/clock.h"
+#include "common/fatal.h"
+#include "preempt.h"
+#include "reactor.h"
+#include "task.h"
+#include "task_queue.h"
+#include "thread.h"
+#include "timers.h"
+
+#define DEFAULT_RING_ENTRIES 256
+
+/* The longest spin_before_park_ns: beyond this, spinning is just burning the CPU. */
+#define SPIN_MAX_NS NSEC_PER_SEC
+
+struct rt_executor {
+    struct list_node tasks; /* every task not yet freed, linked by task->all_link */
+    size_t task_count;      /* length of `tasks` */
+    bool running;           /* inside rt_executor_run() */
+    struct reactor reactor; /* this executor's io_uring and its requests */
+
+    /* Phase 3 */
+    struct scheduler sched;         /* the task queues, each with its own run queue */
+    struct timer_heap timers;       /* the deadline of every sleep */
+    struct preempt preempt;         /* the slice timer, on a ring of its own */
+    uint64_t slice_ns;              /* the longest slice (builder's preempt_slice_ns) */
+    uint64_t spin_ns;               /* builder's spin_before_park_ns */
+    uint64_t slice_start;           /* when the running queue's slice began */
+    uint64_t slice_ran;             /* time its tasks have run in this slice so far */
+    bool yield_requested;           /* a task called rt_yield_now(): end the slice */
+    struct rt_wait_notify *waiters; /* tasks waiting for another thread's notification */
+
+    /*
+     * Written by other threads. On a cache line of their own, so that their
+     * writes do not keep taking the line that holds the fields above away
+     * from this executor's core.
+     */
+    alignas(64) atomic_bool notified; /* a notification has come that the loop has not taken */
+    atomic_bool sleeping;             /* the thread is parked, or about to park */
+};
+
+/* The executor running on this thread, so that tasks can spawn tasks. */
+static _Thread_local struct rt_executor *current;
+
+/* Why rt_executor_create() last failed on this thread. */
+static _Thread_local char last_error[512];
+
+const char *rt_last_error(void)
+{
+    return last_error;
+}
+
+void rt__set_last_error(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(last_error, sizeof(last_error), fmt, ap);
+    va_end(ap);
+}
+
+/* The builder's phase-3 fields, checked; -EINVAL with a message in last_error. */
+static int check_builder(const struct rt_builder *b)
+{
+    if (b->ring_mode < RT_RING_AUTO || b->ring_mode > RT_RING_DEFER)
+        snprintf(last_error, sizeof(last_error), "ring_mode %d is not one of RT_RING_*",
+                 b->ring_mode);
+    else if (b->preempt_slice_ns > RT_SLICE_MAX_NS)
+        snprintf(last_error, sizeof(last_error),
+                 "preempt_slice_ns %llu is longer than RT_SLICE_MAX_NS (10 s)",
+                 (unsigned long long)b->preempt_slice_ns);
+    else if (b->spin_before_park_ns > SPIN_MAX_NS)
+        snprintf(last_error, sizeof(last_error), "spin_before_park_ns %llu is longer than a second",
+                 (unsigned long long)b->spin_before_park_ns);
+    else
+        return 0;
+    return -EINVAL;
+}
+
+int rt_executor_create(const struct rt_builder *b, struct rt_executor **out)
+{
+    const struct rt_builder defaults = RT_BUILDER_INIT;
+    struct rt_executor *ex;
+    int err;
+
+    if (!b)
+        b = &defaults;
+    last_error[0] = '\0';
+    err = check_builder(b);
+    if (err < 0)
+        return err;
+    if (b->cpu != RT_CPU_ANY) {
+        err = rt_pin_current_thread(b->cpu);
+        if (err < 0) {
+            snprintf(last_error, sizeof(last_error),
+                     "CPU %d does not exist or this process may not use it", b->cpu);
+            return err;
+        }
+    }
+    ex = rt__calloc(1, sizeof(*ex));
+    err = rt__reactor_init(&ex->reactor, b->ring_entries ? b->ring_entries : DEFAULT_RING_ENTRIES,
+                           b->ring_mode, last_error, sizeof(last_error));
+    if (err < 0) {
+        rt__free(ex);
+        return err;
+    }
+    err = rt__preempt_init(&ex->preempt, last_error, sizeof(last_error));
+    if (err < 0) {
+        rt__reactor_destroy(&ex->reactor);
+        rt__free(ex);
+        return err;
+    }
+    list_init(&ex->tasks);
+    rt__scheduler_init(&ex->sched);
+    rt__timers_init(&ex->timers);
+    ex->slice_ns = b->preempt_slice_ns ? b->preempt_slice_ns : RT_SLICE_DEFAULT_NS;
+    ex->spin_ns = b->spin_before_park_ns;
+    atomic_init(&ex->notified, false);
+    atomic_init(&ex->sleeping, false);
+    *out = ex;
+    return 0;
+}
+
+/* ------------------------------------------------------------- the run loop */
+
+/*
+ * Start a slice: the scheduler picks the queue whose turn it is, and the
+ * preemption timer is armed for the end of the slice. That is the slice
+ * length, or the nearest deadline in the timer heap, or the time by which
+ * another queue must start for its latency, whichever comes first.
+ */
+static struct task_queue *start_slice(struct rt_executor *ex)
+{
+    uint64_t now = now_ns(), end = now + ex->slice_ns;
+    struct task_queue *q = rt__scheduler_pick(&ex->sched, now);
+
+    if (!q)
+        return NULL;
+    if (rt__timers_next(&ex->timers) < end)
+        end = rt__timers_next(&ex->timers);
+    if (rt__scheduler_latency_deadline(&ex->sched) < end)
+        end = rt__scheduler_latency_deadline(&ex->sched);
+    rt__preempt_arm(&ex->preempt, end);
+    ex->slice_start = now;
+    ex->slice_ran = 0;
+    ex->yield_requested = false;
+    return q;
+}
+
+/*
+ * One turn of the running queue's slice: poll the tasks that were ready in
+ * it when the turn began, oldest first (tasks woken during the turn wait for
+ * the next one, as in phase 1, so the loop keeps coming round to the
+ * reactor). The slice goes on, turn after turn, until the queue has nothing
+ * left to run, its time is up, a task yields, or main has finished; then the
+ * queue is charged for the time its tasks ran, and the next turn picks
+ * again.
+ */
+static void run_ready_tasks(struct rt_executor *ex, struct rt_task *main_task)
+{
+    struct task_queue *q = ex->sched.running ? ex->sched.running : start_slice(ex);
+    uint64_t start, end;
+    size_t n;
+    bool over = false;
+    struct rt_task *t;
+
+    if (!q)
+        return;
+    start = now_ns();
+    /* At least one task runs, even if the timer fired already: every slice makes progress. */
+    for (n = q->ready.len; n > 0 && (t = rt__scheduler_pop(&ex->sched, q)); n--) {
+        q->stats.tasks_run++;
+        rt__task_run(t);
+        over = ex->yield_requested || rt__preempt_fired(&ex->preempt);
+        if (over)
+            break;
+    }
+    end = now_ns();
+    ex->slice_ran += end - start;
+    /* Main finishing ends the slice too, so that a later run() starts from a clean state. */
+    if (over || run_queue_empty(&q->ready) || task_is_done(main_task))
+        rt__scheduler_charge(&ex->sched, ex->slice_ran, end);
+}
+
+/* Wake the tasks whose sleeps are over. */
+static void fire_timers(struct rt_executor *ex)
+{
+    if (ex->timers.len > 0)
+        rt__timers_fire(&ex->timers, now_ns());
+}
+
+/* If another thread has notified us since we last looked, wake every task waiting for one. */
+static void take_notifications(struct rt_executor *ex)
+{
+    struct rt_wait_notify *w;
+
+    /* A plain load first: when nobody notified, this costs no read-modify-write. */
+    if (!atomic_load_explicit(&ex->notified, memory_order_relaxed))
+        return;
+    /*
+     * Acquire pairs with the notifier's exchange: whatever the notifier
+     * wrote before notifying (a message in a channel) is visible to the
+     * tasks we wake now.
+     */
+    atomic_exchange_explicit(&ex->notified, false, memory_order_acquire);
+    while ((w = ex->waiters)) {
+        ex->waiters = w->next;
+        w->prev = w->next = NULL;
+        w->ex = NULL; /* off the list: its poll checks `ready` again, and waits again if need be */
+        rt_waker_wake(&w->waker);
+    }
+}
+
+/* Is there anything at all that could make a task ready? If not, parking would be forever. */
+static bool can_be_woken(const struct rt_executor *ex)
+{
+    return !rt__reactor_idle(&ex->reactor) || ex->timers.len > 0 || ex->waiters;
+}
+
+/* Something to run, or a notification to take: no need to sleep. */
+static bool has_work(struct rt_executor *ex)
+{
+    return ex->sched.ready_tasks > 0 || atomic_load_explicit(&ex->notified, memory_order_relaxed);
+}
+
+/*
+ * Look for work for up to spin_ns before sleeping: completions, deadlines and
+ * notifications, all without a system call unless the kernel flags work.
+ * Spinning trades a CPU for a faster reaction; off by default.
+ */
+static void spin(struct rt_executor *ex)
+{
+    uint64_t until = now_ns() + ex->spin_ns;
+
+    while (!has_work(ex) && now_ns() < until) {
+        rt__reactor_poll(&ex->reactor);
+        fire_timers(ex);
+    }
+}
+
+/*
+ * Nothing is ready: sleep in the kernel until a completion, the nearest
+ * deadline or a notification. The part that needs care is the race with
+ * rt_executor_notify() on another thread, which does
+ *
+ *     notified = true;   then   if (sleeping) write the eventfd;
+ *
+ * while we do
+ *
+ *     sleeping = true;   then   if (!notified) sleep;
+ *
+ * Each side writes its flag, then reads the other's. With sequentially
+ * consistent atomics (the default for atomic_store and atomic_load) the
+ * two writes are ordered before the two reads in one order every thread
+ * agrees on, so at least one side sees the other's write: either the
+ * notifier sees `sleeping` and rings, or we see `notified` and do not
+ * sleep. The wake-up cannot be lost in between. (With weaker orderings
+ * both reads could see the old values: that is the lost wake-up.)
+ */
+static void park(struct rt_executor *ex)
+{
+    uint64_t next, now;
+
+    if (!can_be_woken(ex))
+        rt__die("rt_executor_run: deadlock: the main future is pending and no task can run");
+    if (ex->spin_ns) {
+        spin(ex);
+        if (has_work(ex))
+            return;
+    }
+    atomic_store(&ex->sleeping, true);
+    if (!atomic_load(&ex->notified)) {
+        next = rt__timers_next(&ex->timers);
+        now = now_ns();
+        rt__reactor_park(&ex->reactor, next == UINT64_MAX ? UINT64_MAX
+                                       : next > now       ? next - now
+                                                          : 0);
+    }
+    atomic_store(&ex->sleeping, false);
+}
+
+intptr_t rt_executor_run(struct rt_executor *ex, const struct rt_future *main, size_t size)
+{
+    struct rt_task *main_task;
+    intptr_t output;
+
+    if (!ex)
+        rt__die("rt_executor_run: the executor is NULL");
+    if (current)
+        rt__die("rt_executor_run: an executor is already running on this thread");
+    if (ex->running)
+        rt__die("rt_executor_run: this executor is already running on another thread");
+    current = ex;
+    ex->running = true;
+
+    /* run() holds the main task's handle reference itself. */
+    main_task = rt__task_new(ex, &ex->sched.default_queue, main, size);
+    rt__task_schedule(main_task);
+
+    while (!task_is_done(main_task)) {
+        /* 1. Run the ready tasks of the task queue whose turn it is. */
+        run_ready_tasks(ex, main_task);
+
+        /*
+         * 2. Hand the kernel every request those tasks made, in one batch,
+         * and wake the tasks whose requests have completed.
+         */
+        rt__reactor_poll(&ex->reactor);
+
+        /* 3. Wake the tasks whose deadlines have passed, and those another thread notified. */
+        fire_timers(ex);
+        take_notifications(ex);
+
+        /* 4. Nothing is ready: sleep in the kernel until something happens. */
+        if (!task_is_done(main_task) && !has_work(ex))
+            park(ex);
+    }
+
+    ASSERT(main_task->state & TASK_COMPLETED); /* nothing else holds a handle to cancel it */
+    output = main_task->output;
+    main_task->state &= ~TASK_HANDLE;
+    rt__task_unref(main_task);
+
+    ex->running = false;
+    current = NULL;
+    return output;
+}
+
+/* ------------------------------------------------------------------ spawning */
+
+struct rt_join_handle rt_spawn(const struct rt_future *f, size_t size)
+{
+    struct rt_task *t;
+    struct task_queue *q;
+
+    if (!current)
+        rt__die("rt_spawn: no executor is running on this thread; spawn from inside a task");
+    /* Into the spawning task's queue, as Glommio's spawn_local does. */
+    q = current->sched.running ? current->sched.running : &current->sched.default_queue;
+    t = rt__task_new(current, q, f, size);
+    rt__task_schedule(t);
+    return rt__join_handle_new(t);
+}
+
+struct rt_executor *rt_executor_current(void)
+{
+    return current;
+}
+
+size_t rt_executor_task_count(const struct rt_executor *ex)
+{
+    return ex->task_count;
+}
+
+struct reactor *rt__executor_reactor(struct rt_executor *ex)
+{
+    return &ex->reactor;
+}
+
+struct scheduler *rt__executor_scheduler(struct rt_executor *ex)
+{
+    return &ex->sched;
+}
+
+struct timer_heap *rt__executor_timers(struct rt_executor *ex)
+{
+    return &ex->timers;
+}
+
+void rt__executor_add_timer(struct rt_executor *ex, struct rt_timer *timer)
+{
+    rt__timers_add(&ex->timers, timer);
+}
+
+void rt__executor_adopt(struct rt_executor *ex, struct rt_task *t)
+{
+    list_push_back(&ex->tasks, &t->all_link);
+    ex->task_count++;
+    t->queue->live_tasks++;
+}
+
+void rt__executor_forget(struct rt_executor *ex, struct rt_task *t)
+{
+    list_remove(&t->all_link);
+    ex->task_count--;
+    t->queue->live_tasks--;
+}
+
+void rt__executor_enqueue(struct rt_executor *ex, struct rt_task *t)
+{
+    uint64_t start_by = rt__scheduler_push(&ex->sched, t->queue, t);
+
+    /* A latency-sensitive queue just got work while another runs: end that slice in time. */
+    if (start_by && ex->sched.running && ex->sched.running != t->queue)
+        rt__preempt_arm(&ex->preempt, start_by);
+}
+
+/* ---------------------------------------------------- preemption and yielding */
+
+bool rt_need_preempt(void)
+{
+    return current && rt__preempt_fired(&current->preempt);
+}
+
+static enum rt_poll yield_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct rt_yield *y = (struct rt_yield *)self;
+
+    if (y->yielded || (y->only_if_needed && !rt_need_preempt())) {
+        *out = 0;
+        return RT_READY;
+    }
+    /* To the back of its queue, and the slice ends: I/O, deadlines and other queues go first. */
+    y->yielded = true;
+    if (current)
+        current->yield_requested = true;
+    rt_waker_wake_by_ref(cx->waker);
+    return RT_PENDING;
+}
+
+static const struct rt_future_vtable yield_vtable = {.poll = yield_poll};
+
+void rt_yield_now(struct rt_yield *y)
+{
+    *y = (struct rt_yield){.future = {&yield_vtable}};
+}
+
+void rt_yield_if_needed(struct rt_yield *y)
+{
+    *y = (struct rt_yield){.future = {&yield_vtable}, .only_if_needed = true};
+}
+
+/* ---------------------------------------------------------- the doorbell */
+
+void rt_executor_notify(struct rt_executor *ex)
+{
+    if (!ex)
+        rt__die("rt_executor_notify: the executor is NULL");
+    /*
+     * Already notified, and the loop has not taken it yet: whoever set the
+     * flag also made sure the executor wakes (see park()), so there is
+     * nothing more to do. This is what merges a burst of notifications.
+     */
+    if (atomic_exchange(&ex->notified, true))
+        return;
+    if (atomic_load(&ex->sleeping))
+        rt__reactor_ring_doorbell(&ex->reactor);
+}
+
+static void wait_notify_unlink(struct rt_wait_notify *w)
+{
+    if (!w->ex)
+        return;
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        w->ex->waiters = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    w->prev = w->next = NULL;
+    w->ex = NULL;
+}
+
+static enum rt_poll wait_notify_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct rt_wait_notify *w = (struct rt_wait_notify *)self;
+
+    if (!current)
+        rt__die("an rt_wait_notify future was polled outside an executor");
+    /*
+     * Join the list before looking: a notification that comes after this
+     * point wakes us, and one that came before it made `ready` true first.
+     */
+    if (!w->ex) {
+        w->ex = current;
+        w->prev = NULL;
+        w->next = current->waiters;
+        if (w->next)
+            w->next->prev = w;
+        current->waiters = w;
+    }
+    if (w->ready(w->arg)) {
+        wait_notify_unlink(w);
+        rt_waker_drop(&w->waker);
+        *out = 0;
+        return RT_READY;
+    }
+    rt_waker_register(&w->waker, cx);
+    return RT_PENDING;
+}
+
+static void wait_notify_drop(struct rt_future *self)
+{
+    struct rt_wait_notify *w = (struct rt_wait_notify *)self;
+
+    wait_notify_unlink(w);
+    rt_waker_drop(&w->waker);
+}
+
+static const struct rt_future_vtable wait_notify_vtable = {wait_notify_poll, wait_notify_drop};
+
+void rt_wait_notify(struct rt_wait_notify *w, bool (*ready)(void *arg), void *arg)
+{
+    *w = (struct rt_wait_notify){.future = {&wait_notify_vtable}, .ready = ready, .arg = arg};
+}
+
+/* ------------------------------------------------------------------ teardown */
+
+/*
+ * Cancel every task. Dropping one task's future can free other tasks (it may
+ * hold their handles or wakers), which unlinks them from whatever list they
+ * are on. So we take the whole list private and only ever look at its first
+ * entry, which is never one that was freed.
+ */
+static void cancel_all_tasks(struct rt_executor *ex)
+{
+    struct list_node todo;
+    struct list_node *node;
+
+    list_move_all(&ex->tasks, &todo);
+    while ((node = list_pop_front(&todo))) {
+        struct rt_task *t = container_of(node, struct rt_task, all_link);
+
+        list_push_back(&ex->tasks, node);
+        rt__task_ref(t); /* keep it alive while its future is dropped */
+        rt__task_cancel(t);
+        rt__task_unref(t);
+    }
+}
+
+/* Let go of the run queues' references to closed tasks that still sit in them. */
+static void empty_run_queues(struct rt_executor *ex)
+{
+    struct list_node *node;
+    struct rt_task *t;
+
+    for (node = ex->sched.queues.next; node != &ex->sched.queues; node = node->next) {
+        struct task_queue *q = container_of(node, struct task_queue, link);
+
+        while ((t = rt__scheduler_pop(&ex->sched, q))) {
+            t->state &= ~TASK_SCHEDULED;
+            rt__task_unref(t);
+        }
+    }
+}
+
+void rt_executor_destroy(struct rt_executor *ex)
+{
+    struct list_node *node;
+
+    if (!ex)
+        rt__die("rt_executor_destroy: the executor is NULL");
+    if (ex->running)
+        rt__die("rt_executor_destroy: the executor is running");
+    cancel_all_tasks(ex);
+
+    /* Closed tasks may still sit in the run queues; let go of the queues' references. */
+    empty_run_queues(ex);
+
+    /*
+     * What is left is held from outside any task: a join handle or a waker
+     * the program kept. It is closed, so waking it does nothing, and it is
+     * freed when that last reference goes; it just must not point at us.
+     */
+    while ((node = list_pop_front(&ex->tasks))) {
+        struct rt_task *t = container_of(node, struct rt_task, all_link);
+
+        t->queue->live_tasks--; /* its queue is freed below */
+        t->queue = NULL;
+        t->executor = NULL;
+    }
+
+    /* The dropped futures cancelled their requests; the kernel must let go before we free. */
+    rt__reactor_destroy(&ex->reactor);
+    rt__preempt_destroy(&ex->preempt);
+    rt__timers_destroy(&ex->timers);
+    rt__scheduler_destroy(&ex->sched);
+    rt__free(ex);
+}

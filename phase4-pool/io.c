@@ -1,0 +1,154 @@
+/*
+ * io.c - struct rt_io: one request to the kernel as a future. New in phase 2.
+ *
+ * Preparing an rt_io allocates its source and fills the source's SQE with
+ * liburing's io_uring_prep_* helpers, pointing the kernel at the source's own
+ * memory. io_poll() queues the request on its first poll and takes the result
+ * when it is done; io_drop() hands an unfinished request to the reactor,
+ * which cancels it safely.
+ */
+#include "io.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/fatal.h"
+#include "executor.h"
+#include "reactor.h"
+
+static enum rt_poll io_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct rt_io *io = (struct rt_io *)self;
+    struct rt_source *s = io->source;
+    struct rt_executor *ex = rt_executor_current();
+
+    if (!s)
+        rt__die("an rt_io future was polled after it finished");
+    if (s->state == SOURCE_NEW) {
+        if (!ex)
+            rt__die("an rt_io future was polled outside an executor");
+        /* Lazily, as every future: the request is queued by its first poll, not when made. */
+        rt__source_submit(rt__executor_reactor(ex), s);
+    }
+    if (s->state != SOURCE_DONE) {
+        rt_waker_register(&s->waker, cx); /* the reactor wakes us when the CQE arrives */
+        return RT_PENDING;
+    }
+
+    *out = s->res;
+    if (s->sqe.opcode == IORING_OP_TIMEOUT && s->res == -ETIME)
+        *out = 0; /* a sleep that ran its full time is a success */
+    if (io->read_into && s->res > 0)
+        memcpy(io->read_into, s->data, (size_t)s->res);
+    rt__source_free(s);
+    io->source = NULL;
+    return RT_READY;
+}
+
+static void io_drop(struct rt_future *self)
+{
+    struct rt_io *io = (struct rt_io *)self;
+
+    if (io->source)
+        rt__source_abandon(io->source);
+    io->source = NULL;
+}
+
+static const struct rt_future_vtable io_vtable = {.poll = io_poll, .drop = io_drop};
+
+/* Make `io` a fresh future whose source has `len` bytes of memory for the kernel. */
+static struct rt_source *io_init(struct rt_io *io, size_t len)
+{
+    io->future.vtable = &io_vtable;
+    io->source = rt__source_new(len);
+    io->read_into = NULL;
+    return io->source;
+}
+
+static size_t clamp(size_t len)
+{
+    return len < RT_IO_MAX ? len : RT_IO_MAX;
+}
+
+void rt_io_open(struct rt_io *io, const char *path, int flags, mode_t mode)
+{
+    size_t len = strlen(path) + 1;
+    struct rt_source *s = io_init(io, len);
+
+    /* The kernel reads the path when it gets to the request: it must be ours, not the caller's. */
+    memcpy(s->data, path, len);
+    io_uring_prep_openat(&s->sqe, AT_FDCWD, (const char *)s->data, flags, mode);
+}
+
+void rt_io_read(struct rt_io *io, int fd, void *buf, size_t len, uint64_t offset)
+{
+    struct rt_source *s = io_init(io, clamp(len));
+
+    io_uring_prep_read(&s->sqe, fd, s->data, (unsigned)clamp(len), offset);
+    io->read_into = buf;
+}
+
+void rt_io_write(struct rt_io *io, int fd, const void *buf, size_t len, uint64_t offset)
+{
+    struct rt_source *s = io_init(io, clamp(len));
+
+    memcpy(s->data, buf, clamp(len));
+    io_uring_prep_write(&s->sqe, fd, s->data, (unsigned)clamp(len), offset);
+}
+
+void rt_io_fsync(struct rt_io *io, int fd)
+{
+    io_uring_prep_fsync(&io_init(io, 0)->sqe, fd, 0);
+}
+
+void rt_io_close(struct rt_io *io, int fd)
+{
+    io_uring_prep_close(&io_init(io, 0)->sqe, fd);
+}
+
+void rt_io_accept(struct rt_io *io, int listen_fd)
+{
+    io_uring_prep_accept(&io_init(io, 0)->sqe, listen_fd, NULL, NULL, SOCK_CLOEXEC);
+}
+
+void rt_io_connect(struct rt_io *io, int fd, const struct sockaddr *addr, socklen_t addr_len)
+{
+    struct rt_source *s = io_init(io, addr_len);
+
+    memcpy(s->data, addr, addr_len);
+    io_uring_prep_connect(&s->sqe, fd, (const struct sockaddr *)s->data, addr_len);
+}
+
+void rt_io_recv(struct rt_io *io, int fd, void *buf, size_t len)
+{
+    struct rt_source *s = io_init(io, clamp(len));
+
+    io_uring_prep_recv(&s->sqe, fd, s->data, clamp(len), 0);
+    io->read_into = buf;
+}
+
+void rt_io_send(struct rt_io *io, int fd, const void *buf, size_t len)
+{
+    struct rt_source *s = io_init(io, clamp(len));
+
+    memcpy(s->data, buf, clamp(len));
+    /* MSG_NOSIGNAL: a peer that has gone away gives -EPIPE, not a SIGPIPE that kills us. */
+    io_uring_prep_send(&s->sqe, fd, s->data, clamp(len), MSG_NOSIGNAL);
+}
+
+void rt_io_sleep(struct rt_io *io, uint64_t ns)
+{
+    struct rt_source *s = io_init(io, sizeof(struct __kernel_timespec));
+    struct __kernel_timespec *ts = (struct __kernel_timespec *)s->data;
+
+    ts->tv_sec = (long long)(ns / NSEC_PER_SEC);
+    ts->tv_nsec = (long long)(ns % NSEC_PER_SEC);
+    /* A relative timeout on CLOCK_MONOTONIC that waits for no other completions (count 0). */
+    io_uring_prep_timeout(&s->sqe, ts, 0, 0);
+}
+
+void rt_io_nop(struct rt_io *io)
+{
+    io_uring_prep_nop(&io_init(io, 0)->sqe);
+}

@@ -1,0 +1,195 @@
+/*
+ * mesh.c - N * (N - 1) channels, and receiving from any of them. New in phase 4.
+ *
+ * Each channel has two pointers to it: tx[from][to], which only shard
+ * `from` reads and clears, and rx[from][to], which only shard `to` does.
+ * So no shard ever writes memory another shard reads, here either.
+ */
+#include "mesh.h"
+
+#include <errno.h>
+#include <stdbool.h>
+
+#include "common/alloc.h"
+#include "common/fatal.h"
+
+#define SHARDS_MAX 1024
+
+struct rt_mesh {
+    unsigned n; /* shards */
+    struct rt_channel *
+        *tx; /* tx[from * n + to]: the sending end; NULL once closed or if from == to */
+    struct rt_channel **rx; /* rx[from * n + to]: the receiving end; NULL once closed ... */
+    bool *ended;            /* ended[from * n + to]: the receiver has seen that channel's end */
+    struct inbox *inbox;    /* inbox[me]: what shard `me` keeps about its receiving */
+};
+
+/* Padded to a cache line: each shard writes its own on every receive, and must not slow the others.
+ */
+struct inbox {
+    unsigned next; /* the peer to look at first: round robin, so no peer starves the others */
+    char pad[64 - sizeof(unsigned)];
+};
+
+int rt_mesh_create(unsigned shards, size_t capacity, size_t msg_size, struct rt_mesh **out)
+{
+    size_t cells = (size_t)shards * shards;
+    struct rt_mesh *m;
+    struct rt_channel *probe;
+    int err;
+
+    if (shards == 0 || shards > SHARDS_MAX)
+        return -EINVAL;
+    /* Check the sizes once, so that a failure cannot leave half a mesh behind. */
+    err = rt_channel_create(capacity, msg_size, &probe);
+    if (err < 0)
+        return err;
+    rt_channel_close_tx(probe);
+    rt_channel_close_rx(probe);
+
+    m = rt__calloc(1, sizeof(*m));
+    m->n = shards;
+    m->tx = rt__calloc(cells, sizeof(*m->tx));
+    m->rx = rt__calloc(cells, sizeof(*m->rx));
+    m->ended = rt__calloc(cells, sizeof(*m->ended));
+    m->inbox = rt__calloc(shards, sizeof(*m->inbox));
+    for (unsigned from = 0; from < shards; from++) {
+        for (unsigned to = 0; to < shards; to++) {
+            if (from == to)
+                continue;
+            ASSERT(rt_channel_create(capacity, msg_size, &m->tx[from * shards + to]) == 0);
+            m->rx[from * shards + to] = m->tx[from * shards + to];
+        }
+    }
+    *out = m;
+    return 0;
+}
+
+void rt_mesh_destroy(struct rt_mesh *m)
+{
+    for (size_t i = 0; i < (size_t)m->n * m->n; i++)
+        if (m->tx[i] || m->rx[i])
+            rt__die("rt_mesh_destroy: shard %zu has not closed its ends", i / m->n);
+    rt__free(m->tx);
+    rt__free(m->rx);
+    rt__free(m->ended);
+    rt__free(m->inbox);
+    rt__free(m);
+}
+
+unsigned rt_mesh_shards(const struct rt_mesh *m)
+{
+    return m->n;
+}
+
+void rt_mesh_close_shard(struct rt_mesh *m, unsigned me)
+{
+    ASSERT(me < m->n);
+    for (unsigned peer = 0; peer < m->n; peer++) {
+        struct rt_channel **out = &m->tx[me * m->n + peer], **in = &m->rx[peer * m->n + me];
+
+        /* Each end is closed once; the second close of a channel, at either end, frees it. */
+        if (*out)
+            rt_channel_close_tx(*out);
+        if (*in)
+            rt_channel_close_rx(*in);
+        *out = *in = NULL;
+    }
+}
+
+/* ------------------------------------------------------------------ send */
+
+void rt_mesh_send(struct rt_mesh_send *f, struct rt_mesh *m, unsigned from, unsigned to,
+                  const void *msg)
+{
+    if (from >= m->n || to >= m->n || from == to)
+        rt__die("rt_mesh_send: from shard %u to shard %u in a mesh of %u", from, to, m->n);
+    if (!m->tx[from * m->n + to])
+        rt__die("rt_mesh_send: shard %u has closed its ends", from);
+    rt_channel_send(&f->send, m->tx[from * m->n + to], msg);
+}
+
+/* ------------------------------------------------------------------ receive */
+
+/*
+ * Take one message from any peer, looking first at the peer after the one
+ * that gave the last message. Returns the sender, -EAGAIN when every open
+ * channel is empty, or -EPIPE when every peer has closed and nothing is left.
+ */
+static int try_recv_any(struct rt_mesh *m, unsigned me, void *msg_out)
+{
+    unsigned open = 0;
+
+    for (unsigned k = 0; k < m->n; k++) {
+        unsigned peer = (m->inbox[me].next + k) % m->n;
+        size_t cell = (size_t)peer * m->n + me;
+        int r;
+
+        if (peer == me || m->ended[cell] || !m->rx[cell])
+            continue;
+        r = rt_channel_try_recv(m->rx[cell], msg_out);
+        if (r == 1) {
+            m->inbox[me].next = (peer + 1) % m->n;
+            return (int)peer;
+        }
+        if (r == -ENODATA)
+            m->ended[cell] = true; /* that peer has closed and its messages are all taken */
+        else
+            open++;
+    }
+    return open ? -EAGAIN : -EPIPE;
+}
+
+/* Raise the waiting flag of every open incoming channel; true if one has something after all. */
+static bool any_ready(void *arg)
+{
+    struct rt_mesh_recv *f = arg;
+    struct rt_mesh *m = f->m;
+    bool ready = false;
+
+    for (unsigned peer = 0; peer < m->n; peer++) {
+        size_t cell = (size_t)peer * m->n + f->me;
+
+        if (peer != f->me && !m->ended[cell] && m->rx[cell] && rt__channel_rx_ready(m->rx[cell]))
+            ready = true;
+    }
+    return ready;
+}
+
+static enum rt_poll recv_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct rt_mesh_recv *f = (struct rt_mesh_recv *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    while ((f->res = try_recv_any(f->m, f->me, f->msg_out)) == -EAGAIN) {
+        rt_wait_notify(&f->wait, any_ready, f);
+        AWAIT(&f->wait.future, NULL);
+    }
+    ASYNC_RETURN(f->res);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable recv_vtable = {recv_poll, rt_async_drop};
+
+void rt_mesh_recv(struct rt_mesh_recv *f, struct rt_mesh *m, unsigned me, void *msg_out)
+{
+    if (me >= m->n)
+        rt__die("rt_mesh_recv: shard %u in a mesh of %u", me, m->n);
+    *f = (struct rt_mesh_recv){
+        .async = RT_ASYNC_INIT(&recv_vtable), .m = m, .me = me, .msg_out = msg_out};
+}
+
+/* ------------------------------------------------------------------ sharding */
+
+unsigned rt_shard_of(const void *key, size_t len, unsigned shards)
+{
+    const unsigned char *p = key;
+    uint64_t h = UINT64_C(14695981039346656037); /* FNV-1a's offset basis */
+
+    for (size_t i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= UINT64_C(1099511628211); /* FNV-1a's prime */
+    }
+    /* The top 32 bits, scaled to [0, shards): (x * shards) >> 32 for x < 2^32. */
+    return (unsigned)(((h >> 32) * shards) >> 32);
+}

@@ -1,0 +1,58 @@
+/*
+ * net.h - TCP over io_uring: listening, connecting, sending it all. New in phase 2.
+ *
+ * Making a socket, binding and listening are immediate system calls: they
+ * never wait for the network, so they are plain functions returning a file
+ * descriptor or -errno. Accepting, connecting, receiving and sending do
+ * wait, so they are futures (rt_io_accept, rt_io_connect, rt_io_recv and
+ * rt_io_send in io.h, and the two below).
+ *
+ * shutdown(2) and setsockopt(2) never wait either: call them directly.
+ *
+ * Addresses are numeric, IPv4 ("127.0.0.1") or IPv6 ("::1"): looking up a
+ * name would block the whole executor. Sockets are made in blocking mode on
+ * purpose: io_uring waits for them without blocking anyone, whereas on a
+ * non-blocking socket it would hand us -EAGAIN to deal with.
+ */
+#ifndef RT_NET_H
+#define RT_NET_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "async.h"
+#include "io.h"
+
+/* Fill *addr for a numeric host and a port. Returns 0, or -EINVAL if `host` is not numeric. */
+int rt_sockaddr(const char *host, uint16_t port, struct sockaddr_storage *addr, socklen_t *len);
+
+/* A TCP socket listening on host:port (port 0: any free port). Returns its fd, or -errno. */
+int rt_tcp_listen(const char *host, uint16_t port, int backlog);
+
+/* The local port a socket is bound to, or -errno. */
+int rt_tcp_port(int fd);
+
+/* Connect to host:port. Output: the connected socket's fd (now the caller's), or -errno. */
+struct rt_tcp_connect {
+    struct rt_async async; /* private, all of it */
+    struct rt_io io;
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
+    int err; /* from parsing the address */
+    int fd;  /* ours until the connection is made */
+    intptr_t res;
+};
+void rt_tcp_connect(struct rt_tcp_connect *f, const char *host, uint16_t port);
+
+/* Send all `len` bytes. Output: `len`, or -errno (-EPIPE, -ECONNRESET: the peer is gone). */
+struct rt_send_all {
+    struct rt_async async; /* private, all of it */
+    struct rt_io io;
+    int fd;
+    const char *buf;
+    size_t len, done;
+    intptr_t n;
+};
+void rt_send_all(struct rt_send_all *f, int fd, const void *buf, size_t len);
+
+#endif /* RT_NET_H */

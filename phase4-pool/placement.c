@@ -1,0 +1,354 @@
+/*
+ * placement.c - reading the topology from sysfs, and placing shards on it.
+ * New in phase 4.
+ *
+ * sched_getaffinity and cpu_set_t are GNU extensions, hence _GNU_SOURCE.
+ */
+#define _GNU_SOURCE
+#include "placement.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/alloc.h"
+#include "executor.h"
+
+/* CPU numbers this file handles: the size of a cpu_set_t. */
+#define MAX_CPUS CPU_SETSIZE
+
+const char *rt_placement_name(enum rt_placement_kind kind)
+{
+    static const char *const names[] = {"unbound", "fenced", "spread", "pack", "custom"};
+
+    return (unsigned)kind < sizeof(names) / sizeof(names[0]) ? names[kind] : "unknown";
+}
+
+/* ---------------------------------------------------------------- sysfs */
+
+/* Read the first line of root/path into buf. Returns 0 or -errno. */
+static int read_line(const char *root, const char *path, char *buf, size_t len)
+{
+    char full[512];
+    FILE *f;
+    int err = 0;
+
+    snprintf(full, sizeof(full), "%s/%s", root, path);
+    f = fopen(full, "r");
+    if (!f)
+        return -errno;
+    if (!fgets(buf, (int)len, f))
+        err = -EIO;
+    fclose(f);
+    return err;
+}
+
+/* Read an integer file such as topology/core_id. Returns 0 or -errno. */
+static int read_int(const char *root, const char *path, int *out)
+{
+    char buf[64], *end;
+    long v;
+    int err = read_line(root, path, buf, sizeof(buf));
+
+    if (err < 0)
+        return err;
+    v = strtol(buf, &end, 10);
+    if (end == buf || v < -1 || v > 1000000)
+        return -EINVAL;
+    *out = (int)v;
+    return 0;
+}
+
+/*
+ * Parse a kernel CPU list ("0-3,8,10-11") into set[0..MAX_CPUS). Returns 0,
+ * or -EINVAL for anything else.
+ */
+static int parse_cpu_list(const char *s, bool *set)
+{
+    while (*s && *s != '\n') {
+        char *end;
+        long lo = strtol(s, &end, 10), hi = lo;
+
+        if (end == s || lo < 0 || lo >= MAX_CPUS)
+            return -EINVAL;
+        s = end;
+        if (*s == '-') {
+            hi = strtol(s + 1, &end, 10);
+            if (end == s + 1 || hi < lo || hi >= MAX_CPUS)
+                return -EINVAL;
+            s = end;
+        }
+        for (long c = lo; c <= hi; c++)
+            set[c] = true;
+        if (*s == ',')
+            s++;
+        else if (*s && *s != '\n')
+            return -EINVAL;
+    }
+    return 0;
+}
+
+/* The NUMA node of `cpu`: the N of its "nodeN" entry; 0 when there is none (no NUMA). */
+static int cpu_node(const char *root, int cpu)
+{
+    char dir[512];
+    DIR *d;
+    struct dirent *e;
+    int node = 0;
+
+    snprintf(dir, sizeof(dir), "%s/devices/system/cpu/cpu%d", root, cpu);
+    d = opendir(dir);
+    if (!d)
+        return 0;
+    while ((e = readdir(d))) {
+        char *end;
+        long n;
+
+        if (strncmp(e->d_name, "node", 4) != 0)
+            continue;
+        n = strtol(e->d_name + 4, &end, 10);
+        if (end != e->d_name + 4 && *end == '\0' && n >= 0) {
+            node = (int)n;
+            break;
+        }
+    }
+    closedir(d);
+    return node;
+}
+
+/* The CPUs this process may use: p->allowed, or its affinity mask. */
+static int allowed_set(const struct rt_placement *p, bool *set, char *why, size_t why_len)
+{
+    cpu_set_t mask;
+
+    if (p->allowed) {
+        for (size_t i = 0; i < p->nallowed; i++) {
+            if (p->allowed[i] < 0 || p->allowed[i] >= MAX_CPUS) {
+                snprintf(why, why_len, "allowed CPU %d is out of range", p->allowed[i]);
+                return -EINVAL;
+            }
+            set[p->allowed[i]] = true;
+        }
+        return 0;
+    }
+    CPU_ZERO(&mask);
+    if (sched_getaffinity(0, sizeof(mask), &mask) < 0) {
+        int err = -errno;
+
+        snprintf(why, why_len, "sched_getaffinity: %s", strerror(-err));
+        return err;
+    }
+    for (int c = 0; c < MAX_CPUS; c++)
+        set[c] = CPU_ISSET(c, &mask);
+    return 0;
+}
+
+int rt_topology_read(const struct rt_placement *p, struct rt_cpu_info *out, size_t max, char *why,
+                     size_t why_len)
+{
+    const char *root = p->sysfs_root ? p->sysfs_root : "/sys";
+    bool *online = rt__calloc(MAX_CPUS, sizeof(bool)),
+         *allowed = rt__calloc(MAX_CPUS, sizeof(bool));
+    char line[4096], path[128];
+    int err, n = 0;
+
+    err = read_line(root, "devices/system/cpu/online", line, sizeof(line));
+    if (err == 0)
+        err = parse_cpu_list(line, online);
+    if (err < 0) {
+        snprintf(why, why_len, "cannot read the online CPUs from %s/devices/system/cpu/online: %s",
+                 root, strerror(-err));
+        goto out;
+    }
+    err = allowed_set(p, allowed, why, why_len);
+    if (err < 0)
+        goto out;
+    for (int c = 0; c < MAX_CPUS; c++) {
+        struct rt_cpu_info info = {.cpu = c};
+
+        if (!online[c] || !allowed[c])
+            continue;
+        snprintf(path, sizeof(path), "devices/system/cpu/cpu%d/topology/physical_package_id", c);
+        err = read_int(root, path, &info.package);
+        if (err == 0) {
+            snprintf(path, sizeof(path), "devices/system/cpu/cpu%d/topology/core_id", c);
+            err = read_int(root, path, &info.core);
+        }
+        if (err < 0) {
+            snprintf(why, why_len, "cannot read the topology of CPU %d under %s: %s", c, root,
+                     strerror(-err));
+            goto out;
+        }
+        info.node = cpu_node(root, c);
+        if ((size_t)n < max)
+            out[n] = info;
+        n++;
+    }
+out:
+    rt__free(online);
+    rt__free(allowed);
+    return err < 0 ? err : n;
+}
+
+/* ------------------------------------------------------------ placements */
+
+/* Is `cpu` among the usable ones? */
+static bool usable(const struct rt_cpu_info *cpus, int n, int cpu)
+{
+    for (int i = 0; i < n; i++)
+        if (cpus[i].cpu == cpu)
+            return true;
+    return false;
+}
+
+static int by_position(const void *a, const void *b)
+{
+    const struct rt_cpu_info *x = a, *y = b;
+
+    if (x->node != y->node)
+        return x->node - y->node;
+    if (x->package != y->package)
+        return x->package - y->package;
+    if (x->core != y->core)
+        return x->core - y->core;
+    return x->cpu - y->cpu;
+}
+
+/* How many CPUs already chosen (chosen[0..k)) share a node, package or core with `c`. */
+struct crowding {
+    int core, node, package;
+};
+
+static struct crowding crowding(const struct rt_cpu_info *chosen, int k,
+                                const struct rt_cpu_info *c)
+{
+    struct crowding cr = {0, 0, 0};
+
+    for (int i = 0; i < k; i++) {
+        bool same_package = chosen[i].package == c->package;
+
+        cr.node += chosen[i].node == c->node;
+        cr.package += same_package;
+        cr.core += same_package && chosen[i].core == c->core;
+    }
+    return cr;
+}
+
+/* Is `a` a better next pick than `b` for SPREAD? Fewer on its core first: SMT siblings last. */
+static bool spreads_better(struct crowding a, int acpu, struct crowding b, int bcpu)
+{
+    if (a.core != b.core)
+        return a.core < b.core;
+    if (a.node != b.node)
+        return a.node < b.node;
+    if (a.package != b.package)
+        return a.package < b.package;
+    return acpu < bcpu;
+}
+
+/*
+ * SPREAD, greedily: each next shard takes the free CPU whose core has the
+ * fewest shards, then whose node, then whose package, then the lowest number.
+ */
+static void spread(struct rt_cpu_info *cpus, int n, unsigned shards, int *cpu_of)
+{
+    for (unsigned k = 0; k < shards; k++) {
+        int best = -1;
+        struct crowding best_cr = {0, 0, 0};
+
+        for (int i = (int)k; i < n; i++) {
+            struct crowding cr = crowding(cpus, (int)k, &cpus[i]);
+
+            if (best < 0 || spreads_better(cr, cpus[i].cpu, best_cr, cpus[best].cpu)) {
+                best = i;
+                best_cr = cr;
+            }
+        }
+        /* Move the pick to position k: cpus[0..k] are the chosen ones, in order. */
+        struct rt_cpu_info tmp = cpus[k];
+        cpus[k] = cpus[best];
+        cpus[best] = tmp;
+        cpu_of[k] = cpus[k].cpu;
+    }
+}
+
+/* rt_placement_plan() on the usable CPUs cpus[0..n). */
+static int place(const struct rt_placement *p, struct rt_cpu_info *cpus, int n, unsigned shards,
+                 int *cpu_of, char *why, size_t why_len)
+{
+    switch (p->kind) {
+    case RT_PLACEMENT_FENCED:
+        if (p->ncpus == 0) {
+            snprintf(why, why_len, "a fenced placement needs at least one CPU");
+            return -EINVAL;
+        }
+        for (size_t i = 0; i < p->ncpus; i++) {
+            if (!usable(cpus, n, p->cpus[i])) {
+                snprintf(why, why_len, "CPU %d of the fence is not online or not allowed",
+                         p->cpus[i]);
+                return -EINVAL;
+            }
+        }
+        for (unsigned k = 0; k < shards; k++)
+            cpu_of[k] = RT_CPU_ANY;
+        return 0;
+    case RT_PLACEMENT_CUSTOM:
+        if (p->ncpus != shards) {
+            snprintf(why, why_len, "a custom placement names %zu CPUs for %u shards", p->ncpus,
+                     shards);
+            return -EINVAL;
+        }
+        for (unsigned k = 0; k < shards; k++) {
+            if (!usable(cpus, n, p->cpus[k])) {
+                snprintf(why, why_len, "shard %u's CPU %d is not online or not allowed", k,
+                         p->cpus[k]);
+                return -EINVAL;
+            }
+            cpu_of[k] = p->cpus[k];
+        }
+        return 0;
+    case RT_PLACEMENT_SPREAD:
+    case RT_PLACEMENT_PACK:
+        if (shards > (unsigned)n) {
+            snprintf(why, why_len,
+                     "%u shards bound one per CPU need %u CPUs, and this process may use %d "
+                     "(online and in its affinity mask)",
+                     shards, shards, n);
+            return -EINVAL;
+        }
+        if (p->kind == RT_PLACEMENT_SPREAD) {
+            spread(cpus, n, shards, cpu_of);
+        } else {
+            qsort(cpus, (size_t)n, sizeof(cpus[0]), by_position);
+            for (unsigned k = 0; k < shards; k++)
+                cpu_of[k] = cpus[k].cpu;
+        }
+        return 0;
+    case RT_PLACEMENT_UNBOUND:
+        break;
+    }
+    snprintf(why, why_len, "unknown placement kind %d", (int)p->kind);
+    return -EINVAL;
+}
+
+int rt_placement_plan(const struct rt_placement *p, unsigned shards, int *cpu_of, char *why,
+                      size_t why_len)
+{
+    struct rt_cpu_info *cpus;
+    int n, err;
+
+    if (p->kind == RT_PLACEMENT_UNBOUND) {
+        for (unsigned k = 0; k < shards; k++)
+            cpu_of[k] = RT_CPU_ANY;
+        return 0;
+    }
+    cpus = rt__calloc(MAX_CPUS, sizeof(*cpus));
+    n = rt_topology_read(p, cpus, MAX_CPUS, why, why_len);
+    err = n < 0 ? n : place(p, cpus, n, shards, cpu_of, why, why_len);
+    rt__free(cpus);
+    return err;
+}

@@ -1,0 +1,142 @@
+/*
+ * reactor.h - the reactor: one io_uring per executor, and the sources that
+ * are the requests in it (internal). New in phase 2.
+ *
+ * Phase 3: the reactor can park the thread in the kernel until a completion
+ * or a deadline (rt__reactor_park), and the ring is made with the setup
+ * flags that suit a thread that parks (COOP_TASKRUN or DEFER_TASKRUN; see
+ * rt__reactor_init).
+ *
+ * A *source* is one request to the kernel: what to do (an SQE, prepared in
+ * advance), the memory the kernel will read or write while doing it, the
+ * result once the completion (CQE) arrives, and the waker of the task that
+ * waits for that result. The SQE's user_data is the source's address, so a
+ * completion leads straight back to its source.
+ *
+ * A source belongs to two parties at once: the future that made it, and the
+ * kernel while the request is in flight. It is freed when both are done
+ * with it. So a future dropped while its request is in flight (its task was
+ * cancelled, or a timeout gave up on it) does not free the source: it marks
+ * it orphaned and asks the kernel to cancel the request, and the source, with
+ * the buffer the kernel may still be writing into, lives until the kernel has
+ * sent every completion that names it: its request's, and its cancel's. That
+ * is the whole cancellation-safety story.
+ *
+ *   NEW ──poll──▶ WAITING ──room in the ring──▶ IN_FLIGHT ──CQE──▶ DONE
+ *
+ * NEW:       prepared by the future; nothing is queued until the first poll.
+ * WAITING:   on the reactor's waiting list: the ring has no room for it yet.
+ * IN_FLIGHT: in the ring; the kernel owns its memory until the CQE.
+ * DONE:      the CQE arrived; `res` holds the result.
+ */
+#ifndef RT_REACTOR_H
+#define RT_REACTOR_H
+
+#include <liburing.h>
+#include <stdalign.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/list.h"
+#include "future.h"
+
+enum source_state {
+    SOURCE_NEW,
+    SOURCE_WAITING,
+    SOURCE_IN_FLIGHT,
+    SOURCE_DONE,
+};
+
+struct reactor;
+
+struct rt_source {
+    struct list_node link;   /* on the reactor's waiting list, for its request or its cancel */
+    struct reactor *reactor; /* set when first queued */
+    enum source_state state; /* see above */
+    bool orphaned;           /* its future is gone: free it once the kernel is done with it */
+    unsigned cqes_owed;      /* CQEs still to come that name it: its request's, its cancel's */
+    int res;                 /* cqe->res, once DONE: >= 0, or -errno */
+    struct rt_waker waker;   /* the task waiting for the completion */
+    struct io_uring_sqe sqe; /* the request, copied into the ring when there is room */
+    alignas(max_align_t) unsigned char data[]; /* memory the kernel uses: buffer, path, address */
+};
+
+/* Counters that show which paths the reactor took; tests read them. */
+struct reactor_stats {
+    unsigned long submit_calls; /* io_uring_submit() system calls: fewer than SQEs is batching */
+    unsigned long submitted;    /* SQEs the kernel took */
+    unsigned long completed;    /* CQEs reaped */
+    unsigned long sq_full;      /* times the submission queue was full and was flushed early */
+    unsigned long cq_overflow;  /* times the kernel held completions the CQ had no room for */
+};
+
+struct reactor {
+    struct io_uring ring;       /* the submission and completion queues shared with the kernel */
+    struct list_node waiting;   /* sources whose request (or cancel) is not yet in the ring */
+    unsigned in_flight;         /* SQEs put in the ring and not completed: each owes one CQE */
+    struct reactor_stats stats; /* see above */
+    /* Phase 3 */
+    int mode;                /* the RT_RING_* the ring was made with (executor.h) */
+    int doorbell_fd;         /* an eventfd: a write wakes the thread parked on this ring */
+    bool doorbell_armed;     /* a read of it is in the ring (not counted in in_flight) */
+    uint64_t doorbell_count; /* where that read puts the eventfd's count (not used) */
+    unsigned long parks;     /* times the thread slept in rt__reactor_park() */
+};
+
+/*
+ * Make the ring, with `entries` submission slots, in the RT_RING_* `mode`
+ * (executor.h); RT_RING_AUTO takes the best the kernel has. Returns 0, or
+ * -errno with a sentence in `why` naming the cause and the fix.
+ */
+int rt__reactor_init(struct reactor *r, unsigned entries, int mode, char *why, size_t why_len);
+
+/* The name of an RT_RING_* mode, for messages and benchmarks. */
+const char *rt__ring_mode_name(int mode);
+
+/* Wait until the kernel is done with every request, then free the ring (and the doorbell). */
+void rt__reactor_destroy(struct reactor *r);
+
+/* One turn: hand the kernel the requests that wait, then complete those it has finished. */
+void rt__reactor_poll(struct reactor *r);
+
+/* Nothing waiting and nothing in flight: no completion can ever wake a task. */
+bool rt__reactor_idle(const struct reactor *r);
+
+/* Requests wait to be handed to the kernel: the thread must not sleep before submitting them. */
+bool rt__reactor_has_waiting(const struct reactor *r);
+
+/*
+ * Submit what waits, then sleep in the kernel until at least one completion
+ * arrives, a write to doorbell_fd, or `timeout_ns` nanoseconds pass
+ * (UINT64_MAX: no limit); then reap what arrived. New in phase 3.
+ */
+void rt__reactor_park(struct reactor *r, uint64_t timeout_ns);
+
+/* Wake the thread parked on `r`, from any thread. New in phase 3. */
+void rt__reactor_ring_doorbell(struct reactor *r);
+
+/* A source with `len` bytes of memory for the kernel; NEW, not yet queued. */
+struct rt_source *rt__source_new(size_t len);
+
+/* Queue a NEW source's request on the reactor `r`. */
+void rt__source_submit(struct reactor *r, struct rt_source *s);
+
+/* Free a DONE source: its future has taken the result. */
+void rt__source_free(struct rt_source *s);
+
+/* The future is gone. Free the source now if the kernel never saw it, else cancel and orphan it. */
+void rt__source_abandon(struct rt_source *s);
+
+/* The reactor of an executor (provided by executor.c). */
+struct rt_executor;
+struct reactor *rt__executor_reactor(struct rt_executor *ex);
+
+/*
+ * Write into `buf` why io_uring_setup failed with `err`, and how to fix it.
+ * `disabled` is the value of the sysctl kernel.io_uring_disabled (0 if it
+ * does not exist). Split out of rt__reactor_init so tests can feed it every case.
+ */
+void rt__explain_ring_error(int err, int disabled, unsigned entries, char *buf, size_t len);
+
+#endif /* RT_REACTOR_H */

@@ -1,0 +1,103 @@
+/*
+ * task.h - a spawned future and the bookkeeping around it (internal).
+ *
+ * A task is one allocation: this header, then a copy of the future that was
+ * spawned. The executor never sees the future's type; it polls and drops it
+ * through the future's own vtable, which is the task's "small vtable".
+ *
+ * State bits (not atomic: a task belongs to one thread, always):
+ *
+ *   SCHEDULED  on the run queue; the queue holds a reference
+ *   RUNNING    being polled right now
+ *   COMPLETED  the future returned RT_READY; `output` is valid; future dropped
+ *   CLOSED     cancelled, its executor destroyed, or its last reference gone
+ *              while it was pending; it will never be polled again, and its
+ *              future has been dropped, or will be as soon as the poll that
+ *              is RUNNING returns
+ *   HANDLE     a join handle still refers to this task
+ *
+ * References. A task is freed when its count drops to zero. One reference
+ * is held by each of:
+ *
+ *   - the run queue, while SCHEDULED. Popping the task hands that reference
+ *     to the executor for the poll, which releases it afterwards;
+ *   - each waker of this task that is alive (clone takes one, wake and drop
+ *     release one; wake_by_ref keeps it);
+ *   - the join handle, while HANDLE is set (await, detach and drop release it).
+ *
+ * So a finished task whose handle is gone and whose wakers were all dropped
+ * is freed right away, and a waker kept somewhere after the task finished
+ * still points at valid memory: waking it finds COMPLETED and does nothing.
+ */
+#ifndef RT_TASK_H
+#define RT_TASK_H
+
+#include <stdalign.h>
+#include <stddef.h>
+
+#include "common/list.h"
+#include "future.h"
+
+struct rt_executor;
+struct task_queue;
+
+enum task_state {
+    TASK_SCHEDULED = 1u << 0,
+    TASK_RUNNING = 1u << 1,
+    TASK_COMPLETED = 1u << 2,
+    TASK_CLOSED = 1u << 3,
+    TASK_HANDLE = 1u << 4,
+};
+
+struct rt_task {
+    struct list_node queue_link;  /* in the executor's run queue while SCHEDULED */
+    struct list_node all_link;    /* in the executor's list of every task it owns */
+    struct rt_executor *executor; /* the executor it runs on; NULL once destroyed */
+    struct task_queue *queue;     /* phase 3: the task queue it runs in; NULL once destroyed */
+    unsigned state;               /* TASK_* bits */
+    unsigned refs;                /* references, see above */
+    intptr_t output;              /* the future's output, once COMPLETED */
+    struct rt_waker awaiter;      /* who awaits the join handle; woken on COMPLETED or CLOSED */
+    /* The spawned future, copied in. Aligned like malloc's memory, so any future type fits. */
+    alignas(max_align_t) unsigned char future[];
+};
+
+static inline struct rt_future *task_future(struct rt_task *t)
+{
+    return (struct rt_future *)t->future;
+}
+
+static inline bool task_is_done(const struct rt_task *t)
+{
+    return (t->state & (TASK_COMPLETED | TASK_CLOSED)) != 0;
+}
+
+/*
+ * Allocate a task holding a copy of the `size` bytes at `f`, to run in task
+ * queue `q` (phase 3) of `ex`. It has one reference: the handle's.
+ */
+struct rt_task *rt__task_new(struct rt_executor *ex, struct task_queue *q,
+                             const struct rt_future *f, size_t size);
+
+void rt__task_ref(struct rt_task *t);
+void rt__task_unref(struct rt_task *t); /* frees the task when the count reaches zero */
+
+/* Put the task on its executor's run queue, unless it is queued or done already. */
+void rt__task_schedule(struct rt_task *t);
+
+/* Poll the task once, consuming the queue's reference that came with it. */
+void rt__task_run(struct rt_task *t);
+
+/* Close the task: drop its future (now, or when its running poll returns) and wake its awaiter. */
+void rt__task_cancel(struct rt_task *t);
+
+/* ----------------------------------------------- what executor.c and join.c provide */
+
+void rt__executor_adopt(struct rt_executor *ex, struct rt_task *t);   /* a new task */
+void rt__executor_forget(struct rt_executor *ex, struct rt_task *t);  /* a task being freed */
+void rt__executor_enqueue(struct rt_executor *ex, struct rt_task *t); /* a task just scheduled */
+
+/* A join handle for `t`, taking over the reference rt__task_new() made for it. */
+struct rt_join_handle rt__join_handle_new(struct rt_task *t);
+
+#endif /* RT_TASK_H */

@@ -1,0 +1,88 @@
+/*
+ * task_queue.h - task queues and the scheduler that picks between them
+ * (internal). New in phase 3.
+ *
+ * In phases 1 and 2 the executor had one run queue. Now every task queue
+ * (scheduling.h) has a run queue of its own, and the scheduler decides whose
+ * turn it is, as Linux's CFS does for processes:
+ *
+ *   - each queue has a virtual runtime: the CPU time it has used, scaled
+ *     by 1000 / shares, so that a queue with twice the shares ages half
+ *     as fast;
+ *   - the queue with work and the smallest virtual runtime runs next, for
+ *     one slice or until it runs out of work;
+ *   - a queue that had no work and gets some starts at the virtual runtime
+ *     of the queue that ran last (min_vruntime), if it is behind: an idle
+ *     queue does not bank credit that would let it hog the thread later.
+ *
+ * Queues are few (a handful per program), so "the smallest" is a walk
+ * along a list; Glommio keeps its active queues in a binary heap, which
+ * pays off with hundreds of them.
+ */
+#ifndef RT_TASK_QUEUE_H
+#define RT_TASK_QUEUE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/list.h"
+#include "run_queue.h"
+#include "scheduling.h"
+
+struct task_queue {
+    struct run_queue ready; /* its tasks that are ready to be polled, oldest first */
+    struct list_node link;  /* on the scheduler's list of queues */
+    int id;                 /* what the program calls it: RT_TASK_QUEUE_DEFAULT or > 0 */
+    char name[RT_TASK_QUEUE_NAME_MAX];
+    unsigned shares;                  /* 1..1000 */
+    uint64_t latency_ns;              /* 0: latency does not matter; else serve it within this */
+    uint64_t vruntime;                /* see above: the queue with work and the least runs next */
+    uint64_t ready_since;             /* when it last got work while not running (for the stats) */
+    size_t live_tasks;                /* its tasks not yet freed: it cannot be removed while > 0 */
+    struct rt_task_queue_stats stats; /* runtime, tasks run, waiting */
+};
+
+struct scheduler {
+    struct list_node queues;         /* every task queue, the default one first */
+    struct task_queue default_queue; /* RT_TASK_QUEUE_DEFAULT: always there */
+    struct task_queue *running;      /* the queue whose slice this is, or NULL between slices */
+    uint64_t min_vruntime;           /* the vruntime of the queue that ran last: see above */
+    int next_id;                     /* the next queue's id; ids are never reused */
+    size_t ready_tasks;              /* tasks ready in all queues together */
+};
+
+void rt__scheduler_init(struct scheduler *s);
+
+/* Free every queue the program made. They must have no tasks left. */
+void rt__scheduler_destroy(struct scheduler *s);
+
+/* The queue with this id, or NULL. */
+struct task_queue *rt__scheduler_find(struct scheduler *s, int id);
+
+/*
+ * Put a task that has just been scheduled on its queue's run queue. If the
+ * queue had no work before and latency matters to it, returns the time by
+ * which it must start running; otherwise 0.
+ */
+uint64_t rt__scheduler_push(struct scheduler *s, struct task_queue *q, struct rt_task *t);
+
+/* The next task of `q`, or NULL when it has no more work. */
+struct rt_task *rt__scheduler_pop(struct scheduler *s, struct task_queue *q);
+
+/* The queue to run now (it becomes `running`), or NULL when no queue has work. */
+struct task_queue *rt__scheduler_pick(struct scheduler *s, uint64_t now);
+
+/* The running queue's slice is over: charge it `ran_ns` of CPU time. */
+void rt__scheduler_charge(struct scheduler *s, uint64_t ran_ns, uint64_t now);
+
+/*
+ * The time by which some queue other than the running one must start, for
+ * its latency (UINT64_MAX: none waits). The running slice must end by then.
+ */
+uint64_t rt__scheduler_latency_deadline(const struct scheduler *s);
+
+/* The scheduler of an executor (provided by executor.c). */
+struct rt_executor;
+struct scheduler *rt__executor_scheduler(struct rt_executor *ex);
+
+#endif /* RT_TASK_QUEUE_H */

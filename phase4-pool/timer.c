@@ -1,0 +1,104 @@
+/*
+ * timer.c - rt_timeout: a future raced against a sleep. New in phase 2.
+ *
+ * Phase 3: rt_sleep, a deadline in the executor's heap instead of a TIMEOUT
+ * request, and rt_timeout races against it.
+ */
+#include "timer.h"
+
+#include <errno.h>
+
+#include "common/clock.h"
+#include "common/fatal.h"
+#include "executor.h"
+#include "timers.h"
+
+/* ------------------------------------------------------------------ sleep */
+
+static enum rt_poll sleep_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct rt_sleep *s = (struct rt_sleep *)self;
+
+    if (!s->started) {
+        if (s->ns > RT_DURATION_MAX) {
+            *out = -EINVAL;
+            return RT_READY;
+        }
+        s->ex = rt_executor_current();
+        if (!s->ex)
+            rt__die("an rt_sleep future was polled outside an executor");
+        s->started = true;
+        s->timer.deadline = now_ns() + s->ns;
+        rt_waker_register(&s->timer.waker, cx);
+        rt__executor_add_timer(s->ex, &s->timer);
+        return RT_PENDING;
+    }
+    /* The executor takes the entry out of its heap when the deadline passes, then wakes us. */
+    if (s->timer.index != RT_TIMER_NOT_IN_HEAP) {
+        rt_waker_register(&s->timer.waker, cx);
+        return RT_PENDING;
+    }
+    *out = 0;
+    return RT_READY;
+}
+
+static void sleep_drop(struct rt_future *self)
+{
+    struct rt_sleep *s = (struct rt_sleep *)self;
+
+    /* Cancelling a sleep is taking it out of the heap: no request, no system call. */
+    if (s->started)
+        rt__timers_remove(rt__executor_timers(s->ex), &s->timer);
+    rt_waker_drop(&s->timer.waker);
+}
+
+static const struct rt_future_vtable sleep_vtable = {sleep_poll, sleep_drop};
+
+void rt_sleep(struct rt_sleep *s, uint64_t ns)
+{
+    *s = (struct rt_sleep){.future = {&sleep_vtable}, .ns = ns};
+    s->timer.index = RT_TIMER_NOT_IN_HEAP;
+}
+
+/* ---------------------------------------------------------------- timeout */
+
+/* Drop the inner future and the timer, whichever is still there; each cancels what it has in
+ * flight. */
+static void timeout_drop(struct rt_future *self)
+{
+    struct rt_timeout *t = (struct rt_timeout *)self;
+
+    if (t->inner)
+        rt_future_drop(t->inner);
+    t->inner = NULL;
+    rt_future_drop(&t->timer.future);
+}
+
+static enum rt_poll timeout_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct rt_timeout *t = (struct rt_timeout *)self;
+
+    if (!t->inner)
+        rt__die("an rt_timeout was polled after it finished");
+    /* Both are polled with our waker, so whichever finishes first wakes us. */
+    if (rt_future_poll(t->inner, cx, out) == RT_READY) {
+        timeout_drop(self);
+        return RT_READY;
+    }
+    if (rt_future_poll(&t->timer.future, cx, out) == RT_READY) {
+        timeout_drop(self); /* too late: give up on the inner future, cancelling its I/O */
+        /* The sleep's output is 0 when the time is up, or -EINVAL for a bad duration. */
+        *out = *out == 0 ? -ETIMEDOUT : *out;
+        return RT_READY;
+    }
+    return RT_PENDING;
+}
+
+static const struct rt_future_vtable timeout_vtable = {timeout_poll, timeout_drop};
+
+void rt_timeout(struct rt_timeout *t, struct rt_future *inner, uint64_t ns)
+{
+    t->future.vtable = &timeout_vtable;
+    t->inner = inner;
+    rt_sleep(&t->timer, ns);
+}

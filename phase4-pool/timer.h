@@ -1,0 +1,68 @@
+/*
+ * timer.h - deadlines: run a future with a time limit. New in phase 2.
+ *
+ * Phase 3: a sleep is no longer a request to the kernel. rt_sleep() puts a
+ * deadline in its executor's heap (timers.h), which costs no system call to
+ * add or to cancel; rt_timeout() races another future against such a sleep.
+ * Phase 2's kernel timer, rt_io_sleep() in io.h, is still there (the
+ * benchmarks compare the two).
+ *
+ * rt_timeout() races another future against a sleep. If the sleep wins, the
+ * other future is dropped, and dropping an I/O future cancels its request:
+ * a timed-out recv is cancelled in the kernel, its memory kept until the
+ * kernel lets go (see io.h). Dropping is not always cancelling, though: a
+ * dropped join handle detaches its task, which runs on. To stop a task when
+ * time is up, await the timeout on its handle and call rt_join_cancel() on
+ * -ETIMEDOUT.
+ *
+ * Durations are nanoseconds, at most RT_DURATION_MAX (about 146 years); a
+ * longer one (a negative number converted to uint64_t, say) is a mistake,
+ * and the future finishes with -EINVAL instead of sleeping forever.
+ */
+#ifndef RT_TIMER_H
+#define RT_TIMER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "io.h"
+
+#define RT_DURATION_MAX (UINT64_C(1) << 62)
+
+/* One deadline in an executor's heap (phase 3). Private: it lives inside struct rt_sleep. */
+struct rt_timer {
+    uint64_t deadline;     /* CLOCK_MONOTONIC nanoseconds (common/clock.h's now_ns()) */
+    uint64_t seq;          /* order of insertion: breaks ties between equal deadlines */
+    size_t index;          /* where it sits in the heap's array, or RT_TIMER_NOT_IN_HEAP */
+    struct rt_waker waker; /* the task to wake when the deadline passes */
+};
+
+#define RT_TIMER_NOT_IN_HEAP ((size_t)-1)
+
+/* Output: 0 once `ns` nanoseconds have passed since the first poll, or -EINVAL (see above). */
+struct rt_sleep {
+    struct rt_future future; /* await this */
+    uint64_t ns;             /* private: how long, counted from the first poll */
+    bool started;            /* private: the deadline was put in the heap */
+    struct rt_executor *ex;  /* private: whose heap, once started */
+    struct rt_timer timer;   /* private */
+};
+void rt_sleep(struct rt_sleep *s, uint64_t ns);
+
+/*
+ * Output: the inner future's output, or -ETIMEDOUT if `ns` nanoseconds pass
+ * first (counted from the first poll), or -EINVAL for a duration over
+ * RT_DURATION_MAX. An inner future that can itself end with -ETIMEDOUT is
+ * indistinguishable from a timeout. The timeout owns `inner` from now on:
+ * it drops it when it finishes, when it times out, or when it is dropped
+ * itself, so the caller must not. `inner` must not move while the timeout
+ * is alive (keep both in the same struct).
+ */
+struct rt_timeout {
+    struct rt_future future; /* await this */
+    struct rt_future *inner; /* private: the future under a deadline, until it is dropped */
+    struct rt_sleep timer;   /* private: the deadline */
+};
+void rt_timeout(struct rt_timeout *t, struct rt_future *inner, uint64_t ns);
+
+#endif /* RT_TIMER_H */
