@@ -1,0 +1,519 @@
+/*
+ * tests/test_placement.c - the topology read from sysfs, and where each
+ * placement puts a pool's shards.
+ *
+ * The machines are fake: the trees under tests/fixtures/topology/ (its
+ * make.sh writes them, and says what each is). Every expected CPU list below
+ * was worked out by hand from the definitions in placement.h, not taken from
+ * the code's output:
+ *   SPREAD  one shard per NUMA node first, then per package, then per core;
+ *           SMT siblings only once every core has a shard;
+ *   PACK    both SMT siblings of a core, then the next core, then the next
+ *           package (and node).
+ * Each case spells out the machine, so the lists can be checked by eye.
+ * Placements read the fake trees with an explicit `allowed` list, so the
+ * CPUs of the machine running the tests do not matter; the cases named
+ * "this_machine" read the real /sys and this process's affinity mask.
+ */
+#define _GNU_SOURCE /* sched_getaffinity() and CPU_COUNT() are GNU extensions */
+#include "harness.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "placement.h"
+
+TEST_SINCE_PHASE(4);
+
+#define WHY_LEN 256
+
+/* The fixtures, found from this file's path: the tests run from the repository's root. */
+static const char *fixture(const char *machine)
+{
+    static char path[512];
+    const char *slash = strrchr(__FILE__, '/');
+    int dir_len = slash ? (int)(slash - __FILE__) : 1;
+
+    snprintf(path, sizeof(path), "%.*s/fixtures/topology/%s", dir_len, slash ? __FILE__ : ".",
+             machine);
+    return path;
+}
+
+/* Every CPU the fake machines have: the fixtures are read as if all were in our mask. */
+static const int every_cpu[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+#define EVERY_CPU every_cpu, sizeof(every_cpu) / sizeof(every_cpu[0])
+
+static struct rt_placement on(const char *machine, enum rt_placement_kind kind)
+{
+    return (struct rt_placement){
+        .kind = kind, .sysfs_root = fixture(machine), .allowed = every_cpu, .nallowed = 16};
+}
+
+/* Plan `shards` shards with `p` and compare with `want`, naming the case in a failure. */
+static void expect_plan(const struct rt_placement *p, unsigned shards, const int *want)
+{
+    int got[64];
+    char why[WHY_LEN] = "", have[256] = "";
+    int err = rt_placement_plan(p, shards, got, why, sizeof(why));
+
+    ck_assert_msg(err == 0, "%s of %u shards on %s: %s (%s)", rt_placement_name(p->kind), shards,
+                  p->sysfs_root, strerror(-err), why);
+    for (unsigned k = 0; k < shards; k++)
+        snprintf(have + strlen(have), sizeof(have) - strlen(have), " %d", got[k]);
+    for (unsigned k = 0; k < shards; k++)
+        ck_assert_msg(got[k] == want[k],
+                      "%s of %u shards on %s: shard %u on CPU %d, not %d (got%s)",
+                      rt_placement_name(p->kind), shards, p->sysfs_root, k, got[k], want[k], have);
+}
+
+#define EXPECT_PLAN(p, ...)                                                    \
+    do {                                                                       \
+        const int want_[] = {__VA_ARGS__};                                     \
+        expect_plan((p), (unsigned)(sizeof(want_) / sizeof(want_[0])), want_); \
+    } while (0)
+
+/* The plan fails with -EINVAL, and its sentence contains every one of `words`. */
+static void expect_refused(const struct rt_placement *p, unsigned shards, const char *const *words)
+{
+    int got[64];
+    char why[WHY_LEN] = "";
+    int err = rt_placement_plan(p, shards, got, why, sizeof(why));
+
+    ck_assert_msg(err == -EINVAL, "%s of %u shards: %d, not -EINVAL", rt_placement_name(p->kind),
+                  shards, err);
+    for (; *words; words++)
+        ck_assert_msg(strstr(why, *words), "the message \"%s\" does not say \"%s\"", why, *words);
+}
+
+#define EXPECT_REFUSED(p, shards, ...) \
+    expect_refused((p), (shards), (const char *const[]){__VA_ARGS__, NULL})
+
+/* ------------------------------------------------------------ the topology */
+
+START_TEST(topology_of_each_fake_machine)
+{
+    struct rt_placement p = on("2s2n_smt", RT_PLACEMENT_SPREAD);
+    struct rt_cpu_info cpus[64];
+    char why[WHY_LEN] = "";
+    int n = rt_topology_read(&p, cpus, 64, why, sizeof(why));
+
+    /* 2s2n_smt: CPU c sits on package (c / 4) % 2, core c % 4; the node is the package. */
+    ck_assert_msg(n == 16, "%d (%s)", n, why);
+    for (int i = 0; i < 16; i++) {
+        ck_assert_int_eq(cpus[i].cpu, i);
+        ck_assert_int_eq(cpus[i].package, (i / 4) % 2);
+        ck_assert_int_eq(cpus[i].node, (i / 4) % 2);
+        ck_assert_int_eq(cpus[i].core, i % 4);
+    }
+
+    /* 1s8c16t: CPU c is on core c % 8 of package 0, node 0. */
+    p = on("1s8c16t", RT_PLACEMENT_SPREAD);
+    ck_assert_int_eq(rt_topology_read(&p, cpus, 64, why, sizeof(why)), 16);
+    for (int i = 0; i < 16; i++)
+        ck_assert(cpus[i].cpu == i && cpus[i].package == 0 && cpus[i].node == 0 &&
+                  cpus[i].core == i % 8);
+
+    /* vm2: two cores of one package. */
+    p = on("vm2", RT_PLACEMENT_SPREAD);
+    ck_assert_int_eq(rt_topology_read(&p, cpus, 64, why, sizeof(why)), 2);
+    ck_assert(cpus[0].cpu == 0 && cpus[0].core == 0 && cpus[1].cpu == 1 && cpus[1].core == 1);
+    ck_assert(cpus[1].package == 0 && cpus[1].node == 0);
+}
+END_TEST
+
+START_TEST(offline_cpus_are_left_out)
+{
+    struct rt_placement p = on("offline", RT_PLACEMENT_SPREAD);
+    struct rt_cpu_info cpus[64];
+    const int online[] = {0, 1, 3, 4, 6, 7};
+    char why[WHY_LEN] = "";
+
+    /* CPUs 2 and 5 have no topology/ at all: reading them would fail the whole read. */
+    ck_assert_int_eq(rt_topology_read(&p, cpus, 64, why, sizeof(why)), 6);
+    for (int i = 0; i < 6; i++) {
+        ck_assert_int_eq(cpus[i].cpu, online[i]);
+        ck_assert_int_eq(cpus[i].core, online[i] % 4);
+        ck_assert_int_eq(cpus[i].node, 0); /* no nodeN entries: a machine without NUMA */
+    }
+}
+END_TEST
+
+START_TEST(a_short_output_array_still_gets_the_count)
+{
+    struct rt_placement p = on("1s8c16t", RT_PLACEMENT_SPREAD);
+    struct rt_cpu_info cpus[4 + 1];
+    char why[WHY_LEN] = "";
+
+    cpus[4].cpu = -42; /* must stay untouched */
+    ck_assert_int_eq(rt_topology_read(&p, cpus, 4, why, sizeof(why)), 16);
+    ck_assert_int_eq(cpus[3].cpu, 3);
+    ck_assert_int_eq(cpus[4].cpu, -42);
+    ck_assert_int_eq(rt_topology_read(&p, NULL, 0, why, sizeof(why)), 16);
+}
+END_TEST
+
+/* ------------------------------------------------------------ spread and pack */
+
+START_TEST(spread_and_pack_on_the_vm)
+{
+    struct rt_placement spread = on("vm2", RT_PLACEMENT_SPREAD);
+    struct rt_placement pack = on("vm2", RT_PLACEMENT_PACK);
+
+    EXPECT_PLAN(&spread, 0);
+    EXPECT_PLAN(&spread, 0, 1);
+    EXPECT_PLAN(&pack, 0);
+    EXPECT_PLAN(&pack, 0, 1);
+}
+END_TEST
+
+/*
+ * 1s8c16t: cores 0-7 are CPUs 0-7, and CPU k + 8 is core k's sibling.
+ * SPREAD takes every core once (0-7) before any sibling (8-15); PACK takes
+ * a core's two siblings together: 0, 8, then core 1's 1, 9, ...
+ */
+START_TEST(spread_and_pack_on_one_socket_with_smt)
+{
+    struct rt_placement spread = on("1s8c16t", RT_PLACEMENT_SPREAD);
+    struct rt_placement pack = on("1s8c16t", RT_PLACEMENT_PACK);
+
+    EXPECT_PLAN(&spread, 0, 1, 2, 3);
+    EXPECT_PLAN(&spread, 0, 1, 2, 3, 4, 5, 6, 7);
+    EXPECT_PLAN(&spread, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9);
+    EXPECT_PLAN(&spread, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    EXPECT_PLAN(&pack, 0, 8, 1);
+    EXPECT_PLAN(&pack, 0, 8, 1, 9);
+    EXPECT_PLAN(&pack, 0, 8, 1, 9, 2, 10, 3, 11, 4, 12);
+    EXPECT_PLAN(&pack, 0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
+}
+END_TEST
+
+/*
+ * 2s2n_smt: node/socket 0 has cores 0-3 = CPUs 0-3 (siblings 8-11), node/socket 1 has
+ * cores 0-3 = CPUs 4-7 (siblings 12-15).
+ * SPREAD alternates the nodes (0, 4, 1, 5, ...) over the cores, then over the siblings
+ * (8, 12, 9, 13, ...). PACK fills socket 0 core by core, siblings together, then socket 1.
+ */
+START_TEST(spread_and_pack_on_two_sockets_two_nodes_with_smt)
+{
+    struct rt_placement spread = on("2s2n_smt", RT_PLACEMENT_SPREAD);
+    struct rt_placement pack = on("2s2n_smt", RT_PLACEMENT_PACK);
+
+    EXPECT_PLAN(&spread, 0, 4);
+    EXPECT_PLAN(&spread, 0, 4, 1);
+    EXPECT_PLAN(&spread, 0, 4, 1, 5);
+    EXPECT_PLAN(&spread, 0, 4, 1, 5, 2, 6, 3, 7);
+    EXPECT_PLAN(&spread, 0, 4, 1, 5, 2, 6, 3, 7, 8, 12);
+    EXPECT_PLAN(&spread, 0, 4, 1, 5, 2, 6, 3, 7, 8, 12, 9, 13, 10, 14, 11, 15);
+    EXPECT_PLAN(&pack, 0, 8);
+    EXPECT_PLAN(&pack, 0, 8, 1, 9);
+    EXPECT_PLAN(&pack, 0, 8, 1, 9, 2, 10, 3, 11);
+    EXPECT_PLAN(&pack, 0, 8, 1, 9, 2, 10, 3, 11, 4, 12);
+    EXPECT_PLAN(&pack, 0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
+}
+END_TEST
+
+/*
+ * offline: 4 cores, CPU k and k + 4 siblings, 2 and 5 offline. Usable: core 0 = {0, 4},
+ * core 1 = {1}, core 2 = {6}, core 3 = {3, 7}.
+ */
+START_TEST(spread_and_pack_skip_offline_cpus)
+{
+    struct rt_placement spread = on("offline", RT_PLACEMENT_SPREAD);
+    struct rt_placement pack = on("offline", RT_PLACEMENT_PACK);
+
+    EXPECT_PLAN(&spread, 0, 1, 3, 6);
+    EXPECT_PLAN(&spread, 0, 1, 3, 6, 4, 7);
+    EXPECT_PLAN(&pack, 0, 4, 1);
+    EXPECT_PLAN(&pack, 0, 4, 1, 6, 3, 7);
+}
+END_TEST
+
+/* What `taskset -c 4-7,12-15` (node 1 only), and an odd mask {0, 5, 8}, leave to place on. */
+START_TEST(a_restricted_mask_is_respected)
+{
+    static const int node1[] = {4, 5, 6, 7, 12, 13, 14, 15}, odd[] = {8, 5, 0};
+    struct rt_placement p = on("2s2n_smt", RT_PLACEMENT_SPREAD);
+    struct rt_cpu_info cpus[64];
+    char why[WHY_LEN] = "";
+
+    p.allowed = node1;
+    p.nallowed = 8;
+    ck_assert_int_eq(rt_topology_read(&p, cpus, 64, why, sizeof(why)), 8);
+    EXPECT_PLAN(&p, 4, 5, 6, 7);
+    EXPECT_PLAN(&p, 4, 5, 6, 7, 12, 13, 14, 15);
+    p.kind = RT_PLACEMENT_PACK;
+    EXPECT_PLAN(&p, 4, 12, 5, 13);
+
+    /* {0, 5, 8}: 0 and 8 are siblings on node 0, 5 is alone on node 1. */
+    p.allowed = odd;
+    p.nallowed = 3;
+    p.kind = RT_PLACEMENT_SPREAD;
+    EXPECT_PLAN(&p, 0, 5, 8);
+    p.kind = RT_PLACEMENT_PACK;
+    EXPECT_PLAN(&p, 0, 8, 5);
+    EXPECT_REFUSED(&p, 4, "4 shards", "may use 3");
+}
+END_TEST
+
+START_TEST(more_bound_shards_than_cpus_is_refused_with_the_numbers)
+{
+    struct rt_placement p = on("vm2", RT_PLACEMENT_SPREAD);
+
+    EXPECT_REFUSED(&p, 3, "3 shards", "may use 2");
+    p.kind = RT_PLACEMENT_PACK;
+    EXPECT_REFUSED(&p, 3, "3 shards", "may use 2");
+    p = on("offline", RT_PLACEMENT_SPREAD);
+    EXPECT_REFUSED(&p, 7, "7 shards", "may use 6");
+    p = on("2s2n_smt", RT_PLACEMENT_PACK);
+    EXPECT_REFUSED(&p, 17, "17 shards", "may use 16");
+}
+END_TEST
+
+/* ------------------------------------------------------------ fenced, custom, unbound */
+
+START_TEST(fenced_checks_its_cpus_and_binds_no_shard)
+{
+    static const int fence[] = {1, 3}, with_offline[] = {1, 2}, outside[] = {0, 9};
+    struct rt_placement p = on("offline", RT_PLACEMENT_FENCED);
+    int got[8];
+    char why[WHY_LEN] = "";
+
+    /* More shards than fenced CPUs is fine: they share the fence. */
+    p.cpus = fence;
+    p.ncpus = 2;
+    memset(got, 0x55, sizeof(got));
+    ck_assert_int_eq(rt_placement_plan(&p, 5, got, why, sizeof(why)), 0);
+    for (int k = 0; k < 5; k++)
+        ck_assert_int_eq(got[k], RT_CPU_ANY);
+
+    p.ncpus = 0;
+    EXPECT_REFUSED(&p, 2, "at least one CPU");
+    p.cpus = with_offline;
+    p.ncpus = 2;
+    EXPECT_REFUSED(&p, 2, "CPU 2", "not online or not allowed");
+    p = on("2s2n_smt", RT_PLACEMENT_FENCED);
+    p.allowed = fence; /* only CPUs 1 and 3 allowed: 9 exists, but not for us */
+    p.nallowed = 2;
+    p.cpus = outside;
+    p.ncpus = 2;
+    EXPECT_REFUSED(&p, 2, "CPU 0", "not online or not allowed");
+}
+END_TEST
+
+START_TEST(custom_puts_shard_k_on_cpu_k_and_checks_the_list)
+{
+    static const int list[] = {7, 0, 3}, with_offline[] = {7, 5, 3}, short_list[] = {7, 0};
+    struct rt_placement p = on("offline", RT_PLACEMENT_CUSTOM);
+
+    p.cpus = list;
+    p.ncpus = 3;
+    EXPECT_PLAN(&p, 7, 0, 3);
+    p.cpus = short_list;
+    p.ncpus = 2;
+    EXPECT_REFUSED(&p, 3, "names 2 CPUs for 3 shards");
+    p.cpus = with_offline;
+    p.ncpus = 3;
+    EXPECT_REFUSED(&p, 3, "shard 1's CPU 5", "not online or not allowed");
+}
+END_TEST
+
+START_TEST(unbound_binds_nothing_and_reads_nothing)
+{
+    struct rt_placement p = {.kind = RT_PLACEMENT_UNBOUND, .sysfs_root = "/nonexistent"};
+    int got[100];
+    char why[WHY_LEN] = "";
+
+    /* Any number of shards, more than there are CPUs too: the kernel spreads the threads. */
+    ck_assert_int_eq(rt_placement_plan(&p, 100, got, why, sizeof(why)), 0);
+    for (int k = 0; k < 100; k++)
+        ck_assert_int_eq(got[k], RT_CPU_ANY);
+    ck_assert_str_eq(rt_placement_name(RT_PLACEMENT_UNBOUND), "unbound");
+    ck_assert_str_eq(rt_placement_name(RT_PLACEMENT_FENCED), "fenced");
+    ck_assert_str_eq(rt_placement_name(RT_PLACEMENT_SPREAD), "spread");
+    ck_assert_str_eq(rt_placement_name(RT_PLACEMENT_PACK), "pack");
+    ck_assert_str_eq(rt_placement_name(RT_PLACEMENT_CUSTOM), "custom");
+    ck_assert_str_eq(rt_placement_name((enum rt_placement_kind)99), "unknown");
+}
+END_TEST
+
+/* ------------------------------------------------------------ bad sysfs roots */
+
+/* A scratch sysfs tree, built file by file, removed at the end of the test. */
+static char scratch[64];
+
+static void scratch_make(void)
+{
+    snprintf(scratch, sizeof(scratch), "/tmp/rt-topology-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(scratch));
+}
+
+/* Write `text` to scratch/path, making the directories on the way. */
+static void scratch_write(const char *path, const char *text)
+{
+    char full[512];
+    FILE *f;
+
+    snprintf(full, sizeof(full), "%s/%s", scratch, path);
+    for (char *s = strchr(full + strlen(scratch) + 1, '/'); s; s = strchr(s + 1, '/')) {
+        *s = '\0';
+        mkdir(full, 0755); /* EEXIST is fine */
+        *s = '/';
+    }
+    f = fopen(full, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static void scratch_remove(void)
+{
+    ck_assert_int_eq(nftw(scratch, remove_one, 16, FTW_DEPTH | FTW_PHYS), 0);
+}
+
+/* Reading `scratch` fails with `err`, and the sentence says each of `words`. */
+static void expect_read_error(int err, const char *const *words)
+{
+    struct rt_placement p = {.kind = RT_PLACEMENT_PACK, .sysfs_root = scratch};
+    struct rt_cpu_info cpus[8];
+    char why[WHY_LEN] = "";
+    int got[2];
+    int n = rt_topology_read(&p, cpus, 8, why, sizeof(why));
+
+    ck_assert_msg(n == err, "read: %d, not %d (%s)", n, err, why);
+    for (const char *const *w = words; *w; w++)
+        ck_assert_msg(strstr(why, *w), "the message \"%s\" does not say \"%s\"", why, *w);
+    /* A plan on that root fails the same way. */
+    why[0] = '\0';
+    ck_assert_int_eq(rt_placement_plan(&p, 1, got, why, sizeof(why)), err);
+    ck_assert_msg(strstr(why, words[0]), "plan's message \"%s\"", why);
+}
+
+#define EXPECT_READ_ERROR(err, ...) \
+    expect_read_error((err), (const char *const[]){__VA_ARGS__, NULL})
+
+START_TEST(a_bad_sysfs_root_is_an_error_with_a_sentence)
+{
+    struct rt_placement p = {.kind = RT_PLACEMENT_SPREAD, .sysfs_root = "/nonexistent/sys"};
+    char why[WHY_LEN] = "";
+    int got[2];
+
+    ck_assert_int_eq(rt_topology_read(&p, NULL, 0, why, sizeof(why)), -ENOENT);
+    ck_assert_msg(strstr(why, "/nonexistent/sys/devices/system/cpu/online") &&
+                      strstr(why, strerror(ENOENT)),
+                  "%s", why);
+    ck_assert_int_eq(rt_placement_plan(&p, 1, got, why, sizeof(why)), -ENOENT);
+
+    scratch_make();
+    scratch_write("devices/system/cpu/online", "zero\n");
+    EXPECT_READ_ERROR(-EINVAL, "online CPUs", scratch);
+    scratch_write("devices/system/cpu/online", "0-99999\n"); /* beyond a cpu_set_t */
+    EXPECT_READ_ERROR(-EINVAL, "online CPUs");
+    scratch_write("devices/system/cpu/online", "0-1\n");
+    scratch_write("devices/system/cpu/cpu0/topology/physical_package_id", "0\n");
+    scratch_write("devices/system/cpu/cpu0/topology/core_id", "0\n");
+    /* CPU 1 is online but has no topology/. */
+    EXPECT_READ_ERROR(-ENOENT, "topology of CPU 1", scratch);
+    scratch_write("devices/system/cpu/cpu1/topology/physical_package_id", "0\n");
+    scratch_write("devices/system/cpu/cpu1/topology/core_id", "one\n");
+    EXPECT_READ_ERROR(-EINVAL, "topology of CPU 1");
+    scratch_write("devices/system/cpu/cpu1/topology/core_id", "1\n");
+    p.sysfs_root = scratch;
+    ck_assert_int_eq(rt_topology_read(&p, NULL, 0, why, sizeof(why)), 2);
+    scratch_remove();
+}
+END_TEST
+
+START_TEST(an_allowed_cpu_out_of_range_is_refused)
+{
+    static const int bad[] = {0, -1};
+    struct rt_placement p = on("vm2", RT_PLACEMENT_SPREAD);
+    char why[WHY_LEN] = "";
+
+    p.allowed = bad;
+    p.nallowed = 2;
+    ck_assert_int_eq(rt_topology_read(&p, NULL, 0, why, sizeof(why)), -EINVAL);
+    ck_assert_msg(strstr(why, "allowed CPU -1"), "%s", why);
+}
+END_TEST
+
+/* ------------------------------------------------------------ this machine, and the fixtures */
+
+START_TEST(this_machine_offers_its_affinity_mask)
+{
+    struct rt_placement p = {.kind = RT_PLACEMENT_SPREAD};
+    struct rt_cpu_info cpus[CPU_SETSIZE];
+    int plan[CPU_SETSIZE];
+    char why[WHY_LEN] = "";
+    cpu_set_t mask;
+    int n;
+
+    ck_assert_int_eq(sched_getaffinity(0, sizeof(mask), &mask), 0);
+    n = rt_topology_read(&p, cpus, CPU_SETSIZE, why, sizeof(why));
+    ck_assert_msg(n == CPU_COUNT(&mask), "read %d CPUs (%s), the mask has %d", n, why,
+                  CPU_COUNT(&mask));
+    ck_assert_int_eq(rt_placement_plan(&p, (unsigned)n, plan, why, sizeof(why)), 0);
+    for (int k = 0; k < n; k++) {
+        ck_assert_msg(CPU_ISSET(plan[k], &mask), "shard %d on CPU %d, outside the mask", k,
+                      plan[k]);
+        for (int j = 0; j < k; j++)
+            ck_assert_int_ne(plan[j], plan[k]);
+    }
+    ck_assert_int_eq(rt_placement_plan(&p, (unsigned)n + 1, plan, why, sizeof(why)), -EINVAL);
+}
+END_TEST
+
+/* The committed trees are what make.sh writes: nobody edited one by hand and forgot the other. */
+START_TEST(the_fixtures_are_what_make_sh_writes)
+{
+    char cmd[2048], dir[512];
+
+    scratch_make();
+    snprintf(dir, sizeof(dir), "%s", fixture(""));
+    /* Machine by machine: the fixtures' directory also holds make.sh itself. */
+    snprintf(cmd, sizeof(cmd),
+             "sh %smake.sh %s && for m in vm2 1s8c16t 2s2n_smt offline; do "
+             "diff -r %s/$m %s$m >&2 || exit 1; done",
+             dir, scratch, scratch, dir);
+    ck_assert_msg(system(cmd) == 0, "the fixtures differ from what make.sh writes: %s", cmd);
+    scratch_remove();
+}
+END_TEST
+
+Suite *suite_placement(void)
+{
+    Suite *s = suite_create("placement");
+    TCase *tc = test_case("placement");
+
+    tcase_add_test(tc, topology_of_each_fake_machine);
+    tcase_add_test(tc, offline_cpus_are_left_out);
+    tcase_add_test(tc, a_short_output_array_still_gets_the_count);
+    tcase_add_test(tc, spread_and_pack_on_the_vm);
+    tcase_add_test(tc, spread_and_pack_on_one_socket_with_smt);
+    tcase_add_test(tc, spread_and_pack_on_two_sockets_two_nodes_with_smt);
+    tcase_add_test(tc, spread_and_pack_skip_offline_cpus);
+    tcase_add_test(tc, a_restricted_mask_is_respected);
+    tcase_add_test(tc, more_bound_shards_than_cpus_is_refused_with_the_numbers);
+    tcase_add_test(tc, fenced_checks_its_cpus_and_binds_no_shard);
+    tcase_add_test(tc, custom_puts_shard_k_on_cpu_k_and_checks_the_list);
+    tcase_add_test(tc, unbound_binds_nothing_and_reads_nothing);
+    tcase_add_test(tc, a_bad_sysfs_root_is_an_error_with_a_sentence);
+    tcase_add_test(tc, an_allowed_cpu_out_of_range_is_refused);
+    tcase_add_test(tc, this_machine_offers_its_affinity_mask);
+    tcase_add_test(tc, the_fixtures_are_what_make_sh_writes);
+    suite_add_tcase(s, tc);
+    return s;
+}
