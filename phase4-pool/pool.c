@@ -173,13 +173,17 @@ static void pool_free(struct rt_pool *p)
     rt__free(p);
 }
 
-/* How many shards: as asked, or one per usable CPU. */
+/* How many shards: as asked; or one per entry of a custom list or a fence; or one per usable CPU.
+ */
 static int count_shards(const struct rt_pool_builder *b, char *why, size_t why_len)
 {
+    enum rt_placement_kind kind = b->placement.kind;
     int n;
 
     if (b->shards > 0)
         return b->shards > 1024 ? -EINVAL : (int)b->shards;
+    if ((kind == RT_PLACEMENT_CUSTOM || kind == RT_PLACEMENT_FENCED) && b->placement.ncpus > 0)
+        return b->placement.ncpus > 1024 ? -EINVAL : (int)b->placement.ncpus;
     n = rt_topology_read(&b->placement, NULL, 0, why, why_len);
     return n == 0 ? -EINVAL : n;
 }
@@ -233,9 +237,10 @@ int rt_pool_start(const struct rt_pool_builder *b, rt_shard_fn make, void *arg,
 
         err = start_thread(p, s);
         if (err < 0) {
+            snprintf(why, sizeof(why), "its thread could not be started: %s", strerror(-err));
             /* The others must not wait for shards that will never arrive. */
             pthread_mutex_lock(&p->lock);
-            record_failure(p, s->index, s->cpu, err, "its thread could not be started");
+            record_failure(p, s->index, s->cpu, err, why);
             p->expected = p->started;
             pthread_cond_broadcast(&p->changed);
             pthread_mutex_unlock(&p->lock);

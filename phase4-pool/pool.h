@@ -32,7 +32,8 @@ struct rt_pool;
 
 /* How to start a pool. Start from RT_POOL_BUILDER_INIT and change what you need. */
 struct rt_pool_builder {
-    unsigned shards;               /* executors to start; 0: one per usable CPU */
+    unsigned shards;               /* executors to start; 0: one per CPU of a custom list or a
+                                      fence, else one per usable CPU */
     struct rt_placement placement; /* where they run; zeroed: unbound */
     struct rt_builder executor;    /* how to make each one; its `cpu` is the placement's to set */
     const char *name;              /* threads are "<name>-<shard>"; NULL: "shard" */
