@@ -127,11 +127,12 @@ static void attach(_Atomic(struct rt_executor *) *end, const char *which)
 {
     struct rt_executor *ex = rt_executor_current(), *had;
 
+    /* First: with no executor running, an end nobody has used yet would look "ours". */
+    if (!ex)
+        rt__die("a channel's %s end was used outside an executor", which);
     had = atomic_load_explicit(end, memory_order_relaxed);
     if (had == ex)
         return;
-    if (!ex)
-        rt__die("a channel's %s end was used outside an executor", which);
     if (had)
         rt__die("a channel's %s end was used from two executors: a channel has one sender and one "
                 "receiver",

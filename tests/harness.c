@@ -3,9 +3,12 @@
  */
 #include "harness.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 void test_assert_no_leaks(void)
 {
@@ -61,6 +64,34 @@ intptr_t test_run(struct rt_future *f, size_t size)
 
     rt_executor_destroy(ex);
     return out;
+}
+
+void test_expect_death(void (*fn)(void), const char *words)
+{
+    char out[1024] = "";
+    size_t len = 0;
+    ssize_t n;
+    int fds[2], status;
+    pid_t pid;
+
+    ck_assert_int_eq(pipe(fds), 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        dup2(fds[1], STDERR_FILENO);
+        close(fds[0]);
+        fn();
+        _exit(0);
+    }
+    close(fds[1]);
+    while (len < sizeof(out) - 1 && (n = read(fds[0], out + len, sizeof(out) - 1 - len)) > 0)
+        len += (size_t)n;
+    close(fds[0]);
+    out[len] = '\0';
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
+                  "the misuse did not stop the program (status %d): %s", status, out);
+    ck_assert_msg(strstr(out, words), "the message \"%s\" does not say \"%s\"", out, words);
 }
 
 /* ------------------------------------------------ small futures tests share */

@@ -51,6 +51,13 @@ struct rt_executor *test_executor(void);
 /* Run `f` (of `size` bytes) as the main future of a new executor, destroy it, return the output. */
 intptr_t test_run(struct rt_future *f, size_t size);
 
+/*
+ * Run fn() in a child process: it must stop the program (rt__die, SIGABRT)
+ * and say `words` on stderr. For misuse whose message matters, where
+ * tcase_add_test_raise_signal() only sees the signal.
+ */
+void test_expect_death(void (*fn)(void), const char *words);
+
 /* ------------------------------------------------ small futures tests share */
 
 /* Ready at once with `value`. */

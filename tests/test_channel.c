@@ -1,0 +1,861 @@
+/*
+ * tests/test_channel.c - the single-producer single-consumer channel between
+ * two executors.
+ *
+ * Cases: ten million messages arrive in order between two executor threads;
+ * a send waits while the ring is full and a receive while it is empty, and
+ * each is woken by the other side; closing either end, with the ring empty,
+ * partly full or full, before the other side ever used its end or while it
+ * waits parked, gives the receiver what is left and then the end, and the
+ * sender -EPIPE; a receiver parked on a new channel when its first message
+ * comes is always woken (the race, 100,000 times); the channel is freed
+ * when both ends are closed, in either order; sizes out of range are
+ * refused; and using one end from two executors stops the program with a
+ * message that says so.
+ *
+ * Tests that need two threads run a pool of two shards (pool.h), which keeps
+ * both executors until both shards have finished: either side may ring the
+ * other's doorbell until then. The others put both ends on one executor,
+ * where the order of events is fixed and can be checked step by step.
+ *
+ * Under the sanitizers each message costs several times more, so the two
+ * long runs are shortened there (by a compile-time check, see LONG_RUN);
+ * the plain, clang and CI builds run them in full. In those loops a check
+ * is an `if` and ck_abort_msg(): every ck_assert that passes writes a line
+ * to Check's pipe (a system call), which would cost more than the message.
+ */
+#define _GNU_SOURCE /* mallinfo2() is a glibc extension */
+#include "harness.h"
+
+#include <errno.h>
+#include <malloc.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+
+TEST_SINCE_PHASE(4);
+
+/* Is a sanitizer that replaces malloc and slows everything down built in? */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define SANITIZED 1
+#endif
+#endif
+#ifndef SANITIZED
+#define SANITIZED 0
+#endif
+
+/* `n` for a full run, `n / 10` under a sanitizer. */
+#define LONG_RUN(n) (SANITIZED ? (n) / 10 : (n))
+
+/* ------------------------------------------------------------ helpers */
+
+/* Run two futures as the two shards of a pool; out[k] gets shard k's output. */
+struct pair {
+    const void *f[2];
+    size_t size[2];
+};
+
+static size_t pair_make(unsigned shard, void *arg, void *buf)
+{
+    struct pair *p = arg;
+
+    memcpy(buf, p->f[shard], p->size[shard]);
+    return p->size[shard];
+}
+
+static void run_pair(const void *f0, size_t size0, const void *f1, size_t size1, intptr_t out[2])
+{
+    struct pair pair = {{f0, f1}, {size0, size1}};
+    struct rt_pool_builder b = RT_POOL_BUILDER_INIT;
+    struct rt_pool *p;
+    int err;
+
+    b.shards = 2;
+    err = rt_pool_start(&b, pair_make, &pair, &p);
+    if (err < 0)
+        TEST_SKIP(rt_last_error()); /* no io_uring on this machine */
+    rt_pool_join(p, out);
+}
+
+/* A future that is ready at once, having called fn(arg) inside an executor. */
+struct call {
+    struct rt_future future;
+    void (*fn)(void *arg);
+    void *arg;
+};
+
+static enum rt_poll call_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct call *f = (struct call *)self;
+
+    (void)cx;
+    f->fn(f->arg);
+    *out = 0;
+    return RT_READY;
+}
+
+static const struct rt_future_vtable call_vtable = {.poll = call_poll};
+
+static void call_in_executor(void (*fn)(void *), void *arg)
+{
+    struct call f = {.future = {&call_vtable}, .fn = fn, .arg = arg};
+
+    test_run(&f.future, sizeof(f));
+}
+
+static pid_t tid(void)
+{
+    return (pid_t)syscall(SYS_gettid);
+}
+
+/*
+ * Block the calling thread until thread `t` sleeps in the kernel: seen
+ * sleeping ('S' in /proc) three times in a row, a millisecond apart. The
+ * other thread announced just before that its next step is to park, so this
+ * makes "it waits parked" the state the test acts in. (If it never looks
+ * asleep within 5 s, go ahead anyway: what is asserted holds either way.)
+ */
+static void wait_until_asleep(pid_t t)
+{
+    char path[64], buf[256], *state;
+    uint64_t give_up = now_ns() + 5 * NSEC_PER_SEC;
+    int asleep = 0;
+
+    snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)t);
+    while (asleep < 3 && now_ns() < give_up) {
+        FILE *f = fopen(path, "r");
+
+        ck_assert_ptr_nonnull(f);
+        buf[0] = '\0';
+        ck_assert_ptr_nonnull(fgets(buf, sizeof(buf), f));
+        fclose(f);
+        state = strrchr(buf, ')'); /* "tid (name) S ...": the name may hold anything */
+        asleep = state && state[1] == ' ' && state[2] == 'S' ? asleep + 1 : 0;
+        usleep(1000);
+    }
+}
+
+/* ------------------------------------------------------------ in order */
+
+/* Sends 0, 1, ..., n - 1, then closes its end. Output: n. */
+struct counter_tx {
+    struct rt_async async;
+    struct rt_channel *ch;
+    uint64_t n, i, msg;
+    struct rt_channel_send send;
+    intptr_t res;
+};
+
+static enum rt_poll counter_tx_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct counter_tx *f = (struct counter_tx *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    for (f->i = 0; f->i < f->n; f->i++) {
+        f->msg = f->i;
+        rt_channel_send(&f->send, f->ch, &f->msg);
+        AWAIT(&f->send.async.future, &f->res);
+        if (f->res != 0)
+            ck_abort_msg("send %llu: %d", (unsigned long long)f->i, (int)f->res);
+    }
+    rt_channel_close_tx(f->ch);
+    ASYNC_RETURN((intptr_t)f->n);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable counter_tx_vtable = {counter_tx_poll, rt_async_drop};
+
+/* Receives until the end, checking that message i is i. Output: how many came. */
+struct counter_rx {
+    struct rt_async async;
+    struct rt_channel *ch;
+    uint64_t expect, msg;
+    struct rt_channel_recv recv;
+    intptr_t got;
+};
+
+static enum rt_poll counter_rx_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct counter_rx *f = (struct counter_rx *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    for (;;) {
+        rt_channel_recv(&f->recv, f->ch, &f->msg);
+        AWAIT(&f->recv.async.future, &f->got);
+        if (!f->got)
+            break;
+        if (f->msg != f->expect)
+            ck_abort_msg("message %llu arrived where %llu was due", (unsigned long long)f->msg,
+                         (unsigned long long)f->expect);
+        f->expect++;
+    }
+    rt_channel_close_rx(f->ch);
+    ASYNC_RETURN((intptr_t)f->expect);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable counter_rx_vtable = {counter_rx_poll, rt_async_drop};
+
+static void stream_between_two_threads(uint64_t n, size_t capacity)
+{
+    struct rt_channel *ch;
+    struct counter_tx tx = {.async = RT_ASYNC_INIT(&counter_tx_vtable), .n = n};
+    struct counter_rx rx = {.async = RT_ASYNC_INIT(&counter_rx_vtable)};
+    intptr_t out[2];
+
+    ck_assert_int_eq(rt_channel_create(capacity, sizeof(uint64_t), &ch), 0);
+    tx.ch = rx.ch = ch;
+    run_pair(&tx, sizeof(tx), &rx, sizeof(rx), out);
+    ck_assert_int_eq(out[0], (intptr_t)n);
+    ck_assert_int_eq(out[1], (intptr_t)n);
+}
+
+START_TEST(ten_million_messages_arrive_in_order)
+{
+    stream_between_two_threads(LONG_RUN(10 * 1000 * 1000), 1024);
+}
+END_TEST
+
+/* A ring of two slots: nearly every message finds it full or empty, and someone waits. */
+START_TEST(a_tiny_ring_keeps_the_order_through_constant_waiting)
+{
+    stream_between_two_threads(LONG_RUN(200 * 1000), 2);
+}
+END_TEST
+
+/* ------------------------------------------------------------ full and empty */
+
+/* Sends 0 to 4, counting each send that finished in *sent. */
+struct filler {
+    struct rt_async async;
+    struct rt_channel *ch;
+    int *sent;
+    uint64_t msg;
+    struct rt_channel_send send;
+    intptr_t res;
+};
+
+static enum rt_poll filler_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct filler *f = (struct filler *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    for (f->msg = 0; f->msg < 5; f->msg++) {
+        rt_channel_send(&f->send, f->ch, &f->msg);
+        AWAIT(&f->send.async.future, &f->res);
+        ck_assert_int_eq(f->res, 0);
+        (*f->sent)++;
+    }
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable filler_vtable = {filler_poll, rt_async_drop};
+
+/* Receives one message into *msg, then sets *received. */
+struct taker {
+    struct rt_async async;
+    struct rt_channel *ch;
+    uint64_t *msg;
+    int *received;
+    struct rt_channel_recv recv;
+    intptr_t got;
+};
+
+static enum rt_poll taker_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct taker *f = (struct taker *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    rt_channel_recv(&f->recv, f->ch, f->msg);
+    AWAIT(&f->recv.async.future, &f->got);
+    ck_assert_int_eq(f->got, 1);
+    *f->received = 1;
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable taker_vtable = {taker_poll, rt_async_drop};
+
+/*
+ * Both ends on one executor. A filler task sends 5 messages into 2 slots and
+ * must stop after 2; every message main takes lets exactly one more in.
+ * Then a taker waits on the empty ring until main sends.
+ */
+struct full_empty {
+    struct rt_async async;
+    struct rt_channel *ch;
+    int sent, received, i, turns;
+    uint64_t msg, taken;
+    struct rt_join_handle job;
+    struct rt_yield yield;
+    struct rt_channel_recv recv;
+    intptr_t got;
+};
+
+/* Yield until *flag reaches want, at most 100 times. The name keeps one AWAIT per line. */
+#define YIELD_UNTIL(f, cond)                                          \
+    for ((f)->turns = 0; !(cond) && (f)->turns < 100; (f)->turns++) { \
+        rt_yield_now(&(f)->yield);                                    \
+        AWAIT(&(f)->yield.future, NULL);                              \
+    }
+
+static enum rt_poll full_empty_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct full_empty *f = (struct full_empty *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    {
+        struct filler filler = {
+            .async = RT_ASYNC_INIT(&filler_vtable), .ch = f->ch, .sent = &f->sent};
+        f->job = rt_spawn(&filler.async.future, sizeof(filler));
+    }
+    YIELD_UNTIL(f, f->sent == 2);
+    ck_assert_int_eq(f->sent, 2);
+    /* Full: the filler waits, however often main lets it run. */
+    for (f->i = 0; f->i < 10; f->i++) {
+        rt_yield_now(&f->yield);
+        AWAIT(&f->yield.future, NULL);
+    }
+    ck_assert_int_eq(f->sent, 2);
+    ck_assert_int_eq(rt_channel_try_send(f->ch, &f->msg), 0); /* full for anyone */
+    for (f->taken = 0; f->taken < 5; f->taken++) {
+        rt_channel_recv(&f->recv, f->ch, &f->msg);
+        AWAIT(&f->recv.async.future, &f->got);
+        ck_assert_int_eq(f->got, 1);
+        ck_assert_int_eq(f->msg, f->taken);
+        /* One slot free: the filler wakes and fills it, and waits again. */
+        YIELD_UNTIL(f, f->sent == (int)(f->taken < 3 ? f->taken + 3 : 5));
+        ck_assert_int_eq(f->sent, f->taken < 3 ? f->taken + 3 : 5);
+    }
+    AWAIT(&f->job.future, NULL);
+
+    /* Empty: the taker waits until main sends. */
+    f->taken = 0;
+    {
+        struct taker taker = {.async = RT_ASYNC_INIT(&taker_vtable),
+                              .ch = f->ch,
+                              .msg = &f->taken,
+                              .received = &f->received};
+        f->job = rt_spawn(&taker.async.future, sizeof(taker));
+    }
+    for (f->i = 0; f->i < 10; f->i++) {
+        rt_yield_now(&f->yield);
+        AWAIT(&f->yield.future, NULL);
+    }
+    ck_assert_int_eq(f->received, 0);
+    f->msg = 42;
+    ck_assert_int_eq(rt_channel_try_send(f->ch, &f->msg), 1);
+    YIELD_UNTIL(f, f->received);
+    ck_assert_int_eq(f->received, 1);
+    ck_assert_int_eq(f->taken, 42);
+    AWAIT(&f->job.future, NULL);
+    rt_channel_close_tx(f->ch);
+    rt_channel_close_rx(f->ch);
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable full_empty_vtable = {full_empty_poll, rt_async_drop};
+
+START_TEST(send_waits_while_full_and_receive_while_empty)
+{
+    struct full_empty f = {.async = RT_ASYNC_INIT(&full_empty_vtable)};
+
+    ck_assert_int_eq(rt_channel_create(2, sizeof(uint64_t), &f.ch), 0);
+    ck_assert_int_eq(test_run(&f.async.future, sizeof(f)), 0);
+}
+END_TEST
+
+/* ------------------------------------------------------------ closing, one executor */
+
+/*
+ * The sender closes with `fill` messages in a ring of 4, the receiver having
+ * looked at its end before (attached) or not. The receiver gets the `fill`
+ * messages, then the end, from the future and from try_recv, and keeps
+ * getting the end.
+ */
+struct after_tx_close {
+    struct rt_async async;
+    struct rt_channel *ch;
+    int fill, i;
+    bool attached;
+    uint64_t msg;
+    struct rt_channel_recv recv;
+    intptr_t got;
+};
+
+static enum rt_poll after_tx_close_poll(struct rt_future *self, struct rt_context *cx,
+                                        intptr_t *out)
+{
+    struct after_tx_close *f = (struct after_tx_close *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    if (f->attached)
+        ck_assert_int_eq(rt_channel_try_recv(f->ch, &f->msg), 0);
+    for (f->i = 0; f->i < f->fill; f->i++) {
+        f->msg = 100 + (uint64_t)f->i;
+        ck_assert_int_eq(rt_channel_try_send(f->ch, &f->msg), 1);
+    }
+    if (f->fill == 4)
+        ck_assert_int_eq(rt_channel_try_send(f->ch, &f->msg), 0); /* full */
+    rt_channel_close_tx(f->ch);
+    for (f->i = 0; f->i < f->fill; f->i++) {
+        rt_channel_recv(&f->recv, f->ch, &f->msg);
+        AWAIT(&f->recv.async.future, &f->got);
+        ck_assert_int_eq(f->got, 1);
+        ck_assert_int_eq(f->msg, 100 + (uint64_t)f->i);
+    }
+    rt_channel_recv(&f->recv, f->ch, &f->msg);
+    AWAIT(&f->recv.async.future, &f->got);
+    ck_assert_int_eq(f->got, 0); /* the end */
+    ck_assert_int_eq(rt_channel_try_recv(f->ch, &f->msg), -ENODATA);
+    rt_channel_recv(&f->recv, f->ch, &f->msg);
+    AWAIT(&f->recv.async.future, &f->got);
+    ck_assert_int_eq(f->got, 0); /* and it stays the end */
+    rt_channel_close_rx(f->ch);
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable after_tx_close_vtable = {after_tx_close_poll, rt_async_drop};
+
+START_TEST(closing_the_sending_end_in_every_state)
+{
+    const int fills[] = {0, 2, 4}; /* empty, partly full, full */
+
+    for (int i = 0; i < 3; i++) {
+        for (int attached = 0; attached < 2; attached++) {
+            struct after_tx_close f = {.async = RT_ASYNC_INIT(&after_tx_close_vtable),
+                                       .fill = fills[i],
+                                       .attached = attached};
+
+            ck_assert_int_eq(rt_channel_create(4, sizeof(uint64_t), &f.ch), 0);
+            test_run(&f.async.future, sizeof(f));
+        }
+    }
+}
+END_TEST
+
+/*
+ * The receiver closes with `fill` messages in a ring of 4 (fill < 0: the
+ * sender never used its end). Every send after that is -EPIPE, from the
+ * future and from try_send; the unread messages go with the channel.
+ */
+struct after_rx_close {
+    struct rt_async async;
+    struct rt_channel *ch;
+    int fill, i;
+    uint64_t msg;
+    struct rt_channel_send send;
+    intptr_t res;
+};
+
+static enum rt_poll after_rx_close_poll(struct rt_future *self, struct rt_context *cx,
+                                        intptr_t *out)
+{
+    struct after_rx_close *f = (struct after_rx_close *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    for (f->i = 0; f->i < f->fill; f->i++)
+        ck_assert_int_eq(rt_channel_try_send(f->ch, &f->msg), 1);
+    if (f->fill == 0) { /* empty, but used: one message sent and taken */
+        ck_assert_int_eq(rt_channel_try_send(f->ch, &f->msg), 1);
+        ck_assert_int_eq(rt_channel_try_recv(f->ch, &f->msg), 1);
+    }
+    rt_channel_close_rx(f->ch);
+    ck_assert_int_eq(rt_channel_try_send(f->ch, &f->msg), -EPIPE);
+    rt_channel_send(&f->send, f->ch, &f->msg);
+    AWAIT(&f->send.async.future, &f->res);
+    ck_assert_int_eq(f->res, -EPIPE);
+    rt_channel_send(&f->send, f->ch, &f->msg);
+    AWAIT(&f->send.async.future, &f->res);
+    ck_assert_int_eq(f->res, -EPIPE);
+    rt_channel_close_tx(f->ch);
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable after_rx_close_vtable = {after_rx_close_poll, rt_async_drop};
+
+START_TEST(closing_the_receiving_end_in_every_state)
+{
+    const int fills[] = {-1, 0, 2, 4}; /* never used, empty, partly full, full */
+
+    for (int i = 0; i < 4; i++) {
+        struct after_rx_close f = {.async = RT_ASYNC_INIT(&after_rx_close_vtable),
+                                   .fill = fills[i]};
+
+        ck_assert_int_eq(rt_channel_create(4, sizeof(uint64_t), &f.ch), 0);
+        test_run(&f.async.future, sizeof(f));
+    }
+}
+END_TEST
+
+/* ------------------------------------------------------------ closing while the other waits */
+
+/*
+ * Shard 0 waits parked (for a message, or for room after filling the ring);
+ * shard 1 waits until it sleeps, then closes its own end, never having used
+ * it. Shard 0 is woken: the receiver with the end, the sender with -EPIPE.
+ */
+struct parked_side {
+    struct rt_async async;
+    struct rt_channel *ch;
+    bool sending;           /* wait for room; otherwise for a message */
+    _Atomic pid_t *waiting; /* where to say "my thread is about to park" */
+    uint64_t msg;
+    union {
+        struct rt_channel_send send;
+        struct rt_channel_recv recv;
+    } op;
+    intptr_t res;
+};
+
+static enum rt_poll parked_side_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct parked_side *f = (struct parked_side *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    if (f->sending) {
+        while (rt_channel_try_send(f->ch, &f->msg) == 1)
+            ;
+        atomic_store(f->waiting, tid());
+        rt_channel_send(&f->op.send, f->ch, &f->msg);
+        AWAIT(&f->op.send.async.future, &f->res);
+        rt_channel_close_tx(f->ch);
+    } else {
+        atomic_store(f->waiting, tid());
+        rt_channel_recv(&f->op.recv, f->ch, &f->msg);
+        AWAIT(&f->op.recv.async.future, &f->res);
+        rt_channel_close_rx(f->ch);
+    }
+    ASYNC_RETURN(f->res);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable parked_side_vtable = {parked_side_poll, rt_async_drop};
+
+/* Waits until the other shard sleeps, then closes the end it was given. */
+struct closer {
+    struct rt_future future;
+    struct rt_channel *ch;
+    bool close_rx;
+    _Atomic pid_t *waiting;
+};
+
+static enum rt_poll closer_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct closer *f = (struct closer *)self;
+
+    (void)cx;
+    while (atomic_load(f->waiting) == 0)
+        usleep(100); /* blocks this executor, which has nothing else to do */
+    wait_until_asleep(atomic_load(f->waiting));
+    if (f->close_rx)
+        rt_channel_close_rx(f->ch);
+    else
+        rt_channel_close_tx(f->ch);
+    *out = 0;
+    return RT_READY;
+}
+
+static const struct rt_future_vtable closer_vtable = {.poll = closer_poll};
+
+static intptr_t close_while_parked(bool sender_waits)
+{
+    _Atomic pid_t waiting = 0;
+    struct parked_side side = {
+        .async = RT_ASYNC_INIT(&parked_side_vtable), .sending = sender_waits, .waiting = &waiting};
+    struct closer closer = {
+        .future = {&closer_vtable}, .close_rx = sender_waits, .waiting = &waiting};
+    intptr_t out[2];
+
+    ck_assert_int_eq(rt_channel_create(4, sizeof(uint64_t), &side.ch), 0);
+    closer.ch = side.ch;
+    run_pair(&side, sizeof(side), &closer, sizeof(closer), out);
+    return out[0];
+}
+
+START_TEST(closing_the_sending_end_wakes_a_parked_receiver)
+{
+    ck_assert_int_eq(close_while_parked(false), 0); /* the end */
+}
+END_TEST
+
+START_TEST(closing_the_receiving_end_wakes_a_parked_sender)
+{
+    ck_assert_int_eq(close_while_parked(true), -EPIPE);
+}
+END_TEST
+
+/* ------------------------------------------------------------ the first-message race */
+
+/*
+ * Shard 0 makes a fresh channel, hands it to shard 1 over `ctl`, waits for
+ * shard 1's "ready" on `ack`, and sends message i. Shard 1 sends "ready" and
+ * at once receives on the fresh channel: it attaches its end, finds it empty
+ * and parks, or is just parking, or finds the message already there. A
+ * wake-up lost in any of those interleavings hangs the test (its timeout
+ * fails it). Both then close their ends at the same moment, racing to free
+ * the channel.
+ */
+#define RACE_ROUNDS LONG_RUN(100 * 1000)
+
+struct race_tx {
+    struct rt_async async;
+    struct rt_channel *ctl, *ack, *fresh;
+    uint64_t i, msg;
+    struct rt_channel_send send;
+    struct rt_channel_recv recv;
+    intptr_t res;
+};
+
+static enum rt_poll race_tx_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct race_tx *f = (struct race_tx *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    for (f->i = 0; f->i < RACE_ROUNDS; f->i++) {
+        if (rt_channel_create(2, sizeof(uint64_t), &f->fresh) < 0)
+            ck_abort();
+        rt_channel_send(&f->send, f->ctl, &f->fresh);
+        AWAIT(&f->send.async.future, &f->res);
+        rt_channel_recv(&f->recv, f->ack, &f->msg);
+        AWAIT(&f->recv.async.future, &f->res);
+        if (f->res != 1)
+            ck_abort_msg("round %llu: no ack", (unsigned long long)f->i);
+        f->msg = f->i;
+        rt_channel_send(&f->send, f->fresh, &f->msg);
+        AWAIT(&f->send.async.future, &f->res);
+        if (f->res != 0)
+            ck_abort_msg("round %llu: send %d", (unsigned long long)f->i, (int)f->res);
+        rt_channel_close_tx(f->fresh);
+    }
+    rt_channel_close_tx(f->ctl);
+    rt_channel_close_rx(f->ack);
+    ASYNC_RETURN((intptr_t)f->i);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable race_tx_vtable = {race_tx_poll, rt_async_drop};
+
+struct race_rx {
+    struct rt_async async;
+    struct rt_channel *ctl, *ack, *fresh;
+    uint64_t i, msg;
+    struct rt_channel_send send;
+    struct rt_channel_recv recv;
+    intptr_t res;
+};
+
+static enum rt_poll race_rx_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct race_rx *f = (struct race_rx *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    for (f->i = 0;; f->i++) {
+        rt_channel_recv(&f->recv, f->ctl, &f->fresh);
+        AWAIT(&f->recv.async.future, &f->res);
+        if (!f->res)
+            break;
+        rt_channel_send(&f->send, f->ack, &f->i);
+        AWAIT(&f->send.async.future, &f->res);
+        rt_channel_recv(&f->recv, f->fresh, &f->msg);
+        AWAIT(&f->recv.async.future, &f->res);
+        if (f->res != 1 || f->msg != f->i)
+            ck_abort_msg("round %llu received %llu (%d)", (unsigned long long)f->i,
+                         (unsigned long long)f->msg, (int)f->res);
+        rt_channel_close_rx(f->fresh);
+    }
+    rt_channel_close_rx(f->ctl);
+    rt_channel_close_tx(f->ack);
+    ASYNC_RETURN((intptr_t)f->i);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable race_rx_vtable = {race_rx_poll, rt_async_drop};
+
+START_TEST(a_receiver_parked_on_a_new_channel_gets_the_first_message)
+{
+    struct race_tx tx = {.async = RT_ASYNC_INIT(&race_tx_vtable)};
+    struct race_rx rx = {.async = RT_ASYNC_INIT(&race_rx_vtable)};
+    intptr_t out[2];
+
+    ck_assert_int_eq(rt_channel_create(4, sizeof(struct rt_channel *), &tx.ctl), 0);
+    ck_assert_int_eq(rt_channel_create(4, sizeof(uint64_t), &tx.ack), 0);
+    rx.ctl = tx.ctl;
+    rx.ack = tx.ack;
+    run_pair(&tx, sizeof(tx), &rx, sizeof(rx), out);
+    ck_assert_int_eq(out[0], RACE_ROUNDS);
+    ck_assert_int_eq(out[1], RACE_ROUNDS);
+}
+END_TEST
+
+/* ------------------------------------------------------------ freeing */
+
+/*
+ * Channels use plain malloc (channel.c says why), so the harness's count
+ * does not see them. Under AddressSanitizer its leak check does, at the end
+ * of the test's process. In a plain build, glibc's count of bytes in use
+ * shows it: it grows by at least the slots while one end is open, and 100
+ * channels made and closed leave it where it was, give or take less than
+ * one channel (glibc keeps a few freed blocks in per-thread caches, and
+ * counts those as in use).
+ */
+#define SLOTS_BYTES (64 * 256)
+
+static size_t bytes_in_use(void)
+{
+    return mallinfo2().uordblks;
+}
+
+static void one_channel_closed(int order)
+{
+    struct rt_channel *ch;
+    size_t before = bytes_in_use();
+
+    ck_assert_int_eq(rt_channel_create(64, 256, &ch), 0);
+    if (order == 0)
+        rt_channel_close_tx(ch);
+    else
+        rt_channel_close_rx(ch);
+    if (!SANITIZED)
+        ck_assert_uint_ge(bytes_in_use(), before + SLOTS_BYTES); /* one end is still open */
+    if (order == 0)
+        rt_channel_close_rx(ch);
+    else
+        rt_channel_close_tx(ch);
+}
+
+START_TEST(the_channel_is_freed_when_both_ends_are_closed)
+{
+    size_t before;
+
+    for (int i = 0; i < 20; i++) /* fill glibc's caches first */
+        one_channel_closed(i % 2);
+    before = bytes_in_use();
+    for (int i = 0; i < 100; i++)
+        one_channel_closed(i % 2);
+    if (!SANITIZED)
+        ck_assert_uint_lt(bytes_in_use(), before + SLOTS_BYTES);
+}
+END_TEST
+
+/* ------------------------------------------------------------ sizes */
+
+static void fill_count(void *arg)
+{
+    struct rt_channel *ch;
+    size_t *io = arg; /* in: the capacity asked for; out: how many messages fit */
+    char msg = 'x';
+
+    ck_assert_int_eq(rt_channel_create(io[0], 1, &ch), 0);
+    for (io[1] = 0; rt_channel_try_send(ch, &msg) == 1; io[1]++)
+        ck_assert_uint_le(io[1], 1024);
+    rt_channel_close_tx(ch);
+    rt_channel_close_rx(ch);
+}
+
+START_TEST(sizes_out_of_range_are_refused_and_capacity_rounds_up)
+{
+    struct rt_channel *ch = NULL;
+    size_t io[2];
+
+    ck_assert_int_eq(rt_channel_create(0, 8, &ch), -EINVAL);
+    ck_assert_int_eq(rt_channel_create((1u << 24) + 1, 8, &ch), -EINVAL);
+    ck_assert_int_eq(rt_channel_create(4, 0, &ch), -EINVAL);
+    ck_assert_int_eq(rt_channel_create(4, 65537, &ch), -EINVAL);
+    ck_assert_ptr_null(ch);
+    ck_assert_int_eq(rt_channel_create(1, 65536, &ch), 0);
+    rt_channel_close_rx(ch);
+    rt_channel_close_tx(ch);
+
+    const size_t asked[] = {1, 2, 3, 5, 64, 100}, fits[] = {2, 2, 4, 8, 64, 128};
+    for (int i = 0; i < 6; i++) {
+        io[0] = asked[i];
+        call_in_executor(fill_count, io);
+        ck_assert_uint_eq(io[1], fits[i]);
+    }
+}
+END_TEST
+
+/* ------------------------------------------------------------ misuse */
+
+static struct rt_channel *shared;
+static uint64_t scratch_msg;
+
+static void send_one(void *arg)
+{
+    (void)arg;
+    rt_channel_try_send(shared, &scratch_msg);
+}
+
+static void recv_one(void *arg)
+{
+    (void)arg;
+    rt_channel_try_recv(shared, &scratch_msg);
+}
+
+/* Each end used by two executors: kept alive both, so the second cannot reuse the first's address.
+ */
+static void two_executors_on(void (*use)(void *))
+{
+    struct call f = {.future = {&call_vtable}, .fn = use};
+    struct rt_executor *a = test_executor(), *b = test_executor();
+
+    ck_assert_int_eq(rt_channel_create(4, sizeof(uint64_t), &shared), 0);
+    rt_executor_run(a, &f.future, sizeof(f));
+    rt_executor_run(b, &f.future, sizeof(f)); /* dies */
+}
+
+static void two_senders(void)
+{
+    two_executors_on(send_one);
+}
+
+static void two_receivers(void)
+{
+    two_executors_on(recv_one);
+}
+
+static void send_outside_an_executor(void)
+{
+    ck_assert_int_eq(rt_channel_create(4, sizeof(uint64_t), &shared), 0);
+    send_one(NULL);
+}
+
+START_TEST(one_end_used_from_two_executors_stops_the_program)
+{
+    test_expect_death(two_senders, "sending end was used from two executors");
+    test_expect_death(two_receivers, "receiving end was used from two executors");
+    test_expect_death(send_outside_an_executor, "sending end was used outside an executor");
+}
+END_TEST
+
+Suite *suite_channel(void)
+{
+    Suite *s = suite_create("channel");
+    TCase *tc = test_case("channel");
+
+    tcase_add_test(tc, ten_million_messages_arrive_in_order);
+    tcase_add_test(tc, a_tiny_ring_keeps_the_order_through_constant_waiting);
+    tcase_add_test(tc, send_waits_while_full_and_receive_while_empty);
+    tcase_add_test(tc, closing_the_sending_end_in_every_state);
+    tcase_add_test(tc, closing_the_receiving_end_in_every_state);
+    tcase_add_test(tc, closing_the_sending_end_wakes_a_parked_receiver);
+    tcase_add_test(tc, closing_the_receiving_end_wakes_a_parked_sender);
+    tcase_add_test(tc, a_receiver_parked_on_a_new_channel_gets_the_first_message);
+    tcase_add_test(tc, the_channel_is_freed_when_both_ends_are_closed);
+    tcase_add_test(tc, sizes_out_of_range_are_refused_and_capacity_rounds_up);
+    tcase_add_test(tc, one_end_used_from_two_executors_stops_the_program);
+    suite_add_tcase(s, tc);
+    return s;
+}
