@@ -57,10 +57,11 @@ struct rt_mesh_recv {
 void rt_mesh_recv(struct rt_mesh_recv *f, struct rt_mesh *m, unsigned me, void *msg_out);
 
 /*
- * The shard that owns `key`: the top 32 bits of its 64-bit FNV-1a hash,
- * mapped onto [0, shards) by a multiply-shift ((top * shards) >> 32), which
- * spreads keys evenly and needs no division. The same key goes to the same
- * shard in every process and on every machine.
+ * The shard that owns `key`: its 64-bit FNV-1a hash, finished with
+ * MurmurHash3's 64-bit finalizer (fmix64, so that the top bits depend on
+ * every byte), then the top 32 bits mapped onto [0, shards) by a
+ * multiply-shift ((top * shards) >> 32), which needs no division. The same
+ * key goes to the same shard in every process and on every machine.
  */
 unsigned rt_shard_of(const void *key, size_t len, unsigned shards);
 
