@@ -566,6 +566,14 @@ static void empty_run_queues(struct rt_executor *ex)
     }
 }
 
+void rt__executor_drop_tasks(struct rt_executor *ex)
+{
+    if (ex->running)
+        rt__die("rt__executor_drop_tasks: the executor is running");
+    cancel_all_tasks(ex);
+    empty_run_queues(ex);
+}
+
 void rt_executor_destroy(struct rt_executor *ex)
 {
     struct list_node *node;

@@ -83,6 +83,14 @@ const char *rt_last_error(void);
 /* For the runtime's own files (phase 4's pool.c): set what rt_last_error() says. */
 void rt__set_last_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/*
+ * For phase 4's pool.c: cancel every task now (drop their futures), the
+ * first half of rt_executor_destroy(), which then finds none left. A pool
+ * drops every shard's tasks before it frees any executor, because a drop may
+ * close a channel and so ring another shard's doorbell. Not while it runs.
+ */
+void rt__executor_drop_tasks(struct rt_executor *ex);
+
 /* Cancel and free every task still alive, then the executor. Not while it runs. */
 void rt_executor_destroy(struct rt_executor *ex);
 

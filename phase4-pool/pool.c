@@ -48,7 +48,7 @@ struct rt_pool {
     bool failed;       /* some shard failed: nobody runs */
     int error;         /* the first failure's -errno */
     char why[512];     /* ... and what it was, naming the shard */
-    unsigned finished; /* shards whose main future has finished */
+    unsigned finished; /* shards whose main future has finished, their tasks dropped */
 };
 
 /* The shard running on this thread, for rt_shard_id() and friends. */
@@ -87,9 +87,10 @@ static bool arrive_and_wait(struct rt_pool *p, struct shard *s, int err, const c
 }
 
 /*
- * A shard has finished: wait until all have. A peer may ring this shard's
- * doorbell (channel.c) until it has finished too, so no executor is
- * destroyed before then.
+ * A shard has finished, and dropped the tasks its main future left behind:
+ * wait until all have. Until then a peer may ring this shard's doorbell
+ * (channel.c), from a running task or from a dropped task's drop that closes
+ * a channel, so no executor is destroyed before then.
  */
 static void finish_and_wait(struct rt_pool *p)
 {
@@ -129,6 +130,7 @@ static void *shard_main(void *arg)
         rt__die("rt_pool_start: shard %u's future is %zu bytes (at most %d)", s->index, size,
                 RT_SHARD_FUTURE_MAX);
     s->output = rt_executor_run(ex, (const struct rt_future *)s->future, size);
+    rt__executor_drop_tasks(ex);
     if (p->mesh)
         rt_mesh_close_shard(p->mesh, s->index);
     finish_and_wait(p);

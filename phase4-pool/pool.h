@@ -13,10 +13,12 @@
  * rt_pool_start() returns the -errno with rt_last_error() naming the shard
  * and the cause.
  *
- * When a shard's main future finishes, the pool closes the shard's mesh
- * ends, so its peers see -EPIPE or the end instead of waiting forever, and
- * keeps its executor until every shard has finished (a peer may still ring
- * its doorbell until then); then each executor is destroyed on its thread.
+ * When a shard's main future finishes, the pool drops the tasks it left
+ * behind and closes the shard's mesh ends, so its peers see -EPIPE or the
+ * end instead of waiting forever, and keeps its executor until every shard
+ * has got that far (a peer may still ring its doorbell until then, even
+ * from a dropped task that closes a channel); then each executor is
+ * destroyed on its thread.
  */
 #ifndef RT_POOL_H
 #define RT_POOL_H

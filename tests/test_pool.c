@@ -145,7 +145,7 @@ START_TEST(every_shard_runs_its_future_and_the_outputs_come_back)
     struct log log = {.seed = 7000};
     struct rt_pool *p;
     intptr_t out[5];
-    char name[16];
+    char name[32];
 
     /* Five shards on this 2-CPU machine: unbound threads may outnumber CPUs. */
     b.shards = 5;
@@ -330,6 +330,111 @@ START_TEST(a_pool_with_a_mesh_gives_it_to_each_shard)
     rt_pool_join(p, NULL);
     for (int k = 0; k < 3; k++)
         ck_assert(log.has_mesh[k]);
+}
+END_TEST
+
+/* ------------------------------------------------------------ teardown */
+
+/*
+ * Tasks a shard leaves behind when its main future finishes are dropped when
+ * the pool takes its executor down, and a drop may close a channel, which
+ * rings the other side's executor if that side was waiting. So no executor
+ * may be freed while another shard still drops tasks.
+ *
+ * Here shard 0 leaves a task waiting for a message on `ch` (its waiting flag
+ * is up) that closes its end when dropped; shard 1 leaves a task that closes
+ * the sending end when dropped, a little later. That close sees the
+ * receiver's flag still up and rings shard 0's executor: it must still be
+ * there (AddressSanitizer reports the use after free if it is not).
+ */
+struct closes_when_dropped {
+    struct rt_async async;
+    struct rt_channel *ch;
+    bool rx;
+    uint64_t msg;
+    struct rt_channel_recv recv;
+    struct rt_waker never; /* the tx task waits on nothing that will ever wake it */
+    intptr_t got;
+};
+
+static enum rt_poll closes_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct closes_when_dropped *f = (struct closes_when_dropped *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    if (f->rx) {
+        rt_channel_recv(&f->recv, f->ch, &f->msg);
+        AWAIT(&f->recv.async.future, &f->got);
+        ck_abort_msg("nothing is ever sent");
+    }
+    rt_waker_register(&f->never, cx);
+    return RT_PENDING;
+    ASYNC_END;
+}
+
+static void closes_drop(struct rt_future *self)
+{
+    struct closes_when_dropped *f = (struct closes_when_dropped *)self;
+
+    rt_async_drop(self);
+    rt_waker_drop(&f->never);
+    if (f->rx) {
+        rt_channel_close_rx(f->ch);
+    } else {
+        usleep(50 * 1000); /* let shard 0 get ahead: its drops are done by now */
+        rt_channel_close_tx(f->ch);
+    }
+}
+
+static const struct rt_future_vtable closes_vtable = {closes_poll, closes_drop};
+
+/* Main: leave a closes_when_dropped task behind, running until it waits. */
+struct leave_behind {
+    struct rt_async async;
+    struct rt_channel *ch;
+    struct rt_join_handle job;
+    struct rt_yield yield;
+};
+
+static enum rt_poll leave_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct leave_behind *f = (struct leave_behind *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    {
+        struct closes_when_dropped t = {.async = RT_ASYNC_INIT(&closes_vtable),
+                                        .ch = f->ch,
+                                        .rx = rt_shard_id() == 0};
+        f->job = rt_spawn(&t.async.future, sizeof(t));
+    }
+    rt_join_detach(&f->job);
+    rt_yield_now(&f->yield); /* the task runs, and waits */
+    AWAIT(&f->yield.future, NULL);
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable leave_vtable = {leave_poll, rt_async_drop};
+
+static size_t make_leave_behind(unsigned shard, void *arg, void *buf)
+{
+    struct leave_behind f = {.async = RT_ASYNC_INIT(&leave_vtable), .ch = arg};
+
+    (void)shard;
+    memcpy(buf, &f, sizeof(f));
+    return sizeof(f);
+}
+
+START_TEST(a_task_dropped_at_teardown_may_still_ring_a_peer)
+{
+    struct rt_pool_builder b = RT_POOL_BUILDER_INIT;
+    struct rt_channel *ch;
+    struct rt_pool *p;
+
+    ck_assert_int_eq(rt_channel_create(4, sizeof(uint64_t), &ch), 0);
+    b.shards = 2;
+    ck_assert_int_eq(rt_pool_start(&b, make_leave_behind, ch, &p), 0);
+    rt_pool_join(p, NULL); /* both ends closed by the drops: the channel is freed */
 }
 END_TEST
 
@@ -567,6 +672,7 @@ Suite *suite_pool(void)
     tcase_add_test(tc, a_fence_holds_every_shard);
     tcase_add_test(tc, the_executor_builder_applies_to_every_shard);
     tcase_add_test(tc, a_pool_with_a_mesh_gives_it_to_each_shard);
+    tcase_add_test(tc, a_task_dropped_at_teardown_may_still_ring_a_peer);
     tcase_add_test(tc, a_shard_whose_executor_cannot_be_made_stops_the_whole_start);
     tcase_add_test(tc, a_ring_too_big_for_every_shard);
     tcase_add_test(tc, a_shard_whose_thread_cannot_start_stops_the_whole_start);
