@@ -1,10 +1,13 @@
 /*
  * net.c - TCP over io_uring. New in phase 2.
+ *
+ * Phase 4: rt_tcp_listen_shared(), for a port that every shard listens on.
  */
 #include "net.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <unistd.h>
@@ -30,7 +33,8 @@ int rt_sockaddr(const char *host, uint16_t port, struct sockaddr_storage *addr, 
     return -EINVAL;
 }
 
-int rt_tcp_listen(const char *host, uint16_t port, int backlog)
+/* rt_tcp_listen(), and (phase 4) with SO_REUSEPORT set before the bind when `share` is true. */
+static int tcp_listen(const char *host, uint16_t port, int backlog, bool share)
 {
     struct sockaddr_storage addr;
     socklen_t len;
@@ -43,12 +47,23 @@ int rt_tcp_listen(const char *host, uint16_t port, int backlog)
         return -errno;
     /* A restarted server may bind its port while old connections still linger in TIME_WAIT. */
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+        (share && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) ||
         bind(fd, (struct sockaddr *)&addr, len) < 0 || listen(fd, backlog) < 0) {
         err = -errno;
         close(fd);
         return err;
     }
     return fd;
+}
+
+int rt_tcp_listen(const char *host, uint16_t port, int backlog)
+{
+    return tcp_listen(host, port, backlog, false);
+}
+
+int rt_tcp_listen_shared(const char *host, uint16_t port, int backlog)
+{
+    return tcp_listen(host, port, backlog, true);
 }
 
 int rt_tcp_port(int fd)

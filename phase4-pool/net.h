@@ -1,5 +1,6 @@
 /*
  * net.h - TCP over io_uring: listening, connecting, sending it all. New in phase 2.
+ * Phase 4 adds a listening socket that shards share a port with (SO_REUSEPORT).
  *
  * Making a socket, binding and listening are immediate system calls: they
  * never wait for the network, so they are plain functions returning a file
@@ -28,6 +29,17 @@ int rt_sockaddr(const char *host, uint16_t port, struct sockaddr_storage *addr, 
 
 /* A TCP socket listening on host:port (port 0: any free port). Returns its fd, or -errno. */
 int rt_tcp_listen(const char *host, uint16_t port, int backlog);
+
+/*
+ * Phase 4: the same, with SO_REUSEPORT, so that each shard of a pool can
+ * have a listening socket of its own on one port: the kernel spreads the
+ * incoming connections over them (by a hash of each connection's addresses),
+ * and a connection stays with the shard that accepted it, no lock and no
+ * hand-over between cores. Every socket sharing the port must set the
+ * option, under the same user. For port 0, let the first call pick the
+ * port (rt_tcp_port) and give that port to the others.
+ */
+int rt_tcp_listen_shared(const char *host, uint16_t port, int backlog);
 
 /* The local port a socket is bound to, or -errno. */
 int rt_tcp_port(int fd);

@@ -8,7 +8,8 @@
  * resets while we send (-ECONNRESET or -EPIPE), after which the executor
  * still serves a full echo; a reset on one connection that leaves another,
  * served at the same time, untouched; recv after the peer closed (0); and
- * host names, which the runtime refuses to look up (-EINVAL).
+ * host names, which the runtime refuses to look up (-EINVAL). From phase 4:
+ * listening sockets that share a port (SO_REUSEPORT) split its connections.
  *
  * The futures here always run to their end (a failed assertion ends the
  * test's process), so they free what they own and close their sockets on
@@ -17,6 +18,7 @@
 #include "harness.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -836,6 +838,57 @@ START_TEST(a_reset_connection_leaves_another_alone)
 }
 END_TEST
 
+#if PHASE >= 4
+/*
+ * Phase 4: sockets made with rt_tcp_listen_shared() share a port
+ * (SO_REUSEPORT), one per shard; a plain listen there is refused; and the
+ * kernel hands the connections to both (32 of them: all on one socket would
+ * take a hash that chose the same one 32 times running).
+ */
+START_TEST(shared_listeners_split_the_connections_of_one_port)
+{
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
+    int fds[2], clients[32], accepted[2] = {0, 0}, port;
+
+    fds[0] = rt_tcp_listen_shared("127.0.0.1", 0, 64);
+    ck_assert_int_ge(fds[0], 0);
+    port = rt_tcp_port(fds[0]);
+    fds[1] = rt_tcp_listen_shared("127.0.0.1", (uint16_t)port, 64);
+    ck_assert_int_ge(fds[1], 0);
+    ck_assert_int_eq(rt_tcp_listen("127.0.0.1", (uint16_t)port, 64), -EADDRINUSE);
+
+    ck_assert_int_eq(rt_sockaddr("127.0.0.1", (uint16_t)port, &addr, &addr_len), 0);
+    for (int i = 0; i < 32; i++) {
+        clients[i] = socket(AF_INET, SOCK_STREAM, 0);
+        ck_assert_int_ge(clients[i], 0);
+        /* Returns once the connection waits in one of the two accept queues. */
+        ck_assert_int_eq(connect(clients[i], (struct sockaddr *)&addr, addr_len), 0);
+    }
+    for (int k = 0; k < 2; k++) {
+        /* Non-blocking: accept what is queued, then stop at -EAGAIN. */
+        ck_assert_int_eq(fcntl(fds[k], F_SETFL, O_NONBLOCK), 0);
+        for (;;) {
+            int fd = accept(fds[k], NULL, NULL);
+
+            if (fd < 0) {
+                ck_assert_int_eq(errno, EAGAIN);
+                break;
+            }
+            accepted[k]++;
+            close(fd);
+        }
+        close(fds[k]);
+    }
+    for (int i = 0; i < 32; i++)
+        close(clients[i]);
+    ck_assert_int_eq(accepted[0] + accepted[1], 32);
+    ck_assert_int_gt(accepted[0], 0);
+    ck_assert_int_gt(accepted[1], 0);
+}
+END_TEST
+#endif
+
 Suite *suite_tcp(void)
 {
     Suite *s = suite_create("tcp");
@@ -855,6 +908,9 @@ Suite *suite_tcp(void)
     tcase_add_test(tc, recv_after_the_peer_closed_gives_zero);
     tcase_add_test(tc, peer_resets_while_we_send);
     tcase_add_test(tc, a_reset_connection_leaves_another_alone);
+#if PHASE >= 4
+    tcase_add_test(tc, shared_listeners_split_the_connections_of_one_port);
+#endif
     suite_add_tcase(s, tc);
     return s;
 }
