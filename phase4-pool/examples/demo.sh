@@ -1,9 +1,11 @@
 #!/bin/sh
-# Phase 2's showcase, run by `make demo`: the I/O examples, each with a line of narration.
-# Usage: demo.sh BUILD_DIR   (build/phase2)
+# Phase 4's showcase, run by `make demo`: phase 2's I/O examples (as phase 3's demo has them), then
+# the pool: where shards go, a round trip between two cores, and an echo server sharded per core.
+# Usage: demo.sh BUILD_DIR   (build/phase4)
 # Phase 1's examples are built into BUILD_DIR too; phase 1's demo is the one that runs them.
 set -eu
 b=$(cd "${1:?usage: demo.sh BUILD_DIR}" && pwd) # absolute: we work in a temp directory
+fixtures=$(cd "$(dirname "$0")/../../tests/fixtures/topology" && pwd) # the fake machines
 tmp=$(mktemp -d)
 server=
 
@@ -35,28 +37,66 @@ cmp random copy && echo "cmp: the copy is identical"
 echo "-- sleep_sort: a task per number sleeps that many ms, so they wake in order; then rt_timeout"
 "$b/examples/sleep_sort"
 
+# wait_for_port NAME FILE: print the port NAME (in the background, $server) wrote to FILE
+# in its "... port N" line, waiting at most 5 s; on failure, show FILE and end the script.
+wait_for_port() {
+    tries=0
+    port=
+    while [ -z "$port" ]; do
+        tries=$((tries + 1))
+        if [ "$tries" -gt 50 ] || ! kill -0 "$server" 2>/dev/null; then
+            echo "$1 did not start:" >&2
+            cat "$2" >&2
+            exit 1
+        fi
+        sleep 0.1
+        port=$(sed -n 's/.* listening on .* port \([0-9][0-9]*\)$/\1/p' "$2")
+    done
+    echo "$port"
+}
+
+# stop_server FILE: SIGINT to $server, wait for it, and show what it said after its first line.
+stop_server() {
+    kill -INT "$server"
+    status=0
+    wait "$server" || status=$?
+    server=
+    sed 1d "$1"
+    [ "$status" -eq 0 ] || exit "$status"
+}
+
 echo "-- echo_server in the background on a port the kernel picks, and echo_client against it"
 "$b/examples/echo_server" --port 0 >server.out 2>&1 &
 server=$!
-port=
-tries=0
-while [ -z "$port" ]; do # until the server prints the port it listens on (at most 5 s)
-    tries=$((tries + 1))
-    if [ "$tries" -gt 50 ] || ! kill -0 "$server" 2>/dev/null; then
-        echo "echo_server did not start:"
-        cat server.out
-        exit 1
-    fi
-    sleep 0.1
-    port=$(sed -n 's/.* listening on .* port \([0-9][0-9]*\)$/\1/p' server.out)
-done
+port=$(wait_for_port echo_server server.out)
 cat server.out
 "$b/examples/echo_client" --port "$port" --connections 8 --messages 1000
 
 echo "-- SIGINT to the server: the signal completes a read on a signalfd, and it shuts down cleanly"
-kill -INT "$server"
-status=0
-wait "$server" || status=$?
-server=
-sed 1d server.out # its last words, after the "listening" line
-exit "$status"
+stop_server server.out
+
+echo "== phase 4: a pool of executors, one per core, talking through channels"
+
+echo "-- pool_hello: one executor per CPU of this machine (spread), each saying where it runs"
+"$b/examples/pool_hello" --placement spread
+
+echo "-- pool_hello on a fake machine with 2 sockets = 2 NUMA nodes, 4 cores each, 2 threads per core:"
+echo "   where 6 shards go with max-spread (one per node, then per core; SMT siblings last) ..."
+"$b/examples/pool_hello" --sysfs-root "$fixtures/2s2n_smt" --shards 6 --placement spread
+echo "   ... and with max-pack (both siblings of a core, then the next core, then the next socket)"
+"$b/examples/pool_hello" --sysfs-root "$fixtures/2s2n_smt" --shards 6 --placement pack
+
+echo "-- ping_pong: two shards pass a number over two channels; each parks while it waits ..."
+"$b/examples/ping_pong" --rounds 5000
+echo "   ... and spinning up to 200 us before parking: nobody sleeps, two CPUs stay busy"
+"$b/examples/ping_pong" --rounds 5000 --spin 200000
+
+echo "-- sharded_echo: every shard listens on the same port (SO_REUSEPORT); echo_client against it"
+"$b/examples/sharded_echo" --port 0 >sharded.out 2>&1 &
+server=$!
+port=$(wait_for_port sharded_echo sharded.out)
+cat sharded.out
+"$b/examples/echo_client" --port "$port" --connections 16 --messages 1000
+
+echo "-- SIGINT: shard 0 reads it and tells the others through the mesh; connections per shard:"
+stop_server sharded.out
