@@ -44,7 +44,9 @@ struct rt_placement {
     const int *cpus;        /* FENCED: the CPUs of the fence; CUSTOM: shard k runs on cpus[k] */
     size_t ncpus;           /* entries in `cpus` */
     const char *sysfs_root; /* where sysfs is; NULL: "/sys" */
-    const int *allowed;     /* the CPUs this process may use; NULL: its affinity mask */
+    const int *allowed;     /* the CPUs this process may use; NULL: the calling thread's
+                               affinity mask (taskset's, a cpuset's, or narrower if the
+                               thread was pinned, as rt_executor_create with a cpu does) */
     size_t nallowed;        /* entries in `allowed` */
 };
 

@@ -3,7 +3,8 @@
  * echo server, both driven by the same client from another process.
  *
  * Run it with `make phase2 bench` (or build/phase2/bench/echo; `echo runtime`
- * or `echo epoll` drives only that server, for a profiler). It prints
+ * or `echo epoll` drives only that server, for a profiler; from phase 4,
+ * `echo sharded` too). It prints
  * one `name=value` line per figure; each is the median of ROUNDS rounds,
  * runtime and epoll rounds alternating so that a noisy neighbour touches
  * both alike:
@@ -23,6 +24,14 @@
  *                                   jumped between about 160k and 215k, for both
  *                                   servers alike); rounds next to each other
  *                                   most often see the same level
+ *   echo_c16_sharded_1_msgs_per_s   phase 4: the same echo tasks in a pool of
+ *   echo_c16_sharded_2_msgs_per_s   1 and of 2 shards, each with a listening
+ *                                   socket of its own on the one port
+ *                                   (SO_REUSEPORT): the kernel spreads the 16
+ *                                   connections over the shards, and each
+ *                                   shard serves its own from accept to close
+ *   echo_c16_sharded_N_vs_epoll_ratio  each next to the epoll round of the
+ *                                   same turn, as above
  *
  * A round: the server listens on 127.0.0.1, port 0 (any free port), and a
  * forked client process is told the port. The client opens CONNS
@@ -39,7 +48,10 @@
  * CPUs: with two or more CPUs, every server runs on CPU 0 and the client on
  * CPU 1, so that the runtime server, which spins when it has nothing to do
  * (phase 2 does, by design), never takes CPU time from the client. With one
- * CPU nothing is pinned. A line on stderr says which.
+ * CPU nothing is pinned. A line on stderr says which. The 2-shard server
+ * runs on CPUs 0 and 1: on a 2-CPU machine its second shard shares CPU 1
+ * with the client, so there it shows what sharding costs more than what it
+ * gains; on a bigger machine give the client CPUs of its own.
  *
  * Target (reported, not asserted): the runtime server at least as fast as
  * the epoll server, a ratio of 1.0 or more.
@@ -430,6 +442,128 @@ static double runtime_round(void)
     return report_rate(&rep, len, "runtime");
 }
 
+/* ------------------------------------------------- sharded server (phase 4) */
+
+#define MAX_SHARDS 2
+
+/* A pool's worth of the runtime server: one listening socket and one echo_server per shard. */
+struct sharded {
+    int listen_fds[MAX_SHARDS];
+    struct echo_server srv[MAX_SHARDS]; /* srv[k] is touched by shard k only */
+    int report_fd;                      /* read by shard 0 */
+    struct report *rep;
+};
+
+/*
+ * A shard's main: accept on its own socket. Shard 0 waits for the client's
+ * report and then tells every other shard through the mesh that the round
+ * is over; the others wait for that message. Then, like echo_main, stop
+ * accepting and await every connection. Output: shard 0, the report's length.
+ */
+struct shard_main {
+    struct rt_async async;
+    struct sharded *sh;
+    unsigned me, peer;
+    int stop; /* the mesh message */
+    struct rt_join_handle acceptor;
+    struct rt_read_exact read;
+    struct rt_mesh_send send;
+    struct rt_mesh_recv recv;
+    intptr_t n;
+    int i;
+};
+
+static enum rt_poll shard_main_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct shard_main *f = (struct shard_main *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    {
+        struct acceptor a = {.async = RT_ASYNC_INIT(&acceptor_vtable),
+                             .listen_fd = f->sh->listen_fds[f->me],
+                             .srv = &f->sh->srv[f->me]};
+        f->acceptor = rt_spawn(&a.async.future, sizeof(a));
+    }
+    if (f->me == 0) {
+        rt_read_exact(&f->read, f->sh->report_fd, f->sh->rep, sizeof(*f->sh->rep),
+                      RT_OFFSET_CURRENT);
+        AWAIT(&f->read.async.future, &f->n);
+        for (f->peer = 1; f->peer < rt_shard_count(); f->peer++) {
+            rt_mesh_send(&f->send, rt_shard_mesh(), 0, f->peer, &f->stop);
+            AWAIT(&f->send.send.async.future, NULL);
+        }
+    } else {
+        rt_mesh_recv(&f->recv, rt_shard_mesh(), f->me, &f->stop);
+        AWAIT(&f->recv.async.future, NULL);
+        f->n = 0;
+    }
+    rt_join_cancel(&f->acceptor);
+    AWAIT(&f->acceptor.future, NULL);
+    for (f->i = 0; f->i < f->sh->srv[f->me].n_conns; f->i++)
+        AWAIT(&f->sh->srv[f->me].conns[f->i].future, NULL);
+    ASYNC_RETURN(f->n);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable shard_main_vtable = {shard_main_poll, rt_async_drop};
+
+static size_t make_shard_main(unsigned shard, void *arg, void *buf)
+{
+    struct shard_main m = {.async = RT_ASYNC_INIT(&shard_main_vtable), .sh = arg, .me = shard};
+
+    memcpy(buf, &m, sizeof(m));
+    return sizeof(m);
+}
+
+static double sharded_round(unsigned shards)
+{
+    static struct sharded sh; /* static: the connection handles add up */
+    static const int cpus[MAX_SHARDS] = {0, 1};
+    struct rt_pool_builder b = RT_POOL_BUILDER_INIT;
+    struct report rep = {0};
+    struct rt_pool *pool;
+    intptr_t len[MAX_SHARDS];
+    int report_pipe[2], port = 0;
+    pid_t client;
+
+    memset(&sh, 0, sizeof(sh));
+    for (unsigned k = 0; k < shards; k++) {
+        sh.listen_fds[k] = rt_tcp_listen_shared(HOST, (uint16_t)port, 128);
+        if (sh.listen_fds[k] < 0)
+            fail("cannot listen on a shared port");
+        port = rt_tcp_port(sh.listen_fds[k]);
+    }
+    if (pipe(report_pipe) < 0)
+        fail("cannot make a pipe");
+    /* Fork before the pool exists, so the client inherits no thread and no ring. */
+    client = start_client((uint16_t)port, report_pipe, sh.listen_fds[0]);
+    sh.report_fd = report_pipe[0];
+    sh.rep = &rep;
+    b.shards = shards;
+    b.mesh_capacity = 1;
+    b.mesh_msg_size = sizeof(int);
+    /*
+     * `allowed` too: runtime_round() pinned this thread to CPU 0, and without
+     * it the placement would read this thread's mask, which says CPU 0 only.
+     */
+    if (server_cpu != RT_CPU_ANY)
+        b.placement = (struct rt_placement){.kind = RT_PLACEMENT_CUSTOM,
+                                            .cpus = cpus,
+                                            .ncpus = shards,
+                                            .allowed = cpus,
+                                            .nallowed = MAX_SHARDS};
+    if (rt_pool_start(&b, make_shard_main, &sh, &pool) < 0) {
+        fprintf(stderr, "bench/echo: %s\n", rt_last_error());
+        exit(1);
+    }
+    rt_pool_join(pool, len);
+    for (unsigned k = 0; k < shards; k++)
+        close(sh.listen_fds[k]);
+    close(report_pipe[0]);
+    wait_child(client, "client");
+    return report_rate(&rep, len[0], "sharded");
+}
+
 /* ------------------------------------------------------------ epoll server */
 
 /* Send all `len` bytes on a non-blocking socket. Returns 0, or -errno. */
@@ -622,12 +756,14 @@ static void choose_cpus(void)
 int main(int argc, char **argv)
 {
     double rt[ROUNDS], ep[ROUNDS], ratio[ROUNDS];
-    /* `echo runtime` or `echo epoll` drives only that server, for a profiler. */
+    double sharded[MAX_SHARDS][ROUNDS], sharded_ratio[MAX_SHARDS][ROUNDS];
+    /* `echo runtime`, `echo epoll` or `echo sharded` drives only that server, for a profiler. */
     bool run_rt = argc < 2 || strcmp(argv[1], "runtime") == 0;
     bool run_ep = argc < 2 || strcmp(argv[1], "epoll") == 0;
+    bool run_sh = argc < 2 || strcmp(argv[1], "sharded") == 0;
 
-    if (!run_rt && !run_ep)
-        fail("the one argument, if any, is runtime or epoll");
+    if (!run_rt && !run_ep && !run_sh)
+        fail("the one argument, if any, is runtime, epoll or sharded");
     choose_cpus();
     for (int r = 0; r < ROUNDS; r++) {
         if (run_rt)
@@ -636,6 +772,11 @@ int main(int argc, char **argv)
             ep[r] = epoll_round();
         if (run_rt && run_ep)
             ratio[r] = rt[r] / ep[r];
+        for (unsigned k = 0; run_sh && k < MAX_SHARDS; k++) {
+            sharded[k][r] = sharded_round(k + 1);
+            if (run_ep)
+                sharded_ratio[k][r] = sharded[k][r] / ep[r];
+        }
     }
     /* Every task and source of the runtime server was freed. */
     if (rt__alloc_live() != 0)
@@ -646,5 +787,11 @@ int main(int argc, char **argv)
         printf("echo_c16_epoll_msgs_per_s=%.0f\n", bench_median(ep, ROUNDS));
     if (run_rt && run_ep)
         printf("echo_c16_runtime_vs_epoll_ratio=%.3f\n", bench_median(ratio, ROUNDS));
+    for (unsigned k = 0; run_sh && k < MAX_SHARDS; k++) {
+        printf("echo_c16_sharded_%u_msgs_per_s=%.0f\n", k + 1, bench_median(sharded[k], ROUNDS));
+        if (run_ep)
+            printf("echo_c16_sharded_%u_vs_epoll_ratio=%.3f\n", k + 1,
+                   bench_median(sharded_ratio[k], ROUNDS));
+    }
     return 0;
 }

@@ -1,0 +1,453 @@
+/*
+ * bench/channel.c - messages between two cores: the runtime's channel next
+ * to a mutex + condition variable queue, and a round trip between two
+ * parked executors next to one between two threads over pipes.
+ *
+ * Run it with `make phase4 bench` (or build/phase4/bench/channel). It prints
+ * one `name=value` line per figure, each the median of RUNS samples, the
+ * runtime and its baseline alternating so that a noisy neighbour touches
+ * both alike:
+ *
+ *   channel_msgs_per_s              MSGS 8-byte messages from one shard to
+ *                                   another through a channel of CAPACITY
+ *                                   slots: a task sending them in a loop, a
+ *                                   task receiving them in a loop
+ *   mutex_condvar_queue_msgs_per_s  the same messages between two plain
+ *                                   threads through a bounded queue of
+ *                                   CAPACITY slots under a pthread mutex,
+ *                                   with a condition variable for "not full"
+ *                                   and one for "not empty" (the textbook
+ *                                   queue: lock, wait while full or empty,
+ *                                   move one message, signal, unlock)
+ *   channel_vs_mutex_ratio          the first divided by the second
+ *   channel_pingpong_rtt_us         one message there and one back through
+ *                                   two channels, ROUND_TRIPS times; no spinning,
+ *                                   so each side parks (sleeps in io_uring)
+ *                                   while it waits and is woken through its
+ *                                   doorbell, an eventfd
+ *   pipe_pingpong_rtt_us            the same between two threads blocked in
+ *                                   read(2) on two pipes
+ *   channel_vs_pipe_rtt_ratio       the first divided by the second (lower
+ *                                   is better)
+ *
+ * CPUs: with CPUs 0 and 1 both usable, the sending side runs on CPU 0 and
+ * the receiving side on CPU 1, for the runtime and the baselines alike (a
+ * custom placement, and pthread affinity); otherwise nothing is pinned. A
+ * line on stderr says which.
+ *
+ * Targets (reported, not asserted): the channel at least 10 times the mutex
+ * queue; the parked round trip no slower than the pipe's.
+ */
+#define _GNU_SOURCE /* pthread_setaffinity_np and the CPU_* macros are GNU extensions */
+#include "rt.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/bench.h"
+#include "common/clock.h"
+
+#define RUNS        5       /* samples per figure; the median is printed */
+#define MSGS        2000000 /* messages per throughput sample */
+#define CAPACITY    1024    /* slots, in the channel and in the mutex queue alike */
+#define ROUND_TRIPS 10000   /* per round-trip sample */
+
+static _Noreturn void fail(const char *what)
+{
+    fprintf(stderr, "bench/channel: %s\n", what);
+    exit(1);
+}
+
+/* The sender's CPU and the receiver's, or RT_CPU_ANY for both. */
+static int cpus[2] = {RT_CPU_ANY, RT_CPU_ANY};
+
+static void choose_cpus(void)
+{
+    cpu_set_t mask;
+
+    if (sched_getaffinity(0, sizeof(mask), &mask) == 0 && CPU_ISSET(0, &mask) &&
+        CPU_ISSET(1, &mask)) {
+        cpus[0] = 0;
+        cpus[1] = 1;
+        fprintf(stderr, "bench/channel: senders on CPU 0, receivers on CPU 1\n");
+    } else {
+        fprintf(stderr, "bench/channel: nothing pinned (CPUs 0 and 1 are not both usable)\n");
+    }
+}
+
+/* ------------------------------------------------------------ two shards */
+
+/* Run two futures as the two shards of a pool placed on cpus[]. */
+struct pair {
+    const void *f[2];
+    size_t size[2];
+};
+
+static size_t pair_make(unsigned shard, void *arg, void *buf)
+{
+    struct pair *p = arg;
+
+    memcpy(buf, p->f[shard], p->size[shard]);
+    return p->size[shard];
+}
+
+static void run_pair(const void *f0, size_t size0, const void *f1, size_t size1)
+{
+    struct pair pair = {{f0, f1}, {size0, size1}};
+    struct rt_pool_builder b = RT_POOL_BUILDER_INIT;
+    struct rt_pool *p;
+
+    b.shards = 2;
+    if (cpus[0] != RT_CPU_ANY)
+        b.placement = (struct rt_placement){.kind = RT_PLACEMENT_CUSTOM, .cpus = cpus, .ncpus = 2};
+    if (rt_pool_start(&b, pair_make, &pair, &p) < 0) {
+        fprintf(stderr, "bench/channel: %s\n", rt_last_error());
+        exit(1);
+    }
+    rt_pool_join(p, NULL);
+}
+
+/* ------------------------------------------------------------ throughput */
+
+/* What both sides of a throughput run write down; read after the join. */
+struct stream {
+    struct rt_channel *ch;
+    uint64_t start_ns, end_ns; /* the sender's first send, the receiver's last receive */
+    uint64_t received;
+};
+
+/* Sends 0 .. MSGS - 1, then closes. */
+struct sender {
+    struct rt_async async;
+    struct stream *s;
+    uint64_t i;
+    struct rt_channel_send send;
+    intptr_t res;
+};
+
+static enum rt_poll sender_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct sender *f = (struct sender *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    f->s->start_ns = now_ns();
+    for (f->i = 0; f->i < MSGS; f->i++) {
+        rt_channel_send(&f->send, f->s->ch, &f->i);
+        AWAIT(&f->send.async.future, &f->res);
+    }
+    rt_channel_close_tx(f->s->ch);
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable sender_vtable = {sender_poll, rt_async_drop};
+
+/* Receives until the end, checking the order. */
+struct receiver {
+    struct rt_async async;
+    struct stream *s;
+    uint64_t msg, next;
+    struct rt_channel_recv recv;
+    intptr_t got;
+};
+
+static enum rt_poll receiver_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct receiver *f = (struct receiver *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    for (;;) {
+        rt_channel_recv(&f->recv, f->s->ch, &f->msg);
+        AWAIT(&f->recv.async.future, &f->got);
+        if (!f->got)
+            break;
+        if (f->msg != f->next++)
+            fail("a message arrived out of order");
+    }
+    f->s->end_ns = now_ns();
+    f->s->received = f->next;
+    rt_channel_close_rx(f->s->ch);
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable receiver_vtable = {receiver_poll, rt_async_drop};
+
+static double channel_sample(void)
+{
+    struct stream s = {0};
+    struct sender tx = {.async = RT_ASYNC_INIT(&sender_vtable), .s = &s};
+    struct receiver rx = {.async = RT_ASYNC_INIT(&receiver_vtable), .s = &s};
+
+    if (rt_channel_create(CAPACITY, sizeof(uint64_t), &s.ch) < 0)
+        fail("rt_channel_create failed");
+    run_pair(&tx, sizeof(tx), &rx, sizeof(rx));
+    if (s.received != MSGS)
+        fail("messages went missing");
+    return MSGS / ((double)(s.end_ns - s.start_ns) / NSEC_PER_SEC);
+}
+
+/* The baseline: the textbook bounded queue. */
+struct mutex_queue {
+    pthread_mutex_t lock;
+    pthread_cond_t not_full, not_empty;
+    uint64_t slots[CAPACITY];
+    uint64_t head, tail; /* taken out, put in */
+    bool closed;
+    uint64_t start_ns, end_ns, received;
+};
+
+/* Pin the calling thread to `cpu`, unless it is RT_CPU_ANY. */
+static void pin(int cpu)
+{
+    if (cpu != RT_CPU_ANY && rt_pin_current_thread(cpu) < 0)
+        fail("cannot pin to a CPU that was usable a moment ago");
+}
+
+static void *mutex_sender(void *arg)
+{
+    struct mutex_queue *q = arg;
+
+    pin(cpus[0]);
+    q->start_ns = now_ns();
+    for (uint64_t i = 0; i < MSGS; i++) {
+        pthread_mutex_lock(&q->lock);
+        while (q->tail - q->head == CAPACITY)
+            pthread_cond_wait(&q->not_full, &q->lock);
+        q->slots[q->tail++ % CAPACITY] = i;
+        pthread_cond_signal(&q->not_empty);
+        pthread_mutex_unlock(&q->lock);
+    }
+    pthread_mutex_lock(&q->lock);
+    q->closed = true;
+    pthread_cond_signal(&q->not_empty);
+    pthread_mutex_unlock(&q->lock);
+    return NULL;
+}
+
+static void *mutex_receiver(void *arg)
+{
+    struct mutex_queue *q = arg;
+    uint64_t next = 0;
+
+    pin(cpus[1]);
+    for (;;) {
+        uint64_t msg;
+
+        pthread_mutex_lock(&q->lock);
+        while (q->tail == q->head && !q->closed)
+            pthread_cond_wait(&q->not_empty, &q->lock);
+        if (q->tail == q->head) {
+            pthread_mutex_unlock(&q->lock);
+            break;
+        }
+        msg = q->slots[q->head++ % CAPACITY];
+        pthread_cond_signal(&q->not_full);
+        pthread_mutex_unlock(&q->lock);
+        if (msg != next++)
+            fail("a message arrived out of order (mutex queue)");
+    }
+    q->end_ns = now_ns();
+    q->received = next;
+    return NULL;
+}
+
+static double mutex_sample(void)
+{
+    static struct mutex_queue q; /* static: 8 KiB of slots */
+    pthread_t tx, rx;
+
+    memset(&q, 0, sizeof(q));
+    pthread_mutex_init(&q.lock, NULL);
+    pthread_cond_init(&q.not_full, NULL);
+    pthread_cond_init(&q.not_empty, NULL);
+    if (pthread_create(&rx, NULL, mutex_receiver, &q) != 0 ||
+        pthread_create(&tx, NULL, mutex_sender, &q) != 0)
+        fail("pthread_create failed");
+    pthread_join(tx, NULL);
+    pthread_join(rx, NULL);
+    pthread_cond_destroy(&q.not_empty);
+    pthread_cond_destroy(&q.not_full);
+    pthread_mutex_destroy(&q.lock);
+    if (q.received != MSGS)
+        fail("messages went missing (mutex queue)");
+    return MSGS / ((double)(q.end_ns - q.start_ns) / NSEC_PER_SEC);
+}
+
+/* ------------------------------------------------------------ round trips */
+
+/* Shard 0: ROUND_TRIPS times, send a number and wait for it to come back. */
+struct pinger {
+    struct rt_async async;
+    struct rt_channel *there, *back;
+    uint64_t *elapsed_ns; /* the caller's */
+    uint64_t i, msg, start;
+    struct rt_channel_send send;
+    struct rt_channel_recv recv;
+    intptr_t res;
+};
+
+static enum rt_poll pinger_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct pinger *f = (struct pinger *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    f->start = now_ns();
+    for (f->i = 0; f->i < ROUND_TRIPS; f->i++) {
+        rt_channel_send(&f->send, f->there, &f->i);
+        AWAIT(&f->send.async.future, &f->res);
+        rt_channel_recv(&f->recv, f->back, &f->msg);
+        AWAIT(&f->recv.async.future, &f->res);
+        if (f->res != 1 || f->msg != f->i)
+            fail("the round trip brought back something else");
+    }
+    *f->elapsed_ns = now_ns() - f->start;
+    rt_channel_close_tx(f->there);
+    rt_channel_close_rx(f->back);
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable pinger_vtable = {pinger_poll, rt_async_drop};
+
+/* Shard 1: send back whatever comes, until the end. */
+struct ponger {
+    struct rt_async async;
+    struct rt_channel *there, *back;
+    uint64_t msg;
+    struct rt_channel_send send;
+    struct rt_channel_recv recv;
+    intptr_t res;
+};
+
+static enum rt_poll ponger_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct ponger *f = (struct ponger *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    for (;;) {
+        rt_channel_recv(&f->recv, f->there, &f->msg);
+        AWAIT(&f->recv.async.future, &f->res);
+        if (!f->res)
+            break;
+        rt_channel_send(&f->send, f->back, &f->msg);
+        AWAIT(&f->send.async.future, &f->res);
+    }
+    rt_channel_close_rx(f->there);
+    rt_channel_close_tx(f->back);
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable ponger_vtable = {ponger_poll, rt_async_drop};
+
+static double channel_rtt_sample(void)
+{
+    uint64_t elapsed = 0;
+    struct pinger ping = {.async = RT_ASYNC_INIT(&pinger_vtable), .elapsed_ns = &elapsed};
+    struct ponger pong = {.async = RT_ASYNC_INIT(&ponger_vtable)};
+
+    if (rt_channel_create(2, sizeof(uint64_t), &ping.there) < 0 ||
+        rt_channel_create(2, sizeof(uint64_t), &ping.back) < 0)
+        fail("rt_channel_create failed");
+    pong.there = ping.there;
+    pong.back = ping.back;
+    run_pair(&ping, sizeof(ping), &pong, sizeof(pong));
+    return (double)elapsed / ROUND_TRIPS / NSEC_PER_USEC;
+}
+
+/* The baseline: two threads, two pipes, each blocked in read(2) while it waits. */
+struct pipes {
+    int there[2], back[2];
+    uint64_t elapsed_ns;
+};
+
+/* Eight bytes through a pipe, all or fail: a pipe moves up to PIPE_BUF bytes in one piece. */
+static void put8(int fd, uint64_t v)
+{
+    if (write(fd, &v, 8) != 8)
+        fail("a pipe write came up short");
+}
+
+static uint64_t get8(int fd)
+{
+    uint64_t v;
+
+    if (read(fd, &v, 8) != 8)
+        fail("a pipe read came up short");
+    return v;
+}
+
+static void *pipe_ponger(void *arg)
+{
+    struct pipes *p = arg;
+
+    pin(cpus[1]);
+    for (int i = 0; i < ROUND_TRIPS; i++)
+        put8(p->back[1], get8(p->there[0]));
+    return NULL;
+}
+
+static void *pipe_pinger(void *arg)
+{
+    struct pipes *p = arg;
+    uint64_t start;
+
+    pin(cpus[0]);
+    start = now_ns();
+    for (uint64_t i = 0; i < ROUND_TRIPS; i++) {
+        put8(p->there[1], i);
+        if (get8(p->back[0]) != i)
+            fail("the pipe round trip brought back something else");
+    }
+    p->elapsed_ns = now_ns() - start;
+    return NULL;
+}
+
+static double pipe_rtt_sample(void)
+{
+    struct pipes p;
+    pthread_t a, b;
+
+    if (pipe(p.there) < 0 || pipe(p.back) < 0)
+        fail("pipe failed");
+    if (pthread_create(&b, NULL, pipe_ponger, &p) != 0 ||
+        pthread_create(&a, NULL, pipe_pinger, &p) != 0)
+        fail("pthread_create failed");
+    pthread_join(a, NULL);
+    pthread_join(b, NULL);
+    for (int i = 0; i < 2; i++) {
+        close(p.there[i]);
+        close(p.back[i]);
+    }
+    return (double)p.elapsed_ns / ROUND_TRIPS / NSEC_PER_USEC;
+}
+
+/* ---------------------------------------------------------------------- main */
+
+int main(void)
+{
+    double ch[RUNS], mq[RUNS], tput_ratio[RUNS], ch_rtt[RUNS], pipe_rtt[RUNS], rtt_ratio[RUNS];
+
+    choose_cpus();
+    for (int r = 0; r < RUNS; r++) {
+        ch[r] = channel_sample();
+        mq[r] = mutex_sample();
+        tput_ratio[r] = ch[r] / mq[r];
+        ch_rtt[r] = channel_rtt_sample();
+        pipe_rtt[r] = pipe_rtt_sample();
+        rtt_ratio[r] = ch_rtt[r] / pipe_rtt[r];
+    }
+    printf("channel_msgs_per_s=%.0f\n", bench_median(ch, RUNS));
+    printf("mutex_condvar_queue_msgs_per_s=%.0f\n", bench_median(mq, RUNS));
+    printf("channel_vs_mutex_ratio=%.2f\n", bench_median(tput_ratio, RUNS));
+    printf("channel_pingpong_rtt_us=%.2f\n", bench_median(ch_rtt, RUNS));
+    printf("pipe_pingpong_rtt_us=%.2f\n", bench_median(pipe_rtt, RUNS));
+    printf("channel_vs_pipe_rtt_ratio=%.2f\n", bench_median(rtt_ratio, RUNS));
+    return 0;
+}
