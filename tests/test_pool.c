@@ -402,9 +402,8 @@ static enum rt_poll leave_poll(struct rt_future *self, struct rt_context *cx, in
 
     ASYNC_BEGIN(f, cx, out);
     {
-        struct closes_when_dropped t = {.async = RT_ASYNC_INIT(&closes_vtable),
-                                        .ch = f->ch,
-                                        .rx = rt_shard_id() == 0};
+        struct closes_when_dropped t = {
+            .async = RT_ASYNC_INIT(&closes_vtable), .ch = f->ch, .rx = rt_shard_id() == 0};
         f->job = rt_spawn(&t.async.future, sizeof(t));
     }
     rt_join_detach(&f->job);
