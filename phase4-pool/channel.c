@@ -157,16 +157,23 @@ static void wake_other(atomic_bool *waiting, _Atomic(struct rt_executor *) *othe
         rt_executor_notify(atomic_load_explicit(other, memory_order_acquire));
 }
 
+/*
+ * An end closed twice would count as both ends and free the channel under
+ * the other side's feet. Caught here while the other end is still open;
+ * after that the channel is gone, and only AddressSanitizer can tell.
+ */
 void rt_channel_close_tx(struct rt_channel *ch)
 {
-    atomic_store_explicit(&ch->tx_closed, true, memory_order_release);
+    if (atomic_exchange_explicit(&ch->tx_closed, true, memory_order_release))
+        rt__die("a channel's sending end was closed twice");
     wake_other(&ch->rx_waiting, &ch->rx_ex);
     release_end(ch);
 }
 
 void rt_channel_close_rx(struct rt_channel *ch)
 {
-    atomic_store_explicit(&ch->rx_closed, true, memory_order_release);
+    if (atomic_exchange_explicit(&ch->rx_closed, true, memory_order_release))
+        rt__die("a channel's receiving end was closed twice");
     wake_other(&ch->tx_waiting, &ch->tx_ex);
     release_end(ch);
 }

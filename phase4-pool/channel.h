@@ -42,7 +42,8 @@ struct rt_channel;
  * Make a channel of `capacity` slots (rounded up to a power of two, at
  * least 2, at most 1 << 24) of `msg_size` bytes each (1 to 65536). Returns
  * 0, or -EINVAL for sizes out of range. Both ends are open; each must be
- * closed once, with rt_channel_close_tx() and rt_channel_close_rx().
+ * closed once, with rt_channel_close_tx() and rt_channel_close_rx() (closing
+ * one twice stops the program, if the other is still open to notice).
  */
 int rt_channel_create(size_t capacity, size_t msg_size, struct rt_channel **out);
 

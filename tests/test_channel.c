@@ -10,8 +10,8 @@
  * sender -EPIPE; a receiver parked on a new channel when its first message
  * comes is always woken (the race, 100,000 times); the channel is freed
  * when both ends are closed, in either order; sizes out of range are
- * refused; and using one end from two executors stops the program with a
- * message that says so.
+ * refused; and using one end from two executors, or closing one twice,
+ * stops the program with a message that says so.
  *
  * Tests that need two threads run a pool of two shards (pool.h), which keeps
  * both executors until both shards have finished: either side may ring the
@@ -832,6 +832,27 @@ static void send_outside_an_executor(void)
     send_one(NULL);
 }
 
+static void close_tx_twice(void)
+{
+    ck_assert_int_eq(rt_channel_create(4, sizeof(uint64_t), &shared), 0);
+    rt_channel_close_tx(shared);
+    rt_channel_close_tx(shared); /* would free the channel the receiver still has */
+}
+
+static void close_rx_twice(void)
+{
+    ck_assert_int_eq(rt_channel_create(4, sizeof(uint64_t), &shared), 0);
+    rt_channel_close_rx(shared);
+    rt_channel_close_rx(shared);
+}
+
+START_TEST(closing_an_end_twice_stops_the_program)
+{
+    test_expect_death(close_tx_twice, "sending end was closed twice");
+    test_expect_death(close_rx_twice, "receiving end was closed twice");
+}
+END_TEST
+
 START_TEST(one_end_used_from_two_executors_stops_the_program)
 {
     test_expect_death(two_senders, "sending end was used from two executors");
@@ -856,6 +877,7 @@ Suite *suite_channel(void)
     tcase_add_test(tc, the_channel_is_freed_when_both_ends_are_closed);
     tcase_add_test(tc, sizes_out_of_range_are_refused_and_capacity_rounds_up);
     tcase_add_test(tc, one_end_used_from_two_executors_stops_the_program);
+    tcase_add_test(tc, closing_an_end_twice_stops_the_program);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -20,6 +20,13 @@
  *                                   queue: lock, wait while full or empty,
  *                                   move one message, signal, unlock)
  *   channel_vs_mutex_ratio          the first divided by the second
+ *   channel_cpu_ns_per_msg          CPU time (user + system, both threads) per
+ *   mutex_condvar_queue_cpu_ns_per_msg  message, for the same two runs: the
+ *                                   work a message costs, apart from the time
+ *                                   a thread spends asleep or waiting for a
+ *                                   CPU. On a machine busy with other work the
+ *                                   rates above measure mostly how soon the
+ *                                   scheduler runs a woken thread; these don't
  *   channel_pingpong_rtt_us         one message there and one back through
  *                                   two channels, ROUND_TRIPS times; no spinning,
  *                                   so each side parks (sleeps in io_uring)
@@ -47,6 +54,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "common/bench.h"
@@ -62,6 +70,21 @@ static _Noreturn void fail(const char *what)
     fprintf(stderr, "bench/channel: %s\n", what);
     exit(1);
 }
+
+/* CPU time this process has used so far, user and system, in ns. */
+static uint64_t cpu_used_ns(void)
+{
+    struct rusage ru;
+
+    getrusage(RUSAGE_SELF, &ru);
+    return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * NSEC_PER_SEC +
+           (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * NSEC_PER_USEC;
+}
+
+/* A throughput sample: messages per second, and CPU ns per message. */
+struct rate {
+    double per_s, cpu_ns;
+};
 
 /* The sender's CPU and the receiver's, or RT_CPU_ANY for both. */
 static int cpus[2] = {RT_CPU_ANY, RT_CPU_ANY};
@@ -178,18 +201,20 @@ static enum rt_poll receiver_poll(struct rt_future *self, struct rt_context *cx,
 
 static const struct rt_future_vtable receiver_vtable = {receiver_poll, rt_async_drop};
 
-static double channel_sample(void)
+static struct rate channel_sample(void)
 {
     struct stream s = {0};
     struct sender tx = {.async = RT_ASYNC_INIT(&sender_vtable), .s = &s};
     struct receiver rx = {.async = RT_ASYNC_INIT(&receiver_vtable), .s = &s};
+    uint64_t cpu = cpu_used_ns();
 
     if (rt_channel_create(CAPACITY, sizeof(uint64_t), &s.ch) < 0)
         fail("rt_channel_create failed");
     run_pair(&tx, sizeof(tx), &rx, sizeof(rx));
     if (s.received != MSGS)
         fail("messages went missing");
-    return MSGS / ((double)(s.end_ns - s.start_ns) / NSEC_PER_SEC);
+    return (struct rate){MSGS / ((double)(s.end_ns - s.start_ns) / NSEC_PER_SEC),
+                         (double)(cpu_used_ns() - cpu) / MSGS};
 }
 
 /* The baseline: the textbook bounded queue. */
@@ -257,10 +282,11 @@ static void *mutex_receiver(void *arg)
     return NULL;
 }
 
-static double mutex_sample(void)
+static struct rate mutex_sample(void)
 {
     static struct mutex_queue q; /* static: 8 KiB of slots */
     pthread_t tx, rx;
+    uint64_t cpu = cpu_used_ns();
 
     memset(&q, 0, sizeof(q));
     pthread_mutex_init(&q.lock, NULL);
@@ -276,7 +302,8 @@ static double mutex_sample(void)
     pthread_mutex_destroy(&q.lock);
     if (q.received != MSGS)
         fail("messages went missing (mutex queue)");
-    return MSGS / ((double)(q.end_ns - q.start_ns) / NSEC_PER_SEC);
+    return (struct rate){MSGS / ((double)(q.end_ns - q.start_ns) / NSEC_PER_SEC),
+                         (double)(cpu_used_ns() - cpu) / MSGS};
 }
 
 /* ------------------------------------------------------------ round trips */
@@ -432,13 +459,18 @@ static double pipe_rtt_sample(void)
 
 int main(void)
 {
-    double ch[RUNS], mq[RUNS], tput_ratio[RUNS], ch_rtt[RUNS], pipe_rtt[RUNS], rtt_ratio[RUNS];
+    double ch[RUNS], mq[RUNS], tput_ratio[RUNS], ch_cpu[RUNS], mq_cpu[RUNS];
+    double ch_rtt[RUNS], pipe_rtt[RUNS], rtt_ratio[RUNS];
 
     choose_cpus();
     for (int r = 0; r < RUNS; r++) {
-        ch[r] = channel_sample();
-        mq[r] = mutex_sample();
-        tput_ratio[r] = ch[r] / mq[r];
+        struct rate c = channel_sample(), m = mutex_sample();
+
+        ch[r] = c.per_s;
+        mq[r] = m.per_s;
+        tput_ratio[r] = c.per_s / m.per_s;
+        ch_cpu[r] = c.cpu_ns;
+        mq_cpu[r] = m.cpu_ns;
         ch_rtt[r] = channel_rtt_sample();
         pipe_rtt[r] = pipe_rtt_sample();
         rtt_ratio[r] = ch_rtt[r] / pipe_rtt[r];
@@ -446,6 +478,8 @@ int main(void)
     printf("channel_msgs_per_s=%.0f\n", bench_median(ch, RUNS));
     printf("mutex_condvar_queue_msgs_per_s=%.0f\n", bench_median(mq, RUNS));
     printf("channel_vs_mutex_ratio=%.2f\n", bench_median(tput_ratio, RUNS));
+    printf("channel_cpu_ns_per_msg=%.1f\n", bench_median(ch_cpu, RUNS));
+    printf("mutex_condvar_queue_cpu_ns_per_msg=%.1f\n", bench_median(mq_cpu, RUNS));
     printf("channel_pingpong_rtt_us=%.2f\n", bench_median(ch_rtt, RUNS));
     printf("pipe_pingpong_rtt_us=%.2f\n", bench_median(pipe_rtt, RUNS));
     printf("channel_vs_pipe_rtt_ratio=%.2f\n", bench_median(rtt_ratio, RUNS));
