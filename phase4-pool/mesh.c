@@ -189,8 +189,9 @@ void rt_mesh_recv(struct rt_mesh_recv *f, struct rt_mesh *m, unsigned me, void *
  * "key:18", the usual case) get hashes whose top bits barely differ, and
  * the multiply-shift below reads exactly those. This finalizer (the one
  * MurmurHash3 ends with: xor-shifts and two odd multipliers) makes every
- * bit of the hash depend on every bit of its input. Without it, 100,000
- * keys "key:<n>" over 16 shards gave one shard 70% more than its share.
+ * bit of the hash depend on every bit of its input. Without it, the keys
+ * "key:0" to "key:99999" gave one of 16 shards 25% more than its share
+ * (one of 64, 70% more); with it, all 16 shares are within 3%.
  */
 static uint64_t mix(uint64_t h)
 {

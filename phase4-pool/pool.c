@@ -175,8 +175,7 @@ static void pool_free(struct rt_pool *p)
     rt__free(p);
 }
 
-/* How many shards: as asked; or one per entry of a custom list or a fence; or one per usable CPU.
- */
+/* How many shards: as asked; else one per entry of a custom list or a fence; else one per CPU. */
 static int count_shards(const struct rt_pool_builder *b, char *why, size_t why_len)
 {
     enum rt_placement_kind kind = b->placement.kind;
