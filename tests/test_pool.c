@@ -3,7 +3,8 @@
  * shard running the future made for it, joined with every shard's output.
  *
  * Cases: outputs come back per shard, and each shard knows its index, the
- * count and its mesh; spread pins shard k to the CPU the plan gave it, and a
+ * count and its mesh; no shard's future is made before every executor
+ * exists (the latch); spread pins shard k to the CPU the plan gave it, and a
  * fence keeps every shard inside it; the executor builder applies to every
  * shard; and the start is all or nothing. For that, a failure must hit one
  * shard and not the others, and the builder is shared, so the tests cause
@@ -13,7 +14,8 @@
  * Either way no shard's future may run (the make function and the futures
  * set flags), every thread must be joined (no thread named "shard-<k>" is
  * left), no ring or eventfd may stay open (the fd count is unchanged),
- * and rt_last_error() must name the shard and the cause.
+ * and rt_last_error() must name the shard and the cause. And teardown:
+ * a task left behind may still ring a peer when it is dropped.
  */
 #define _GNU_SOURCE /* sched_getcpu(), sched_getaffinity(), CPU_COUNT(): GNU extensions */
 #include "harness.h"
@@ -51,6 +53,12 @@ struct log {
     char name[MAX_SHARDS][16];
     cpu_set_t affinity[MAX_SHARDS];
 };
+
+/* An atomic's value, under a name that reads well in a failed assertion's message. */
+static int loaded(atomic_int *a)
+{
+    return atomic_load(a);
+}
 
 static pid_t tid(void)
 {
@@ -151,6 +159,16 @@ static int fd_count(void)
     return n;
 }
 
+/* The lowest free descriptor is the next one open() returns. */
+static int lowest_free_fd(void)
+{
+    int fd = 0;
+
+    while (fcntl(fd, F_GETFD) >= 0)
+        fd++;
+    return fd;
+}
+
 /* ------------------------------------------------------------ start and join */
 
 START_TEST(every_shard_runs_its_future_and_the_outputs_come_back)
@@ -167,8 +185,8 @@ START_TEST(every_shard_runs_its_future_and_the_outputs_come_back)
     ck_assert_int_eq(rt_pool_start(&b, make_report, &log, &p), 0);
     ck_assert_uint_eq(rt_pool_shards(p), 5);
     rt_pool_join(p, out);
-    ck_assert_int_eq(atomic_load(&log.made), 5);
-    ck_assert_int_eq(atomic_load(&log.ran), 5);
+    ck_assert_int_eq(loaded(&log.made), 5);
+    ck_assert_int_eq(loaded(&log.ran), 5);
     for (int k = 0; k < 5; k++) {
         ck_assert_int_eq(out[k], 7000 + k * 10);
         ck_assert_int_eq(log.id[k], k);
@@ -188,6 +206,42 @@ START_TEST(every_shard_runs_its_future_and_the_outputs_come_back)
 }
 END_TEST
 
+/*
+ * The latch: no make function runs before every shard's executor exists.
+ * Each executor holds descriptors (its rings, its doorbell) from creation to
+ * destruction, so at every make() call all of theirs must be open.
+ */
+static atomic_int fds_at_make = 1 << 30; /* the fewest open descriptors any make() saw */
+
+static size_t make_counting_fds(unsigned shard, void *arg, void *buf)
+{
+    int n = fd_count(), seen = atomic_load(&fds_at_make);
+
+    while (n < seen && !atomic_compare_exchange_weak(&fds_at_make, &seen, n))
+        ;
+    return make_report(shard, arg, buf);
+}
+
+START_TEST(no_future_is_made_before_every_executor_exists)
+{
+    struct rt_pool_builder b = RT_POOL_BUILDER_INIT;
+    struct log log = {0};
+    struct rt_executor *ex;
+    struct rt_pool *p;
+    int per_executor = lowest_free_fd(), before;
+
+    ck_assert_int_eq(rt_executor_create(NULL, &ex), 0);
+    per_executor = lowest_free_fd() - per_executor;
+    rt_executor_destroy(ex);
+    before = fd_count();
+    b.shards = 6;
+    ck_assert_int_eq(rt_pool_start(&b, make_counting_fds, &log, &p), 0);
+    rt_pool_join(p, NULL);
+    ck_assert_int_eq(loaded(&log.made), 6);
+    ck_assert_int_ge(loaded(&fds_at_make), before + 6 * per_executor);
+}
+END_TEST
+
 START_TEST(join_without_outputs)
 {
     struct rt_pool_builder b = RT_POOL_BUILDER_INIT;
@@ -197,7 +251,7 @@ START_TEST(join_without_outputs)
     b.shards = 1;
     ck_assert_int_eq(rt_pool_start(&b, make_report, &log, &p), 0);
     rt_pool_join(p, NULL);
-    ck_assert_int_eq(atomic_load(&log.ran), 1);
+    ck_assert_int_eq(loaded(&log.ran), 1);
 }
 END_TEST
 
@@ -245,7 +299,7 @@ START_TEST(zero_shards_means_one_per_usable_cpu)
     ck_assert_int_eq(rt_pool_start(&b, make_report, &log, &p), 0);
     ck_assert_int_eq(rt_pool_shards(p), CPU_COUNT(&mask));
     rt_pool_join(p, NULL);
-    ck_assert_int_eq(atomic_load(&log.ran), CPU_COUNT(&mask));
+    ck_assert_int_eq(loaded(&log.ran), CPU_COUNT(&mask));
 }
 END_TEST
 
@@ -457,16 +511,6 @@ END_TEST
 
 /* ------------------------------------------------------------ all or nothing */
 
-/* The lowest free descriptor is the next one open() returns. */
-static int lowest_free_fd(void)
-{
-    int fd = 0;
-
-    while (fcntl(fd, F_GETFD) >= 0)
-        fd++;
-    return fd;
-}
-
 /* A descriptor limit with exactly `free` descriptors left below it. */
 static rlim_t limit_leaving(int free)
 {
@@ -514,8 +558,8 @@ START_TEST(a_shard_whose_executor_cannot_be_made_stops_the_whole_start)
 
         ck_assert_msg(err == -EMFILE, "rt_pool_start: %d (%s)", err, rt_last_error());
         ck_assert_ptr_null(p);
-        ck_assert_int_eq(atomic_load(&log.made), 0);
-        ck_assert_int_eq(atomic_load(&log.ran), 0);
+        ck_assert_int_eq(loaded(&log.made), 0);
+        ck_assert_int_eq(loaded(&log.ran), 0);
         ck_assert_int_eq(shard_threads(), 0);
         ck_assert_int_eq(fd_count(), fds_before); /* every ring, doorbell and timer closed */
         ck_assert_msg(strncmp(rt_last_error(), "shard ", 6) == 0 && strstr(rt_last_error(), "file"),
@@ -538,7 +582,7 @@ START_TEST(a_ring_too_big_for_every_shard)
     b.executor.ring_entries = 1u << 20; /* the kernel takes at most 32768 */
     ck_assert_int_eq(rt_pool_start(&b, make_report, &log, &p), -EINVAL);
     ck_assert_ptr_null(p);
-    ck_assert_int_eq(atomic_load(&log.made), 0);
+    ck_assert_int_eq(loaded(&log.made), 0);
     ck_assert_int_eq(shard_threads(), 0);
     ck_assert_int_eq(fd_count(), fds_before);
     ck_assert_msg(strncmp(rt_last_error(), "shard ", 6) == 0 && strstr(rt_last_error(), "1048576"),
@@ -605,7 +649,7 @@ START_TEST(a_shard_whose_thread_cannot_start_stops_the_whole_start)
 
     ck_assert_msg(err == -EINVAL, "rt_pool_start: %d (%s)", err, rt_last_error());
     ck_assert_ptr_null(p);
-    ck_assert_int_eq(atomic_load(&log.made), 0);
+    ck_assert_int_eq(loaded(&log.made), 0);
     ck_assert_int_eq(shard_threads(), 0);
     ck_assert_int_eq(fd_count(), fds_before);
     ck_assert_msg(strstr(rt_last_error(), "shard 2 (CPU 1023)") &&
@@ -651,7 +695,7 @@ START_TEST(impossible_requests_are_refused_before_any_thread_starts)
     ck_assert_msg(strstr(rt_last_error(), "mesh"), "%s", rt_last_error());
 
     ck_assert_ptr_null(p);
-    ck_assert_int_eq(atomic_load(&log.made), 0);
+    ck_assert_int_eq(loaded(&log.made), 0);
     ck_assert_int_eq(shard_threads(), 0);
 }
 END_TEST
@@ -682,6 +726,7 @@ Suite *suite_pool(void)
     TCase *tc = test_case("pool");
 
     tcase_add_test(tc, every_shard_runs_its_future_and_the_outputs_come_back);
+    tcase_add_test(tc, no_future_is_made_before_every_executor_exists);
     tcase_add_test(tc, join_without_outputs);
     tcase_add_test(tc, spread_pins_each_shard_to_its_cpu);
     tcase_add_test(tc, zero_shards_means_one_per_usable_cpu);
