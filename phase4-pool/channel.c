@@ -41,6 +41,7 @@
 #include <string.h>
 
 #include "common/fatal.h"
+#include "deferred.h"
 
 #define CACHE_LINE   64
 #define CAPACITY_MAX (1u << 24)
@@ -50,10 +51,14 @@ struct rt_channel {
     /* The receiver's cache line. */
     alignas(CACHE_LINE) atomic_size_t head; /* messages taken out; written by the receiver */
     size_t tail_seen;                       /* the receiver's copy of `tail` */
+    size_t rx_unchecked;     /* messages taken since it last looked for a waiting sender */
+    struct deferred rx_wake; /* at the end of a turn that took some: wake the sender? */
 
     /* The sender's cache line. */
     alignas(CACHE_LINE) atomic_size_t tail; /* messages put in; written by the sender */
     size_t head_seen;                       /* the sender's copy of `head` */
+    size_t tx_unchecked;     /* messages put in since it last looked for a waiting receiver */
+    struct deferred tx_wake; /* at the end of a turn that put some: wake the receiver? */
 
     /* Written rarely: when a side waits, attaches or closes. */
     alignas(CACHE_LINE) atomic_bool rx_waiting; /* the receiver waits for a message */
@@ -65,10 +70,14 @@ struct rt_channel {
     atomic_int open_ends;                       /* 2, 1, then 0: freed */
 
     /* Set at creation, read-only after. */
-    size_t mask;          /* capacity - 1: capacity is a power of two */
-    size_t msg_size;      /* bytes per slot */
+    size_t mask;     /* capacity - 1: capacity is a power of two */
+    size_t batch;    /* look for a waiting peer at least every `batch` messages: capacity / 4 */
+    size_t msg_size; /* bytes per slot */
     unsigned char *slots; /* capacity * msg_size bytes */
 };
+
+static void rx_wake_sender(struct deferred *d);
+static void tx_wake_receiver(struct deferred *d);
 
 /*
  * A channel is freed by whichever thread closes last, which is often not
@@ -101,7 +110,10 @@ int rt_channel_create(size_t capacity, size_t msg_size, struct rt_channel **out)
     atomic_init(&ch->rx_ex, NULL);
     atomic_init(&ch->tx_ex, NULL);
     atomic_init(&ch->open_ends, 2);
+    rt__deferred_init(&ch->rx_wake, rx_wake_sender);
+    rt__deferred_init(&ch->tx_wake, tx_wake_receiver);
     ch->mask = cap - 1;
+    ch->batch = cap / 4 ? cap / 4 : 1;
     ch->msg_size = msg_size;
     *out = ch;
     return 0;
@@ -142,10 +154,10 @@ static void attach(_Atomic(struct rt_executor *) *end, const char *which)
 }
 
 /*
- * After our write of a counter (or a closed flag): if the other side is
+ * After our writes of a counter (or of a closed flag): if the other side is
  * waiting, take its flag down and ring its executor. The fence orders our
- * write before our read of the flag; the waiting side orders its flag
- * before its read of our counter the same way (ready_or_wait below).
+ * writes before our read of the flag; the waiting side orders its flag
+ * before its read of our counter the same way (rt__channel_rx_ready below).
  */
 static void wake_other(atomic_bool *waiting, _Atomic(struct rt_executor *) *other)
 {
@@ -158,6 +170,30 @@ static void wake_other(atomic_bool *waiting, _Atomic(struct rt_executor *) *othe
 }
 
 /*
+ * The deferred checks (deferred.h): a send or a receive does not look for a
+ * waiting peer itself; it asks its executor to look once, at the end of the
+ * turn, for all the messages of the turn. The fence in wake_other() then
+ * orders every counter store of the turn before the one read of the flag,
+ * which is all the argument above needs: one fence per batch, not one per
+ * message, and the peer is woken at most once per batch.
+ */
+static void tx_wake_receiver(struct deferred *d)
+{
+    struct rt_channel *ch = container_of(d, struct rt_channel, tx_wake);
+
+    ch->tx_unchecked = 0;
+    wake_other(&ch->rx_waiting, &ch->rx_ex);
+}
+
+static void rx_wake_sender(struct deferred *d)
+{
+    struct rt_channel *ch = container_of(d, struct rt_channel, rx_wake);
+
+    ch->rx_unchecked = 0;
+    wake_other(&ch->tx_waiting, &ch->tx_ex);
+}
+
+/*
  * An end closed twice would count as both ends and free the channel under
  * the other side's feet. Caught here while the other end is still open;
  * after that the channel is gone, and only AddressSanitizer can tell.
@@ -166,6 +202,7 @@ void rt_channel_close_tx(struct rt_channel *ch)
 {
     if (atomic_exchange_explicit(&ch->tx_closed, true, memory_order_release))
         rt__die("a channel's sending end was closed twice");
+    rt__deferred_cancel(&ch->tx_wake); /* the channel may be gone after release_end() */
     wake_other(&ch->rx_waiting, &ch->rx_ex);
     release_end(ch);
 }
@@ -174,6 +211,7 @@ void rt_channel_close_rx(struct rt_channel *ch)
 {
     if (atomic_exchange_explicit(&ch->rx_closed, true, memory_order_release))
         rt__die("a channel's receiving end was closed twice");
+    rt__deferred_cancel(&ch->rx_wake); /* the channel may be gone after release_end() */
     wake_other(&ch->tx_waiting, &ch->tx_ex);
     release_end(ch);
 }
@@ -197,7 +235,17 @@ int rt_channel_try_send(struct rt_channel *ch, const void *msg)
     memcpy(slot(ch, tail), msg, ch->msg_size);
     /* Release: the bytes just copied are visible to a receiver that sees the new tail. */
     atomic_store_explicit(&ch->tail, tail + 1, memory_order_release);
-    wake_other(&ch->rx_waiting, &ch->rx_ex);
+    /*
+     * Look for a waiting receiver at the end of the turn; and, in a long
+     * turn, every quarter of the ring already, so that the receiver drains
+     * while we fill instead of after.
+     */
+    if (++ch->tx_unchecked >= ch->batch) {
+        rt__deferred_cancel(&ch->tx_wake);
+        tx_wake_receiver(&ch->tx_wake);
+    } else {
+        rt__defer_to_turn_end(&ch->tx_wake);
+    }
     return 1;
 }
 
@@ -238,7 +286,13 @@ int rt_channel_try_recv(struct rt_channel *ch, void *msg_out)
     memcpy(msg_out, slot(ch, head), ch->msg_size);
     /* Release: we are done reading the slot before the sender may reuse it. */
     atomic_store_explicit(&ch->head, head + 1, memory_order_release);
-    wake_other(&ch->tx_waiting, &ch->tx_ex);
+    /* As for sending: at the end of the turn, or every quarter of the ring in a long one. */
+    if (++ch->rx_unchecked >= ch->batch) {
+        rt__deferred_cancel(&ch->rx_wake);
+        rx_wake_sender(&ch->rx_wake);
+    } else {
+        rt__defer_to_turn_end(&ch->rx_wake);
+    }
     return 1;
 }
 
@@ -284,7 +338,20 @@ static const struct rt_future_vtable send_vtable = {send_poll, rt_async_drop};
 
 void rt_channel_send(struct rt_channel_send *f, struct rt_channel *ch, const void *msg)
 {
-    *f = (struct rt_channel_send){.async = RT_ASYNC_INIT(&send_vtable), .ch = ch, .msg = msg};
+    /*
+     * Field by field, not `*f = (struct rt_channel_send){...}`: a send is
+     * made once per message, and the compound literal would zero the whole
+     * struct, the wait included, which is set up only if the send has to
+     * wait. And one plain store per field: the first poll reads `line` at
+     * once, and a load the CPU cannot take from one earlier store (from a
+     * 16-byte store of the header, say) waits for the store to reach the
+     * cache, which profiling showed to be most of a send's time.
+     */
+    f->async.future.vtable = &send_vtable;
+    f->async.line = 0;
+    f->async.awaiting = NULL;
+    f->ch = ch;
+    f->msg = msg;
 }
 
 static enum rt_poll recv_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
@@ -304,6 +371,10 @@ static const struct rt_future_vtable recv_vtable = {recv_poll, rt_async_drop};
 
 void rt_channel_recv(struct rt_channel_recv *f, struct rt_channel *ch, void *msg_out)
 {
-    *f = (struct rt_channel_recv){
-        .async = RT_ASYNC_INIT(&recv_vtable), .ch = ch, .msg_out = msg_out};
+    /* Field by field, as rt_channel_send() does. */
+    f->async.future.vtable = &recv_vtable;
+    f->async.line = 0;
+    f->async.awaiting = NULL;
+    f->ch = ch;
+    f->msg_out = msg_out;
 }

@@ -23,6 +23,7 @@
 #include "common/alloc.h"
 #include "common/clock.h"
 #include "common/fatal.h"
+#include "deferred.h"
 #include "preempt.h"
 #include "reactor.h"
 #include "task.h"
@@ -51,6 +52,9 @@ struct rt_executor {
     uint64_t slice_ran;             /* time its tasks have run in this slice so far */
     bool yield_requested;           /* a task called rt_yield_now(): end the slice */
     struct rt_wait_notify *waiters; /* tasks waiting for another thread's notification */
+
+    /* Phase 4 */
+    struct list_node deferred; /* struct deferred to run at the end of this turn (deferred.h) */
 
     /*
      * Written by other threads. On a cache line of their own, so that their
@@ -133,6 +137,7 @@ int rt_executor_create(const struct rt_builder *b, struct rt_executor **out)
         return err;
     }
     list_init(&ex->tasks);
+    list_init(&ex->deferred);
     rt__scheduler_init(&ex->sched);
     rt__timers_init(&ex->timers);
     ex->slice_ns = b->preempt_slice_ns ? b->preempt_slice_ns : RT_SLICE_DEFAULT_NS;
@@ -202,6 +207,30 @@ static void run_ready_tasks(struct rt_executor *ex, struct rt_task *main_task)
     /* Main finishing ends the slice too, so that a later run() starts from a clean state. */
     if (over || run_queue_empty(&q->ready) || task_is_done(main_task))
         rt__scheduler_charge(&ex->sched, ex->slice_ran, end);
+}
+
+/*
+ * Run what the turn's tasks deferred to its end (deferred.h): channel ends
+ * checking, once for all the messages of the turn, whether their peer waits.
+ * The list is taken private first: a run may queue more, for the next turn.
+ */
+static void run_deferred(struct rt_executor *ex)
+{
+    struct list_node todo, *node;
+
+    if (list_empty(&ex->deferred))
+        return;
+    list_move_all(&ex->deferred, &todo);
+    while ((node = list_pop_front(&todo)))
+        container_of(node, struct deferred, link)->run(container_of(node, struct deferred, link));
+}
+
+void rt__defer_to_turn_end(struct deferred *d)
+{
+    if (!current)
+        rt__die("rt__defer_to_turn_end: no executor is running on this thread");
+    if (list_empty(&d->link))
+        list_push_back(&current->deferred, &d->link);
 }
 
 /* Wake the tasks whose sleeps are over. */
@@ -322,6 +351,7 @@ intptr_t rt_executor_run(struct rt_executor *ex, const struct rt_future *main, s
     while (!task_is_done(main_task)) {
         /* 1. Run the ready tasks of the task queue whose turn it is. */
         run_ready_tasks(ex, main_task);
+        run_deferred(ex);
 
         /*
          * 2. Hand the kernel every request those tasks made, in one batch,
