@@ -401,6 +401,8 @@ struct rt_percore *rt__executor_percore(struct rt_executor *ex)
 
 void rt_executor_memory_stats(const struct rt_executor *ex, struct rt_memory_stats *out)
 {
+    if (!ex)
+        rt__die("rt_executor_memory_stats: the executor is NULL");
     rt__percore_stats(ex->memory, out);
 }
 

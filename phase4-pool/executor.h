@@ -144,7 +144,8 @@ void rt_wait_notify(struct rt_wait_notify *w, bool (*ready)(void *arg), void *ar
  * Per-core memory: each executor recycles the blocks of its tasks, its
  * requests (sources) and its owned buffers (io.h) through free lists only
  * its thread touches (percore.h explains them). These counters say how the
- * blocks were served; tests and benchmarks read them.
+ * blocks were served; tests and benchmarks read them. Read them on the
+ * executor's thread.
  */
 struct rt_memory_stats {
     unsigned long reused;        /* blocks handed out from a free list: no malloc */

@@ -20,11 +20,12 @@ static const struct rt_waker_vtable task_waker_vtable;
 struct rt_task *rt__task_new(struct rt_executor *ex, struct task_queue *q,
                              const struct rt_future *f, size_t size)
 {
+    struct rt_percore *mem = rt__executor_percore(ex);
     struct rt_task *t;
 
     ASSERT(size >= sizeof(struct rt_future));
-    t = rt__percore_alloc(rt__executor_percore(ex), sizeof(*t) + size);
-    t->mem = rt__executor_percore(ex);
+    t = rt__percore_alloc(mem, sizeof(*t) + size);
+    t->mem = mem;
     t->size = sizeof(*t) + size;
     list_init(&t->queue_link);
     t->executor = ex;
