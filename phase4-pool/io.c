@@ -21,20 +21,18 @@
 #include "percore.h"
 #include "reactor.h"
 
-/*
- * An owned read is done: its buffer becomes the caller's if it holds bytes.
- * Otherwise the source keeps it, and frees it with itself.
- */
+/* An owned read is done: its buffer becomes the caller's, without a copy, if it holds bytes. */
 static void hand_over(struct rt_source *s, struct rt_buf *out)
 {
     struct rt_buf *b = (struct rt_buf *)s->data;
 
-    *out = (struct rt_buf){0};
-    if (s->res <= 0)
+    if (s->res <= 0) {
+        *out = (struct rt_buf){0}; /* no bytes: the source frees the buffer with itself */
         return;
+    }
     *out = *b;
     out->len = (size_t)s->res;
-    *b = (struct rt_buf){0}; /* it is the caller's now; the source must not release it */
+    *b = (struct rt_buf){0}; /* the caller's now: the source must not release it */
 }
 
 static enum rt_poll io_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
