@@ -10,6 +10,10 @@
  * heap, and, when nothing is left to run, parks the thread in the kernel
  * instead of spinning. rt_executor_notify(), the one function another thread
  * may call, wakes it through a doorbell: an eventfd the ring is reading.
+ *
+ * Phase 4: the executor owns per-core memory (percore.h), from which its
+ * tasks, requests and owned buffers take their blocks; it is closed last
+ * at teardown.
  */
 #include "executor.h"
 
@@ -24,6 +28,7 @@
 #include "common/clock.h"
 #include "common/fatal.h"
 #include "deferred.h"
+#include "percore.h"
 #include "preempt.h"
 #include "reactor.h"
 #include "task.h"
@@ -55,6 +60,7 @@ struct rt_executor {
 
     /* Phase 4 */
     struct list_node deferred; /* struct deferred to run at the end of this turn (deferred.h) */
+    struct rt_percore *memory; /* free blocks for tasks, sources and buffers; see percore.h */
 
     /*
      * Written by other threads. On a cache line of their own, so that their
@@ -138,6 +144,7 @@ int rt_executor_create(const struct rt_builder *b, struct rt_executor **out)
     }
     list_init(&ex->tasks);
     list_init(&ex->deferred);
+    ex->memory = rt__percore_new();
     rt__scheduler_init(&ex->sched);
     rt__timers_init(&ex->timers);
     ex->slice_ns = b->preempt_slice_ns ? b->preempt_slice_ns : RT_SLICE_DEFAULT_NS;
@@ -343,6 +350,7 @@ intptr_t rt_executor_run(struct rt_executor *ex, const struct rt_future *main, s
         rt__die("rt_executor_run: this executor is already running on another thread");
     current = ex;
     ex->running = true;
+    rt__percore_adopt_thread(ex->memory); /* its blocks live on the thread that runs it */
 
     /* run() holds the main task's handle reference itself. */
     main_task = rt__task_new(ex, &ex->sched.default_queue, main, size);
@@ -412,6 +420,18 @@ struct reactor *rt__executor_reactor(struct rt_executor *ex)
 struct scheduler *rt__executor_scheduler(struct rt_executor *ex)
 {
     return &ex->sched;
+}
+
+struct rt_percore *rt__executor_percore(struct rt_executor *ex)
+{
+    return ex->memory;
+}
+
+void rt_executor_memory_stats(const struct rt_executor *ex, struct rt_memory_stats *out)
+{
+    if (!ex)
+        rt__die("rt_executor_memory_stats: the executor is NULL");
+    rt__percore_stats(ex->memory, out);
 }
 
 struct timer_heap *rt__executor_timers(struct rt_executor *ex)
@@ -635,5 +655,7 @@ void rt_executor_destroy(struct rt_executor *ex)
     rt__preempt_destroy(&ex->preempt);
     rt__timers_destroy(&ex->timers);
     rt__scheduler_destroy(&ex->sched);
+    /* Last: the steps above gave back the blocks of the tasks and sources they freed. */
+    rt__percore_close(ex->memory);
     rt__free(ex);
 }

@@ -8,6 +8,8 @@
  * parks) until a completion, the nearest deadline, or rt_executor_notify()
  * from another thread; tasks run in task queues with shares (scheduling.h).
  *
+ * Phase 4: each executor recycles its own memory (rt_executor_memory_stats).
+ *
  * An executor owns tasks and polls the ones that are ready, one at a time,
  * on the thread that runs it. rt_executor_run() drives a main future to
  * completion; while it runs, any task can spawn more tasks with rt_spawn().
@@ -143,5 +145,25 @@ struct rt_wait_notify {
     struct rt_waker waker;
 };
 void rt_wait_notify(struct rt_wait_notify *w, bool (*ready)(void *arg), void *arg);
+
+/* ---------------------------------------------------------------- phase 4 */
+
+/*
+ * Per-core memory: each executor recycles the blocks of its tasks, its
+ * requests (sources) and its owned buffers (io.h) through free lists only
+ * its thread touches (percore.h explains them). These counters say how the
+ * blocks were served; tests and benchmarks read them. Read them on the
+ * executor's thread.
+ */
+struct rt_memory_stats {
+    unsigned long reused;        /* blocks handed out from a free list: no malloc */
+    unsigned long allocated;     /* blocks that came from malloc: the list was empty, or too big */
+    unsigned long recycled;      /* blocks given back onto a free list */
+    unsigned long released;      /* blocks given back to free(): the list was full, or too big */
+    unsigned long outstanding;   /* blocks handed out and not given back yet */
+    unsigned long cached_blocks; /* free blocks on the lists now */
+    size_t cached_bytes;         /* their size in bytes */
+};
+void rt_executor_memory_stats(const struct rt_executor *ex, struct rt_memory_stats *out);
 
 #endif /* RT_EXECUTOR_H */

@@ -6,6 +6,9 @@
  * memory. io_poll() queues the request on its first poll and takes the result
  * when it is done; io_drop() hands an unfinished request to the reactor,
  * which cancels it safely.
+ *
+ * Phase 4: owned reads (rt_io_read_owned): the source holds a buffer from
+ * per-core memory, and the finished future hands it over instead of copying.
  */
 #include "io.h"
 
@@ -15,7 +18,22 @@
 #include "common/clock.h"
 #include "common/fatal.h"
 #include "executor.h"
+#include "percore.h"
 #include "reactor.h"
+
+/* An owned read is done: its buffer becomes the caller's, without a copy, if it holds bytes. */
+static void hand_over(struct rt_source *s, struct rt_buf *out)
+{
+    struct rt_buf *b = (struct rt_buf *)s->data;
+
+    if (s->res <= 0) {
+        *out = (struct rt_buf){0}; /* no bytes: the source frees the buffer with itself */
+        return;
+    }
+    *out = *b;
+    out->len = (size_t)s->res;
+    *b = (struct rt_buf){0}; /* the caller's now: the source must not release it */
+}
 
 static enum rt_poll io_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
 {
@@ -41,6 +59,8 @@ static enum rt_poll io_poll(struct rt_future *self, struct rt_context *cx, intpt
         *out = 0; /* a sleep that ran its full time is a success */
     if (io->read_into && s->res > 0)
         memcpy(io->read_into, s->data, (size_t)s->res);
+    if (s->owns_buf)
+        hand_over(s, io->buf_into);
     rt__source_free(s);
     io->source = NULL;
     return RT_READY;
@@ -63,6 +83,7 @@ static struct rt_source *io_init(struct rt_io *io, size_t len)
     io->future.vtable = &io_vtable;
     io->source = rt__source_new(len);
     io->read_into = NULL;
+    io->buf_into = NULL;
     return io->source;
 }
 
@@ -151,4 +172,34 @@ void rt_io_sleep(struct rt_io *io, uint64_t ns)
 void rt_io_nop(struct rt_io *io)
 {
     io_uring_prep_nop(&io_init(io, 0)->sqe);
+}
+
+/* ---------------------------------------------------------------- phase 4 */
+
+void rt_io_read_owned(struct rt_io *io, int fd, size_t len, uint64_t offset, struct rt_buf *out)
+{
+    struct rt_source *s = io_init(io, sizeof(struct rt_buf));
+    struct rt_buf *b = (struct rt_buf *)s->data;
+
+    /*
+     * The buffer comes from the same memory as its source, and lives in it
+     * until the future hands it out: so a dropped read keeps it as long as
+     * the kernel may write into it (see source_release() in reactor.c).
+     */
+    len = clamp(len);
+    b->size = len > 0 ? len : 1; /* a block of 0 bytes would be no block */
+    b->owner = s->mem;
+    b->data = rt__percore_alloc(b->owner, b->size);
+    b->len = 0;
+    s->owns_buf = true;
+    io_uring_prep_read(&s->sqe, fd, b->data, (unsigned)len, offset);
+    io->buf_into = out;
+}
+
+void rt_buf_release(struct rt_buf *b)
+{
+    if (!b->data)
+        return;
+    rt__percore_free(b->owner, b->data, b->size);
+    *b = (struct rt_buf){0};
 }

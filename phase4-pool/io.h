@@ -25,6 +25,12 @@
  *
  * Prepare an rt_io only when it is fresh or finished (a finished future has
  * given its memory back); preparing one that is still in flight leaks it.
+ *
+ * Phase 4: owned buffers. rt_io_read_owned() reads into a buffer of the
+ * runtime's, from the executor's per-core memory, and hands that very
+ * buffer to the caller when the future finishes: the kernel's bytes, with
+ * no copy. The caller gives it back with rt_buf_release(), and the next
+ * owned read on that executor takes it again.
  */
 #ifndef RT_IO_H
 #define RT_IO_H
@@ -43,11 +49,13 @@
 #define RT_OFFSET_CURRENT ((uint64_t)-1)
 
 struct rt_source;
+struct rt_percore;
 
 struct rt_io {
     struct rt_future future;  /* await this: output is the result, >= 0 or -errno */
     struct rt_source *source; /* private: the request and its memory; NULL once finished */
     void *read_into;          /* private: where a read's bytes are copied when it finishes */
+    struct rt_buf *buf_into;  /* private, phase 4: where an owned read's buffer goes */
 };
 
 /* Files (and anything with a file descriptor) */
@@ -68,5 +76,48 @@ void rt_io_sleep(struct rt_io *io, uint64_t ns); /* -> 0 once `ns` nanoseconds h
 
 /* Nothing at all: a round trip through the kernel, to measure the runtime's cost per request. */
 void rt_io_nop(struct rt_io *io);
+
+/* ---------------------------------------------------------------- phase 4 */
+
+/* A buffer of the runtime's that the kernel read into; yours until rt_buf_release(). */
+struct rt_buf {
+    void *data; /* the bytes; NULL: an empty rt_buf, which holds no memory */
+    size_t len; /* how many bytes the read brought */
+    /* private */
+    size_t size;              /* bytes asked for when it was made */
+    struct rt_percore *owner; /* the executor memory it goes back to; NULL: malloc */
+};
+
+/*
+ * Read up to `len` bytes at `offset` into a buffer of the runtime's. The
+ * output is as rt_io_read()'s: bytes read, 0 at end of file, or -errno.
+ * When the future finishes, *out receives the buffer (len = the bytes read)
+ * if the output is > 0, else an empty rt_buf; `out` must stay valid until
+ * then, like rt_io_read()'s `buf`, and must not hold a buffer still to be
+ * released (it is overwritten).
+ *
+ *     rt_io_read_owned(&f->io, fd, 4096, 0, &f->buf);
+ *     AWAIT(&f->io.future, &f->n);
+ *     if (f->n > 0) {
+ *         use(f->buf.data, f->buf.len);
+ *         rt_buf_release(&f->buf);
+ *     }
+ *
+ * Dropping the future leaves the buffer with the request, as for every read:
+ * the kernel may still write into it, so it is released when the last
+ * completion naming the request arrives; a buffer the kernel filled but the
+ * future never handed out is released with the request too.
+ */
+void rt_io_read_owned(struct rt_io *io, int fd, size_t len, uint64_t offset, struct rt_buf *out);
+
+/*
+ * Give the buffer back to the per-core memory of the executor that read it
+ * (or to free(), if that executor has been destroyed), and empty `*b`. An
+ * empty rt_buf is fine. Only on that executor's thread: elsewhere it stops
+ * the program with a message, because that memory belongs to one thread.
+ * (A buffer read outside any executor came from malloc: any thread may
+ * release it.)
+ */
+void rt_buf_release(struct rt_buf *b);
 
 #endif /* RT_IO_H */

@@ -9,6 +9,10 @@
  * (kernel_has_work), and rt__reactor_park() sleeps until a completion or a
  * deadline.
  *
+ * Phase 4: sources take their blocks from per-core memory (rt__source_new,
+ * source_release), and freeing an owned read's source releases the buffer
+ * nobody took.
+ *
  * The life of a request, as this file sees it:
  *
  *   1. A future polls for the first time: rt__source_submit() puts its
@@ -33,10 +37,11 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "common/alloc.h"
 #include "common/clock.h"
 #include "common/fatal.h"
 #include "executor.h"
+#include "io.h"
+#include "percore.h"
 
 /*
  * A cancel's user_data is its source's address with the lowest bit set, so
@@ -374,6 +379,19 @@ static void submit_waiting(struct reactor *r)
 
 /* ------------------------------------------------------------- completing */
 
+/*
+ * Give a source's block back to the memory it came from. An owned read's
+ * buffer goes with it unless its future handed it out: the buffer of a read
+ * whose future was dropped (in flight, or done but never polled again) is
+ * released here, once the kernel is done writing into it.
+ */
+static void source_release(struct rt_source *s)
+{
+    if (s->owns_buf)
+        rt_buf_release((struct rt_buf *)s->data);
+    rt__percore_free(s->mem, s, s->size);
+}
+
 static void complete(struct reactor *r, uint64_t user_data, int res)
 {
     struct rt_source *s = (struct rt_source *)(uintptr_t)(user_data & ~CANCEL_TAG);
@@ -406,7 +424,7 @@ static void complete(struct reactor *r, uint64_t user_data, int res)
      */
     if (s->orphaned && s->state == SOURCE_DONE && s->cqes_owed == 0) {
         list_remove(&s->link);
-        rt__free(s);
+        source_release(s);
     }
 }
 
@@ -551,12 +569,18 @@ void rt__reactor_destroy(struct reactor *r)
 
 struct rt_source *rt__source_new(size_t len)
 {
-    struct rt_source *s = rt__malloc(sizeof(*s) + len);
+    /* From the running executor's memory; a request prepared outside any executor uses malloc. */
+    struct rt_executor *ex = rt_executor_current();
+    struct rt_percore *mem = ex ? rt__executor_percore(ex) : NULL;
+    struct rt_source *s = rt__percore_alloc(mem, sizeof(*s) + len);
 
     list_init(&s->link);
     s->reactor = NULL;
     s->state = SOURCE_NEW;
     s->orphaned = false;
+    s->owns_buf = false;
+    s->mem = mem;
+    s->size = sizeof(*s) + len;
     s->cqes_owed = 0;
     s->res = 0;
     s->waker = (struct rt_waker){0};
@@ -576,7 +600,7 @@ void rt__source_free(struct rt_source *s)
 {
     ASSERT(s->state == SOURCE_DONE || s->state == SOURCE_NEW);
     rt_waker_drop(&s->waker);
-    rt__free(s);
+    source_release(s);
 }
 
 void rt__source_abandon(struct rt_source *s)

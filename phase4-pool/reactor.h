@@ -7,6 +7,10 @@
  * flags that suit a thread that parks (COOP_TASKRUN or DEFER_TASKRUN; see
  * rt__reactor_init).
  *
+ * Phase 4: a source's block comes from the per-core memory of the executor
+ * running when it is made (percore.h), and an owned read's source holds the
+ * buffer the kernel reads into until its future hands it out (io.h).
+ *
  * A *source* is one request to the kernel: what to do (an SQE, prepared in
  * advance), the memory the kernel will read or write while doing it, the
  * result once the completion (CQE) arrives, and the waker of the task that
@@ -55,9 +59,12 @@ struct rt_source {
     struct reactor *reactor; /* set when first queued */
     enum source_state state; /* see above */
     bool orphaned;           /* its future is gone: free it once the kernel is done with it */
+    bool owns_buf;           /* phase 4: data[] is an owned read's struct rt_buf (io.h) */
     unsigned cqes_owed;      /* CQEs still to come that name it: its request's, its cancel's */
     int res;                 /* cqe->res, once DONE: >= 0, or -errno */
     struct rt_waker waker;   /* the task waiting for the completion */
+    struct rt_percore *mem;  /* phase 4: where its block goes back (percore.h); NULL: malloc */
+    size_t size;             /* phase 4: the block's size, this header included */
     struct io_uring_sqe sqe; /* the request, copied into the ring when there is room */
     alignas(max_align_t) unsigned char data[]; /* memory the kernel uses: buffer, path, address */
 };
@@ -122,7 +129,7 @@ struct rt_source *rt__source_new(size_t len);
 /* Queue a NEW source's request on the reactor `r`. */
 void rt__source_submit(struct reactor *r, struct rt_source *s);
 
-/* Free a DONE source: its future has taken the result. */
+/* Free a DONE source: its future has taken the result (and an owned buffer not handed out). */
 void rt__source_free(struct rt_source *s);
 
 /* The future is gone. Free the source now if the kernel never saw it, else cancel and orphan it. */

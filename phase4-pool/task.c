@@ -4,24 +4,29 @@
  * The rules for states and references are in task.h; every function here
  * keeps them. Read rt__task_run() first: it is the one place a future is
  * polled.
+ *
+ * Phase 4: a task's block comes from its executor's per-core memory.
  */
 #include "task.h"
 
 #include <string.h>
 
-#include "common/alloc.h"
 #include "common/fatal.h"
 #include "join.h"
+#include "percore.h"
 
 static const struct rt_waker_vtable task_waker_vtable;
 
 struct rt_task *rt__task_new(struct rt_executor *ex, struct task_queue *q,
                              const struct rt_future *f, size_t size)
 {
+    struct rt_percore *mem = rt__executor_percore(ex);
     struct rt_task *t;
 
     ASSERT(size >= sizeof(struct rt_future));
-    t = rt__malloc(sizeof(*t) + size);
+    t = rt__percore_alloc(mem, sizeof(*t) + size);
+    t->mem = mem;
+    t->size = sizeof(*t) + size;
     list_init(&t->queue_link);
     t->executor = ex;
     t->queue = q;
@@ -57,7 +62,7 @@ void rt__task_unref(struct rt_task *t)
     ASSERT(rt_waker_is_empty(&t->awaiter)); /* only a handle registers one, and it is gone */
     if (t->executor)
         rt__executor_forget(t->executor, t);
-    rt__free(t);
+    rt__percore_free(t->mem, t, t->size);
 }
 
 void rt__task_schedule(struct rt_task *t)

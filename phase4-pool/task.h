@@ -16,6 +16,10 @@
  *              is RUNNING returns
  *   HANDLE     a join handle still refers to this task
  *
+ * Phase 4: the block comes from the executor's per-core memory and goes
+ * back there (percore.h); a task freed after its executor was destroyed
+ * goes back to malloc.
+ *
  * References. A task is freed when its count drops to zero. One reference
  * is held by each of:
  *
@@ -39,6 +43,7 @@
 #include "future.h"
 
 struct rt_executor;
+struct rt_percore;
 struct task_queue;
 
 enum task_state {
@@ -58,6 +63,8 @@ struct rt_task {
     unsigned refs;                /* references, see above */
     intptr_t output;              /* the future's output, once COMPLETED */
     struct rt_waker awaiter;      /* who awaits the join handle; woken on COMPLETED or CLOSED */
+    struct rt_percore *mem;       /* phase 4: where its block goes back (percore.h) */
+    size_t size;                  /* phase 4: the block's size, this header included */
     /* The spawned future, copied in. Aligned like malloc's memory, so any future type fits. */
     alignas(max_align_t) unsigned char future[];
 };

@@ -21,6 +21,11 @@
  *                                    refills submitted together with one
  *                                    io_uring_submit_and_wait()
  *   read4k_runtime_vs_raw_ratio      the first divided by the second
+ *   read4k_qd32_owned_ops_per_s      the runtime's reads again, with rt_io_read_owned
+ *                                    (phase 4): each read lands in a buffer from the
+ *                                    executor's per-core memory, handed over without a
+ *                                    copy, checked, and released
+ *   read4k_owned_vs_raw_ratio        that divided by the raw figure
  *   read4k_pread_ops_per_s           the same reads with blocking pread(), one at a time
  *   nop_runtime_ns_per_op            NOP_TASKS tasks, each looping rt_io_nop + AWAIT,
  *                                    NOPS requests in all: the runtime's whole cost
@@ -33,15 +38,16 @@
  *                                    turn of its loop), so this is the like-for-like floor
  *   nop_runtime_overhead_ns_per_op   nop_runtime_ns_per_op - nop_raw_batch32_ns_per_op
  *
- * Targets (reported, not asserted): the read ratio at least 0.9; the NOP
- * overhead under 100 ns.
+ * Targets (reported, not asserted): the read ratio at least 0.9, the owned
+ * read ratio at least 0.95; the NOP overhead under 100 ns.
  *
  * Both sides use a ring of RING_ENTRIES, the executor's default. Neither uses
  * registered buffers or files, or SQPOLL: the raw side is the program a user
  * would write first, which is what the runtime should be held against. What
  * the raw side does not do, by design of this runtime, is copy: a read lands
  * in memory its request owns and is copied into the caller's buffer when the
- * future finishes (io.h explains why). That copy is part of what is measured.
+ * future finishes (io.h explains why). That copy is part of what is measured,
+ * and the owned reads are the same reads without it.
  */
 #include "rt.h"
 
@@ -249,6 +255,49 @@ static double runtime_read_sample(int fd)
     return READS / ((double)ns / NSEC_PER_SEC);
 }
 
+/* ----------------------------------------------------- reads: owned buffers */
+
+/* The same reader, but the bytes arrive in a buffer of the runtime's: no copy. */
+struct owned_reader {
+    struct rt_async async;
+    struct read_job *job;
+    struct rt_io io;
+    struct rt_buf buf; /* the read's buffer, between the AWAIT and its release */
+    uint64_t block;    /* the block being read */
+    intptr_t n;        /* the read's result */
+};
+
+static enum rt_poll owned_reader_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct owned_reader *f = (struct owned_reader *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    while (f->job->left > 0) {
+        f->job->left--;
+        f->block = next_block(&f->job->rng);
+        rt_io_read_owned(&f->io, f->job->fd, BLOCK, f->block * BLOCK, &f->buf);
+        AWAIT(&f->io.future, &f->n);
+        if (!block_ok(f->buf.data, f->n, f->block))
+            f->job->bad++;
+        rt_buf_release(&f->buf);
+    }
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable owned_reader_vtable = {owned_reader_poll, rt_async_drop};
+
+static double owned_read_sample(int fd)
+{
+    struct read_job job = {.fd = fd, .rng = SEED, .left = READS};
+    struct owned_reader r = {.async = RT_ASYNC_INIT(&owned_reader_vtable), .job = &job};
+    uint64_t ns = run_fan_out(&r.async.future, sizeof(r), DEPTH);
+
+    if (job.bad != 0)
+        fail("owned reads: a read failed or brought the wrong bytes");
+    return READS / ((double)ns / NSEC_PER_SEC);
+}
+
 /* --------------------------------------------------------------- reads: raw */
 
 static void raw_ring_init(struct io_uring *ring)
@@ -453,6 +502,7 @@ static const struct figure {
 } figures[] = {
     {"read4k_qd32_runtime_ops_per_s", runtime_read_sample, true},
     {"read4k_qd32_raw_uring_ops_per_s", raw_read_sample, true},
+    {"read4k_qd32_owned_ops_per_s", owned_read_sample, true},
     {"read4k_pread_ops_per_s", pread_sample, true},
     {"nop_runtime_ns_per_op", nop_runtime_fig, false},
     {"nop_raw_batch32_ns_per_op", nop_raw32_fig, false},
@@ -509,10 +559,12 @@ int main(int argc, char **argv)
     printf("read4k_qd32_runtime_ops_per_s=%.0f\n", med[0]);
     printf("read4k_qd32_raw_uring_ops_per_s=%.0f\n", med[1]);
     printf("read4k_runtime_vs_raw_ratio=%.3f\n", med[0] / med[1]);
-    printf("read4k_pread_ops_per_s=%.0f\n", med[2]);
-    printf("nop_runtime_ns_per_op=%.1f\n", med[3]);
-    printf("nop_raw_batch32_ns_per_op=%.1f\n", med[4]);
-    printf("nop_raw_batch256_ns_per_op=%.1f\n", med[5]);
-    printf("nop_runtime_overhead_ns_per_op=%.1f\n", med[3] - med[4]);
+    printf("read4k_qd32_owned_ops_per_s=%.0f\n", med[2]);
+    printf("read4k_owned_vs_raw_ratio=%.3f\n", med[2] / med[1]);
+    printf("read4k_pread_ops_per_s=%.0f\n", med[3]);
+    printf("nop_runtime_ns_per_op=%.1f\n", med[4]);
+    printf("nop_raw_batch32_ns_per_op=%.1f\n", med[5]);
+    printf("nop_raw_batch256_ns_per_op=%.1f\n", med[6]);
+    printf("nop_runtime_overhead_ns_per_op=%.1f\n", med[4] - med[5]);
     return 0;
 }

@@ -1,0 +1,107 @@
+/*
+ * percore.h - per-core memory: each executor keeps the blocks its tasks,
+ * requests and owned buffers give back, and hands them out again
+ * (internal). New in phase 4.
+ *
+ * Seastar's idea in its simplest form. A task, a source or a buffer is made
+ * and freed by one thread, its executor's, over and over; malloc serves that
+ * pattern through paths built for any thread freeing anything (atomic
+ * operations, a lock once its small per-thread cache overflows). So each
+ * executor keeps its own free lists, one per size class, which only its
+ * thread ever touches: taking a block is popping a list, giving it back is
+ * pushing it, and no atomic operation is needed anywhere.
+ *
+ *   size classes   powers of two, 64 B to 64 KiB (PERCORE_MIN/MAX_SHIFT); a
+ *                  block is malloc'd at its class's size, so any request of
+ *                  that class can reuse it. Larger requests go to malloc and
+ *                  back to free() every time.
+ *   free lists     singly linked through the blocks' first word; last in,
+ *                  first out, so the next task gets the block the last one
+ *                  warmed in the CPU's cache.
+ *   the bound      a class keeps at most PERCORE_CLASS_BYTES of free blocks
+ *                  (4,096 blocks of 64 B, 64 of 4 KiB, 4 of 64 KiB); a block
+ *                  given back to a full list goes to free(). See percore.c.
+ *   sized free     the caller gives the size back with the block, as C++'s
+ *                  sized delete does, so a block needs no header of its own:
+ *                  a task or source remembers its size, an rt_buf its size.
+ *
+ * One thread. A struct rt_percore belongs to the thread that runs its
+ * executor: blocks are taken and given back there only (tasks and sources
+ * never cross threads, and an rt_buf must not either). Giving one back on
+ * another thread stops the program with a message: it costs one compare.
+ *
+ * Lifetime. The executor makes its per-core memory and closes it when it is
+ * destroyed: the cached blocks are freed then. A block still out at that
+ * moment (a join handle the program kept, an rt_buf not yet released, an
+ * rt_io never polled) keeps the struct alive; given back later, it goes to
+ * plain free(), and the last one frees the struct. So rt__alloc_live()
+ * (common/alloc.h) is exact: cached blocks count as allocated until the
+ * executor is destroyed, and nothing is left after that.
+ *
+ * AddressSanitizer. A block on a free list is poisoned, so a task or a
+ * source touched after it was freed is still reported (as a
+ * use-after-poison), and so is a block given back twice. What ASan's own
+ * allocator also catches and this cannot: a stale pointer into a block that
+ * has been handed out again, since the block is reused at once instead of
+ * waiting in ASan's quarantine.
+ */
+#ifndef RT_PERCORE_H
+#define RT_PERCORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "executor.h"
+
+#define PERCORE_MIN_SHIFT   6  /* the smallest class: 64 B */
+#define PERCORE_MAX_SHIFT   16 /* the largest class: 64 KiB */
+#define PERCORE_CLASSES     (PERCORE_MAX_SHIFT - PERCORE_MIN_SHIFT + 1)
+#define PERCORE_MAX_BLOCK   ((size_t)1 << PERCORE_MAX_SHIFT)
+#define PERCORE_CLASS_BYTES ((size_t)256 << 10) /* the most one class keeps in free blocks */
+
+/* The free blocks of one size class. */
+struct percore_list {
+    void *first;       /* a free block; its first word points at the next one, or NULL */
+    unsigned len;      /* blocks on the list */
+    unsigned max_len;  /* the bound: PERCORE_CLASS_BYTES / the class's block size */
+    size_t block_size; /* bytes in each block: a power of two */
+};
+
+struct rt_percore {
+    struct percore_list lists[PERCORE_CLASSES]; /* lists[i]: blocks of 64 << i bytes */
+    const void *owner;            /* the thread that may use it (see rt__percore_adopt_thread) */
+    unsigned long outstanding;    /* blocks handed out and not given back: they keep it alive */
+    bool closed;                  /* its executor is gone: blocks given back go to free() */
+    struct rt_memory_stats stats; /* executor.h; cached_* are counted when read */
+};
+
+/* New per-core memory, owned by the calling thread; an executor makes one when it is created. */
+struct rt_percore *rt__percore_new(void);
+
+/* From now on, `pc` belongs to the calling thread: the executor runs here. */
+void rt__percore_adopt_thread(struct rt_percore *pc);
+
+/*
+ * A block of at least `size` bytes (aligned like malloc's), from `pc`'s free
+ * lists when one of its class is there, else from malloc. `pc` may be NULL:
+ * then it is plain rt__malloc() (a request prepared outside any executor).
+ * Its contents are garbage, as malloc's are.
+ */
+void *rt__percore_alloc(struct rt_percore *pc, size_t size);
+
+/*
+ * Give back a block that rt__percore_alloc(pc, size) returned, with the same
+ * `pc` and `size`. On the owner thread only; stops the program otherwise.
+ */
+void rt__percore_free(struct rt_percore *pc, void *block, size_t size);
+
+/* The executor is being destroyed: free the cached blocks, and `pc` once nothing is out. */
+void rt__percore_close(struct rt_percore *pc);
+
+/* The counters, with the cached blocks and bytes counted now. */
+void rt__percore_stats(const struct rt_percore *pc, struct rt_memory_stats *out);
+
+/* The executor's per-core memory (provided by executor.c). */
+struct rt_percore *rt__executor_percore(struct rt_executor *ex);
+
+#endif /* RT_PERCORE_H */

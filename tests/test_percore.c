@@ -1,0 +1,776 @@
+/*
+ * tests/test_percore.c - per-core memory (phase 4): an executor recycles the
+ * blocks of its tasks, its requests and its owned buffers through free lists
+ * of its own, keeps only a bounded number of them, frees them all when it is
+ * destroyed, and still lets AddressSanitizer see a use after free.
+ *
+ * Cases: a spawn after a join takes the joined task's block, a request takes
+ * the last request's; a burst of tasks leaves at most the bound cached;
+ * every block is freed at destroy, and a task freed after that (its handle
+ * kept) goes to free(). Owned reads: the bytes, short reads and end of file;
+ * the buffer goes back to the list when released; a read dropped in flight
+ * keeps its buffer until the kernel's completions arrive; a finished read
+ * whose buffer nobody took releases it; releasing on another thread stops
+ * the program. Under ASan (make test SAN=1): touching a freed task, a freed
+ * request or a released buffer is reported, and so is releasing twice.
+ *
+ * Stats are read with rt_executor_memory_stats(), and a class's list
+ * straight from percore.h; never by comparing pointers, which would say
+ * nothing about which path handed a block out.
+ */
+#include "harness.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "percore.h" /* the free lists themselves */
+#include "reactor.h" /* struct rt_source, in_flight */
+#include "task.h"    /* struct rt_task */
+
+TEST_SINCE_PHASE(4);
+
+static struct rt_memory_stats stats_now(void)
+{
+    struct rt_memory_stats s;
+
+    rt_executor_memory_stats(rt_executor_current(), &s);
+    return s;
+}
+
+/* The free list of `ex` that holds blocks for `size` bytes. */
+static struct percore_list *list_of(struct rt_executor *ex, size_t size)
+{
+    struct rt_percore *pc = rt__executor_percore(ex);
+
+    for (unsigned i = 0; i < PERCORE_CLASSES; i++)
+        if (pc->lists[i].block_size >= size)
+            return &pc->lists[i];
+    ck_abort_msg("no class holds %zu bytes", size);
+}
+
+/* The same, on the running executor. */
+static struct percore_list *list_for_size(size_t size)
+{
+    return list_of(rt_executor_current(), size);
+}
+
+/* Requests in the running executor's ring. */
+static unsigned in_flight(void)
+{
+    return rt__executor_reactor(rt_executor_current())->in_flight;
+}
+
+#define BUF_SIZE 4096 /* the owned reads' buffer: one class of its own */
+
+/* ------------------------------------------------------- tasks and requests */
+
+struct spawn_twice {
+    struct rt_async async;
+    struct rt_join_handle h;
+    struct rt_memory_stats before, after;
+    intptr_t out;
+};
+
+static enum rt_poll spawn_twice_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct spawn_twice *f = (struct spawn_twice *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    {
+        struct test_value child = test_value(1);
+
+        f->h = rt_spawn(&child.future, sizeof(child));
+    }
+    AWAIT(&f->h.future, &f->out);
+    f->before = stats_now();
+    ck_assert_uint_ge(f->before.recycled, 1); /* the joined task's block went onto its list */
+    {
+        struct test_value child = test_value(2);
+
+        f->h = rt_spawn(&child.future, sizeof(child));
+    }
+    f->after = stats_now();
+    /* The second task's block came off the list: nothing new from malloc. */
+    ck_assert_uint_eq(f->after.reused, f->before.reused + 1);
+    ck_assert_uint_eq(f->after.allocated, f->before.allocated);
+    AWAIT(&f->h.future, &f->out);
+    ASYNC_RETURN(f->out);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable spawn_twice_vtable = {spawn_twice_poll, rt_async_drop};
+
+START_TEST(a_spawn_after_a_join_reuses_the_block)
+{
+    struct spawn_twice f = {.async = RT_ASYNC_INIT(&spawn_twice_vtable)};
+
+    ck_assert_int_eq(test_run(&f.async.future, sizeof(f)), 2);
+}
+END_TEST
+
+struct two_nops {
+    struct rt_async async;
+    struct rt_io io;
+    struct rt_memory_stats before, after;
+    intptr_t n;
+};
+
+static enum rt_poll two_nops_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct two_nops *f = (struct two_nops *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    rt_io_nop(&f->io);
+    AWAIT(&f->io.future, &f->n);
+    f->before = stats_now();
+    rt_io_nop(&f->io);
+    f->after = stats_now();
+    ck_assert_uint_eq(f->after.reused, f->before.reused + 1);
+    ck_assert_uint_eq(f->after.allocated, f->before.allocated);
+    AWAIT(&f->io.future, &f->n);
+    ASYNC_RETURN(f->n);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable two_nops_vtable = {two_nops_poll, rt_async_drop};
+
+START_TEST(a_request_reuses_the_last_requests_block)
+{
+    struct two_nops f = {.async = RT_ASYNC_INIT(&two_nops_vtable)};
+
+    ck_assert_int_eq(test_run(&f.async.future, sizeof(f)), 0);
+}
+END_TEST
+
+/* ------------------------------------------------------------- the bound */
+
+/* Spawn `count` tasks before joining any, so that all their blocks are out at once. */
+struct burst {
+    struct rt_async async;
+    long count;
+    struct rt_join_handle *jobs;
+    struct rt_memory_stats before, after;
+    long i;
+};
+
+static enum rt_poll burst_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct burst *f = (struct burst *)self;
+    struct percore_list *l;
+
+    ASYNC_BEGIN(f, cx, out);
+    f->before = stats_now();
+    for (long i = 0; i < f->count; i++) {
+        struct test_value child = test_value(1);
+
+        f->jobs[i] = rt_spawn(&child.future, sizeof(child));
+    }
+    for (f->i = 0; f->i < f->count; f->i++)
+        AWAIT(&f->jobs[f->i].future, NULL);
+    f->after = stats_now();
+
+    l = list_for_size(sizeof(struct rt_task) + sizeof(struct test_value));
+    /* The list is full, and every block beyond the bound went back to malloc. */
+    ck_assert_uint_eq(l->len, l->max_len);
+    ck_assert_uint_eq(l->max_len, PERCORE_CLASS_BYTES / l->block_size);
+    ck_assert_uint_eq((f->after.recycled - f->before.recycled) +
+                          (f->after.released - f->before.released),
+                      f->count);
+    ck_assert_uint_ge(f->after.released - f->before.released, f->count - l->max_len);
+    ck_assert_uint_le(f->after.cached_bytes, PERCORE_CLASSES * PERCORE_CLASS_BYTES);
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable burst_vtable = {burst_poll, rt_async_drop};
+
+START_TEST(the_cache_is_bounded)
+{
+    struct burst f = {.async = RT_ASYNC_INIT(&burst_vtable), .count = 10000};
+
+    f.jobs = rt__malloc((size_t)f.count * sizeof(*f.jobs));
+    test_run(&f.async.future, sizeof(f));
+    rt__free(f.jobs);
+}
+END_TEST
+
+/* ------------------------------------------------------------ teardown */
+
+START_TEST(every_block_is_freed_at_destroy)
+{
+    struct burst f = {.async = RT_ASYNC_INIT(&burst_vtable), .count = 3000};
+    struct rt_executor *ex = test_executor();
+    struct rt_memory_stats s;
+
+    f.jobs = rt__malloc((size_t)f.count * sizeof(*f.jobs));
+    rt_executor_run(ex, &f.async.future, sizeof(f));
+    rt__free(f.jobs);
+    rt_executor_memory_stats(ex, &s);
+    /* At least the tasks' list is full. */
+    ck_assert_uint_ge(s.cached_blocks,
+                      list_of(ex, sizeof(struct rt_task) + sizeof(struct test_value))->max_len);
+    ck_assert_uint_eq(s.outstanding, 0);
+    /* The cached blocks count as allocated until the executor goes, and not a moment longer. */
+    ck_assert_int_gt(rt__alloc_live(), (long)s.cached_blocks);
+    rt_executor_destroy(ex);
+    ck_assert_int_eq(rt__alloc_live(), 0);
+}
+END_TEST
+
+/* Spawn a task that waits forever, and hand its join handle out of the executor. */
+struct hand_out_handle {
+    struct rt_async async;
+    struct rt_join_handle *handle; /* the test's */
+    struct rt_waker *slot;         /* the test's: where the task's waker waits */
+};
+
+static enum rt_poll hand_out_handle_poll(struct rt_future *self, struct rt_context *cx,
+                                         intptr_t *out)
+{
+    struct hand_out_handle *f = (struct hand_out_handle *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    {
+        struct test_wait child = test_wait(f->slot, 0);
+
+        *f->handle = rt_spawn(&child.future, sizeof(child));
+    }
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable hand_out_handle_vtable = {hand_out_handle_poll, rt_async_drop};
+
+START_TEST(a_task_freed_after_destroy_goes_to_free)
+{
+    struct rt_waker slot = {0};
+    struct rt_join_handle h;
+    struct hand_out_handle f = {
+        .async = RT_ASYNC_INIT(&hand_out_handle_vtable), .handle = &h, .slot = &slot};
+    struct rt_executor *ex = test_executor();
+
+    rt_executor_run(ex, &f.async.future, sizeof(f));
+    rt_executor_destroy(ex); /* cancels the task; the handle keeps its block */
+    ck_assert_ptr_null(h.task->executor);
+    /* What is left: the task's block, and the per-core memory it will go back to. */
+    ck_assert_int_eq(rt__alloc_live(), 2);
+    ck_assert_uint_eq(h.task->mem->outstanding, 1);
+    ck_assert(h.task->mem->closed);
+    rt_join_detach(&h); /* the last reference: to free(), and the per-core memory with it */
+    ck_assert_int_eq(rt__alloc_live(), 0);
+}
+END_TEST
+
+/* ------------------------------------------------------------ owned reads */
+
+/* Byte `pos` of the test file. */
+static unsigned char file_byte(size_t pos)
+{
+    return (unsigned char)(pos * 7 + pos / 251);
+}
+
+/* An unlinked temporary file holding `len` bytes of file_byte(). */
+static int test_file(size_t len)
+{
+    const char *dir = getenv("TMPDIR");
+    char path[PATH_MAX];
+    unsigned char *bytes = rt__malloc(len);
+    int fd;
+
+    snprintf(path, sizeof(path), "%s/rt-test-percore-XXXXXX", dir && *dir ? dir : "/tmp");
+    fd = mkstemp(path);
+    ck_assert_msg(fd >= 0, "mkstemp(%s): %s", path, strerror(errno));
+    ck_assert_int_eq(unlink(path), 0);
+    for (size_t i = 0; i < len; i++)
+        bytes[i] = file_byte(i);
+    ck_assert_int_eq(pwrite(fd, bytes, len, 0), (ssize_t)len);
+    rt__free(bytes);
+    return fd;
+}
+
+static bool bytes_ok(const struct rt_buf *b, size_t offset)
+{
+    const unsigned char *p = b->data;
+
+    for (size_t i = 0; i < b->len; i++)
+        if (p[i] != file_byte(offset + i))
+            return false;
+    return true;
+}
+
+#define FILE_LEN (3 * BUF_SIZE + 100)
+
+struct owned_reads {
+    struct rt_async async;
+    int fd;
+    struct rt_io io;
+    struct rt_buf buf;
+    struct rt_memory_stats before;
+    intptr_t n;
+};
+
+static enum rt_poll owned_reads_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct owned_reads *f = (struct owned_reads *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    /* A whole buffer's worth, from the middle of the file. */
+    rt_io_read_owned(&f->io, f->fd, BUF_SIZE, BUF_SIZE, &f->buf);
+    AWAIT(&f->io.future, &f->n);
+    ck_assert_int_eq(f->n, BUF_SIZE);
+    ck_assert_uint_eq(f->buf.len, BUF_SIZE);
+    ck_assert(bytes_ok(&f->buf, BUF_SIZE));
+    ck_assert_uint_eq(list_for_size(BUF_SIZE)->len, 0);
+    rt_buf_release(&f->buf);
+    ck_assert_ptr_null(f->buf.data);
+    ck_assert_uint_eq(list_for_size(BUF_SIZE)->len, 1); /* back on its core's list */
+
+    /* A short read at the end of the file takes that same block again. */
+    f->before = stats_now();
+    rt_io_read_owned(&f->io, f->fd, BUF_SIZE, 3 * BUF_SIZE, &f->buf);
+    AWAIT(&f->io.future, &f->n);
+    ck_assert_uint_eq(stats_now().allocated, f->before.allocated);
+    ck_assert_uint_ge(stats_now().reused, f->before.reused + 2); /* the source's and the buffer's */
+    ck_assert_int_eq(f->n, 100);
+    ck_assert_uint_eq(f->buf.len, 100);
+    ck_assert(bytes_ok(&f->buf, 3 * BUF_SIZE));
+    rt_buf_release(&f->buf);
+
+    /* At the end of the file: no bytes, so no buffer; the request kept it and freed it. */
+    rt_io_read_owned(&f->io, f->fd, BUF_SIZE, FILE_LEN, &f->buf);
+    AWAIT(&f->io.future, &f->n);
+    ck_assert_int_eq(f->n, 0);
+    ck_assert_ptr_null(f->buf.data);
+    ck_assert_uint_eq(f->buf.len, 0);
+    ck_assert_uint_eq(list_for_size(BUF_SIZE)->len, 1);
+    rt_buf_release(&f->buf); /* an empty rt_buf: nothing to do */
+
+    /* An error: the same. */
+    rt_io_read_owned(&f->io, -1, BUF_SIZE, 0, &f->buf);
+    AWAIT(&f->io.future, &f->n);
+    ck_assert_int_eq(f->n, -EBADF);
+    ck_assert_ptr_null(f->buf.data);
+    ck_assert_uint_eq(stats_now().outstanding, 1); /* only this main task's block */
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable owned_reads_vtable = {owned_reads_poll, rt_async_drop};
+
+START_TEST(owned_reads_bring_the_bytes_and_recycle_the_buffer)
+{
+    struct owned_reads f = {.async = RT_ASYNC_INIT(&owned_reads_vtable)};
+
+    f.fd = test_file(FILE_LEN);
+    test_run(&f.async.future, sizeof(f));
+    close(f.fd);
+}
+END_TEST
+
+/* An owned read of a pipe that stays empty until the test writes: in flight until then. */
+struct pipe_reader {
+    struct rt_async async;
+    int fd;
+    struct rt_io io;
+    struct rt_buf buf;
+    intptr_t n;
+};
+
+static enum rt_poll pipe_reader_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct pipe_reader *f = (struct pipe_reader *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    rt_io_read_owned(&f->io, f->fd, BUF_SIZE, RT_OFFSET_CURRENT, &f->buf);
+    AWAIT(&f->io.future, &f->n);
+    rt_buf_release(&f->buf);
+    ASYNC_RETURN(f->n);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable pipe_reader_vtable = {pipe_reader_poll, rt_async_drop};
+
+struct drop_in_flight {
+    struct rt_async async;
+    int pipe[2];
+    struct rt_join_handle victim;
+    struct test_yield pause;
+    struct rt_memory_stats before;
+};
+
+static enum rt_poll drop_in_flight_poll(struct rt_future *self, struct rt_context *cx,
+                                        intptr_t *out)
+{
+    struct drop_in_flight *f = (struct drop_in_flight *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    {
+        struct pipe_reader child = {.async = RT_ASYNC_INIT(&pipe_reader_vtable), .fd = f->pipe[0]};
+
+        f->victim = rt_spawn(&child.async.future, sizeof(child));
+    }
+    f->pause = test_yield(2, 0, NULL); /* the reader polls, the reactor submits */
+    AWAIT(&f->pause.future, NULL);
+    ck_assert_uint_eq(in_flight(), 1);
+    f->before = stats_now(); /* out: this task's block, the reader's, its source's, its buffer */
+    ck_assert_uint_eq(f->before.outstanding, 4);
+
+    /*
+     * Bytes for the read, and then the read's task is cancelled. The kernel
+     * either copies them into the buffer while it runs the cancel (the
+     * completion is deferred until the thread asks) or cancels the read;
+     * either way the buffer is the kernel's until the completions come.
+     */
+    ck_assert_int_eq(write(f->pipe[1], "late", 4), 4);
+    ck_assert(rt_join_cancel(&f->victim));
+    AWAIT(&f->victim.future, NULL);
+    ck_assert(f->victim.cancelled);
+    /*
+     * The reader's task is freed, but the completions of its read and of the
+     * cancel are not reaped yet: the orphaned source still holds the buffer.
+     */
+    ck_assert_uint_eq(in_flight(), 2);
+    ck_assert_uint_eq(list_for_size(BUF_SIZE)->len, 0);
+    ck_assert_uint_eq(stats_now().outstanding, 3);
+    while (in_flight() > 0) {
+        f->pause = test_yield(1, 0, NULL); /* a turn of the loop reaps completions */
+        AWAIT(&f->pause.future, NULL);
+    }
+    /* The completions are in: the source is freed, and the buffer is back on its list. */
+    ck_assert_uint_eq(list_for_size(BUF_SIZE)->len, 1);
+    ck_assert_uint_eq(stats_now().outstanding, 1); /* only this main task's block */
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable drop_in_flight_vtable = {drop_in_flight_poll, rt_async_drop};
+
+START_TEST(an_owned_read_dropped_in_flight_keeps_its_buffer_until_the_completion)
+{
+    struct drop_in_flight f = {.async = RT_ASYNC_INIT(&drop_in_flight_vtable)};
+
+    ck_assert_int_eq(pipe(f.pipe), 0);
+    test_run(&f.async.future, sizeof(f));
+    close(f.pipe[0]);
+    close(f.pipe[1]);
+}
+END_TEST
+
+/*
+ * Polls an owned read once, then, woken by its completion, finishes without
+ * polling it again: the read is done and its buffer was never handed out.
+ * Dropping this future drops the read, which must release that buffer.
+ */
+struct read_untaken {
+    struct rt_future future;
+    struct rt_io io;
+    struct rt_buf *buf; /* the test's: must stay empty */
+    int fd;
+    bool started;
+};
+
+static enum rt_poll read_untaken_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct read_untaken *f = (struct read_untaken *)self;
+    intptr_t n;
+
+    if (!f->started) {
+        f->started = true;
+        rt_io_read_owned(&f->io, f->fd, BUF_SIZE, 0, f->buf);
+        ck_assert_int_eq(rt_future_poll(&f->io.future, cx, &n), RT_PENDING);
+        return RT_PENDING;
+    }
+    ck_assert_int_eq(f->io.source->state, SOURCE_DONE); /* woken by the completion */
+    ck_assert_int_eq(f->io.source->res, BUF_SIZE);
+    *out = 0;
+    return RT_READY;
+}
+
+static void read_untaken_drop(struct rt_future *self)
+{
+    struct read_untaken *f = (struct read_untaken *)self;
+
+    if (f->started)
+        rt_future_drop(&f->io.future);
+}
+
+static const struct rt_future_vtable read_untaken_vtable = {read_untaken_poll, read_untaken_drop};
+
+struct untaken_main {
+    struct rt_async async;
+    int fd;
+    struct rt_buf *buf;
+    struct rt_join_handle h;
+};
+
+static enum rt_poll untaken_main_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct untaken_main *f = (struct untaken_main *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    {
+        struct read_untaken child = {.future = {&read_untaken_vtable}, .fd = f->fd, .buf = f->buf};
+
+        f->h = rt_spawn(&child.future, sizeof(child));
+    }
+    AWAIT(&f->h.future, NULL);
+    /* The task is done and freed; its read's buffer went back with the read's source. */
+    ck_assert_ptr_null(f->buf->data);
+    ck_assert_uint_eq(list_for_size(BUF_SIZE)->len, 1);
+    ck_assert_uint_eq(stats_now().outstanding, 1); /* only this main task's block */
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable untaken_main_vtable = {untaken_main_poll, rt_async_drop};
+
+START_TEST(an_owned_buffer_nobody_took_is_released)
+{
+    struct rt_buf buf = {0};
+    struct untaken_main f = {.async = RT_ASYNC_INIT(&untaken_main_vtable), .buf = &buf};
+
+    f.fd = test_file(BUF_SIZE);
+    test_run(&f.async.future, sizeof(f));
+    close(f.fd);
+}
+END_TEST
+
+/* One owned read of the whole test file into the test's rt_buf. */
+struct read_one {
+    struct rt_async async;
+    int fd;
+    struct rt_buf *buf;
+    struct rt_io io;
+    intptr_t n;
+};
+
+static enum rt_poll read_one_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct read_one *f = (struct read_one *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    rt_io_read_owned(&f->io, f->fd, BUF_SIZE, 0, f->buf);
+    AWAIT(&f->io.future, &f->n);
+    ASYNC_RETURN(f->n);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable read_one_vtable = {read_one_poll, rt_async_drop};
+
+/* Read the test file into `*buf` on a new executor, which is returned, still alive. */
+static struct rt_executor *read_into(struct rt_buf *buf)
+{
+    struct read_one f = {.async = RT_ASYNC_INIT(&read_one_vtable), .buf = buf};
+    struct rt_executor *ex = test_executor();
+
+    f.fd = test_file(BUF_SIZE);
+    ck_assert_int_eq(rt_executor_run(ex, &f.async.future, sizeof(f)), BUF_SIZE);
+    close(f.fd);
+    return ex;
+}
+
+static void *release_it(void *buf)
+{
+    rt_buf_release(buf);
+    return NULL;
+}
+
+START_TEST(releasing_on_another_thread_stops_the_program)
+{
+    struct rt_buf buf = {0};
+    pthread_t thread;
+
+    read_into(&buf);
+    ck_assert_int_eq(pthread_create(&thread, NULL, release_it, &buf), 0);
+    pthread_join(thread, NULL); /* not reached: the release stops the program */
+}
+END_TEST
+
+START_TEST(a_buffer_released_after_destroy_goes_to_free)
+{
+    struct rt_buf buf = {0};
+
+    rt_executor_destroy(read_into(&buf));
+    ck_assert_ptr_nonnull(buf.data);
+    ck_assert_int_eq(rt__alloc_live(), 2); /* the buffer, and the memory it would go back to */
+    rt_buf_release(&buf);
+    ck_assert_int_eq(rt__alloc_live(), 0);
+}
+END_TEST
+
+/* -------------------------------------------------- AddressSanitizer sees it */
+
+#if defined(__SANITIZE_ADDRESS__)
+#define TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TEST_ASAN 1
+#endif
+#endif
+
+#ifdef TEST_ASAN
+
+/*
+ * Run `body` in a child process with its stderr captured, and check that it
+ * did not end normally and that ASan's report names `what`.
+ */
+static void expect_report(void (*body)(void), const char *what)
+{
+    static char report[1 << 16];
+    size_t used = 0;
+    int out[2], status;
+    ssize_t n;
+    pid_t pid;
+
+    ck_assert_int_eq(pipe(out), 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        dup2(out[1], STDERR_FILENO);
+        close(out[0]);
+        body();
+        _exit(0); /* ASan saw nothing */
+    }
+    close(out[1]);
+    while (used < sizeof(report) - 1 &&
+           (n = read(out[0], report + used, sizeof(report) - 1 - used)) > 0)
+        used += (size_t)n;
+    report[used] = '\0';
+    close(out[0]);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(!WIFEXITED(status) || WEXITSTATUS(status) != 0,
+                  "the child ended normally: nothing was reported");
+    ck_assert_msg(strstr(report, what), "expected \"%s\" in the child's report:\n%s", what, report);
+}
+
+/* The child's main future: spawn a task, note where it lives, join it (which frees it). */
+static struct rt_task *joined_task;
+static struct rt_source *finished_source;
+
+struct leave_pointers {
+    struct rt_async async;
+    struct rt_join_handle h;
+    struct rt_io io;
+    intptr_t n;
+};
+
+static enum rt_poll leave_pointers_poll(struct rt_future *self, struct rt_context *cx,
+                                        intptr_t *out)
+{
+    struct leave_pointers *f = (struct leave_pointers *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    {
+        struct test_value child = test_value(1);
+
+        f->h = rt_spawn(&child.future, sizeof(child));
+    }
+    joined_task = f->h.task;
+    AWAIT(&f->h.future, &f->n);
+    rt_io_nop(&f->io);
+    finished_source = f->io.source;
+    AWAIT(&f->io.future, &f->n);
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable leave_pointers_vtable = {leave_pointers_poll, rt_async_drop};
+
+static void run_leave_pointers(void)
+{
+    struct leave_pointers f = {.async = RT_ASYNC_INIT(&leave_pointers_vtable)};
+
+    /* The executor stays alive: the blocks are on its free lists, not freed to malloc. */
+    rt_executor_run(test_executor(), &f.async.future, sizeof(f));
+}
+
+static void touch_freed_task(void)
+{
+    run_leave_pointers();
+    fprintf(stderr, "state %u\n", ((volatile struct rt_task *)joined_task)->state);
+}
+
+static void touch_freed_source(void)
+{
+    run_leave_pointers();
+    fprintf(stderr, "res %d\n", ((volatile struct rt_source *)finished_source)->res);
+}
+
+static void touch_released_buffer(void)
+{
+    struct rt_buf buf = {0};
+    volatile unsigned char *data;
+
+    read_into(&buf);
+    data = buf.data;
+    rt_buf_release(&buf);
+    fprintf(stderr, "byte %d\n", data[10]);
+}
+
+static void release_twice(void)
+{
+    struct rt_buf buf = {0}, copy;
+
+    read_into(&buf);
+    copy = buf;
+    rt_buf_release(&buf);
+    rt_buf_release(&copy);
+}
+
+START_TEST(asan_sees_a_freed_task_touched)
+{
+    expect_report(touch_freed_task, "AddressSanitizer: use-after-poison");
+}
+END_TEST
+
+START_TEST(asan_sees_a_freed_request_touched)
+{
+    expect_report(touch_freed_source, "AddressSanitizer: use-after-poison");
+}
+END_TEST
+
+START_TEST(asan_sees_a_released_buffer_touched)
+{
+    expect_report(touch_released_buffer, "AddressSanitizer: use-after-poison");
+}
+END_TEST
+
+START_TEST(asan_build_sees_a_buffer_released_twice)
+{
+    expect_report(release_twice, "given back twice");
+}
+END_TEST
+
+#endif /* TEST_ASAN */
+
+Suite *suite_percore(void)
+{
+    Suite *s = suite_create("percore");
+    TCase *tc = test_case("percore");
+
+    tcase_add_test(tc, a_spawn_after_a_join_reuses_the_block);
+    tcase_add_test(tc, a_request_reuses_the_last_requests_block);
+    tcase_add_test(tc, the_cache_is_bounded);
+    tcase_add_test(tc, every_block_is_freed_at_destroy);
+    tcase_add_test(tc, a_task_freed_after_destroy_goes_to_free);
+    tcase_add_test(tc, owned_reads_bring_the_bytes_and_recycle_the_buffer);
+    tcase_add_test(tc, an_owned_read_dropped_in_flight_keeps_its_buffer_until_the_completion);
+    tcase_add_test(tc, an_owned_buffer_nobody_took_is_released);
+    tcase_add_test_raise_signal(tc, releasing_on_another_thread_stops_the_program, SIGABRT);
+    tcase_add_test(tc, a_buffer_released_after_destroy_goes_to_free);
+#ifdef TEST_ASAN
+    /* Only an ASan build can see these; without it they would be undefined behaviour. */
+    tcase_add_test(tc, asan_sees_a_freed_task_touched);
+    tcase_add_test(tc, asan_sees_a_freed_request_touched);
+    tcase_add_test(tc, asan_sees_a_released_buffer_touched);
+    tcase_add_test(tc, asan_build_sees_a_buffer_released_twice);
+#endif
+    suite_add_tcase(s, tc);
+    return s;
+}
