@@ -1,11 +1,14 @@
 /*
  * net.c - TCP over io_uring. New in phase 2.
+ *
+ * Phase 4: rt_tcp_listen_reuseport, for a listening socket per shard.
  */
 #include "net.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -30,7 +33,8 @@ int rt_sockaddr(const char *host, uint16_t port, struct sockaddr_storage *addr, 
     return -EINVAL;
 }
 
-int rt_tcp_listen(const char *host, uint16_t port, int backlog)
+/* Listen on host:port; with `reuseport`, also set SO_REUSEPORT (phase 4). */
+static int listen_on(const char *host, uint16_t port, int backlog, bool reuseport)
 {
     struct sockaddr_storage addr;
     socklen_t len;
@@ -43,12 +47,23 @@ int rt_tcp_listen(const char *host, uint16_t port, int backlog)
         return -errno;
     /* A restarted server may bind its port while old connections still linger in TIME_WAIT. */
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+        (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) ||
         bind(fd, (struct sockaddr *)&addr, len) < 0 || listen(fd, backlog) < 0) {
         err = -errno;
         close(fd);
         return err;
     }
     return fd;
+}
+
+int rt_tcp_listen(const char *host, uint16_t port, int backlog)
+{
+    return listen_on(host, port, backlog, false);
+}
+
+int rt_tcp_listen_reuseport(const char *host, uint16_t port, int backlog)
+{
+    return listen_on(host, port, backlog, true);
 }
 
 int rt_tcp_port(int fd)

@@ -29,6 +29,15 @@ int rt_sockaddr(const char *host, uint16_t port, struct sockaddr_storage *addr, 
 /* A TCP socket listening on host:port (port 0: any free port). Returns its fd, or -errno. */
 int rt_tcp_listen(const char *host, uint16_t port, int backlog);
 
+/*
+ * The same with SO_REUSEPORT (new in phase 4): each shard of a pool makes
+ * its own listening socket on one port, and the kernel spreads incoming
+ * connections among them, so no shard hands connections to another. For
+ * port 0, make the first socket, ask it its port (rt_tcp_port), and make
+ * the others on that port.
+ */
+int rt_tcp_listen_reuseport(const char *host, uint16_t port, int backlog);
+
 /* The local port a socket is bound to, or -errno. */
 int rt_tcp_port(int fd);
 

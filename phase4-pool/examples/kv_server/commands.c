@@ -1,0 +1,985 @@
+/*
+ * commands.c - every command of kv_server, in the three steps of commands.h.
+ *
+ * The reference is Redis 7.0.15: argument checks in the same order, the
+ * same error texts, the same replies, byte for byte (respdiff.py in this
+ * folder sends the same bytes to both servers and compares; the tests hold
+ * the expected bytes). Where Redis looks at an argument as a C string
+ * (option names, compared with strcasecmp), so do we: arg_is() stops at the
+ * first NUL byte, as strcasecmp would.
+ *
+ * Two things Redis has and this server does not: more than one database
+ * (SELECT takes only 0), and data types other than strings.
+ */
+#include "commands.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "rt.h" /* rt_shard_of */
+#include "util.h"
+
+/* Replies that are always the same bytes. Read-only, so any shard may point at them. */
+static const char OK[] = "+OK\r\n";
+static const char NIL[] = "$-1\r\n";
+static const char ERR_SYNTAX[] = "-ERR syntax error\r\n";
+static const char ERR_NOT_INT[] = "-ERR value is not an integer or out of range\r\n";
+static const char ERR_OVERFLOW[] = "-ERR increment or decrement would overflow\r\n";
+static const char ERR_DECR_OVERFLOW[] = "-ERR decrement would overflow\r\n";
+static const char ERR_EXPIRE[] = "-ERR invalid expire time in 'set' command\r\n";
+static const char ERR_MSET_ARITY[] = "-ERR wrong number of arguments for 'mset' command\r\n";
+static const char ERR_NAME[] =
+    "-ERR Client names cannot contain spaces, newlines or special characters.\r\n";
+
+/* Why step 1 refused a request. */
+enum {
+    REJECT_UNKNOWN = 1, /* no such command */
+    REJECT_SUBCOMMAND,  /* a container (CONFIG, ...) without such a subcommand */
+    REJECT_ARITY,       /* wrong number of arguments */
+    REJECT_ERROR,       /* r->error says */
+};
+
+/* SET's options. */
+enum {
+    SET_NX = 1 << 0,
+    SET_XX = 1 << 1,
+    SET_GET = 1 << 2,
+    SET_KEEPTTL = 1 << 3,
+    SET_EX = 1 << 4,
+    SET_PX = 1 << 5,
+    SET_EXAT = 1 << 6,
+    SET_PXAT = 1 << 7,
+};
+
+/* Where a command's keys are. */
+enum keys {
+    KEYS_NONE,       /* none: everything happens in step 3 */
+    KEYS_ONE,        /* argv[1] */
+    KEYS_EACH,       /* argv[1], argv[2], ... */
+    KEYS_PAIRS,      /* argv[1], argv[3], ...: key value key value */
+    KEYS_ALL_SHARDS, /* no key: every shard applies once (res[k] is shard k's) */
+};
+
+struct kv_command {
+    const char *name; /* as Redis's messages name it: lowercase, "container|sub" */
+    int arity;        /* Redis's: n arguments exactly, or -n at least n (the name counts) */
+    enum keys keys;
+    /* Step 1, once the arity is right: check the arguments; NULL, or an error reply. */
+    const char *(*check)(struct kv_request *r, int64_t now);
+    /* Step 2: key number i (the key itself is `key`; NULL for KEYS_ALL_SHARDS). */
+    void (*apply)(struct kv_request *r, size_t i, const struct resp_arg *key, struct kv_store *s,
+                  int64_t now);
+    /* Step 3. */
+    void (*reply)(struct kv_request *r, struct kv_client *c, struct resp_out *out);
+    const struct kv_command *subs; /* a container's subcommands, up to one with a NULL name */
+};
+
+/* ------------------------------------------------------------------ helpers */
+
+/* The argument as strcasecmp sees it (up to its first NUL) equals `word`, ignoring case. */
+static bool arg_is(const struct resp_arg *a, const char *word)
+{
+    size_t n = strlen(word);
+
+    return a->len >= n && strncasecmp(a->p, word, n) == 0 && (a->len == n || a->p[n] == '\0');
+}
+
+/* The bytes of the argument before its first NUL: what printf's %s would print. */
+static int cstr_len(const struct resp_arg *a)
+{
+    const char *nul = memchr(a->p, '\0', a->len);
+    size_t n = nul ? (size_t)(nul - a->p) : a->len;
+
+    return n > INT_MAX ? INT_MAX : (int)n;
+}
+
+static bool arg_ll(const struct resp_arg *a, long long *out)
+{
+    return resp_strtoll(a->p, a->len, out);
+}
+
+/* A "-ERR ..." reply whose text may hold the client's bytes: CR and LF become spaces, as in
+ * Redis's commandCheckExistence. */
+static void reply_mapped(struct resp_out *out, char *text)
+{
+    for (char *s = text; *s; s++)
+        if (*s == '\r' || *s == '\n')
+            *s = ' ';
+    resp_out_str(out, "-ERR ");
+    resp_out_str(out, text);
+    resp_out_str(out, "\r\n");
+}
+
+static void reply_sum(struct kv_request *r, struct kv_client *c, struct resp_out *out)
+{
+    long long sum = 0;
+
+    (void)c;
+    for (size_t i = 0; i < r->nres; i++)
+        sum += r->res[i].n;
+    resp_out_prefixed(out, ':', sum);
+}
+
+static void reply_ok(struct kv_request *r, struct kv_client *c, struct resp_out *out)
+{
+    (void)r;
+    (void)c;
+    resp_out_str(out, OK);
+}
+
+static void reply_value(struct resp_out *out, const struct kv_result *res)
+{
+    if (res->value)
+        resp_out_bulk(out, res->value->bytes, res->value->len);
+    else
+        resp_out_str(out, NIL);
+}
+
+/* Replace the key's value by a new one holding `bytes` (or add the key); no expire time. */
+static struct kv_entry *put(struct kv_store *s, struct kv_entry *e, const struct resp_arg *key,
+                            const void *bytes, size_t len)
+{
+    struct kv_value *v = kv_value_new(bytes, len);
+
+    if (!e)
+        return store_add(s, key->p, key->len, v);
+    store_replace(e, v);
+    store_set_expire(s, e, 0);
+    return e;
+}
+
+/* ----------------------------------------------------------- PING, ECHO, ... */
+
+static void reply_ping(struct kv_request *r, struct kv_client *c, struct resp_out *out)
+{
+    (void)c;
+    if (r->argc > 2)
+        resp_out_errorf(out, "wrong number of arguments for '%s' command", "ping");
+    else if (r->argc == 2)
+        resp_out_bulk(out, r->argv[1].p, r->argv[1].len);
+    else
+        resp_out_str(out, "+PONG\r\n");
+}
+
+static void reply_echo(struct kv_request *r, struct kv_client *c, struct resp_out *out)
+{
+    (void)c;
+    resp_out_bulk(out, r->argv[1].p, r->argv[1].len);
+}
+
+static void reply_quit(struct kv_request *r, struct kv_client *c, struct resp_out *out)
+{
+    (void)r;
+    c->close_after = true;
+    resp_out_str(out, OK);
+}
+
+static void reply_select(struct kv_request *r, struct kv_client *c, struct resp_out *out)
+{
+    long long db;
+
+    (void)c;
+    if (!arg_ll(&r->argv[1], &db))
+        resp_out_str(out, ERR_NOT_INT);
+    else if (db < INT_MIN || db > INT_MAX)
+        resp_out_errorf(out, "value is out of range, value must between %d and %d", INT_MIN,
+                        INT_MAX);
+    else if (db != 0)
+        resp_out_str(out, "-ERR DB index is out of range\r\n"); /* one database only */
+    else
+        resp_out_str(out, OK);
+}
+
+/* ------------------------------------------------------------------ GET, SET */
+
+static void apply_get(struct kv_request *r, size_t i, const struct resp_arg *key,
+                      struct kv_store *s, int64_t now)
+{
+    struct kv_entry *e = store_find(s, key->p, key->len, now);
+
+    r->res[i].value = e ? kv_value_ref(e->value) : NULL;
+}
+
+static void reply_get(struct kv_request *r, struct kv_client *c, struct resp_out *out)
+{
+    (void)c;
+    reply_value(out, &r->res[0]);
+}
+
+/* One of SET's options at argv[j]: its flag, or 0 if it is not one (or not allowed with `f`). */
+static int set_option(const struct kv_request *r, size_t j, int f)
+{
+    const struct resp_arg *opt = &r->argv[j];
+    bool next = j + 1 < r->argc;
+    int ttl = SET_KEEPTTL | SET_EX | SET_PX | SET_EXAT | SET_PXAT;
+
+    if (arg_is(opt, "nx") && !(f & SET_XX))
+        return SET_NX;
+    if (arg_is(opt, "xx") && !(f & SET_NX))
+        return SET_XX;
+    if (arg_is(opt, "get"))
+        return SET_GET;
+    if (arg_is(opt, "keepttl") && !(f & ttl))
+        return SET_KEEPTTL;
+    /* One expire option only; the same one twice is allowed, and the last one counts. */
+    if (arg_is(opt, "ex") && !(f & (ttl & ~SET_EX)) && next)
+        return SET_EX;
+    if (arg_is(opt, "px") && !(f & (ttl & ~SET_PX)) && next)
+        return SET_PX;
+    if (arg_is(opt, "exat") && !(f & (ttl & ~SET_EXAT)) && next)
+        return SET_EXAT;
+    if (arg_is(opt, "pxat") && !(f & (ttl & ~SET_PXAT)) && next)
+        return SET_PXAT;
+    return 0;
+}
+
+/* The expire time as a Unix time in ms (Redis's getExpireMillisecondsOrReply), or an error. */
+static const char *expire_time(long long t, int flag, int64_t now, long long *at)
+{
+    bool seconds = flag & (SET_EX | SET_EXAT);
+
+    if (t <= 0 || (seconds && t > LLONG_MAX / 1000))
+        return ERR_EXPIRE;
+    if (seconds)
+        t *= 1000;
+    if (flag & (SET_EX | SET_PX)) {
+        if (t > LLONG_MAX - now)
+            return ERR_EXPIRE; /* Redis lets the sum wrap around and sees it negative */
+        t += now;
+    }
+    *at = t;
+    return NULL;
+}
+
+static const char *check_set(struct kv_request *r, int64_t now)
+{
+    const struct resp_arg *when = NULL;
+    int expire = 0;
+    long long t;
+
+    for (size_t j = 3; j < r->argc; j++) {
+        int flag = set_option(r, j, r->flags);
+
+        if (!flag)
+            return ERR_SYNTAX;
+        r->flags |= flag;
+        if (flag & (SET_EX | SET_PX | SET_EXAT | SET_PXAT)) {
+            expire = flag;
+            when = &r->argv[++j];
+        }
+    }
+    r->arg = 0;
+    if (!when)
+        return NULL;
+    if (!arg_ll(when, &t))
+        return ERR_NOT_INT;
+    return expire_time(t, expire, now, &r->arg);
+}
+
+static void apply_set(struct kv_request *r, size_t i, const struct resp_arg *key,
+                      struct kv_store *s, int64_t now)
+{
+    struct kv_entry *e = store_find(s, key->p, key->len, now);
+    int64_t keep = e ? e->expire_at : 0;
+
+    if (r->flags & SET_GET)
+        r->res[i].value = e ? kv_value_ref(e->value) : NULL;
+    if (((r->flags & SET_NX) && e) || ((r->flags & SET_XX) && !e)) {
+        r->res[i].n = 0;
+        return;
+    }
+    e = put(s, e, key, r->argv[2].p, r->argv[2].len);
+    store_set_expire(s, e, (r->flags & SET_KEEPTTL) ? keep : r->arg);
+    r->res[i].n = 1;
+}
+
+static void reply_set(struct kv_request *r, struct kv_client *c, struct resp_out *out)
+{
+    (void)c;
+    if (r->flags & SET_GET)
+        reply_value(out, &r->res[0]);
+    else
+        resp_out_str(out, r->res[0].n ? OK : NIL);
+}
+
+/* ---------------------------------------------------------- INCR and friends */
+
+static const char *check_incr(struct kv_request *r, int64_t now)
+{
+    (void)now;
+    r->arg = 1;
+    return NULL;
+}
+
+static const char *check_decr(struct kv_request *r, int64_t now)
+{
+    (void)now;
+    r->arg = -1;
+    return NULL;
+}
+
+static const char *check_incrby(struct kv_request *r, int64_t now)
+{
+    (void)now;
+    return arg_ll(&r->argv[2], &r->arg) ? NULL : ERR_NOT_INT;
+}
+
+static const char *check_decrby(struct kv_request *r, int64_t now)
+{
+    (void)now;
+    if (!arg_ll(&r->argv[2], &r->arg))
+        return ERR_NOT_INT;
+    if (r->arg == LLONG_MIN)
+        return ERR_DECR_OVERFLOW; /* its negation does not exist */
+    r->arg = -r->arg;
+    return NULL;
+}
+
+static void apply_incr(struct kv_request *r, size_t i, const struct resp_arg *key,
+                       struct kv_store *s, int64_t now)
+{
+    struct kv_entry *e = store_find(s, key->p, key->len, now);
+    long long v = 0, by = r->arg;
+    int64_t keep = e ? e->expire_at : 0;
+    char text[24];
+
+    if (e && !resp_strtoll(e->value->bytes, e->value->len, &v)) {
+        r->res[i].error = ERR_NOT_INT;
+        return;
+    }
+    if ((by < 0 && v < 0 && by < LLONG_MIN - v) || (by > 0 && v > 0 && by > LLONG_MAX - v)) {
+        r->res[i].error = ERR_OVERFLOW;
+        return;
+    }
+    v += by;
+    e = put(s, e, key, text, (size_t)snprintf(text, sizeof(text), "%lld", v));
+    store_set_expire(s, e, keep); /* INCR keeps the time to live, as in Redis */
+    r->res[i].n = v;
+}
+
+static void reply_int(struct kv_request *r, struct kv_client *c, struct resp_out *out)
+{
+    (void)c;
+    if (r->res[0].error)
+        resp_out_str(out, r->res[0].error);
+    else
+        resp_out_prefixed(out, ':', r->res[0].n);
+}
+
+/* ------------------------------------------------------------ TTL and PTTL */
+
+static void apply_ttl(struct kv_request *r, size_t i, const struct resp_arg *key,
+                      struct kv_store *s, int64_t now)
+{
+    struct kv_entry *e = store_find(s, key->p, key->len, now);
+
+    if (!e)
+        r->res[i].n = -2;
+    else if (!e->expire_at)
+        r->res[i].n = -1;
+    else
+        r->res[i].n = e->expire_at - now;
+}
+
+static void reply_ttl(struct kv_request *r, struct kv_client *c, struct resp_out *out)
+{
+    (void)c;
+    resp_out_prefixed(out, ':', r->res[0].n < 0 ? r->res[0].n : (r->res[0].n + 500) / 1000);
+}
+
+/* ------------------------------------------------- DEL, EXISTS, MGET, MSET */
+
+static void apply_del(struct kv_request *r, size_t i, const struct resp_arg *key,
+                      struct kv_store *s, int64_t now)
+{
+    struct kv_entry *e = store_find(s, key->p, key->len, now);
+
+    if (e)
+        store_delete(s, e);
+    r->res[i].n = e != NULL;
+}
+
+static void apply_exists(struct kv_request *r, size_t i, const struct resp_arg *key,
+                         struct kv_store *s, int64_t now)
+{
+    r->res[i].n = store_find(s, key->p, key->len, now) != NULL;
+}
+
+static void reply_mget(struct kv_request *r, struct kv_client *c, struct resp_out *out)
+{
+    (void)c;
+    resp_out_prefixed(out, '*', (long long)r->nres);
+    for (size_t i = 0; i < r->nres; i++)
+        reply_value(out, &r->res[i]);
+}
+
+static const char *check_mset(struct kv_request *r, int64_t now)
+{
+    (void)now;
+    return r->argc % 2 == 0 ? ERR_MSET_ARITY : NULL;
+}
+
+static void apply_mset(struct kv_request *r, size_t i, const struct resp_arg *key,
+                       struct kv_store *s, int64_t now)
+{
+    const struct resp_arg *value = key + 1;
+
+    put(s, store_find(s, key->p, key->len, now), key, value->p, value->len);
+    (void)r;
+    (void)i;
+}
+
+/* ------------------------------------------------------- DBSIZE, FLUSHALL */
+
+static void apply_dbsize(struct kv_request *r, size_t i, const struct resp_arg *key,
+                         struct kv_store *s, int64_t now)
+{
+    (void)key;
+    (void)now;
+    r->res[i].n = (long long)s->count;
+}
+
+static const char *check_flush(struct kv_request *r, int64_t now)
+{
+    (void)now;
+    if (r->argc > 2 ||
+        (r->argc == 2 && !arg_is(&r->argv[1], "sync") && !arg_is(&r->argv[1], "async")))
+        return ERR_SYNTAX;
+    return NULL;
+}
+
+static void apply_flush(struct kv_request *r, size_t i, const struct resp_arg *key,
+                        struct kv_store *s, int64_t now)
+{
+    (void)r;
+    (void)i;
+    (void)key;
+    (void)now;
+    store_flush(s);
+}
+
+/* ------------------------------------------------------------------ HELLO */
+
+/* CLIENT SETNAME's rule: printable ASCII without blanks; "" removes the name. */
+static bool set_name(struct kv_client *c, const struct resp_arg *name)
+{
+    for (size_t i = 0; i < name->len; i++)
+        if (name->p[i] < '!' || name->p[i] > '~')
+            return false;
+    free(c->name);
+    c->name = NULL;
+    c->name_len = name->len;
+    if (name->len > 0) {
+        c->name = xmalloc(name->len);
+        memcpy(c->name, name->p, name->len);
+    }
+    return true;
+}
+
+static void hello_map(struct kv_client *c, struct resp_out *out)
+{
+    /*
+     * We say "redis" and its version, as Redis-compatible servers do: clients
+     * decide from these which commands and replies they may rely on, and we
+     * answer as Redis 7.0 does.
+     */
+    resp_out_str(out, "*14\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n$6\r\n7.0.15\r\n"
+                      "$5\r\nproto\r\n:2\r\n$2\r\nid\r\n");
+    resp_out_prefixed(out, ':', c->id);
+    resp_out_str(out, "$4\r\nmode\r\n$10\r\nstandalone\r\n$4\r\nrole\r\n$6\r\nmaster\r\n"
+                      "$7\r\nmodules\r\n*0\r\n");
+}
+
+static void reply_hello(struct kv_request *r, struct kv_client *c, struct resp_out *out)
+{
+    const struct resp_arg *user = NULL, *name = NULL;
+    size_t j = 1;
+    long long version;
+
+    if (r->argc >= 2) {
+        if (!arg_ll(&r->argv[j++], &version))
+            return resp_out_str(out, "-ERR Protocol version is not an integer or out of range\r\n");
+        /* Only RESP2 here: RESP3 gets what Redis says to a version it does not know. */
+        if (version != 2)
+            return resp_out_str(out, "-NOPROTO unsupported protocol version\r\n");
+    }
+    for (; j < r->argc; j++) {
+        size_t more = r->argc - 1 - j;
+
+        if (arg_is(&r->argv[j], "auth") && more >= 2) {
+            user = &r->argv[j + 1];
+            j += 2;
+        } else if (arg_is(&r->argv[j], "setname") && more >= 1) {
+            name = &r->argv[++j];
+        } else {
+            return resp_out_errorf(out, "Syntax error in HELLO option '%.*s'",
+                                   cstr_len(&r->argv[j]), r->argv[j].p);
+        }
+    }
+    /* The only user is Redis's "default", with no password: any password is right. */
+    if (user && !(user->len == 7 && memcmp(user->p, "default", 7) == 0))
+        return resp_out_str(out,
+                            "-WRONGPASS invalid username-password pair or user is disabled.\r\n");
+    if (name && !set_name(c, name))
+        return resp_out_str(out, ERR_NAME);
+    hello_map(c, out);
+}
+
+/* ------------------------------------------------------ CLIENT and COMMAND */
+
+static void reply_client_setname(struct kv_request *r, struct kv_client *c, struct resp_out *out)
+{
+    resp_out_str(out, set_name(c, &r->argv[2]) ? OK : ERR_NAME);
+}
+
+static void reply_client_getname(struct kv_request *r, struct kv_client *c, struct resp_out *out)
+{
+    (void)r;
+    if (c->name)
+        resp_out_bulk(out, c->name, c->name_len);
+    else
+        resp_out_str(out, NIL);
+}
+
+static void reply_client_id(struct kv_request *r, struct kv_client *c, struct resp_out *out)
+{
+    (void)r;
+    resp_out_prefixed(out, ':', c->id);
+}
+
+static void reply_command(struct kv_request *r, struct kv_client *c, struct resp_out *out)
+{
+    (void)r;
+    (void)c;
+    resp_out_str(out, "*0\r\n"); /* we publish no command table; clients fall back on their own */
+}
+
+static void reply_command_count(struct kv_request *r, struct kv_client *c, struct resp_out *out)
+{
+    (void)r;
+    (void)c;
+    resp_out_prefixed(out, ':', (long long)cmd_count());
+}
+
+/* A container's HELP, laid out as Redis's addReplyHelp lays it out. */
+static void reply_help(struct resp_out *out, const char *container, const char *const *lines)
+{
+    size_t n = 0;
+
+    while (lines[n])
+        n++;
+    resp_out_prefixed(out, '*', (long long)n + 3);
+    resp_out_str(out, "+");
+    resp_out_str(out, container);
+    resp_out_str(out, " <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n");
+    for (size_t i = 0; i < n; i++) {
+        resp_out_str(out, "+");
+        resp_out_str(out, lines[i]);
+        resp_out_str(out, "\r\n");
+    }
+    resp_out_str(out, "+HELP\r\n+    Prints this help.\r\n");
+}
+
+static void reply_client_help(struct kv_request *r, struct kv_client *c, struct resp_out *out)
+{
+    static const char *const lines[] = {
+        "GETNAME",
+        "    The name of this connection, or nil.",
+        "ID",
+        "    The number of this connection, unique in the server.",
+        "SETNAME <name>",
+        "    Name this connection (printable characters, no blanks).",
+        NULL};
+
+    (void)r;
+    (void)c;
+    reply_help(out, "CLIENT", lines);
+}
+
+static void reply_command_help(struct kv_request *r, struct kv_client *c, struct resp_out *out)
+{
+    static const char *const lines[] = {
+        "(no subcommand)", "    An empty list: this server does not describe its commands.",
+        "COUNT", "    The number of commands this server has.", NULL};
+
+    (void)r;
+    (void)c;
+    reply_help(out, "COMMAND", lines);
+}
+
+/* --------------------------------------------------------------- CONFIG GET */
+
+static char lower(char c)
+{
+    return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+/* A [...] set, from just after its '[': does it hold `c`? *pp ends on its ']' (or the end). */
+static bool set_holds(const char **pp, const char *pend, char c)
+{
+    const char *p = *pp;
+    bool neg = p < pend && *p == '^', hit = false;
+
+    for (p += neg; p < pend && *p != ']'; p++) {
+        if (*p == '\\' && p + 1 < pend) {
+            hit |= lower(*++p) == lower(c);
+        } else if (p + 2 < pend && p[1] == '-') {
+            char a = lower(p[0]), b = lower(p[2]);
+
+            hit |= a <= b ? lower(c) >= a && lower(c) <= b : lower(c) >= b && lower(c) <= a;
+            p += 2;
+        } else {
+            hit |= lower(*p) == lower(c);
+        }
+    }
+    *pp = p;
+    return hit != neg;
+}
+
+/*
+ * Redis's glob (stringmatchlen, ignoring case), for CONFIG GET: * any bytes,
+ * ? one byte, [abc] [^abc] [a-z] one byte of a set, \x the byte x.
+ */
+static bool glob(const char *p, const char *pend, const char *s, const char *send)
+{
+    for (; p < pend; p++, s++) {
+        if (*p == '*') {
+            for (const char *t = s; t <= send; t++)
+                if (glob(p + 1, pend, t, send))
+                    return true;
+            return false;
+        }
+        if (s == send)
+            return false;
+        if (*p == '[') {
+            p++;
+            if (!set_holds(&p, pend, *s))
+                return false;
+            if (p == pend)
+                return s + 1 == send; /* a set without its ']' ends the pattern */
+        } else if (*p == '\\' && p + 1 < pend) {
+            if (lower(*++p) != lower(*s))
+                return false;
+        } else if (*p != '?' && lower(*p) != lower(*s)) {
+            return false;
+        }
+    }
+    return s == send;
+}
+
+/* The settings CONFIG GET knows: Redis's names, this server's values. */
+static const char *const config_names[] = {
+    "save",
+    "appendonly",
+    "port",
+    "bind",
+    "databases",
+    "proto-max-bulk-len",
+    "client-query-buffer-limit",
+};
+#define N_CONFIGS (sizeof(config_names) / sizeof(config_names[0]))
+
+static void config_value(const struct kv_config *cfg, size_t k, struct resp_out *out)
+{
+    char text[32];
+    unsigned long long n[] = {
+        0, 0, (unsigned long long)cfg->port, 0, 1, cfg->max_bulk, cfg->max_query};
+
+    if (k == 0)
+        return resp_out_bulk_str(out, ""); /* no snapshots: nothing is saved */
+    if (k == 1)
+        return resp_out_bulk_str(out, "no");
+    if (k == 3)
+        return resp_out_bulk_str(out, cfg->host);
+    snprintf(text, sizeof(text), "%llu", n[k]);
+    resp_out_bulk_str(out, text);
+}
+
+/*
+ * Each argument is a name (any case; the reply names it as it was asked) or a
+ * glob pattern (the reply uses our name). Each setting is listed once. Redis
+ * lists them in the order of its hash table; we, in our table's order.
+ */
+static void reply_config_get(struct kv_request *r, struct kv_client *c, struct resp_out *out)
+{
+    const struct resp_arg *asked[N_CONFIGS] = {0};
+    bool found[N_CONFIGS] = {0};
+    size_t count = 0;
+
+    for (size_t j = 2; j < r->argc; j++) {
+        const struct resp_arg *a = &r->argv[j];
+        bool pattern =
+            memchr(a->p, '*', a->len) || memchr(a->p, '?', a->len) || memchr(a->p, '[', a->len);
+
+        for (size_t k = 0; k < N_CONFIGS; k++) {
+            const char *name = config_names[k];
+
+            if (found[k] || !(pattern ? glob(a->p, a->p + a->len, name, name + strlen(name))
+                                      : arg_is(a, name) && a->len == strlen(name)))
+                continue;
+            found[k] = true;
+            asked[k] = pattern ? NULL : a;
+            count++;
+        }
+    }
+    resp_out_prefixed(out, '*', (long long)count * 2);
+    for (size_t k = 0; k < N_CONFIGS; k++) {
+        if (!found[k])
+            continue;
+        if (asked[k])
+            resp_out_bulk(out, asked[k]->p, asked[k]->len);
+        else
+            resp_out_bulk_str(out, config_names[k]);
+        config_value(c->cfg, k, out);
+    }
+}
+
+static void reply_config_help(struct kv_request *r, struct kv_client *c, struct resp_out *out)
+{
+    static const char *const lines[] = {
+        "GET <pattern> [<pattern> ...]",
+        "    The settings whose names match a pattern (globs: * ? [...]), with their values.",
+        NULL};
+
+    (void)r;
+    (void)c;
+    reply_help(out, "CONFIG", lines);
+}
+
+/* ------------------------------------------------------------------ tables */
+
+static const struct kv_command client_subs[] = {
+    {"client|setname", 3, KEYS_NONE, NULL, NULL, reply_client_setname, NULL},
+    {"client|getname", 2, KEYS_NONE, NULL, NULL, reply_client_getname, NULL},
+    {"client|id", 2, KEYS_NONE, NULL, NULL, reply_client_id, NULL},
+    {"client|help", 2, KEYS_NONE, NULL, NULL, reply_client_help, NULL},
+    {NULL, 0, KEYS_NONE, NULL, NULL, NULL, NULL},
+};
+
+static const struct kv_command command_subs[] = {
+    {"command|count", 2, KEYS_NONE, NULL, NULL, reply_command_count, NULL},
+    {"command|help", 2, KEYS_NONE, NULL, NULL, reply_command_help, NULL},
+    {NULL, 0, KEYS_NONE, NULL, NULL, NULL, NULL},
+};
+
+static const struct kv_command config_subs[] = {
+    {"config|get", -3, KEYS_NONE, NULL, NULL, reply_config_get, NULL},
+    {"config|help", 2, KEYS_NONE, NULL, NULL, reply_config_help, NULL},
+    {NULL, 0, KEYS_NONE, NULL, NULL, NULL, NULL},
+};
+
+/* The busiest first: the lookup is a walk down this list. */
+static const struct kv_command commands[] = {
+    {"get", 2, KEYS_ONE, NULL, apply_get, reply_get, NULL},
+    {"set", -3, KEYS_ONE, check_set, apply_set, reply_set, NULL},
+    {"mget", -2, KEYS_EACH, NULL, apply_get, reply_mget, NULL},
+    {"mset", -3, KEYS_PAIRS, check_mset, apply_mset, reply_ok, NULL},
+    {"incr", 2, KEYS_ONE, check_incr, apply_incr, reply_int, NULL},
+    {"decr", 2, KEYS_ONE, check_decr, apply_incr, reply_int, NULL},
+    {"incrby", 3, KEYS_ONE, check_incrby, apply_incr, reply_int, NULL},
+    {"decrby", 3, KEYS_ONE, check_decrby, apply_incr, reply_int, NULL},
+    {"del", -2, KEYS_EACH, NULL, apply_del, reply_sum, NULL},
+    {"exists", -2, KEYS_EACH, NULL, apply_exists, reply_sum, NULL},
+    {"ttl", 2, KEYS_ONE, NULL, apply_ttl, reply_ttl, NULL},
+    {"pttl", 2, KEYS_ONE, NULL, apply_ttl, reply_int, NULL},
+    {"ping", -1, KEYS_NONE, NULL, NULL, reply_ping, NULL},
+    {"echo", 2, KEYS_NONE, NULL, NULL, reply_echo, NULL},
+    {"dbsize", 1, KEYS_ALL_SHARDS, NULL, apply_dbsize, reply_sum, NULL},
+    {"flushall", -1, KEYS_ALL_SHARDS, check_flush, apply_flush, reply_ok, NULL},
+    {"flushdb", -1, KEYS_ALL_SHARDS, check_flush, apply_flush, reply_ok, NULL},
+    {"select", 2, KEYS_NONE, NULL, NULL, reply_select, NULL},
+    {"quit", -1, KEYS_NONE, NULL, NULL, reply_quit, NULL},
+    {"hello", -1, KEYS_NONE, NULL, NULL, reply_hello, NULL},
+    {"client", -2, KEYS_NONE, NULL, NULL, NULL, client_subs},
+    {"command", -1, KEYS_NONE, NULL, NULL, reply_command, command_subs},
+    {"config", -2, KEYS_NONE, NULL, NULL, NULL, config_subs},
+};
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+size_t cmd_count(void)
+{
+    return N_COMMANDS;
+}
+
+/* The name after the '|' of a subcommand's name. */
+static const char *short_name(const struct kv_command *c)
+{
+    const char *bar = strchr(c->name, '|');
+
+    return bar ? bar + 1 : c->name;
+}
+
+/* Commands are found by their whole name, any case; a NUL inside makes it another name. */
+static const struct kv_command *find_in(const struct kv_command *table, size_t n,
+                                        const struct resp_arg *name)
+{
+    for (size_t i = 0; i < n && table[i].name; i++) {
+        const char *s = short_name(&table[i]);
+
+        if (strlen(s) == name->len && strncasecmp(s, name->p, name->len) == 0 &&
+            !memchr(name->p, '\0', name->len))
+            return &table[i];
+    }
+    return NULL;
+}
+
+/* Redis's lookupCommand: a container with an argument means its subcommand. */
+static const struct kv_command *lookup(struct kv_request *r)
+{
+    const struct kv_command *c = find_in(commands, N_COMMANDS, &r->argv[0]);
+
+    if (!c) {
+        r->reject = REJECT_UNKNOWN;
+        return NULL;
+    }
+    if (!c->subs || r->argc == 1)
+        return c;
+    c = find_in(c->subs, SIZE_MAX, &r->argv[1]);
+    if (!c)
+        r->reject = REJECT_SUBCOMMAND;
+    return c;
+}
+
+/* ------------------------------------------------------------ the three steps */
+
+/* Room for `n` results, zeroed. */
+static void alloc_results(struct kv_request *r, size_t n)
+{
+    r->nres = n;
+    r->res = n <= 1 ? r->res_small : xmalloc(n * sizeof(*r->res));
+    memset(r->res, 0, n * sizeof(*r->res));
+}
+
+/* Say which shard owns each key, in res[i].owner. */
+static void route(struct kv_request *r, unsigned shards)
+{
+    const struct kv_command *c = r->cmd;
+    size_t n = c->keys == KEYS_ALL_SHARDS ? shards
+               : c->keys == KEYS_ONE      ? 1
+               : c->keys == KEYS_EACH     ? r->argc - 1
+                                          : (r->argc - 1) / 2;
+    size_t step = c->keys == KEYS_PAIRS ? 2 : 1;
+
+    alloc_results(r, n);
+    for (size_t i = 0; i < n; i++) {
+        const struct resp_arg *key = &r->argv[1 + i * step];
+
+        r->res[i].owner =
+            c->keys == KEYS_ALL_SHARDS ? (unsigned)i : rt_shard_of(key->p, key->len, shards);
+    }
+}
+
+static bool arity_ok(const struct kv_command *c, size_t argc)
+{
+    return c->arity > 0 ? argc == (size_t)c->arity : argc >= (size_t)-c->arity;
+}
+
+/* Redis's securityWarningCommand: a browser tricked into posting to us is dropped unanswered. */
+static bool looks_like_http(const struct resp_arg *name)
+{
+    return arg_is(name, "host:") || arg_is(name, "post");
+}
+
+enum cmd_route cmd_prepare(struct kv_request *r, size_t argc, const struct resp_arg *argv,
+                           unsigned shards, int64_t now)
+{
+    *r = (struct kv_request){.argc = argc, .argv = r->argv_small};
+    if (argc > sizeof(r->argv_small) / sizeof(r->argv_small[0]))
+        r->argv = xmalloc(argc * sizeof(*argv));
+    memcpy(r->argv, argv, argc * sizeof(*argv));
+    alloc_results(r, 0);
+
+    if (looks_like_http(&argv[0]))
+        return ROUTE_CLOSE;
+    r->cmd = lookup(r);
+    if (!r->cmd)
+        return ROUTE_NONE;
+    if (!arity_ok(r->cmd, argc)) {
+        r->reject = REJECT_ARITY;
+        return ROUTE_NONE;
+    }
+    if (r->cmd->check && (r->error = r->cmd->check(r, now))) {
+        r->reject = REJECT_ERROR;
+        return ROUTE_NONE;
+    }
+    if (r->cmd->reply == reply_quit)
+        return ROUTE_QUIT;
+    if (r->cmd->keys == KEYS_NONE)
+        return ROUTE_NONE;
+    route(r, shards);
+    return ROUTE_KEYS;
+}
+
+void cmd_error(struct kv_request *r, const char *reply)
+{
+    *r = (struct kv_request){.reject = REJECT_ERROR, .error = reply};
+    r->argv = r->argv_small;
+    alloc_results(r, 0);
+}
+
+void cmd_apply(struct kv_request *r, unsigned me, struct kv_store *s, int64_t now)
+{
+    size_t step = r->cmd->keys == KEYS_PAIRS ? 2 : 1;
+
+    for (size_t i = 0; i < r->nres; i++) {
+        if (r->res[i].owner != me)
+            continue;
+        r->cmd->apply(r, i, r->cmd->keys == KEYS_ALL_SHARDS ? NULL : &r->argv[1 + i * step], s,
+                      now);
+    }
+}
+
+/* "unknown command" and "unknown subcommand", as Redis's commandCheckExistence words them. */
+static void reply_unknown(struct kv_request *r, struct resp_out *out)
+{
+    char args[160] = "", text[512];
+    size_t n = 0;
+
+    if (r->reject == REJECT_SUBCOMMAND) {
+        char container[16];
+        size_t k = 0;
+
+        for (; k + 1 < sizeof(container) && k < r->argv[0].len; k++)
+            container[k] = (char)(r->argv[0].p[k] & ~0x20); /* ASCII letters: the name matched */
+        container[k] = '\0';
+        snprintf(text, sizeof(text), "unknown subcommand '%.*s'. Try %s HELP.",
+                 cstr_len(&r->argv[1]) < 128 ? cstr_len(&r->argv[1]) : 128, r->argv[1].p,
+                 container);
+        return reply_mapped(out, text);
+    }
+    for (size_t i = 1; i < r->argc && n < 128; i++) {
+        int len = cstr_len(&r->argv[i]);
+
+        n += (size_t)snprintf(args + n, sizeof(args) - n, "'%.*s' ",
+                              len < 128 - (int)n ? len : 128 - (int)n, r->argv[i].p);
+    }
+    snprintf(text, sizeof(text), "unknown command '%.*s', with args beginning with: %s",
+             cstr_len(&r->argv[0]) < 128 ? cstr_len(&r->argv[0]) : 128, r->argv[0].p, args);
+    reply_mapped(out, text);
+}
+
+void cmd_reply(struct kv_request *r, struct kv_client *c, struct resp_out *out)
+{
+    switch (r->reject) {
+    case REJECT_UNKNOWN:
+    case REJECT_SUBCOMMAND:
+        return reply_unknown(r, out);
+    case REJECT_ARITY:
+        return resp_out_errorf(out, "wrong number of arguments for '%s' command", r->cmd->name);
+    case REJECT_ERROR:
+        return resp_out_str(out, r->error);
+    }
+    r->cmd->reply(r, c, out);
+}
+
+void cmd_done(struct kv_request *r)
+{
+    if (r->argv != r->argv_small)
+        free(r->argv);
+    if (r->res != r->res_small)
+        free(r->res);
+    r->argv = NULL;
+    r->res = NULL;
+}
