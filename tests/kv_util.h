@@ -18,11 +18,13 @@
 
 #include <check.h>
 #include <ctype.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +34,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define KV_WAIT_MS 20000 /* how long a test waits for the server before failing */
+#define KV_WAIT_MS 10000 /* how long a test waits for the server before failing */
 
 struct kv_proc {
     pid_t pid;
@@ -147,6 +149,11 @@ static inline void kv_send(int fd, const void *buf, size_t len)
     }
 }
 
+static inline void kv_send_str(int fd, const char *s)
+{
+    kv_send(fd, s, strlen(s));
+}
+
 /* Bytes as C would write them, for messages (truncated). */
 static inline const char *kv_printable(const void *buf, size_t len, char *out, size_t cap)
 {
@@ -182,15 +189,24 @@ static inline size_t kv_read(int fd, void *buf, size_t len)
     return got;
 }
 
-/* The next bytes from the server are exactly `expect`. */
+/* The next bytes from the server are exactly `expect` (fails at the first byte that differs). */
 static inline void kv_expect_bytes(int fd, const void *expect, size_t len, const char *what)
 {
     char *got = malloc(len + 1), a[2048], b[2048];
-    size_t n = kv_read(fd, got, len);
+    size_t n = 0;
 
-    ck_assert_msg(n == len && memcmp(got, expect, len) == 0, "%s: expected \"%s\", got \"%s\"",
-                  what, kv_printable(expect, len, a, sizeof(a)),
-                  kv_printable(got, n, b, sizeof(b)));
+    while (n < len) {
+        ssize_t r = recv(fd, got + n, len - n, 0);
+
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+        if (memcmp(got, expect, n) != 0)
+            break;
+    }
+    ck_assert_msg(n == len && memcmp(got, expect, len) == 0, "%s: expected \"%s\", got \"%s\"%s",
+                  what, kv_printable(expect, len, a, sizeof(a)), kv_printable(got, n, b, sizeof(b)),
+                  n < len ? " (and then nothing)" : "");
     free(got);
 }
 
@@ -229,6 +245,82 @@ static inline rlim_t kv_raise_fd_limit(rlim_t want)
         getrlimit(RLIMIT_NOFILE, &r);
     }
     return r.rlim_cur;
+}
+
+/* `name` found in $PATH: its path in `path`, and true. */
+static inline bool kv_which(const char *name, char *path, size_t len)
+{
+    const char *dirs = getenv("PATH");
+
+    while (dirs && *dirs) {
+        size_t n = strcspn(dirs, ":");
+
+        if ((size_t)snprintf(path, len, "%.*s/%s", (int)n, dirs, name) < len &&
+            access(path, X_OK) == 0)
+            return true;
+        dirs += n + (dirs[n] == ':');
+    }
+    return false;
+}
+
+/*
+ * Run a program with `input` on its stdin; what it writes to stdout goes to
+ * `out` (NUL-terminated, at most cap - 1 bytes), stderr to `err` likewise.
+ * Returns its exit status.
+ */
+static inline int kv_run(const char *const *argv, const char *input, char *out, size_t cap,
+                         char *err, size_t err_cap)
+{
+    int in[2], o[2], e[2], status;
+    char *buf[2] = {out, err};
+    size_t len[2] = {0, 0}, room[2] = {cap - 1, err_cap - 1};
+    struct pollfd p[2];
+    pid_t pid;
+
+    ck_assert(pipe(in) == 0 && pipe(o) == 0 && pipe(e) == 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        dup2(in[0], STDIN_FILENO);
+        dup2(o[1], STDOUT_FILENO);
+        dup2(e[1], STDERR_FILENO);
+        close(in[1]);
+        close(o[0]);
+        close(e[0]);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    close(in[0]);
+    close(o[1]);
+    close(e[1]);
+    if (input)
+        ck_assert_int_eq(write(in[1], input, strlen(input)), (ssize_t)strlen(input));
+    close(in[1]);
+    p[0] = (struct pollfd){.fd = o[0], .events = POLLIN};
+    p[1] = (struct pollfd){.fd = e[0], .events = POLLIN};
+    while (p[0].fd >= 0 || p[1].fd >= 0) {
+        ck_assert_msg(poll(p, 2, KV_WAIT_MS) > 0, "%s did not finish", argv[0]);
+        for (int k = 0; k < 2; k++) {
+            char tmp[4096];
+            ssize_t r;
+
+            if (p[k].fd < 0 || !p[k].revents)
+                continue;
+            r = read(p[k].fd, tmp, sizeof(tmp));
+            if (r <= 0) {
+                close(p[k].fd);
+                p[k].fd = -1;
+                continue;
+            }
+            for (ssize_t i = 0; i < r && len[k] < room[k]; i++)
+                buf[k][len[k]++] = tmp[i]; /* the rest is read, and dropped */
+        }
+    }
+    out[len[0]] = '\0';
+    err[len[1]] = '\0';
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
 }
 
 #endif /* TESTS_KV_UTIL_H */

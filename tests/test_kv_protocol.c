@@ -52,13 +52,13 @@ static void big_values(const char *const *args, size_t len)
         value[i] = (char)(i * 7 + i / 251);
     for (int k = 0; k < 10; k++) {
         snprintf(head, sizeof(head), "*3\r\n$3\r\nSET\r\n$5\r\nbig:%d\r\n$%zu\r\n", k, len);
-        kv_send(fd, head, strlen(head));
+        kv_send_str(fd, head);
         kv_send(fd, value, len);
         kv_call(fd, "\r\n", "+OK\r\n");
     }
     for (int k = 0; k < 10; k++) {
         snprintf(head, sizeof(head), "GET big:%d\r\n", k);
-        kv_send(fd, head, strlen(head));
+        kv_send_str(fd, head);
         snprintf(head, sizeof(head), "$%zu\r\n", len);
         kv_expect(fd, head, "the bulk's length");
         kv_expect_bytes(fd, value, len, "a big value, back");
@@ -118,7 +118,7 @@ START_TEST(bad_input_then_good_command)
         const struct bad_input *b = &bad_inputs[i];
         int fd = kv_connect(p.port);
 
-        kv_send(fd, b->send, strlen(b->send));
+        kv_send_str(fd, b->send);
         kv_expect(fd, b->expect, b->what);
         if (b->closes) {
             kv_expect_closed(fd, b->what);
@@ -142,7 +142,7 @@ static void oversized(int port, const char *head, char fill, size_t len, const c
     char *body = malloc(len);
 
     memset(body, fill, len);
-    kv_send(fd, head, strlen(head));
+    kv_send_str(fd, head);
     /* The server may close before it has read it all: a reset ends the sending early. */
     for (size_t off = 0; off < len;) {
         ssize_t n = send(fd, body + off, len - off, MSG_NOSIGNAL);
@@ -268,14 +268,14 @@ START_TEST(slow_reader_is_bounded)
     memset(value, 'v', VALUE);
     for (int k = 0; k < 4; k++) {
         snprintf(head, sizeof(head), "*3\r\n$3\r\nSET\r\n$3\r\nv:%d\r\n$%d\r\n", k, VALUE);
-        kv_send(fd, head, strlen(head));
+        kv_send_str(fd, head);
         kv_send(fd, value, VALUE);
         kv_call(fd, "\r\n", "+OK\r\n");
     }
     before = status_kb(p.pid, "VmRSS:");
     for (int i = 0; i < GETS; i++) {
         snprintf(head, sizeof(head), "GET v:%d\r\n", i % 4);
-        kv_send(fd, head, strlen(head));
+        kv_send_str(fd, head);
     }
     for (int i = 0; i < 100; i++)
         kv_call(other, "SET x 1\r\nGET x\r\n", "+OK\r\n$1\r\n1\r\n");

@@ -259,7 +259,7 @@ static void run_table(const char *const *args)
         kv_call(fd, "FLUSHALL\r\n", "+OK\r\n");
         kv_send(fd, c->send, c->send_len);
         if (!c->closes)
-            kv_send(fd, END_REQ, strlen(END_REQ));
+            kv_send_str(fd, END_REQ);
         kv_expect_bytes(fd, c->expect, c->expect_len, c->name);
         if (c->closes)
             kv_expect_closed(fd, c->name);
