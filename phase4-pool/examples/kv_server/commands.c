@@ -63,6 +63,8 @@ enum keys {
 };
 
 struct kv_command {
+    const char *word; /* what the client sends (any case): "get", or a container's "get" */
+    size_t len;       /* its length */
     const char *name; /* as Redis's messages name it: lowercase, "container|sub" */
     int arity;        /* Redis's: n arguments exactly, or -n at least n (the name counts) */
     enum keys keys;
@@ -750,51 +752,54 @@ static void reply_config_help(struct kv_request *r, struct kv_client *c, struct 
 
 /* ------------------------------------------------------------------ tables */
 
+/* A table row's first three fields: the word a client sends, its length, and Redis's name. */
+#define CMD(word, name) word, sizeof(word) - 1, name
+
 static const struct kv_command client_subs[] = {
-    {"client|setname", 3, KEYS_NONE, NULL, NULL, reply_client_setname, NULL},
-    {"client|getname", 2, KEYS_NONE, NULL, NULL, reply_client_getname, NULL},
-    {"client|id", 2, KEYS_NONE, NULL, NULL, reply_client_id, NULL},
-    {"client|help", 2, KEYS_NONE, NULL, NULL, reply_client_help, NULL},
-    {NULL, 0, KEYS_NONE, NULL, NULL, NULL, NULL},
+    {CMD("setname", "client|setname"), 3, KEYS_NONE, NULL, NULL, reply_client_setname, NULL},
+    {CMD("getname", "client|getname"), 2, KEYS_NONE, NULL, NULL, reply_client_getname, NULL},
+    {CMD("id", "client|id"), 2, KEYS_NONE, NULL, NULL, reply_client_id, NULL},
+    {CMD("help", "client|help"), 2, KEYS_NONE, NULL, NULL, reply_client_help, NULL},
+    {NULL, 0, NULL, 0, KEYS_NONE, NULL, NULL, NULL, NULL},
 };
 
 static const struct kv_command command_subs[] = {
-    {"command|count", 2, KEYS_NONE, NULL, NULL, reply_command_count, NULL},
-    {"command|help", 2, KEYS_NONE, NULL, NULL, reply_command_help, NULL},
-    {NULL, 0, KEYS_NONE, NULL, NULL, NULL, NULL},
+    {CMD("count", "command|count"), 2, KEYS_NONE, NULL, NULL, reply_command_count, NULL},
+    {CMD("help", "command|help"), 2, KEYS_NONE, NULL, NULL, reply_command_help, NULL},
+    {NULL, 0, NULL, 0, KEYS_NONE, NULL, NULL, NULL, NULL},
 };
 
 static const struct kv_command config_subs[] = {
-    {"config|get", -3, KEYS_NONE, NULL, NULL, reply_config_get, NULL},
-    {"config|help", 2, KEYS_NONE, NULL, NULL, reply_config_help, NULL},
-    {NULL, 0, KEYS_NONE, NULL, NULL, NULL, NULL},
+    {CMD("get", "config|get"), -3, KEYS_NONE, NULL, NULL, reply_config_get, NULL},
+    {CMD("help", "config|help"), 2, KEYS_NONE, NULL, NULL, reply_config_help, NULL},
+    {NULL, 0, NULL, 0, KEYS_NONE, NULL, NULL, NULL, NULL},
 };
 
 /* The busiest first: the lookup is a walk down this list. */
 static const struct kv_command commands[] = {
-    {"get", 2, KEYS_ONE, NULL, apply_get, reply_get, NULL},
-    {"set", -3, KEYS_ONE, check_set, apply_set, reply_set, NULL},
-    {"mget", -2, KEYS_EACH, NULL, apply_get, reply_mget, NULL},
-    {"mset", -3, KEYS_PAIRS, check_mset, apply_mset, reply_ok, NULL},
-    {"incr", 2, KEYS_ONE, check_incr, apply_incr, reply_int, NULL},
-    {"decr", 2, KEYS_ONE, check_decr, apply_incr, reply_int, NULL},
-    {"incrby", 3, KEYS_ONE, check_incrby, apply_incr, reply_int, NULL},
-    {"decrby", 3, KEYS_ONE, check_decrby, apply_incr, reply_int, NULL},
-    {"del", -2, KEYS_EACH, NULL, apply_del, reply_sum, NULL},
-    {"exists", -2, KEYS_EACH, NULL, apply_exists, reply_sum, NULL},
-    {"ttl", 2, KEYS_ONE, NULL, apply_ttl, reply_ttl, NULL},
-    {"pttl", 2, KEYS_ONE, NULL, apply_ttl, reply_int, NULL},
-    {"ping", -1, KEYS_NONE, NULL, NULL, reply_ping, NULL},
-    {"echo", 2, KEYS_NONE, NULL, NULL, reply_echo, NULL},
-    {"dbsize", 1, KEYS_ALL_SHARDS, NULL, apply_dbsize, reply_sum, NULL},
-    {"flushall", -1, KEYS_ALL_SHARDS, check_flush, apply_flush, reply_ok, NULL},
-    {"flushdb", -1, KEYS_ALL_SHARDS, check_flush, apply_flush, reply_ok, NULL},
-    {"select", 2, KEYS_NONE, NULL, NULL, reply_select, NULL},
-    {"quit", -1, KEYS_NONE, NULL, NULL, reply_quit, NULL},
-    {"hello", -1, KEYS_NONE, NULL, NULL, reply_hello, NULL},
-    {"client", -2, KEYS_NONE, NULL, NULL, NULL, client_subs},
-    {"command", -1, KEYS_NONE, NULL, NULL, reply_command, command_subs},
-    {"config", -2, KEYS_NONE, NULL, NULL, NULL, config_subs},
+    {CMD("get", "get"), 2, KEYS_ONE, NULL, apply_get, reply_get, NULL},
+    {CMD("set", "set"), -3, KEYS_ONE, check_set, apply_set, reply_set, NULL},
+    {CMD("mget", "mget"), -2, KEYS_EACH, NULL, apply_get, reply_mget, NULL},
+    {CMD("mset", "mset"), -3, KEYS_PAIRS, check_mset, apply_mset, reply_ok, NULL},
+    {CMD("incr", "incr"), 2, KEYS_ONE, check_incr, apply_incr, reply_int, NULL},
+    {CMD("decr", "decr"), 2, KEYS_ONE, check_decr, apply_incr, reply_int, NULL},
+    {CMD("incrby", "incrby"), 3, KEYS_ONE, check_incrby, apply_incr, reply_int, NULL},
+    {CMD("decrby", "decrby"), 3, KEYS_ONE, check_decrby, apply_incr, reply_int, NULL},
+    {CMD("del", "del"), -2, KEYS_EACH, NULL, apply_del, reply_sum, NULL},
+    {CMD("exists", "exists"), -2, KEYS_EACH, NULL, apply_exists, reply_sum, NULL},
+    {CMD("ttl", "ttl"), 2, KEYS_ONE, NULL, apply_ttl, reply_ttl, NULL},
+    {CMD("pttl", "pttl"), 2, KEYS_ONE, NULL, apply_ttl, reply_int, NULL},
+    {CMD("ping", "ping"), -1, KEYS_NONE, NULL, NULL, reply_ping, NULL},
+    {CMD("echo", "echo"), 2, KEYS_NONE, NULL, NULL, reply_echo, NULL},
+    {CMD("dbsize", "dbsize"), 1, KEYS_ALL_SHARDS, NULL, apply_dbsize, reply_sum, NULL},
+    {CMD("flushall", "flushall"), -1, KEYS_ALL_SHARDS, check_flush, apply_flush, reply_ok, NULL},
+    {CMD("flushdb", "flushdb"), -1, KEYS_ALL_SHARDS, check_flush, apply_flush, reply_ok, NULL},
+    {CMD("select", "select"), 2, KEYS_NONE, NULL, NULL, reply_select, NULL},
+    {CMD("quit", "quit"), -1, KEYS_NONE, NULL, NULL, reply_quit, NULL},
+    {CMD("hello", "hello"), -1, KEYS_NONE, NULL, NULL, reply_hello, NULL},
+    {CMD("client", "client"), -2, KEYS_NONE, NULL, NULL, NULL, client_subs},
+    {CMD("command", "command"), -1, KEYS_NONE, NULL, NULL, reply_command, command_subs},
+    {CMD("config", "config"), -2, KEYS_NONE, NULL, NULL, NULL, config_subs},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -803,24 +808,16 @@ size_t cmd_count(void)
     return N_COMMANDS;
 }
 
-/* The name after the '|' of a subcommand's name. */
-static const char *short_name(const struct kv_command *c)
-{
-    const char *bar = strchr(c->name, '|');
-
-    return bar ? bar + 1 : c->name;
-}
-
 /* Commands are found by their whole name, any case; a NUL inside makes it another name. */
 static const struct kv_command *find_in(const struct kv_command *table, size_t n,
                                         const struct resp_arg *name)
 {
-    for (size_t i = 0; i < n && table[i].name; i++) {
-        const char *s = short_name(&table[i]);
+    for (size_t i = 0; i < n && table[i].word; i++) {
+        const struct kv_command *c = &table[i];
 
-        if (strlen(s) == name->len && strncasecmp(s, name->p, name->len) == 0 &&
-            !memchr(name->p, '\0', name->len))
-            return &table[i];
+        if (c->len == name->len && lower(name->p[0]) == c->word[0] &&
+            strncasecmp(c->word, name->p, name->len) == 0 && !memchr(name->p, '\0', name->len))
+            return c;
     }
     return NULL;
 }
@@ -866,8 +863,10 @@ static void route(struct kv_request *r, unsigned shards)
     for (size_t i = 0; i < n; i++) {
         const struct resp_arg *key = &r->argv[1 + i * step];
 
-        r->res[i].owner =
-            c->keys == KEYS_ALL_SHARDS ? (unsigned)i : rt_shard_of(key->p, key->len, shards);
+        /* With one shard there is nothing to choose: no need to hash. */
+        r->res[i].owner = c->keys == KEYS_ALL_SHARDS ? (unsigned)i
+                          : shards == 1              ? 0
+                                                     : rt_shard_of(key->p, key->len, shards);
     }
 }
 

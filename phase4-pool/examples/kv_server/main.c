@@ -15,6 +15,7 @@
 #define _GNU_SOURCE /* pthread_sigmask's friends are POSIX; RLIMIT_NOFILE raising is plain */
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -180,6 +181,7 @@ int main(int argc, char **argv)
 
     if (parse_options(argc, argv, &o) < 0)
         return usage(argv[0]);
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
     raise_fd_limit();
     choose_placement(&o, &b.placement);
 

@@ -78,6 +78,7 @@
 #define BATCH_MIN   16          /* a connection's first batch array */
 #define BATCH_MAX   1024        /* requests in one batch, at most */
 #define OUT_CHUNK   (64 * 1024) /* replies are sent whenever this many bytes are written */
+#define OUT_KEEP    (1 << 20)   /* an output buffer that grew past this is freed once sent */
 #define RECV_BURST  64          /* mesh messages taken in a row before letting others run */
 #define SWEEP_NS    (100 * 1000 * 1000)
 #define SWEEP_ROUND 100                 /* samples per sweep, at most (store.h) */
@@ -129,7 +130,6 @@ struct shard {
     size_t nconns;                /* their number */
     long long next_client;        /* numbers the connections */
     unsigned byes;                /* peers that said BYE */
-    bool stopping;                /* main is shutting the shard down */
     struct rt_waker waiter;       /* main, while it waits for the shutdown to progress */
     struct rt_join_handle *sends; /* [n]: the senders */
 };
@@ -276,7 +276,10 @@ static void dispatch(struct conn *c, struct kv_request *r, int64_t now)
     struct shard *s = c->s;
     bool local = false;
 
-    s->stamp++;
+    if (++s->stamp == 0) { /* after 2^32 requests: start the marks afresh */
+        memset(s->seen, 0, s->n * sizeof(*s->seen));
+        s->stamp = 1;
+    }
     for (size_t i = 0; i < r->nres; i++) {
         unsigned owner = r->res[i].owner;
 
@@ -397,6 +400,8 @@ static enum rt_poll conn_poll(struct rt_future *self, struct rt_context *cx, int
                 rt_send_all(&f->send, c->fd, c->out.buf, c->out.len);
                 AWAIT(&f->send.async.future, &f->n);
                 c->out.len = 0;
+                if (c->out.cap > OUT_KEEP)
+                    resp_out_free(&c->out); /* a huge reply has gone: do not keep its memory */
                 c->gone = f->n < 0; /* the client has gone: finish the batch without replies */
             }
             end_batch(c);
@@ -639,7 +644,6 @@ static enum rt_poll shard_poll(struct rt_future *self, struct rt_context *cx, in
     /* main() writes the shard count to the eventfd; in semaphore mode each shard reads one. */
     rt_io_read(&f->io, s->srv->stop_fd, &f->stop, sizeof(f->stop), RT_OFFSET_CURRENT);
     AWAIT(&f->io.future, &f->n);
-    s->stopping = true;
 
     rt_join_cancel(&f->acceptor);
     AWAIT(&f->acceptor.future, NULL);
