@@ -5,7 +5,7 @@
  * same error texts, the same replies, byte for byte (respdiff.py in this
  * folder sends the same bytes to both servers and compares; the tests hold
  * the expected bytes). Where Redis looks at an argument as a C string
- * (option names, compared with strcasecmp), so do we: arg_is() stops at the
+ * (option names, compared with strcasecmp), so do we: resp_arg_is() stops at the
  * first NUL byte, as strcasecmp would.
  *
  * Two things Redis has and this server does not: more than one database
@@ -18,6 +18,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "admin.h"
 #include "rt.h" /* rt_shard_of */
 #include "util.h"
 
@@ -30,8 +31,6 @@ static const char ERR_OVERFLOW[] = "-ERR increment or decrement would overflow\r
 static const char ERR_DECR_OVERFLOW[] = "-ERR decrement would overflow\r\n";
 static const char ERR_EXPIRE[] = "-ERR invalid expire time in 'set' command\r\n";
 static const char ERR_MSET_ARITY[] = "-ERR wrong number of arguments for 'mset' command\r\n";
-static const char ERR_NAME[] =
-    "-ERR Client names cannot contain spaces, newlines or special characters.\r\n";
 
 /* Why step 1 refused a request. */
 enum {
@@ -79,28 +78,6 @@ struct kv_command {
 };
 
 /* ------------------------------------------------------------------ helpers */
-
-/* The argument as strcasecmp sees it (up to its first NUL) equals `word`, ignoring case. */
-static bool arg_is(const struct resp_arg *a, const char *word)
-{
-    size_t n = strlen(word);
-
-    return a->len >= n && strncasecmp(a->p, word, n) == 0 && (a->len == n || a->p[n] == '\0');
-}
-
-/* The bytes of the argument before its first NUL: what printf's %s would print. */
-static int cstr_len(const struct resp_arg *a)
-{
-    const char *nul = memchr(a->p, '\0', a->len);
-    size_t n = nul ? (size_t)(nul - a->p) : a->len;
-
-    return n > INT_MAX ? INT_MAX : (int)n;
-}
-
-static bool arg_ll(const struct resp_arg *a, long long *out)
-{
-    return resp_strtoll(a->p, a->len, out);
-}
 
 /* A "-ERR ..." reply whose text may hold the client's bytes: CR and LF become spaces, as in
  * Redis's commandCheckExistence. */
@@ -152,48 +129,6 @@ static struct kv_entry *put(struct kv_store *s, struct kv_entry *e, const struct
     return e;
 }
 
-/* ----------------------------------------------------------- PING, ECHO, ... */
-
-static void reply_ping(struct kv_request *r, struct kv_client *c, struct resp_out *out)
-{
-    (void)c;
-    if (r->argc > 2)
-        resp_out_errorf(out, "wrong number of arguments for '%s' command", "ping");
-    else if (r->argc == 2)
-        resp_out_bulk(out, r->argv[1].p, r->argv[1].len);
-    else
-        resp_out_str(out, "+PONG\r\n");
-}
-
-static void reply_echo(struct kv_request *r, struct kv_client *c, struct resp_out *out)
-{
-    (void)c;
-    resp_out_bulk(out, r->argv[1].p, r->argv[1].len);
-}
-
-static void reply_quit(struct kv_request *r, struct kv_client *c, struct resp_out *out)
-{
-    (void)r;
-    c->close_after = true;
-    resp_out_str(out, OK);
-}
-
-static void reply_select(struct kv_request *r, struct kv_client *c, struct resp_out *out)
-{
-    long long db;
-
-    (void)c;
-    if (!arg_ll(&r->argv[1], &db))
-        resp_out_str(out, ERR_NOT_INT);
-    else if (db < INT_MIN || db > INT_MAX)
-        resp_out_errorf(out, "value is out of range, value must between %d and %d", INT_MIN,
-                        INT_MAX);
-    else if (db != 0)
-        resp_out_str(out, "-ERR DB index is out of range\r\n"); /* one database only */
-    else
-        resp_out_str(out, OK);
-}
-
 /* ------------------------------------------------------------------ GET, SET */
 
 static void apply_get(struct kv_request *r, size_t i, const struct resp_arg *key,
@@ -217,22 +152,22 @@ static int set_option(const struct kv_request *r, size_t j, int f)
     bool next = j + 1 < r->argc;
     int ttl = SET_KEEPTTL | SET_EX | SET_PX | SET_EXAT | SET_PXAT;
 
-    if (arg_is(opt, "nx") && !(f & SET_XX))
+    if (resp_arg_is(opt, "nx") && !(f & SET_XX))
         return SET_NX;
-    if (arg_is(opt, "xx") && !(f & SET_NX))
+    if (resp_arg_is(opt, "xx") && !(f & SET_NX))
         return SET_XX;
-    if (arg_is(opt, "get"))
+    if (resp_arg_is(opt, "get"))
         return SET_GET;
-    if (arg_is(opt, "keepttl") && !(f & ttl))
+    if (resp_arg_is(opt, "keepttl") && !(f & ttl))
         return SET_KEEPTTL;
     /* One expire option only; the same one twice is allowed, and the last one counts. */
-    if (arg_is(opt, "ex") && !(f & (ttl & ~SET_EX)) && next)
+    if (resp_arg_is(opt, "ex") && !(f & (ttl & ~SET_EX)) && next)
         return SET_EX;
-    if (arg_is(opt, "px") && !(f & (ttl & ~SET_PX)) && next)
+    if (resp_arg_is(opt, "px") && !(f & (ttl & ~SET_PX)) && next)
         return SET_PX;
-    if (arg_is(opt, "exat") && !(f & (ttl & ~SET_EXAT)) && next)
+    if (resp_arg_is(opt, "exat") && !(f & (ttl & ~SET_EXAT)) && next)
         return SET_EXAT;
-    if (arg_is(opt, "pxat") && !(f & (ttl & ~SET_PXAT)) && next)
+    if (resp_arg_is(opt, "pxat") && !(f & (ttl & ~SET_PXAT)) && next)
         return SET_PXAT;
     return 0;
 }
@@ -275,7 +210,7 @@ static const char *check_set(struct kv_request *r, int64_t now)
     r->arg = 0;
     if (!when)
         return NULL;
-    if (!arg_ll(when, &t))
+    if (!resp_arg_ll(when, &t))
         return ERR_NOT_INT;
     return expire_time(t, expire, now, &r->arg);
 }
@@ -325,13 +260,13 @@ static const char *check_decr(struct kv_request *r, int64_t now)
 static const char *check_incrby(struct kv_request *r, int64_t now)
 {
     (void)now;
-    return arg_ll(&r->argv[2], &r->arg) ? NULL : ERR_NOT_INT;
+    return resp_arg_ll(&r->argv[2], &r->arg) ? NULL : ERR_NOT_INT;
 }
 
 static const char *check_decrby(struct kv_request *r, int64_t now)
 {
     (void)now;
-    if (!arg_ll(&r->argv[2], &r->arg))
+    if (!resp_arg_ll(&r->argv[2], &r->arg))
         return ERR_NOT_INT;
     if (r->arg == LLONG_MIN)
         return ERR_DECR_OVERFLOW; /* its negation does not exist */
@@ -447,7 +382,7 @@ static const char *check_flush(struct kv_request *r, int64_t now)
 {
     (void)now;
     if (r->argc > 2 ||
-        (r->argc == 2 && !arg_is(&r->argv[1], "sync") && !arg_is(&r->argv[1], "async")))
+        (r->argc == 2 && !resp_arg_is(&r->argv[1], "sync") && !resp_arg_is(&r->argv[1], "async")))
         return ERR_SYNTAX;
     return NULL;
 }
@@ -462,316 +397,28 @@ static void apply_flush(struct kv_request *r, size_t i, const struct resp_arg *k
     store_flush(s);
 }
 
-/* ------------------------------------------------------------------ HELLO */
-
-/* CLIENT SETNAME's rule: printable ASCII without blanks; "" removes the name. */
-static bool set_name(struct kv_client *c, const struct resp_arg *name)
-{
-    for (size_t i = 0; i < name->len; i++)
-        if (name->p[i] < '!' || name->p[i] > '~')
-            return false;
-    free(c->name);
-    c->name = NULL;
-    c->name_len = name->len;
-    if (name->len > 0) {
-        c->name = xmalloc(name->len);
-        memcpy(c->name, name->p, name->len);
-    }
-    return true;
-}
-
-static void hello_map(struct kv_client *c, struct resp_out *out)
-{
-    /*
-     * We say "redis" and its version, as Redis-compatible servers do: clients
-     * decide from these which commands and replies they may rely on, and we
-     * answer as Redis 7.0 does.
-     */
-    resp_out_str(out, "*14\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n$6\r\n7.0.15\r\n"
-                      "$5\r\nproto\r\n:2\r\n$2\r\nid\r\n");
-    resp_out_prefixed(out, ':', c->id);
-    resp_out_str(out, "$4\r\nmode\r\n$10\r\nstandalone\r\n$4\r\nrole\r\n$6\r\nmaster\r\n"
-                      "$7\r\nmodules\r\n*0\r\n");
-}
-
-static void reply_hello(struct kv_request *r, struct kv_client *c, struct resp_out *out)
-{
-    const struct resp_arg *user = NULL, *name = NULL;
-    size_t j = 1;
-    long long version;
-
-    if (r->argc >= 2) {
-        if (!arg_ll(&r->argv[j++], &version))
-            return resp_out_str(out, "-ERR Protocol version is not an integer or out of range\r\n");
-        /* Only RESP2 here: RESP3 gets what Redis says to a version it does not know. */
-        if (version != 2)
-            return resp_out_str(out, "-NOPROTO unsupported protocol version\r\n");
-    }
-    for (; j < r->argc; j++) {
-        size_t more = r->argc - 1 - j;
-
-        if (arg_is(&r->argv[j], "auth") && more >= 2) {
-            user = &r->argv[j + 1];
-            j += 2;
-        } else if (arg_is(&r->argv[j], "setname") && more >= 1) {
-            name = &r->argv[++j];
-        } else {
-            return resp_out_errorf(out, "Syntax error in HELLO option '%.*s'",
-                                   cstr_len(&r->argv[j]), r->argv[j].p);
-        }
-    }
-    /* The only user is Redis's "default", with no password: any password is right. */
-    if (user && !(user->len == 7 && memcmp(user->p, "default", 7) == 0))
-        return resp_out_str(out,
-                            "-WRONGPASS invalid username-password pair or user is disabled.\r\n");
-    if (name && !set_name(c, name))
-        return resp_out_str(out, ERR_NAME);
-    hello_map(c, out);
-}
-
-/* ------------------------------------------------------ CLIENT and COMMAND */
-
-static void reply_client_setname(struct kv_request *r, struct kv_client *c, struct resp_out *out)
-{
-    resp_out_str(out, set_name(c, &r->argv[2]) ? OK : ERR_NAME);
-}
-
-static void reply_client_getname(struct kv_request *r, struct kv_client *c, struct resp_out *out)
-{
-    (void)r;
-    if (c->name)
-        resp_out_bulk(out, c->name, c->name_len);
-    else
-        resp_out_str(out, NIL);
-}
-
-static void reply_client_id(struct kv_request *r, struct kv_client *c, struct resp_out *out)
-{
-    (void)r;
-    resp_out_prefixed(out, ':', c->id);
-}
-
-static void reply_command(struct kv_request *r, struct kv_client *c, struct resp_out *out)
-{
-    (void)r;
-    (void)c;
-    resp_out_str(out, "*0\r\n"); /* we publish no command table; clients fall back on their own */
-}
-
-static void reply_command_count(struct kv_request *r, struct kv_client *c, struct resp_out *out)
-{
-    (void)r;
-    (void)c;
-    resp_out_prefixed(out, ':', (long long)cmd_count());
-}
-
-/* A container's HELP, laid out as Redis's addReplyHelp lays it out. */
-static void reply_help(struct resp_out *out, const char *container, const char *const *lines)
-{
-    size_t n = 0;
-
-    while (lines[n])
-        n++;
-    resp_out_prefixed(out, '*', (long long)n + 3);
-    resp_out_str(out, "+");
-    resp_out_str(out, container);
-    resp_out_str(out, " <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n");
-    for (size_t i = 0; i < n; i++) {
-        resp_out_str(out, "+");
-        resp_out_str(out, lines[i]);
-        resp_out_str(out, "\r\n");
-    }
-    resp_out_str(out, "+HELP\r\n+    Prints this help.\r\n");
-}
-
-static void reply_client_help(struct kv_request *r, struct kv_client *c, struct resp_out *out)
-{
-    static const char *const lines[] = {
-        "GETNAME",
-        "    The name of this connection, or nil.",
-        "ID",
-        "    The number of this connection, unique in the server.",
-        "SETNAME <name>",
-        "    Name this connection (printable characters, no blanks).",
-        NULL};
-
-    (void)r;
-    (void)c;
-    reply_help(out, "CLIENT", lines);
-}
-
-static void reply_command_help(struct kv_request *r, struct kv_client *c, struct resp_out *out)
-{
-    static const char *const lines[] = {
-        "(no subcommand)", "    An empty list: this server does not describe its commands.",
-        "COUNT", "    The number of commands this server has.", NULL};
-
-    (void)r;
-    (void)c;
-    reply_help(out, "COMMAND", lines);
-}
-
-/* --------------------------------------------------------------- CONFIG GET */
-
-static char lower(char c)
-{
-    return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-}
-
-/* A [...] set, from just after its '[': does it hold `c`? *pp ends on its ']' (or the end). */
-static bool set_holds(const char **pp, const char *pend, char c)
-{
-    const char *p = *pp;
-    bool neg = p < pend && *p == '^', hit = false;
-
-    for (p += neg; p < pend && *p != ']'; p++) {
-        if (*p == '\\' && p + 1 < pend) {
-            hit |= lower(*++p) == lower(c);
-        } else if (p + 2 < pend && p[1] == '-') {
-            char a = lower(p[0]), b = lower(p[2]);
-
-            hit |= a <= b ? lower(c) >= a && lower(c) <= b : lower(c) >= b && lower(c) <= a;
-            p += 2;
-        } else {
-            hit |= lower(*p) == lower(c);
-        }
-    }
-    *pp = p;
-    return hit != neg;
-}
-
-/*
- * Redis's glob (stringmatchlen, ignoring case), for CONFIG GET: * any bytes,
- * ? one byte, [abc] [^abc] [a-z] one byte of a set, \x the byte x.
- */
-static bool glob(const char *p, const char *pend, const char *s, const char *send)
-{
-    for (; p < pend; p++, s++) {
-        if (*p == '*') {
-            for (const char *t = s; t <= send; t++)
-                if (glob(p + 1, pend, t, send))
-                    return true;
-            return false;
-        }
-        if (s == send)
-            return false;
-        if (*p == '[') {
-            p++;
-            if (!set_holds(&p, pend, *s))
-                return false;
-            if (p == pend)
-                return s + 1 == send; /* a set without its ']' ends the pattern */
-        } else if (*p == '\\' && p + 1 < pend) {
-            if (lower(*++p) != lower(*s))
-                return false;
-        } else if (*p != '?' && lower(*p) != lower(*s)) {
-            return false;
-        }
-    }
-    return s == send;
-}
-
-/* The settings CONFIG GET knows: Redis's names, this server's values. */
-static const char *const config_names[] = {
-    "save",
-    "appendonly",
-    "port",
-    "bind",
-    "databases",
-    "proto-max-bulk-len",
-    "client-query-buffer-limit",
-};
-#define N_CONFIGS (sizeof(config_names) / sizeof(config_names[0]))
-
-static void config_value(const struct kv_config *cfg, size_t k, struct resp_out *out)
-{
-    char text[32];
-    unsigned long long n[] = {
-        0, 0, (unsigned long long)cfg->port, 0, 1, cfg->max_bulk, cfg->max_query};
-
-    if (k == 0)
-        return resp_out_bulk_str(out, ""); /* no snapshots: nothing is saved */
-    if (k == 1)
-        return resp_out_bulk_str(out, "no");
-    if (k == 3)
-        return resp_out_bulk_str(out, cfg->host);
-    snprintf(text, sizeof(text), "%llu", n[k]);
-    resp_out_bulk_str(out, text);
-}
-
-/*
- * Each argument is a name (any case; the reply names it as it was asked) or a
- * glob pattern (the reply uses our name). Each setting is listed once. Redis
- * lists them in the order of its hash table; we, in our table's order.
- */
-static void reply_config_get(struct kv_request *r, struct kv_client *c, struct resp_out *out)
-{
-    const struct resp_arg *asked[N_CONFIGS] = {0};
-    bool found[N_CONFIGS] = {0};
-    size_t count = 0;
-
-    for (size_t j = 2; j < r->argc; j++) {
-        const struct resp_arg *a = &r->argv[j];
-        bool pattern =
-            memchr(a->p, '*', a->len) || memchr(a->p, '?', a->len) || memchr(a->p, '[', a->len);
-
-        for (size_t k = 0; k < N_CONFIGS; k++) {
-            const char *name = config_names[k];
-
-            if (found[k] || !(pattern ? glob(a->p, a->p + a->len, name, name + strlen(name))
-                                      : arg_is(a, name) && a->len == strlen(name)))
-                continue;
-            found[k] = true;
-            asked[k] = pattern ? NULL : a;
-            count++;
-        }
-    }
-    resp_out_prefixed(out, '*', (long long)count * 2);
-    for (size_t k = 0; k < N_CONFIGS; k++) {
-        if (!found[k])
-            continue;
-        if (asked[k])
-            resp_out_bulk(out, asked[k]->p, asked[k]->len);
-        else
-            resp_out_bulk_str(out, config_names[k]);
-        config_value(c->cfg, k, out);
-    }
-}
-
-static void reply_config_help(struct kv_request *r, struct kv_client *c, struct resp_out *out)
-{
-    static const char *const lines[] = {
-        "GET <pattern> [<pattern> ...]",
-        "    The settings whose names match a pattern (globs: * ? [...]), with their values.",
-        NULL};
-
-    (void)r;
-    (void)c;
-    reply_help(out, "CONFIG", lines);
-}
-
 /* ------------------------------------------------------------------ tables */
 
 /* A table row's first three fields: the word a client sends, its length, and Redis's name. */
 #define CMD(word, name) word, sizeof(word) - 1, name
 
 static const struct kv_command client_subs[] = {
-    {CMD("setname", "client|setname"), 3, KEYS_NONE, NULL, NULL, reply_client_setname, NULL},
-    {CMD("getname", "client|getname"), 2, KEYS_NONE, NULL, NULL, reply_client_getname, NULL},
-    {CMD("id", "client|id"), 2, KEYS_NONE, NULL, NULL, reply_client_id, NULL},
-    {CMD("help", "client|help"), 2, KEYS_NONE, NULL, NULL, reply_client_help, NULL},
+    {CMD("setname", "client|setname"), 3, KEYS_NONE, NULL, NULL, admin_client_setname, NULL},
+    {CMD("getname", "client|getname"), 2, KEYS_NONE, NULL, NULL, admin_client_getname, NULL},
+    {CMD("id", "client|id"), 2, KEYS_NONE, NULL, NULL, admin_client_id, NULL},
+    {CMD("help", "client|help"), 2, KEYS_NONE, NULL, NULL, admin_client_help, NULL},
     {NULL, 0, NULL, 0, KEYS_NONE, NULL, NULL, NULL, NULL},
 };
 
 static const struct kv_command command_subs[] = {
-    {CMD("count", "command|count"), 2, KEYS_NONE, NULL, NULL, reply_command_count, NULL},
-    {CMD("help", "command|help"), 2, KEYS_NONE, NULL, NULL, reply_command_help, NULL},
+    {CMD("count", "command|count"), 2, KEYS_NONE, NULL, NULL, admin_command_count, NULL},
+    {CMD("help", "command|help"), 2, KEYS_NONE, NULL, NULL, admin_command_help, NULL},
     {NULL, 0, NULL, 0, KEYS_NONE, NULL, NULL, NULL, NULL},
 };
 
 static const struct kv_command config_subs[] = {
-    {CMD("get", "config|get"), -3, KEYS_NONE, NULL, NULL, reply_config_get, NULL},
-    {CMD("help", "config|help"), 2, KEYS_NONE, NULL, NULL, reply_config_help, NULL},
+    {CMD("get", "config|get"), -3, KEYS_NONE, NULL, NULL, admin_config_get, NULL},
+    {CMD("help", "config|help"), 2, KEYS_NONE, NULL, NULL, admin_config_help, NULL},
     {NULL, 0, NULL, 0, KEYS_NONE, NULL, NULL, NULL, NULL},
 };
 
@@ -789,16 +436,16 @@ static const struct kv_command commands[] = {
     {CMD("exists", "exists"), -2, KEYS_EACH, NULL, apply_exists, reply_sum, NULL},
     {CMD("ttl", "ttl"), 2, KEYS_ONE, NULL, apply_ttl, reply_ttl, NULL},
     {CMD("pttl", "pttl"), 2, KEYS_ONE, NULL, apply_ttl, reply_int, NULL},
-    {CMD("ping", "ping"), -1, KEYS_NONE, NULL, NULL, reply_ping, NULL},
-    {CMD("echo", "echo"), 2, KEYS_NONE, NULL, NULL, reply_echo, NULL},
+    {CMD("ping", "ping"), -1, KEYS_NONE, NULL, NULL, admin_ping, NULL},
+    {CMD("echo", "echo"), 2, KEYS_NONE, NULL, NULL, admin_echo, NULL},
     {CMD("dbsize", "dbsize"), 1, KEYS_ALL_SHARDS, NULL, apply_dbsize, reply_sum, NULL},
     {CMD("flushall", "flushall"), -1, KEYS_ALL_SHARDS, check_flush, apply_flush, reply_ok, NULL},
     {CMD("flushdb", "flushdb"), -1, KEYS_ALL_SHARDS, check_flush, apply_flush, reply_ok, NULL},
-    {CMD("select", "select"), 2, KEYS_NONE, NULL, NULL, reply_select, NULL},
-    {CMD("quit", "quit"), -1, KEYS_NONE, NULL, NULL, reply_quit, NULL},
-    {CMD("hello", "hello"), -1, KEYS_NONE, NULL, NULL, reply_hello, NULL},
+    {CMD("select", "select"), 2, KEYS_NONE, NULL, NULL, admin_select, NULL},
+    {CMD("quit", "quit"), -1, KEYS_NONE, NULL, NULL, admin_quit, NULL},
+    {CMD("hello", "hello"), -1, KEYS_NONE, NULL, NULL, admin_hello, NULL},
     {CMD("client", "client"), -2, KEYS_NONE, NULL, NULL, NULL, client_subs},
-    {CMD("command", "command"), -1, KEYS_NONE, NULL, NULL, reply_command, command_subs},
+    {CMD("command", "command"), -1, KEYS_NONE, NULL, NULL, admin_command, command_subs},
     {CMD("config", "config"), -2, KEYS_NONE, NULL, NULL, NULL, config_subs},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -815,7 +462,7 @@ static const struct kv_command *find_in(const struct kv_command *table, size_t n
     for (size_t i = 0; i < n && table[i].word; i++) {
         const struct kv_command *c = &table[i];
 
-        if (c->len == name->len && lower(name->p[0]) == c->word[0] &&
+        if (c->len == name->len && (name->p[0] | 0x20) == c->word[0] && /* cheap first look */
             strncasecmp(c->word, name->p, name->len) == 0 && !memchr(name->p, '\0', name->len))
             return c;
     }
@@ -878,7 +525,7 @@ static bool arity_ok(const struct kv_command *c, size_t argc)
 /* Redis's securityWarningCommand: a browser tricked into posting to us is dropped unanswered. */
 static bool looks_like_http(const struct resp_arg *name)
 {
-    return arg_is(name, "host:") || arg_is(name, "post");
+    return resp_arg_is(name, "host:") || resp_arg_is(name, "post");
 }
 
 enum cmd_route cmd_prepare(struct kv_request *r, size_t argc, const struct resp_arg *argv,
@@ -903,7 +550,7 @@ enum cmd_route cmd_prepare(struct kv_request *r, size_t argc, const struct resp_
         r->reject = REJECT_ERROR;
         return ROUTE_NONE;
     }
-    if (r->cmd->reply == reply_quit)
+    if (r->cmd->reply == admin_quit)
         return ROUTE_QUIT;
     if (r->cmd->keys == KEYS_NONE)
         return ROUTE_NONE;
@@ -944,18 +591,19 @@ static void reply_unknown(struct kv_request *r, struct resp_out *out)
             container[k] = (char)(r->argv[0].p[k] & ~0x20); /* ASCII letters: the name matched */
         container[k] = '\0';
         snprintf(text, sizeof(text), "unknown subcommand '%.*s'. Try %s HELP.",
-                 cstr_len(&r->argv[1]) < 128 ? cstr_len(&r->argv[1]) : 128, r->argv[1].p,
-                 container);
+                 resp_arg_cstr_len(&r->argv[1]) < 128 ? resp_arg_cstr_len(&r->argv[1]) : 128,
+                 r->argv[1].p, container);
         return reply_mapped(out, text);
     }
     for (size_t i = 1; i < r->argc && n < 128; i++) {
-        int len = cstr_len(&r->argv[i]);
+        int len = resp_arg_cstr_len(&r->argv[i]);
 
         n += (size_t)snprintf(args + n, sizeof(args) - n, "'%.*s' ",
                               len < 128 - (int)n ? len : 128 - (int)n, r->argv[i].p);
     }
     snprintf(text, sizeof(text), "unknown command '%.*s', with args beginning with: %s",
-             cstr_len(&r->argv[0]) < 128 ? cstr_len(&r->argv[0]) : 128, r->argv[0].p, args);
+             resp_arg_cstr_len(&r->argv[0]) < 128 ? resp_arg_cstr_len(&r->argv[0]) : 128,
+             r->argv[0].p, args);
     reply_mapped(out, text);
 }
 

@@ -15,6 +15,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "util.h"
 
@@ -397,6 +398,30 @@ int resp_next(struct resp_parser *p, size_t *argc, struct resp_arg **argv)
         }
     }
     return 0;
+}
+
+/* ------------------------------------------------------------------ arguments */
+
+/* The argument as strcasecmp sees it (up to its first NUL) equals `word`, ignoring case. */
+bool resp_arg_is(const struct resp_arg *a, const char *word)
+{
+    size_t n = strlen(word);
+
+    return a->len >= n && strncasecmp(a->p, word, n) == 0 && (a->len == n || a->p[n] == '\0');
+}
+
+/* The bytes of the argument before its first NUL: what printf's %s would print. */
+int resp_arg_cstr_len(const struct resp_arg *a)
+{
+    const char *nul = memchr(a->p, '\0', a->len);
+    size_t n = nul ? (size_t)(nul - a->p) : a->len;
+
+    return n > INT_MAX ? INT_MAX : (int)n;
+}
+
+bool resp_arg_ll(const struct resp_arg *a, long long *out)
+{
+    return resp_strtoll(a->p, a->len, out);
 }
 
 /* ------------------------------------------------------------------ replies */

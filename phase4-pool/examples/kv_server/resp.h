@@ -30,6 +30,7 @@
 #define KV_RESP_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Redis's PROTO_INLINE_MAX_SIZE: the longest inline request, or count line, without a newline. */
@@ -93,6 +94,12 @@ int resp_next(struct resp_parser *p, size_t *argc, struct resp_arg **argv);
 /* Redis's string2ll (util.c): a whole string as a long long, strictly (no blanks, no +, no
  * leading zeros). 1 if it is one. */
 int resp_strtoll(const char *s, size_t len, long long *out);
+
+/* What Redis's C code sees in an argument: compared with strcasecmp (up to its first NUL), equal
+ * to `word` ignoring case; the length of that C string (printf's %s); an integer, strictly. */
+bool resp_arg_is(const struct resp_arg *a, const char *word);
+int resp_arg_cstr_len(const struct resp_arg *a);
+bool resp_arg_ll(const struct resp_arg *a, long long *out);
 
 /* ------------------------------------------------------------------ replies */
 
