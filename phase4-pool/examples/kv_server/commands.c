@@ -567,8 +567,11 @@ void cmd_error(struct kv_request *r, const char *reply)
 
 void cmd_apply(struct kv_request *r, unsigned me, struct kv_store *s, int64_t now)
 {
-    size_t step = r->cmd->keys == KEYS_PAIRS ? 2 : 1;
+    size_t step;
 
+    if (r->nres == 0)
+        return; /* no key anywhere: refused, or a command that touches none */
+    step = r->cmd->keys == KEYS_PAIRS ? 2 : 1;
     for (size_t i = 0; i < r->nres; i++) {
         if (r->res[i].owner != me)
             continue;

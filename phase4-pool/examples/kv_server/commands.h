@@ -68,7 +68,6 @@ struct kv_request {
     size_t nres;           /* results: one per key, or one per shard */
     struct kv_result *res; /* res_small, or allocated */
     struct kv_result res_small[1];
-    unsigned pending; /* owners that have not applied yet (the server's count) */
 };
 
 /* What step 1 decided. */
@@ -87,7 +86,7 @@ enum cmd_route cmd_prepare(struct kv_request *r, size_t argc, const struct resp_
  * must outlive the request. */
 void cmd_error(struct kv_request *r, const char *reply);
 
-/* Step 2, on shard `me`: the keys of r that `me` owns. */
+/* Step 2, on shard `me`: the keys of r that `me` owns (none: nothing to do, whatever r is). */
 void cmd_apply(struct kv_request *r, unsigned me, struct kv_store *s, int64_t now);
 
 /* Step 3. Keyless commands act on the client here (CLIENT SETNAME, QUIT). */

@@ -15,10 +15,11 @@
  * brought, up to BATCH_MAX requests):
  *
  *   1. Parse it and check it (commands.c, step 1). Its keys' owners are known.
- *   2. Apply it at once to the keys this shard owns, and send each other
- *      owner an APPLY message pointing at the request. The owner's receiver
- *      applies it to its keys, writing the results into the request, and
- *      sends APPLIED back.
+ *   2. Apply it at once to the keys this shard owns, and ask each other
+ *      owner in an APPLY message naming requests of the batch (consecutive
+ *      requests for one shard share a message). The owner's receiver applies
+ *      them to its keys, writing the results into the requests, and sends
+ *      APPLIED back.
  *   3. When every request of the batch has been applied everywhere, write
  *      the replies in request order, send them, and read again.
  *
@@ -87,8 +88,8 @@
 /* ------------------------------------------------------------- messages */
 
 enum msg_type {
-    MSG_APPLY = 1, /* apply `req` to your keys, then answer APPLIED */
-    MSG_APPLIED,   /* done: the results for my keys are in `req` */
+    MSG_APPLY = 1, /* apply these requests to your keys, then answer APPLIED */
+    MSG_APPLIED,   /* done: the results for my keys are in the requests */
     MSG_RELEASE,   /* the values you lent me, given back */
     MSG_BYE,       /* I will send no more APPLY, and I owe you nothing */
 };
@@ -100,8 +101,8 @@ struct msg {
     unsigned char count; /* RELEASE: entries of values[] */
     union {
         struct {
-            struct kv_request *req; /* the sender's request */
-            struct conn *conn;      /* the connection it came on, for the sender */
+            struct conn *conn;     /* a connection of the sender's, */
+            unsigned first, count; /* and requests first .. first + count - 1 of its batch */
         } apply;
         struct kv_value *values[RELEASE_MAX];
     };
@@ -180,32 +181,24 @@ static void outbox_push(struct outbox *b, const struct msg *m)
     rt_waker_wake(&b->waker);
 }
 
-/* Send a message to shard `to`, through its outbox and its sender. */
-static void post(struct shard *s, unsigned to, enum msg_type type, struct kv_request *req,
-                 struct conn *conn)
+/* The message last queued for a peer, still waiting to be sent, or NULL. */
+static struct msg *last_queued(struct outbox *b)
 {
-    struct msg m = {.type = (unsigned char)type, .apply = {req, conn}};
-
-    outbox_push(&s->out[to], &m);
+    return b->len > 0 ? &b->ring[(b->head + b->len - 1) & (b->cap - 1)] : NULL;
 }
 
 /* Give a value back to the shard that lent it; RELEASEs still queued take up to 7 each. */
 static void give_back(struct shard *s, unsigned owner, struct kv_value *v)
 {
-    struct outbox *b = &s->out[owner];
-    struct msg m = {.type = MSG_RELEASE, .count = 1, .values = {v}};
+    struct msg m = {.type = MSG_RELEASE, .count = 1, .values = {v}}, *last;
 
     if (owner == s->id)
         return kv_value_unref(v);
-    if (b->len > 0) {
-        struct msg *last = &b->ring[(b->head + b->len - 1) & (b->cap - 1)];
-
-        if (last->type == MSG_RELEASE && last->count < RELEASE_MAX) {
-            last->values[last->count++] = v;
-            return;
-        }
-    }
-    outbox_push(b, &m);
+    last = last_queued(&s->out[owner]);
+    if (last && last->type == MSG_RELEASE && last->count < RELEASE_MAX)
+        last->values[last->count++] = v;
+    else
+        outbox_push(&s->out[owner], &m);
 }
 
 static bool outbox_has_mail(void *arg)
@@ -263,16 +256,37 @@ struct conn {
     struct kv_request *batch; /* the requests being served */
     size_t nbatch, batch_cap; /* how many; room for */
     size_t replied;           /* requests of the batch whose reply is written */
-    unsigned remote;          /* requests of the batch still being applied by other shards */
+    unsigned remote;          /* APPLY messages for the batch that other shards have not answered */
     struct rt_waker waker;    /* the connection's task, while it waits for them */
     bool stop_reading;        /* QUIT or a protocol error: reply, then close */
     bool drop;                /* close without replying (see looks_like_http in commands.c) */
     bool gone;                /* a send failed: the client is not listening any more */
 };
 
-/* Route a checked request: apply it here to our keys, and send it to the other owners. */
-static void dispatch(struct conn *c, struct kv_request *r, int64_t now)
+/*
+ * Ask shard `to` to apply request k of c's batch. Requests of a pipeline
+ * often go to the same shard one after another: if the last message queued
+ * for it is an APPLY for this batch, it grows to take this request in too
+ * (with the requests in between, for which that shard, owning none of their
+ * keys, does nothing), and one message carries them all.
+ */
+static void ask(struct shard *s, unsigned to, struct conn *c, size_t k)
 {
+    struct msg m = {.type = MSG_APPLY, .apply = {c, (unsigned)k, 1}};
+    struct msg *last = last_queued(&s->out[to]);
+
+    if (last && last->type == MSG_APPLY && last->apply.conn == c) {
+        last->apply.count = (unsigned)k + 1 - last->apply.first;
+        return;
+    }
+    outbox_push(&s->out[to], &m);
+    c->remote++;
+}
+
+/* Route checked request k of the batch: apply it here to our keys, and ask the other owners. */
+static void dispatch(struct conn *c, size_t k, int64_t now)
+{
+    struct kv_request *r = &c->batch[k];
     struct shard *s = c->s;
     bool local = false;
 
@@ -286,13 +300,10 @@ static void dispatch(struct conn *c, struct kv_request *r, int64_t now)
         if (owner == s->id) {
             local = true;
         } else if (s->seen[owner] != s->stamp) {
-            s->seen[owner] = s->stamp; /* one APPLY per owner, whatever its number of keys */
-            r->pending++;
-            post(s, owner, MSG_APPLY, r, c);
+            s->seen[owner] = s->stamp; /* once per owner, whatever its number of keys */
+            ask(s, owner, c, k);
         }
     }
-    if (r->pending)
-        c->remote++;
     if (local)
         cmd_apply(r, s->id, &s->store, now);
 }
@@ -321,7 +332,7 @@ static bool take_batch(struct conn *c)
         }
         switch (cmd_prepare(r, argc, argv, c->s->n, now)) {
         case ROUTE_KEYS:
-            dispatch(c, r, now);
+            dispatch(c, c->nbatch - 1, now);
             break;
         case ROUTE_NONE:
             break;
@@ -473,11 +484,13 @@ static void handle(struct shard *s, unsigned from, struct msg *m)
 {
     switch (m->type) {
     case MSG_APPLY:
-        cmd_apply(m->apply.req, s->id, &s->store, now_ms());
-        post(s, from, MSG_APPLIED, m->apply.req, m->apply.conn);
+        for (unsigned k = 0; k < m->apply.count; k++)
+            cmd_apply(&m->apply.conn->batch[m->apply.first + k], s->id, &s->store, now_ms());
+        m->type = MSG_APPLIED;
+        outbox_push(&s->out[from], m);
         break;
     case MSG_APPLIED:
-        if (--m->apply.req->pending == 0 && --m->apply.conn->remote == 0)
+        if (--m->apply.conn->remote == 0)
             rt_waker_wake(&m->apply.conn->waker);
         break;
     case MSG_RELEASE:
@@ -654,7 +667,7 @@ static enum rt_poll shard_poll(struct rt_future *self, struct rt_context *cx, in
     if (s->mesh) {
         for (unsigned k = 0; k < s->n; k++)
             if (k != s->id)
-                post(s, k, MSG_BYE, NULL, NULL);
+                outbox_push(&s->out[k], &(struct msg){.type = MSG_BYE});
         until(&f->wait, peers_done, s, &s->waiter);
         AWAIT(&f->wait.future, NULL);
         rt_join_cancel(&f->receiver);
