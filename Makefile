@@ -75,6 +75,9 @@ P$(1)_OBJS := $$(patsubst $$(P$(1)_DIR)/%.c,$$(P$(1)_OUT)/obj/%.o,$$(P$(1)_SRCS)
 	$$(patsubst common/%.c,$$(P$(1)_OUT)/obj/common/%.o,$(COMMON_SRCS))
 P$(1)_LIB := $$(P$(1)_OUT)/librt.a
 P$(1)_EXAMPLES := $$(patsubst $$(P$(1)_DIR)/examples/%.c,$$(P$(1)_OUT)/examples/%,$$(wildcard $$(P$(1)_DIR)/examples/*.c))
+# An example too big for one file has a folder, examples/<dir>/: one program, build/phaseN/examples/<dir>.
+P$(1)_EXAMPLE_DIRS := $$(sort $$(patsubst $$(P$(1)_DIR)/examples/%/,%,$$(dir $$(wildcard $$(P$(1)_DIR)/examples/*/*.c))))
+P$(1)_EXAMPLES += $$(addprefix $$(P$(1)_OUT)/examples/,$$(P$(1)_EXAMPLE_DIRS))
 P$(1)_BENCHES := $$(patsubst $$(P$(1)_DIR)/bench/%.c,$$(P$(1)_OUT)/bench/%,$$(wildcard $$(P$(1)_DIR)/bench/*.c))
 # A test file applies from the phase it names in TEST_SINCE_PHASE(n) onwards.
 P$(1)_TESTS := $$(sort $$(shell grep -l '^TEST_SINCE_PHASE([1-$(1)]);' tests/test_*.c 2>/dev/null))
@@ -140,6 +143,17 @@ demo-$(1): phase$(1)
 endef
 
 $(foreach n,$(ALL_PHASES),$(eval $(call PHASE_RULES,$(n))))
+
+# $(1) is the phase, $(2) an example folder: its .c files, compiled like the library's
+# (build/phaseN/obj/examples/<dir>/), linked into build/phaseN/examples/<dir>.
+define EXAMPLE_DIR_RULES
+$$(P$(1)_OUT)/examples/$(2): $$(patsubst $$(P$(1)_DIR)/%.c,$$(P$(1)_OUT)/obj/%.o,$$(wildcard $$(P$(1)_DIR)/examples/$(2)/*.c)) $$(P$(1)_LIB)
+	@mkdir -p $$(@D)
+	$$(call say,LINK,$$@)
+	$(Q)$(CC) $$(P$(1)_CFLAGS) $$^ $(LIBS) -o $$@
+endef
+
+$(foreach n,$(ALL_PHASES),$(foreach d,$(P$(n)_EXAMPLE_DIRS),$(eval $(call EXAMPLE_DIR_RULES,$(n),$(d)))))
 
 FORCE:
 

@@ -100,3 +100,51 @@ cat sharded.out
 
 echo "-- SIGINT: shard 0 reads it and tells the others through the mesh; connections per shard:"
 stop_server sharded.out
+
+# ------------------------------------------------------------------ the capstone: kv_server
+# kv_server (examples/kv_server/) with two shards, and a short redis-cli session against it.
+echo
+echo "== phase 4 capstone: kv_server, one shard per core, spoken to by redis-cli as if it were Redis"
+if ! command -v redis-cli >/dev/null 2>&1; then
+    echo "(redis-cli is not installed: apt-get install redis-tools, and run the demo again)"
+    exit 0
+fi
+"$b/examples/kv_server" --port 0 --shards 2 --placement unbound >kv.out 2>&1 &
+server=$!
+port=
+tries=0
+while [ -z "$port" ]; do # until it prints the port it listens on (at most 5 s)
+    tries=$((tries + 1))
+    if [ "$tries" -gt 50 ] || ! kill -0 "$server" 2>/dev/null; then
+        echo "kv_server did not start:"
+        cat kv.out
+        exit 1
+    fi
+    sleep 0.1
+    port=$(sed -n 's/.* listening on .* port \([0-9][0-9]*\),.*/\1/p' kv.out)
+done
+cat kv.out
+cli() { # show the command as redis-cli's prompt would, then its reply
+    echo "127.0.0.1:$port> $*"
+    redis-cli -p "$port" --no-raw "$@"
+}
+echo "-- each key lives on one shard; a command for a key the other shard owns goes through the mesh"
+cli SET greeting hello
+cli GET greeting
+cli SET counter 41
+cli INCR counter
+echo "-- MSET and MGET fan out to both shards and gather the replies, in order"
+cli MSET fruit apple veg leek nut pecan grain rye
+cli MGET fruit veg nut grain nosuch
+echo "-- a key with 1 s to live (SET ... EX): TTL, then gone; DBSIZE sums the shards' counts"
+cli SET session token EX 1
+cli TTL session
+cli DBSIZE
+sleep 1.2
+cli GET session
+cli DBSIZE
+echo "-- errors are Redis's own, byte for byte"
+cli INCR greeting
+cli SET k v EX 0
+echo "-- SIGINT: every connection closed, every shard joined"
+stop_server kv.out

@@ -1,0 +1,351 @@
+/*
+ * admin.c - the commands that touch no key: about the connection (PING,
+ * ECHO, QUIT, SELECT, HELLO, CLIENT) and about the server (COMMAND, CONFIG
+ * GET). They run whole in step 3 (commands.h), on the connection's shard,
+ * and their replies are Redis 7.0's, like every other (see commands.c).
+ * Each is a reply function in the command table of commands.c.
+ */
+#include "admin.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+static const char OK[] = "+OK\r\n";
+static const char NIL[] = "$-1\r\n";
+static const char ERR_NOT_INT[] = "-ERR value is not an integer or out of range\r\n";
+static const char ERR_NAME[] =
+    "-ERR Client names cannot contain spaces, newlines or special characters.\r\n";
+
+/* ----------------------------------------------------------- PING, ECHO, ... */
+
+void admin_ping(struct kv_request *r, struct kv_client *c, struct resp_out *out)
+{
+    (void)c;
+    if (r->argc > 2)
+        resp_out_errorf(out, "wrong number of arguments for '%s' command", "ping");
+    else if (r->argc == 2)
+        resp_out_bulk(out, r->argv[1].p, r->argv[1].len);
+    else
+        resp_out_str(out, "+PONG\r\n");
+}
+
+void admin_echo(struct kv_request *r, struct kv_client *c, struct resp_out *out)
+{
+    (void)c;
+    resp_out_bulk(out, r->argv[1].p, r->argv[1].len);
+}
+
+void admin_quit(struct kv_request *r, struct kv_client *c, struct resp_out *out)
+{
+    (void)r;
+    c->close_after = true;
+    resp_out_str(out, OK);
+}
+
+void admin_select(struct kv_request *r, struct kv_client *c, struct resp_out *out)
+{
+    long long db;
+
+    (void)c;
+    if (!resp_arg_ll(&r->argv[1], &db))
+        resp_out_str(out, ERR_NOT_INT);
+    else if (db < INT_MIN || db > INT_MAX)
+        resp_out_errorf(out, "value is out of range, value must between %d and %d", INT_MIN,
+                        INT_MAX);
+    else if (db != 0)
+        resp_out_str(out, "-ERR DB index is out of range\r\n"); /* one database only */
+    else
+        resp_out_str(out, OK);
+}
+
+/* ------------------------------------------------------------------ HELLO */
+
+/* CLIENT SETNAME's rule: printable ASCII without blanks; "" removes the name. */
+static bool set_name(struct kv_client *c, const struct resp_arg *name)
+{
+    for (size_t i = 0; i < name->len; i++)
+        if (name->p[i] < '!' || name->p[i] > '~')
+            return false;
+    free(c->name);
+    c->name = NULL;
+    c->name_len = name->len;
+    if (name->len > 0) {
+        c->name = xmalloc(name->len);
+        memcpy(c->name, name->p, name->len);
+    }
+    return true;
+}
+
+static void hello_map(struct kv_client *c, struct resp_out *out)
+{
+    /*
+     * We say "redis" and its version, as Redis-compatible servers do: clients
+     * decide from these which commands and replies they may rely on, and we
+     * answer as Redis 7.0 does.
+     */
+    resp_out_str(out, "*14\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n$6\r\n7.0.15\r\n"
+                      "$5\r\nproto\r\n:2\r\n$2\r\nid\r\n");
+    resp_out_prefixed(out, ':', c->id);
+    resp_out_str(out, "$4\r\nmode\r\n$10\r\nstandalone\r\n$4\r\nrole\r\n$6\r\nmaster\r\n"
+                      "$7\r\nmodules\r\n*0\r\n");
+}
+
+void admin_hello(struct kv_request *r, struct kv_client *c, struct resp_out *out)
+{
+    const struct resp_arg *user = NULL, *name = NULL;
+    size_t j = 1;
+    long long version;
+
+    if (r->argc >= 2) {
+        if (!resp_arg_ll(&r->argv[j++], &version))
+            return resp_out_str(out, "-ERR Protocol version is not an integer or out of range\r\n");
+        /* Only RESP2 here: RESP3 gets what Redis says to a version it does not know. */
+        if (version != 2)
+            return resp_out_str(out, "-NOPROTO unsupported protocol version\r\n");
+    }
+    for (; j < r->argc; j++) {
+        size_t more = r->argc - 1 - j;
+
+        if (resp_arg_is(&r->argv[j], "auth") && more >= 2) {
+            user = &r->argv[j + 1];
+            j += 2;
+        } else if (resp_arg_is(&r->argv[j], "setname") && more >= 1) {
+            name = &r->argv[++j];
+        } else {
+            return resp_out_errorf(out, "Syntax error in HELLO option '%.*s'",
+                                   resp_arg_cstr_len(&r->argv[j]), r->argv[j].p);
+        }
+    }
+    /* The only user is Redis's "default", with no password: any password is right. */
+    if (user && !(user->len == 7 && memcmp(user->p, "default", 7) == 0))
+        return resp_out_str(out,
+                            "-WRONGPASS invalid username-password pair or user is disabled.\r\n");
+    if (name && !set_name(c, name))
+        return resp_out_str(out, ERR_NAME);
+    hello_map(c, out);
+}
+
+/* ------------------------------------------------------ CLIENT and COMMAND */
+
+void admin_client_setname(struct kv_request *r, struct kv_client *c, struct resp_out *out)
+{
+    resp_out_str(out, set_name(c, &r->argv[2]) ? OK : ERR_NAME);
+}
+
+void admin_client_getname(struct kv_request *r, struct kv_client *c, struct resp_out *out)
+{
+    (void)r;
+    if (c->name)
+        resp_out_bulk(out, c->name, c->name_len);
+    else
+        resp_out_str(out, NIL);
+}
+
+void admin_client_id(struct kv_request *r, struct kv_client *c, struct resp_out *out)
+{
+    (void)r;
+    resp_out_prefixed(out, ':', c->id);
+}
+
+void admin_command(struct kv_request *r, struct kv_client *c, struct resp_out *out)
+{
+    (void)r;
+    (void)c;
+    resp_out_str(out, "*0\r\n"); /* we publish no command table; clients fall back on their own */
+}
+
+void admin_command_count(struct kv_request *r, struct kv_client *c, struct resp_out *out)
+{
+    (void)r;
+    (void)c;
+    resp_out_prefixed(out, ':', (long long)cmd_count());
+}
+
+/* A container's HELP, laid out as Redis's addReplyHelp lays it out. */
+static void reply_help(struct resp_out *out, const char *container, const char *const *lines)
+{
+    size_t n = 0;
+
+    while (lines[n])
+        n++;
+    resp_out_prefixed(out, '*', (long long)n + 3);
+    resp_out_str(out, "+");
+    resp_out_str(out, container);
+    resp_out_str(out, " <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n");
+    for (size_t i = 0; i < n; i++) {
+        resp_out_str(out, "+");
+        resp_out_str(out, lines[i]);
+        resp_out_str(out, "\r\n");
+    }
+    resp_out_str(out, "+HELP\r\n+    Prints this help.\r\n");
+}
+
+void admin_client_help(struct kv_request *r, struct kv_client *c, struct resp_out *out)
+{
+    static const char *const lines[] = {
+        "GETNAME",
+        "    The name of this connection, or nil.",
+        "ID",
+        "    The number of this connection, unique in the server.",
+        "SETNAME <name>",
+        "    Name this connection (printable characters, no blanks).",
+        NULL};
+
+    (void)r;
+    (void)c;
+    reply_help(out, "CLIENT", lines);
+}
+
+void admin_command_help(struct kv_request *r, struct kv_client *c, struct resp_out *out)
+{
+    static const char *const lines[] = {
+        "(no subcommand)", "    An empty list: this server does not describe its commands.",
+        "COUNT", "    The number of commands this server has.", NULL};
+
+    (void)r;
+    (void)c;
+    reply_help(out, "COMMAND", lines);
+}
+
+/* --------------------------------------------------------------- CONFIG GET */
+
+static char lower(char c)
+{
+    return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+/* A [...] set, from just after its '[': does it hold `c`? *pp ends on its ']' (or the end). */
+static bool set_holds(const char **pp, const char *pend, char c)
+{
+    const char *p = *pp;
+    bool neg = p < pend && *p == '^', hit = false;
+
+    for (p += neg; p < pend && *p != ']'; p++) {
+        if (*p == '\\' && p + 1 < pend) {
+            hit |= lower(*++p) == lower(c);
+        } else if (p + 2 < pend && p[1] == '-') {
+            char a = lower(p[0]), b = lower(p[2]);
+
+            hit |= a <= b ? lower(c) >= a && lower(c) <= b : lower(c) >= b && lower(c) <= a;
+            p += 2;
+        } else {
+            hit |= lower(*p) == lower(c);
+        }
+    }
+    *pp = p;
+    return hit != neg;
+}
+
+/*
+ * Redis's glob (stringmatchlen, ignoring case), for CONFIG GET: * any bytes,
+ * ? one byte, [abc] [^abc] [a-z] one byte of a set, \x the byte x.
+ */
+static bool glob(const char *p, const char *pend, const char *s, const char *send)
+{
+    for (; p < pend; p++, s++) {
+        if (*p == '*') {
+            for (const char *t = s; t <= send; t++)
+                if (glob(p + 1, pend, t, send))
+                    return true;
+            return false;
+        }
+        if (s == send)
+            return false;
+        if (*p == '[') {
+            p++;
+            if (!set_holds(&p, pend, *s))
+                return false;
+            if (p == pend)
+                return s + 1 == send; /* a set without its ']' ends the pattern */
+        } else if (*p == '\\' && p + 1 < pend) {
+            if (lower(*++p) != lower(*s))
+                return false;
+        } else if (*p != '?' && lower(*p) != lower(*s)) {
+            return false;
+        }
+    }
+    return s == send;
+}
+
+/* The settings CONFIG GET knows: Redis's names, this server's values. */
+static const char *const config_names[] = {
+    "save",
+    "appendonly",
+    "port",
+    "bind",
+    "databases",
+    "proto-max-bulk-len",
+    "client-query-buffer-limit",
+};
+#define N_CONFIGS (sizeof(config_names) / sizeof(config_names[0]))
+
+static void config_value(const struct kv_config *cfg, size_t k, struct resp_out *out)
+{
+    char text[32];
+    unsigned long long n[] = {
+        0, 0, (unsigned long long)cfg->port, 0, 1, cfg->max_bulk, cfg->max_query};
+
+    if (k == 0)
+        return resp_out_bulk_str(out, ""); /* no snapshots: nothing is saved */
+    if (k == 1)
+        return resp_out_bulk_str(out, "no");
+    if (k == 3)
+        return resp_out_bulk_str(out, cfg->host);
+    snprintf(text, sizeof(text), "%llu", n[k]);
+    resp_out_bulk_str(out, text);
+}
+
+/*
+ * Each argument is a name (any case; the reply names it as it was asked) or a
+ * glob pattern (the reply uses our name). Each setting is listed once. Redis
+ * lists them in the order of its hash table; we, in our table's order.
+ */
+void admin_config_get(struct kv_request *r, struct kv_client *c, struct resp_out *out)
+{
+    const struct resp_arg *asked[N_CONFIGS] = {0};
+    bool found[N_CONFIGS] = {0};
+    size_t count = 0;
+
+    for (size_t j = 2; j < r->argc; j++) {
+        const struct resp_arg *a = &r->argv[j];
+        bool pattern =
+            memchr(a->p, '*', a->len) || memchr(a->p, '?', a->len) || memchr(a->p, '[', a->len);
+
+        for (size_t k = 0; k < N_CONFIGS; k++) {
+            const char *name = config_names[k];
+
+            if (found[k] || !(pattern ? glob(a->p, a->p + a->len, name, name + strlen(name))
+                                      : resp_arg_is(a, name) && a->len == strlen(name)))
+                continue;
+            found[k] = true;
+            asked[k] = pattern ? NULL : a;
+            count++;
+        }
+    }
+    resp_out_prefixed(out, '*', (long long)count * 2);
+    for (size_t k = 0; k < N_CONFIGS; k++) {
+        if (!found[k])
+            continue;
+        if (asked[k])
+            resp_out_bulk(out, asked[k]->p, asked[k]->len);
+        else
+            resp_out_bulk_str(out, config_names[k]);
+        config_value(c->cfg, k, out);
+    }
+}
+
+void admin_config_help(struct kv_request *r, struct kv_client *c, struct resp_out *out)
+{
+    static const char *const lines[] = {
+        "GET <pattern> [<pattern> ...]",
+        "    The settings whose names match a pattern (globs: * ? [...]), with their values.",
+        NULL};
+
+    (void)r;
+    (void)c;
+    reply_help(out, "CONFIG", lines);
+}

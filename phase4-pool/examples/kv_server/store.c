@@ -1,0 +1,243 @@
+/*
+ * store.c - the hash table behind one shard. See store.h.
+ *
+ * Chained buckets, a power of two of them, doubled when there are more keys
+ * than buckets. Growing rehashes every key at once: simple, and a pause of a
+ * few milliseconds per million keys; Redis avoids even that pause by moving
+ * a few buckets per operation (incremental rehashing).
+ *
+ * The hash is 64-bit FNV-1a, the same function rt_shard_of() uses to pick a
+ * key's shard from the top 32 bits; the buckets use the low bits, which are
+ * spread independently of the top ones. (Redis uses SipHash with a random
+ * key, so that a client cannot choose keys that all fall into one bucket;
+ * FNV-1a does not protect against that.)
+ */
+#include "store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+#define BUCKETS_MIN 16
+
+/* Redis's active expiry: a sample of 20 keys, and one more round while over 25% had expired. */
+#define SAMPLE         20
+#define SAMPLE_BUCKETS (SAMPLE * 20) /* at most this many buckets looked at per sample */
+
+struct kv_value *kv_value_new(const void *bytes, size_t len)
+{
+    struct kv_value *v = xmalloc(sizeof(*v) + len);
+
+    v->refs = 1;
+    v->len = len;
+    memcpy(v->bytes, bytes, len);
+    return v;
+}
+
+void kv_value_unref(struct kv_value *v)
+{
+    if (--v->refs == 0)
+        free(v);
+}
+
+static uint64_t hash_key(const void *key, size_t len)
+{
+    const unsigned char *p = key;
+    uint64_t h = UINT64_C(14695981039346656037);
+
+    for (size_t i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= UINT64_C(1099511628211);
+    }
+    return h;
+}
+
+static void alloc_buckets(struct kv_store *s, size_t n)
+{
+    s->buckets = calloc(n, sizeof(*s->buckets));
+    if (!s->buckets) {
+        fprintf(stderr, "kv_server: out of memory for %zu hash buckets\n", n);
+        abort();
+    }
+    s->mask = n - 1;
+}
+
+void store_init(struct kv_store *s)
+{
+    *s = (struct kv_store){0};
+    alloc_buckets(s, BUCKETS_MIN);
+}
+
+static void free_entry(struct kv_entry *e)
+{
+    kv_value_unref(e->value);
+    free(e);
+}
+
+static void free_all(struct kv_store *s, bool check)
+{
+    for (size_t b = 0; b <= s->mask; b++) {
+        struct kv_entry *e = s->buckets[b], *next;
+
+        for (; e; e = next) {
+            next = e->next;
+            if (check && e->value->refs != 1) {
+                fprintf(stderr, "kv_server: a value of key %.*s is still lent out at shutdown\n",
+                        (int)e->klen, e->key);
+                abort();
+            }
+            free_entry(e);
+        }
+    }
+    free(s->buckets);
+}
+
+void store_free(struct kv_store *s)
+{
+    free_all(s, true);
+    *s = (struct kv_store){0};
+}
+
+/* Double the buckets and move every entry to its new chain. */
+static void grow(struct kv_store *s)
+{
+    struct kv_entry **old = s->buckets;
+    size_t n = s->mask + 1;
+
+    alloc_buckets(s, n * 2);
+    for (size_t b = 0; b < n; b++) {
+        struct kv_entry *e = old[b], *next;
+
+        for (; e; e = next) {
+            next = e->next;
+            e->next = s->buckets[e->hash & s->mask];
+            s->buckets[e->hash & s->mask] = e;
+        }
+    }
+    free(old);
+    if (s->cursor > s->mask)
+        s->cursor = 0;
+}
+
+/* Where the link to `e` is: the bucket's head or the previous entry's next. */
+static struct kv_entry **link_to(struct kv_store *s, struct kv_entry *e)
+{
+    struct kv_entry **l = &s->buckets[e->hash & s->mask];
+
+    while (*l != e)
+        l = &(*l)->next;
+    return l;
+}
+
+void store_delete(struct kv_store *s, struct kv_entry *e)
+{
+    *link_to(s, e) = e->next;
+    s->count--;
+    if (e->expire_at)
+        s->with_expiry--;
+    free_entry(e);
+}
+
+static bool expired(const struct kv_entry *e, int64_t now)
+{
+    return e->expire_at != 0 && e->expire_at <= now;
+}
+
+struct kv_entry *store_find(struct kv_store *s, const void *key, size_t klen, int64_t now)
+{
+    uint64_t h = hash_key(key, klen);
+    struct kv_entry *e = s->buckets[h & s->mask];
+
+    for (; e; e = e->next) {
+        if (e->hash == h && e->klen == klen && memcmp(e->key, key, klen) == 0) {
+            if (!expired(e, now))
+                return e;
+            store_delete(s, e); /* lazy expiry: its time has passed, so it is not there */
+            s->expired++;
+            return NULL;
+        }
+    }
+    return NULL;
+}
+
+struct kv_entry *store_add(struct kv_store *s, const void *key, size_t klen, struct kv_value *v)
+{
+    struct kv_entry *e = xmalloc(sizeof(*e) + klen);
+
+    e->hash = hash_key(key, klen);
+    e->expire_at = 0;
+    e->value = v;
+    e->klen = klen;
+    memcpy(e->key, key, klen);
+    if (s->count >= s->mask + 1)
+        grow(s);
+    e->next = s->buckets[e->hash & s->mask];
+    s->buckets[e->hash & s->mask] = e;
+    s->count++;
+    return e;
+}
+
+void store_replace(struct kv_entry *e, struct kv_value *v)
+{
+    kv_value_unref(e->value);
+    e->value = v;
+}
+
+void store_set_expire(struct kv_store *s, struct kv_entry *e, int64_t at)
+{
+    s->with_expiry += (at != 0) - (e->expire_at != 0);
+    e->expire_at = at;
+}
+
+void store_flush(struct kv_store *s)
+{
+    uint64_t expired_before = s->expired;
+
+    free_all(s, false); /* a value lent out stays alive: its count is above one */
+    store_init(s);
+    s->expired = expired_before;
+}
+
+/*
+ * One sample: walk buckets from the cursor until SAMPLE keys with an expire
+ * time have been looked at (or SAMPLE_BUCKETS buckets), deleting the expired
+ * ones. Returns how many were deleted; *looked says how many were looked at.
+ */
+static size_t expire_sample(struct kv_store *s, int64_t now, size_t *looked)
+{
+    size_t deleted = 0;
+
+    *looked = 0;
+    for (size_t b = 0; b < SAMPLE_BUCKETS && *looked < SAMPLE; b++) {
+        struct kv_entry *e = s->buckets[s->cursor], *next;
+
+        for (; e; e = next) {
+            next = e->next;
+            if (!e->expire_at)
+                continue;
+            ++*looked;
+            if (expired(e, now)) {
+                store_delete(s, e);
+                s->expired++;
+                deleted++;
+            }
+        }
+        s->cursor = (s->cursor + 1) & s->mask;
+    }
+    return deleted;
+}
+
+size_t store_expire_cycle(struct kv_store *s, int64_t now, unsigned rounds)
+{
+    size_t total = 0, deleted, looked;
+
+    while (rounds-- > 0 && s->with_expiry > 0) {
+        deleted = expire_sample(s, now, &looked);
+        total += deleted;
+        if (deleted * 4 <= looked)
+            break; /* a quarter or less had expired: not worth looking further this tick */
+    }
+    return total;
+}
