@@ -380,9 +380,31 @@ struct timer_heap *rt__executor_timers(struct rt_executor *ex)
     return &ex->timers;
 }
 
+/*
+ * Make the running slice end by `deadline` at the latest. A slice whose
+ * timer has fired is over already, and stays so: moving the timer would
+ * take its completion out of the ring, and rt_need_preempt() would say "no"
+ * again.
+ */
+static void end_slice_by(struct rt_executor *ex, uint64_t deadline)
+{
+    if (!rt__preempt_fired(&ex->preempt))
+        rt__preempt_arm(&ex->preempt, deadline);
+}
+
 void rt__executor_add_timer(struct rt_executor *ex, struct rt_timer *timer)
 {
+    struct task_queue *q = ex->sched.running;
+
     rt__timers_add(&ex->timers, timer);
+    /*
+     * A deadline set in the middle of a slice that other tasks of the queue
+     * go on using: end the slice by then, as start_slice() does with the
+     * deadlines it knows, or the sleep would wait for the rest of the slice.
+     * (A queue left with nothing ready ends its slice anyway: no system call.)
+     */
+    if (q && !run_queue_empty(&q->ready))
+        end_slice_by(ex, timer->deadline);
 }
 
 void rt__executor_adopt(struct rt_executor *ex, struct rt_task *t)
@@ -405,7 +427,7 @@ void rt__executor_enqueue(struct rt_executor *ex, struct rt_task *t)
 
     /* A latency-sensitive queue just got work while another runs: end that slice in time. */
     if (start_by && ex->sched.running && ex->sched.running != t->queue)
-        rt__preempt_arm(&ex->preempt, start_by);
+        end_slice_by(ex, start_by);
 }
 
 /* ---------------------------------------------------- preemption and yielding */
