@@ -266,7 +266,7 @@ static _Noreturn void client_main(uint16_t port, pid_t server, int cpu, int repo
 {
     struct client_conn conns[CONNS];
     struct report rep = {0};
-    clockid_t server_clock;
+    clockid_t server_clock = CLOCK_MONOTONIC; /* until clock_getcpuclockid gives the server's */
     int ep = epoll_create1(EPOLL_CLOEXEC);
 
     pin(cpu);
