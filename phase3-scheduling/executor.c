@@ -47,7 +47,6 @@ struct rt_executor {
     uint64_t slice_ns;              /* the longest slice (builder's preempt_slice_ns) */
     uint64_t spin_ns;               /* builder's spin_before_park_ns */
     uint64_t slice_start;           /* when the running queue's slice began */
-    uint64_t slice_ran;             /* time its tasks have run in this slice so far */
     bool yield_requested;           /* a task called rt_yield_now(): end the slice */
     struct rt_wait_notify *waiters; /* tasks waiting for another thread's notification */
 
@@ -154,7 +153,6 @@ static struct task_queue *start_slice(struct rt_executor *ex)
         end = rt__scheduler_latency_deadline(&ex->sched);
     rt__preempt_arm(&ex->preempt, end);
     ex->slice_start = now;
-    ex->slice_ran = 0;
     ex->yield_requested = false;
     return q;
 }
@@ -165,20 +163,24 @@ static struct task_queue *start_slice(struct rt_executor *ex)
  * the next one, as in phase 1, so the loop keeps coming round to the
  * reactor). The slice goes on, turn after turn, until the queue has nothing
  * left to run, its time is up, a task yields, or main has finished; then the
- * queue is charged for the time its tasks ran, and the next turn picks
- * again.
+ * queue is charged for the slice and the next turn picks again.
+ *
+ * The charge is the time from the slice's start to its end, read from the
+ * clock twice per slice, not twice per turn: a turn can be a few
+ * nanoseconds, and reading the clock costs tens here (kvm-clock). So the
+ * reactor's work between the turns of a slice, work the queue's own tasks
+ * asked for, is charged to that queue too.
  */
 static void run_ready_tasks(struct rt_executor *ex, struct rt_task *main_task)
 {
     struct task_queue *q = ex->sched.running ? ex->sched.running : start_slice(ex);
-    uint64_t start, end;
+    uint64_t end;
     size_t n;
     bool over = false;
     struct rt_task *t;
 
     if (!q)
         return;
-    start = now_ns();
     /* At least one task runs, even if the timer fired already: every slice makes progress. */
     for (n = q->ready.len; n > 0 && (t = rt__scheduler_pop(&ex->sched, q)); n--) {
         q->stats.tasks_run++;
@@ -187,11 +189,11 @@ static void run_ready_tasks(struct rt_executor *ex, struct rt_task *main_task)
         if (over)
             break;
     }
-    end = now_ns();
-    ex->slice_ran += end - start;
     /* Main finishing ends the slice too, so that a later run() starts from a clean state. */
-    if (over || run_queue_empty(&q->ready) || task_is_done(main_task))
-        rt__scheduler_charge(&ex->sched, ex->slice_ran, end);
+    if (over || run_queue_empty(&q->ready) || task_is_done(main_task)) {
+        end = now_ns();
+        rt__scheduler_charge(&ex->sched, end - ex->slice_start, end);
+    }
 }
 
 /* Wake the tasks whose sleeps are over. */
