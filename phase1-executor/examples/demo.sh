@@ -5,6 +5,9 @@ set -eu
 b=$1
 echo "== phase 1: futures, tasks and a single-threaded executor"
 
+echo "-- naive: an executor in one short file, without wakers: every turn polls every unfinished future"
+"$b/examples/naive"
+
 echo "-- hello: one future, polled once by one executor; its output comes back from run()"
 "$b/examples/hello"
 
