@@ -90,7 +90,8 @@ struct test_canceller {
 };
 struct test_canceller test_canceller(struct rt_join_handle *victim);
 
-/* Every suite of this phase, declared from the list the Makefile passes in. */
+/* Every suite of this phase, declared from the list the Makefile writes. */
+#include "suites.h"
 #define X(name) Suite *suite_##name(void);
 TEST_SUITES
 #undef X
