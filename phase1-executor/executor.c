@@ -3,6 +3,9 @@
  */
 #include "executor.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+
 #include "common/alloc.h"
 #include "common/fatal.h"
 #include "run_queue.h"
@@ -19,13 +22,32 @@ struct rt_executor {
 /* The executor running on this thread, so that tasks can spawn tasks. */
 static _Thread_local struct rt_executor *current;
 
+/* Why making an executor last failed on this thread (see rt_last_error()). */
+static _Thread_local char last_error[512];
+
+const char *rt_last_error(void)
+{
+    return last_error;
+}
+
+void rt__set_last_error(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(last_error, sizeof(last_error), fmt, ap);
+    va_end(ap);
+}
+
 int rt_executor_create(const struct rt_builder *b, struct rt_executor **out)
 {
     const struct rt_builder defaults = RT_BUILDER_INIT;
     struct rt_executor *ex;
 
+    ASSERT_ARG(out);
     if (!b)
         b = &defaults;
+    last_error[0] = '\0';
     if (b->cpu != RT_CPU_ANY) {
         int err = rt_pin_current_thread(b->cpu);
         if (err < 0)
@@ -58,6 +80,8 @@ intptr_t rt_executor_run(struct rt_executor *ex, const struct rt_future *main, s
     struct rt_task *main_task;
     intptr_t output;
 
+    ASSERT_ARG(ex);
+    ASSERT_ARG(main);
     if (current)
         rt__die("rt_executor_run: an executor is already running on this thread");
     if (ex->running)
@@ -94,6 +118,7 @@ struct rt_join_handle rt_spawn(const struct rt_future *f, size_t size)
 {
     struct rt_task *t;
 
+    ASSERT_ARG(f);
     if (!current)
         rt__die("rt_spawn: no executor is running on this thread; spawn from inside a task");
     t = rt__task_new(current, f, size);
@@ -108,6 +133,7 @@ struct rt_executor *rt_executor_current(void)
 
 size_t rt_executor_task_count(const struct rt_executor *ex)
 {
+    ASSERT_ARG(ex);
     return ex->task_count;
 }
 
@@ -157,6 +183,7 @@ void rt_executor_destroy(struct rt_executor *ex)
     struct rt_task *t;
     struct list_node *node;
 
+    ASSERT_ARG(ex);
     if (ex->running)
         rt__die("rt_executor_destroy: the executor is running");
     cancel_all_tasks(ex);

@@ -7,6 +7,7 @@
  */
 #include "task.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #include "common/alloc.h"
@@ -20,6 +21,9 @@ struct rt_task *rt__task_new(struct rt_executor *ex, const struct rt_future *f, 
     struct rt_task *t;
 
     ASSERT(size >= sizeof(struct rt_future));
+    /* Only a bug makes a size this large (a negative number?); the sum below would wrap around. */
+    if (size > SIZE_MAX - sizeof(*t))
+        rt__die("spawning a future of %zu bytes: no task can hold it (the size overflows)", size);
     t = rt__malloc(sizeof(*t) + size);
     list_init(&t->queue_link);
     t->executor = ex;

@@ -4,11 +4,13 @@
  * Phase 2: the executor owns a reactor. The loop gains a step that hands the
  * kernel the tasks' requests and wakes the tasks whose requests completed,
  * and teardown waits for the kernel to let go of cancelled requests.
+ * Making an executor also sets SIGPIPE aside (ignore_sigpipe()).
  */
 #include "executor.h"
 
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "common/alloc.h"
 #include "common/fatal.h"
@@ -30,12 +32,37 @@ struct rt_executor {
 /* The executor running on this thread, so that tasks can spawn tasks. */
 static _Thread_local struct rt_executor *current;
 
-/* Why rt_executor_create() last failed on this thread. */
+/* Why making an executor last failed on this thread (see rt_last_error()). */
 static _Thread_local char last_error[512];
 
 const char *rt_last_error(void)
 {
     return last_error;
+}
+
+void rt__set_last_error(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(last_error, sizeof(last_error), fmt, ap);
+    va_end(ap);
+}
+
+/*
+ * A write to a socket or a pipe whose reader has gone raises SIGPIPE, and
+ * its default action kills the process: one client that hangs up would take
+ * a whole server down. rt_io_send() passes MSG_NOSIGNAL, but a write has no
+ * such flag. So, as Rust's standard library does before main(), we ignore
+ * SIGPIPE and such a write fails with -EPIPE instead. A program that chose
+ * a disposition of its own (a handler, or SIG_IGN already) keeps it.
+ */
+static void ignore_sigpipe(void)
+{
+    struct sigaction old, ignore = {.sa_handler = SIG_IGN};
+
+    if (sigaction(SIGPIPE, NULL, &old) == 0 && old.sa_handler == SIG_DFL)
+        sigaction(SIGPIPE, &ignore, NULL);
 }
 
 int rt_executor_create(const struct rt_builder *b, struct rt_executor **out)
@@ -44,16 +71,14 @@ int rt_executor_create(const struct rt_builder *b, struct rt_executor **out)
     struct rt_executor *ex;
     int err;
 
+    ASSERT_ARG(out);
     if (!b)
         b = &defaults;
     last_error[0] = '\0';
     if (b->cpu != RT_CPU_ANY) {
         err = rt_pin_current_thread(b->cpu);
-        if (err < 0) {
-            snprintf(last_error, sizeof(last_error),
-                     "CPU %d does not exist or this process may not use it", b->cpu);
+        if (err < 0)
             return err;
-        }
     }
     ex = rt__calloc(1, sizeof(*ex));
     err = rt__reactor_init(&ex->reactor, b->ring_entries ? b->ring_entries : DEFAULT_RING_ENTRIES,
@@ -64,6 +89,7 @@ int rt_executor_create(const struct rt_builder *b, struct rt_executor **out)
     }
     run_queue_init(&ex->run_queue);
     list_init(&ex->tasks);
+    ignore_sigpipe();
     *out = ex;
     return 0;
 }
@@ -88,6 +114,8 @@ intptr_t rt_executor_run(struct rt_executor *ex, const struct rt_future *main, s
     struct rt_task *main_task;
     intptr_t output;
 
+    ASSERT_ARG(ex);
+    ASSERT_ARG(main);
     if (current)
         rt__die("rt_executor_run: an executor is already running on this thread");
     if (ex->running)
@@ -133,6 +161,7 @@ struct rt_join_handle rt_spawn(const struct rt_future *f, size_t size)
 {
     struct rt_task *t;
 
+    ASSERT_ARG(f);
     if (!current)
         rt__die("rt_spawn: no executor is running on this thread; spawn from inside a task");
     t = rt__task_new(current, f, size);
@@ -147,6 +176,7 @@ struct rt_executor *rt_executor_current(void)
 
 size_t rt_executor_task_count(const struct rt_executor *ex)
 {
+    ASSERT_ARG(ex);
     return ex->task_count;
 }
 
@@ -201,6 +231,7 @@ void rt_executor_destroy(struct rt_executor *ex)
     struct rt_task *t;
     struct list_node *node;
 
+    ASSERT_ARG(ex);
     if (ex->running)
         rt__die("rt_executor_destroy: the executor is running");
     cancel_all_tasks(ex);

@@ -44,7 +44,10 @@ struct rt_tcp_connect {
 };
 void rt_tcp_connect(struct rt_tcp_connect *f, const char *host, uint16_t port);
 
-/* Send all `len` bytes. Output: `len`, or -errno (-EPIPE, -ECONNRESET: the peer is gone). */
+/*
+ * Send all `len` bytes, by the rule of whole transfers in io.h. Output: `len`,
+ * or -errno (-EPIPE, -ECONNRESET: the peer is gone).
+ */
 struct rt_send_all {
     struct rt_async async; /* private, all of it */
     struct rt_io io;

@@ -22,7 +22,8 @@
  * with -ETIMEDOUT is indistinguishable from a timeout. The timeout owns `inner` from now on:
  * it drops it when it finishes, when it times out, or when it is dropped
  * itself, so the caller must not. `inner` must not move while the timeout
- * is alive (keep both in the same struct).
+ * is alive (keep both in the same struct). Like an rt_io (io.h), `t` must be
+ * zero-filled or finished when it is made into a timeout.
  */
 struct rt_timeout {
     struct rt_future future; /* await this */
