@@ -31,11 +31,16 @@
  *
  * A task's track holds no instant before its last poll: the arrow's end
  * would bind to it instead of to the poll.
+ *
+ * sched_getaffinity() and the CPU_* macros, which say whether a new
+ * executor's thread is pinned, are GNU extensions: hence _GNU_SOURCE here.
  */
+#define _GNU_SOURCE
 #include "common/trace.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -372,12 +377,32 @@ static void leave(void)
 
 /* ---------------------------------------------------------------- executors */
 
+/*
+ * The CPU this thread is pinned to, or -1. `cpu` is what the builder asked
+ * for; rt_builder_spawn() pins its thread itself and asks for no more, so a
+ * thread allowed on one CPU out of several counts as pinned too.
+ */
+static int pinned_cpu(int cpu)
+{
+    cpu_set_t set;
+
+    if (cpu >= 0)
+        return cpu;
+    if (sched_getaffinity(0, sizeof(set), &set) < 0 || CPU_COUNT(&set) != 1 ||
+        sysconf(_SC_NPROCESSORS_ONLN) < 2)
+        return -1;
+    for (cpu = 0; !CPU_ISSET(cpu, &set); cpu++)
+        ;
+    return cpu;
+}
+
 unsigned rt__trace_executor_new(int cpu)
 {
     uint64_t now;
     unsigned ex;
     char name[32];
 
+    cpu = pinned_cpu(cpu);
     if (!enter(&now))
         return 0;
     ex = ++trace.executors;

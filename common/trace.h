@@ -69,7 +69,7 @@ void rt__trace_close(void);
 
 /* ---------------------------------------------------- executors (phase 1) */
 
-/* A new executor; returns its number. `cpu` < 0: not pinned. */
+/* A new executor; returns its number. `cpu`: the CPU its builder pins it to, or < 0. */
 RT__TRACE_COLD unsigned rt__trace_executor_new(int cpu);
 /* rt_executor_run() starts and returns; events between them are this executor's. */
 RT__TRACE_COLD void rt__trace_run(unsigned ex);
