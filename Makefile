@@ -7,7 +7,7 @@
 #   make bench           run the benchmarks (make phase1 bench: one phase)
 #   make demo            run every phase's showcase, with narration
 #   make diffs           build/diffs/phaseN-1_to_phaseN.diff, with a summary
-#   make book-check      every listing in BOOK.md still appears in its file
+#   make book-check      every listing in BOOK.md and docs/tracing.md still appears in its file
 #   make format          clang-format every C file (make format-check: only look)
 #   make clean           remove build/
 #
@@ -171,6 +171,7 @@ diffs:
 
 book-check:
 	@sh .ci/book-check BOOK.md
+	@sh .ci/book-check docs/tracing.md
 
 C_FILES = $(shell find common tests $(PHASE_DIRS) -name '*.[ch]')
 
