@@ -243,7 +243,8 @@ static void read_environment(void)
     bool json;
     int err;
 
-    if (!value || !*value || strcmp(value, "0") == 0)
+    /* A trace a test opened with rt__trace_open() before the first executor stays. */
+    if (!value || !*value || strcmp(value, "0") == 0 || atomic_load(&rt__trace_on))
         return;
     len = strlen(value);
     json = len > 5 && strcmp(value + len - 5, ".json") == 0;

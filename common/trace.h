@@ -52,7 +52,8 @@ extern atomic_int rt__trace_on;
  * Read RT_TRACE once per process (rt_executor_create calls this): "1" opens
  * a text trace on stderr, a value ending in ".json" a JSON trace in that
  * file; unset, "" or "0" leaves tracing off. A file that cannot be opened is
- * reported on stderr and the program runs on untraced.
+ * reported on stderr and the program runs on untraced. A trace already open
+ * (rt__trace_open) is left as it is.
  */
 void rt__trace_init(void);
 
