@@ -8,7 +8,7 @@
 #   make demo            build every phase's examples and run its showcase, with narration
 #   make exercise E=1.5  build and run the test of the book's exercise 1.5 (make exercise: list them)
 #   make diffs           build/diffs/: per step, the whole diff and the runtime-only one, in reading order
-#   make book-check      every listing in BOOK.md still appears in its file
+#   make book-check      every listing in BOOK.md and docs/tracing.md still appears in its file
 #   make format          clang-format every C file (make format-check: only look)
 #   make clean           remove build/
 #
@@ -280,6 +280,7 @@ diffs:
 
 book-check:
 	@sh .ci/book-check BOOK.md
+	@sh .ci/book-check docs/tracing.md
 
 C_FILES = $(shell find common tests $(PHASE_DIRS) -name '*.[ch]')
 

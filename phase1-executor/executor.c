@@ -8,6 +8,7 @@
 
 #include "common/alloc.h"
 #include "common/fatal.h"
+#include "common/trace.h"
 #include "run_queue.h"
 #include "task.h"
 #include "thread.h"
@@ -17,6 +18,7 @@ struct rt_executor {
     struct list_node tasks;     /* every task not yet freed, linked by task->all_link */
     size_t task_count;          /* length of `tasks` */
     bool running;               /* inside rt_executor_run() */
+    unsigned trace_id;          /* its number in an RT_TRACE trace; 0 when not traced */
 };
 
 /* The executor running on this thread, so that tasks can spawn tasks. */
@@ -45,6 +47,7 @@ int rt_executor_create(const struct rt_builder *b, struct rt_executor **out)
     struct rt_executor *ex;
 
     ASSERT_ARG(out);
+    rt__trace_init(); /* RT_TRACE is read once, when the first executor is made */
     if (!b)
         b = &defaults;
     last_error[0] = '\0';
@@ -56,6 +59,7 @@ int rt_executor_create(const struct rt_builder *b, struct rt_executor **out)
     ex = rt__calloc(1, sizeof(*ex));
     run_queue_init(&ex->run_queue);
     list_init(&ex->tasks);
+    RT_TRACE(ex->trace_id = rt__trace_executor_new(b->cpu));
     *out = ex;
     return 0;
 }
@@ -88,6 +92,7 @@ intptr_t rt_executor_run(struct rt_executor *ex, const struct rt_future *main, s
         rt__die("rt_executor_run: this executor is already running on another thread");
     current = ex;
     ex->running = true;
+    RT_TRACE(rt__trace_run(ex->trace_id));
 
     /* run() holds the main task's handle reference itself. */
     main_task = rt__task_new(ex, main, size);
@@ -109,6 +114,7 @@ intptr_t rt_executor_run(struct rt_executor *ex, const struct rt_future *main, s
 
     ex->running = false;
     current = NULL;
+    RT_TRACE(rt__trace_run_end(ex->trace_id, (long)output));
     return output;
 }
 
@@ -186,6 +192,7 @@ void rt_executor_destroy(struct rt_executor *ex)
     ASSERT_ARG(ex);
     if (ex->running)
         rt__die("rt_executor_destroy: the executor is running");
+    RT_TRACE(rt__trace_destroy(ex->trace_id));
     cancel_all_tasks(ex);
 
     /* Closed tasks may still sit in the run queue; let go of the queue's references. */
@@ -201,5 +208,6 @@ void rt_executor_destroy(struct rt_executor *ex)
      */
     while ((node = list_pop_front(&ex->tasks)))
         container_of(node, struct rt_task, all_link)->executor = NULL;
+    RT_TRACE(rt__trace_destroy_end(ex->trace_id));
     rt__free(ex);
 }

@@ -14,6 +14,7 @@
 
 #include "common/alloc.h"
 #include "common/fatal.h"
+#include "common/trace.h"
 #include "run_queue.h"
 #include "reactor.h"
 #include "task.h"
@@ -26,6 +27,7 @@ struct rt_executor {
     struct list_node tasks;     /* every task not yet freed, linked by task->all_link */
     size_t task_count;          /* length of `tasks` */
     bool running;               /* inside rt_executor_run() */
+    unsigned trace_id;          /* its number in an RT_TRACE trace; 0 when not traced */
     struct reactor reactor;     /* this executor's io_uring and its requests */
 };
 
@@ -72,6 +74,7 @@ int rt_executor_create(const struct rt_builder *b, struct rt_executor **out)
     int err;
 
     ASSERT_ARG(out);
+    rt__trace_init(); /* RT_TRACE is read once, when the first executor is made */
     if (!b)
         b = &defaults;
     last_error[0] = '\0';
@@ -90,6 +93,7 @@ int rt_executor_create(const struct rt_builder *b, struct rt_executor **out)
     run_queue_init(&ex->run_queue);
     list_init(&ex->tasks);
     ignore_sigpipe();
+    RT_TRACE(ex->trace_id = rt__trace_executor_new(b->cpu));
     *out = ex;
     return 0;
 }
@@ -122,6 +126,7 @@ intptr_t rt_executor_run(struct rt_executor *ex, const struct rt_future *main, s
         rt__die("rt_executor_run: this executor is already running on another thread");
     current = ex;
     ex->running = true;
+    RT_TRACE(rt__trace_run(ex->trace_id));
 
     /* run() holds the main task's handle reference itself. */
     main_task = rt__task_new(ex, main, size);
@@ -152,6 +157,7 @@ intptr_t rt_executor_run(struct rt_executor *ex, const struct rt_future *main, s
 
     ex->running = false;
     current = NULL;
+    RT_TRACE(rt__trace_run_end(ex->trace_id, (long)output));
     return output;
 }
 
@@ -234,6 +240,7 @@ void rt_executor_destroy(struct rt_executor *ex)
     ASSERT_ARG(ex);
     if (ex->running)
         rt__die("rt_executor_destroy: the executor is running");
+    RT_TRACE(rt__trace_destroy(ex->trace_id));
     cancel_all_tasks(ex);
 
     /* Closed tasks may still sit in the run queue; let go of the queue's references. */
@@ -252,5 +259,6 @@ void rt_executor_destroy(struct rt_executor *ex)
 
     /* The dropped futures cancelled their requests; the kernel must let go before we free. */
     rt__reactor_destroy(&ex->reactor);
+    RT_TRACE(rt__trace_destroy_end(ex->trace_id));
     rt__free(ex);
 }

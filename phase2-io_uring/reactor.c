@@ -28,6 +28,7 @@
 
 #include "common/alloc.h"
 #include "common/fatal.h"
+#include "common/trace.h"
 
 /*
  * A cancel's user_data is its source's address with the lowest bit set, so
@@ -37,6 +38,14 @@
 #define CANCEL_TAG ((uint64_t)1)
 
 /* ------------------------------------------------------------- the ring */
+
+/* The name of a source's operation, as RT_TRACE shows it (from rt__io_ops[], in io.c). */
+static const char *op_name(const struct rt_source *s)
+{
+    const char *name = rt__io_ops[s->sqe.opcode].name;
+
+    return name ? name : "?";
+}
 
 /*
  * Ask the kernel whether it has every operation this runtime uses (the named
@@ -182,11 +191,13 @@ int rt__reactor_init(struct reactor *r, unsigned entries, char *why, size_t why_
  */
 static unsigned flush(struct reactor *r)
 {
+    unsigned ready = io_uring_sq_ready(&r->ring);
     int ret;
 
-    if (io_uring_sq_ready(&r->ring) == 0)
+    if (ready == 0)
         return 0;
     ret = io_uring_submit(&r->ring);
+    RT_TRACE(rt__trace_submit(ready, ret));
     r->stats.submit_calls++;
     if (ret >= 0) {
         r->stats.submitted += (unsigned)ret;
@@ -210,6 +221,7 @@ static void fill_sqe(struct io_uring_sqe *sqe, struct rt_source *s)
         /* Its request is in flight and its future is gone: ask the kernel to stop it. */
         io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)s, 0);
         io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)s | CANCEL_TAG);
+        RT_TRACE(rt__trace_cancel_sent(s->trace_id, op_name(s)));
     } else {
         *sqe = s->sqe;
         io_uring_sqe_set_data(sqe, s); /* the CQE leads back to this source */
@@ -296,6 +308,8 @@ static void complete(struct reactor *r, uint64_t user_data, int res)
 {
     struct rt_source *s = (struct rt_source *)(uintptr_t)(user_data & ~CANCEL_TAG);
 
+    /* From here to rt__trace_done_end(), a wake in the trace reads "by" this request. */
+    RT_TRACE(rt__trace_done(s->trace_id, op_name(s), user_data & CANCEL_TAG, res));
     r->in_flight--;
     s->cqes_owed--;
     if (!(user_data & CANCEL_TAG)) {
@@ -309,6 +323,7 @@ static void complete(struct reactor *r, uint64_t user_data, int res)
         s->state = SOURCE_DONE;
         if (!s->orphaned) {
             rt_waker_wake(&s->waker);
+            RT_TRACE(rt__trace_done_end());
             return;
         }
     }
@@ -317,9 +332,11 @@ static void complete(struct reactor *r, uint64_t user_data, int res)
      * its cancel had not reached the ring yet, it never will: unlink it too.
      */
     if (s->orphaned && s->state == SOURCE_DONE && s->cqes_owed == 0) {
+        RT_TRACE(rt__trace_orphan_free(s->trace_id, op_name(s)));
         list_remove(&s->link);
         source_release(s);
     }
+    RT_TRACE(rt__trace_done_end());
 }
 
 /*
@@ -394,8 +411,34 @@ struct rt_source *rt__source_new(size_t len)
     s->resubmits = 0;
     s->res = 0;
     s->waker = (struct rt_waker){0};
+    s->trace_id = 0;
     memset(&s->sqe, 0, sizeof(s->sqe));
     return s;
+}
+
+/* The trace's "queue" line: the operation, and what it works on. */
+static unsigned long trace_queue(const struct rt_source *s)
+{
+    const struct io_uring_sqe *sqe = &s->sqe;
+    const struct __kernel_timespec *ts;
+
+    switch (sqe->opcode) {
+    case IORING_OP_TIMEOUT:
+        ts = (const struct __kernel_timespec *)(uintptr_t)sqe->addr;
+        return rt__trace_queue(op_name(s), "%.3f ms",
+                               (double)ts->tv_sec * 1e3 + (double)ts->tv_nsec / 1e6);
+    case IORING_OP_OPENAT:
+        return rt__trace_queue(op_name(s), "%s", (const char *)(uintptr_t)sqe->addr);
+    case IORING_OP_READ:
+    case IORING_OP_WRITE:
+    case IORING_OP_RECV:
+    case IORING_OP_SEND:
+        return rt__trace_queue(op_name(s), "fd %d, %u bytes", sqe->fd, sqe->len);
+    case IORING_OP_NOP:
+        return rt__trace_queue(op_name(s), "%s", "");
+    default:
+        return rt__trace_queue(op_name(s), "fd %d", sqe->fd);
+    }
 }
 
 void rt__source_submit(struct reactor *r, struct rt_source *s)
@@ -404,6 +447,7 @@ void rt__source_submit(struct reactor *r, struct rt_source *s)
     s->reactor = r;
     s->state = SOURCE_WAITING;
     list_push_back(&r->waiting, &s->link);
+    RT_TRACE(s->trace_id = trace_queue(s));
 }
 
 void rt__source_free(struct rt_source *s)
@@ -418,6 +462,7 @@ void rt__source_abandon(struct rt_source *s)
     switch (s->state) {
     case SOURCE_NEW:
     case SOURCE_WAITING:
+        RT_TRACE(rt__trace_unsent(s->trace_id, op_name(s)));
         list_remove(&s->link); /* the kernel never saw it (or is to see it again) */
         s->res = -ECANCELED;
         s->state = SOURCE_DONE;

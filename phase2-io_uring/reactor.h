@@ -61,6 +61,7 @@ struct rt_source {
     unsigned resubmits;      /* times the kernel cancelled it on its own and it was sent again */
     int res;                 /* cqe->res, once DONE: >= 0, or -errno */
     struct rt_waker waker;   /* the task waiting for the completion */
+    unsigned long trace_id;  /* its number in an RT_TRACE trace; 0 when not traced */
     struct io_uring_sqe sqe; /* the request, copied into the ring when there is room */
     alignas(max_align_t) unsigned char data[]; /* memory the kernel uses: buffer, path, address */
 };
