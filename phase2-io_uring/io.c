@@ -139,7 +139,7 @@ void rt_io_open(struct rt_io *io, const char *path, int flags, mode_t mode)
     size_t len = strlen(path) + 1;
     struct rt_source *s = io_init(io, len);
 
-    /* The kernel reads the path when it gets to the request: it must be ours, not the caller's. */
+    /* The request reaches the kernel at the end of the turn, when the caller's path may be gone. */
     copy_in(s, path, len);
     io_uring_prep_openat(&s->sqe, AT_FDCWD, (const char *)s->data, flags, mode);
 }
