@@ -10,18 +10,22 @@
  * heap, and, when nothing is left to run, parks the thread in the kernel
  * instead of spinning. rt_executor_notify(), the one function another thread
  * may call, wakes it through a doorbell: an eventfd the ring is reading.
+ *
+ * Making an executor also sets SIGPIPE aside (ignore_sigpipe()).
  */
 #include "executor.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdalign.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "common/alloc.h"
 #include "common/clock.h"
 #include "common/fatal.h"
+#include "common/trace.h"
 #include "preempt.h"
 #include "reactor.h"
 #include "task.h"
@@ -38,6 +42,7 @@ struct rt_executor {
     struct list_node tasks; /* every task not yet freed, linked by task->all_link */
     size_t task_count;      /* length of `tasks` */
     bool running;           /* inside rt_executor_run() */
+    unsigned trace_id;      /* its number in an RT_TRACE trace; 0 when not traced */
     struct reactor reactor; /* this executor's io_uring and its requests */
 
     /* Phase 3 */
@@ -62,12 +67,37 @@ struct rt_executor {
 /* The executor running on this thread, so that tasks can spawn tasks. */
 static _Thread_local struct rt_executor *current;
 
-/* Why rt_executor_create() last failed on this thread. */
+/* Why making an executor last failed on this thread (see rt_last_error()). */
 static _Thread_local char last_error[512];
 
 const char *rt_last_error(void)
 {
     return last_error;
+}
+
+void rt__set_last_error(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(last_error, sizeof(last_error), fmt, ap);
+    va_end(ap);
+}
+
+/*
+ * A write to a socket or a pipe whose reader has gone raises SIGPIPE, and
+ * its default action kills the process: one client that hangs up would take
+ * a whole server down. rt_io_send() passes MSG_NOSIGNAL, but a write has no
+ * such flag. So, as Rust's standard library does before main(), we ignore
+ * SIGPIPE and such a write fails with -EPIPE instead. A program that chose
+ * a disposition of its own (a handler, or SIG_IGN already) keeps it.
+ */
+static void ignore_sigpipe(void)
+{
+    struct sigaction old, ignore = {.sa_handler = SIG_IGN};
+
+    if (sigaction(SIGPIPE, NULL, &old) == 0 && old.sa_handler == SIG_DFL)
+        sigaction(SIGPIPE, &ignore, NULL);
 }
 
 /* The builder's phase-3 fields, checked; -EINVAL with a message in last_error. */
@@ -94,6 +124,8 @@ int rt_executor_create(const struct rt_builder *b, struct rt_executor **out)
     struct rt_executor *ex;
     int err;
 
+    ASSERT_ARG(out);
+    rt__trace_init(); /* RT_TRACE is read once, when the first executor is made */
     if (!b)
         b = &defaults;
     last_error[0] = '\0';
@@ -102,11 +134,8 @@ int rt_executor_create(const struct rt_builder *b, struct rt_executor **out)
         return err;
     if (b->cpu != RT_CPU_ANY) {
         err = rt_pin_current_thread(b->cpu);
-        if (err < 0) {
-            snprintf(last_error, sizeof(last_error),
-                     "CPU %d does not exist or this process may not use it", b->cpu);
+        if (err < 0)
             return err;
-        }
     }
     ex = rt__calloc(1, sizeof(*ex));
     err = rt__reactor_init(&ex->reactor, b->ring_entries ? b->ring_entries : DEFAULT_RING_ENTRIES,
@@ -128,6 +157,8 @@ int rt_executor_create(const struct rt_builder *b, struct rt_executor **out)
     ex->spin_ns = b->spin_before_park_ns;
     atomic_init(&ex->notified, false);
     atomic_init(&ex->sleeping, false);
+    ignore_sigpipe();
+    RT_TRACE(ex->trace_id = rt__trace_executor_new(b->cpu));
     *out = ex;
     return 0;
 }
@@ -298,14 +329,15 @@ intptr_t rt_executor_run(struct rt_executor *ex, const struct rt_future *main, s
     struct rt_task *main_task;
     intptr_t output;
 
-    if (!ex)
-        rt__die("rt_executor_run: the executor is NULL");
+    ASSERT_ARG(ex);
+    ASSERT_ARG(main);
     if (current)
         rt__die("rt_executor_run: an executor is already running on this thread");
     if (ex->running)
         rt__die("rt_executor_run: this executor is already running on another thread");
     current = ex;
     ex->running = true;
+    RT_TRACE(rt__trace_run(ex->trace_id));
 
     /* run() holds the main task's handle reference itself. */
     main_task = rt__task_new(ex, &ex->sched.default_queue, main, size);
@@ -337,6 +369,7 @@ intptr_t rt_executor_run(struct rt_executor *ex, const struct rt_future *main, s
 
     ex->running = false;
     current = NULL;
+    RT_TRACE(rt__trace_run_end(ex->trace_id, (long)output));
     return output;
 }
 
@@ -347,6 +380,7 @@ struct rt_join_handle rt_spawn(const struct rt_future *f, size_t size)
     struct rt_task *t;
     struct task_queue *q;
 
+    ASSERT_ARG(f);
     if (!current)
         rt__die("rt_spawn: no executor is running on this thread; spawn from inside a task");
     /* Into the spawning task's queue, as Glommio's spawn_local does. */
@@ -363,6 +397,7 @@ struct rt_executor *rt_executor_current(void)
 
 size_t rt_executor_task_count(const struct rt_executor *ex)
 {
+    ASSERT_ARG(ex);
     return ex->task_count;
 }
 
@@ -584,10 +619,10 @@ void rt_executor_destroy(struct rt_executor *ex)
 {
     struct list_node *node;
 
-    if (!ex)
-        rt__die("rt_executor_destroy: the executor is NULL");
+    ASSERT_ARG(ex);
     if (ex->running)
         rt__die("rt_executor_destroy: the executor is running");
+    RT_TRACE(rt__trace_destroy(ex->trace_id));
     cancel_all_tasks(ex);
 
     /* Closed tasks may still sit in the run queues; let go of the queues' references. */
@@ -611,5 +646,6 @@ void rt_executor_destroy(struct rt_executor *ex)
     rt__preempt_destroy(&ex->preempt);
     rt__timers_destroy(&ex->timers);
     rt__scheduler_destroy(&ex->sched);
+    RT_TRACE(rt__trace_destroy_end(ex->trace_id));
     rt__free(ex);
 }
