@@ -28,6 +28,10 @@
  *   arrows (flow events s/f): from the slice that woke or spawned a task to
  *       that task's next poll (an "f" without "bp" binds to the next slice)
  *   requests: an async slice (b/e, category "io") from queued to completed
+ *   phase 3: "parked" slices on the executor's track; a track per task queue
+ *       (tid QUEUE_TRACK + 1000 * executor + queue) with a slice per time
+ *       slice; timers as async slices (category "timer") from started to
+ *       fired or cancelled
  *
  * A task's track holds no instant before its last poll: the arrow's end
  * would bind to it instead of to the poll.
@@ -52,6 +56,8 @@
 
 /* An executor's JSON track: far above any task's number, so the two never meet. */
 #define EXECUTOR_TRACK 1000000000ul
+/* A task queue's track (phase 3): above the executors'. */
+#define QUEUE_TRACK    2000000000ul
 
 atomic_int rt__trace_on;
 
@@ -69,10 +75,11 @@ static struct {
     unsigned long tasks;    /*   "   */
     unsigned long requests; /*   "   */
     unsigned long flows;    /*   "   (JSON arrows) */
+    unsigned long timers;   /*   "   (phase 3) */
 } trace;
 
 /* Who runs on this thread right now, for "by ..." (see the top of the file). */
-enum actor_kind { NOBODY, EXECUTOR, TASK, REQUEST };
+enum actor_kind { NOBODY, EXECUTOR, TASK, REQUEST, TIMER };
 struct actor {
     enum actor_kind kind;
     unsigned long id; /* the executor's, task's or request's number */
@@ -84,6 +91,8 @@ static _Thread_local struct actor before_poll; /* who ran before the poll being 
 static _Thread_local struct actor before_done; /* who ran before the completion being traced */
 static _Thread_local uint64_t poll_start_ns;   /* when the poll being traced began */
 static _Thread_local bool poll_ready;          /* what it returned */
+static _Thread_local struct actor before_fire; /* who ran before the timer being fired (phase 3) */
+static _Thread_local uint64_t park_start_ns;   /* when this thread last parked (phase 3) */
 
 /* --------------------------------------------------------- opening, closing */
 
@@ -135,15 +144,22 @@ static double elapsed_us(uint64_t now)
  * Start a JSON event: `{"ph":..,"name":..,"cat":..,"pid":..,"tid":..,"ts":..`.
  * The caller adds its own fields and the closing brace.
  */
-static void json_open(char ph, const char *name, unsigned long tid, uint64_t now)
+static void json_open_in(const char *cat, char ph, const char *name, unsigned long tid,
+                         uint64_t now)
 {
     fputs(trace.first ? "\n" : ",\n", trace.out);
     trace.first = false;
     fprintf(trace.out, "{\"ph\":\"%c\",\"name\":", ph);
     json_string(name);
-    /* Requests are async slices, category "io"; the rest is "rt". */
-    fprintf(trace.out, ",\"cat\":\"%s\",\"pid\":%ld,\"tid\":%lu,\"ts\":%.3f",
-            ph == 'b' || ph == 'e' ? "io" : "rt", trace.pid, tid, elapsed_us(now));
+    fprintf(trace.out, ",\"cat\":\"%s\",\"pid\":%ld,\"tid\":%lu,\"ts\":%.3f", cat, trace.pid, tid,
+            elapsed_us(now));
+}
+
+/* Requests are async slices, category "io" (so are timers, in "timer": json_open_in); the rest is
+ * "rt". */
+static void json_open(char ph, const char *name, unsigned long tid, uint64_t now)
+{
+    json_open_in(ph == 'b' || ph == 'e' ? "io" : "rt", ph, name, tid, now);
 }
 
 /* Name a track (a "thread" of the JSON's process) and give its place in the list. */
@@ -309,6 +325,9 @@ static void actor_name(struct actor a, char *buf, size_t len)
         break;
     case REQUEST:
         snprintf(buf, len, "req %lu", a.id);
+        break;
+    case TIMER:
+        snprintf(buf, len, "timer %lu", a.id);
         break;
     case NOBODY:
         snprintf(buf, len, "code outside any executor");
@@ -767,6 +786,215 @@ void rt__trace_unsent(unsigned long req, const char *op)
     } else {
         snprintf(name, sizeof(name), "req %lu", req);
         text_line(now, current_ex, name, "free", "%s dropped before it was submitted", op);
+    }
+    leave();
+}
+
+/* --------------------------------------------------------- scheduling (phase 3) */
+
+/* "1.000 ms", or "no deadline". */
+static void duration_text(uint64_t ns, char *buf, size_t len)
+{
+    if (ns == UINT64_MAX)
+        snprintf(buf, len, "no deadline");
+    else
+        snprintf(buf, len, "%.3f ms", (double)ns / 1e6);
+}
+
+void rt__trace_park(uint64_t timeout_ns)
+{
+    uint64_t now;
+    char limit[32];
+
+    if (!enter(&now))
+        return;
+    park_start_ns = now;
+    duration_text(timeout_ns, limit, sizeof(limit));
+    if (trace.json) {
+        json_open('B', "parked", executor_track(), now);
+        fputs(",\"args\":{\"until\":", trace.out);
+        json_string(limit);
+        fputs("}}", trace.out);
+    } else {
+        text_line(now, current_ex, "-", "park", "until a completion, a notify, or %s", limit);
+    }
+    leave();
+}
+
+void rt__trace_unpark(void)
+{
+    uint64_t now;
+
+    if (!enter(&now))
+        return;
+    if (trace.json) {
+        json_open('E', "parked", executor_track(), now);
+        fputs("}", trace.out);
+    } else {
+        text_line(now, current_ex, "-", "unpark", "slept %.1f us",
+                  (double)(now - park_start_ns) / 1e3);
+    }
+    leave();
+}
+
+void rt__trace_notify(unsigned ex, const char *how)
+{
+    uint64_t now;
+
+    if (!enter(&now))
+        return;
+    /* Any thread may notify: the event belongs to the executor notified, not to the caller's. */
+    if (trace.json) {
+        json_open('i', "notify", EXECUTOR_TRACK + ex, now);
+        fputs(",\"s\":\"t\",\"args\":{\"how\":", trace.out);
+        json_string(how);
+        fputs("}}", trace.out);
+    } else {
+        text_line(now, ex, "-", "notify", "%s", how);
+    }
+    leave();
+}
+
+/* A task queue's JSON track. */
+static unsigned long queue_track(unsigned ex, int queue)
+{
+    return QUEUE_TRACK + 1000ul * ex + (unsigned long)queue;
+}
+
+void rt__trace_task_queue(unsigned ex, int queue, const char *name, unsigned shares,
+                          uint64_t latency_ns)
+{
+    uint64_t now;
+    char subject[16], track[64], latency[32];
+
+    if (!enter(&now))
+        return;
+    if (latency_ns)
+        snprintf(latency, sizeof(latency), "within %.3f ms", (double)latency_ns / 1e6);
+    else
+        snprintf(latency, sizeof(latency), "does not matter");
+    if (trace.json) {
+        snprintf(track, sizeof(track), "queue %d: %s (executor %u)", queue, name, ex);
+        json_name_track(queue_track(ex, queue), track, queue_track(ex, queue));
+    } else {
+        snprintf(subject, sizeof(subject), "queue %d", queue);
+        text_line(now, ex, subject, "new", "%s: %u shares, latency %s", name, shares, latency);
+    }
+    leave();
+}
+
+void rt__trace_slice(int queue, const char *name)
+{
+    uint64_t now;
+    char subject[16];
+
+    if (!enter(&now))
+        return;
+    if (trace.json) {
+        json_open('B', "slice", queue_track(current_ex, queue), now);
+        fputs("}", trace.out);
+    } else {
+        snprintf(subject, sizeof(subject), "queue %d", queue);
+        text_line(now, current_ex, subject, "slice", "%s: its turn", name);
+    }
+    leave();
+}
+
+void rt__trace_slice_end(int queue, const char *name, uint64_t ran_ns, uint64_t vruntime)
+{
+    uint64_t now;
+    char subject[16];
+
+    if (!enter(&now))
+        return;
+    if (trace.json) {
+        json_open('E', "slice", queue_track(current_ex, queue), now);
+        fprintf(trace.out, ",\"args\":{\"ran_us\":%.1f,\"vruntime\":%llu}}", (double)ran_ns / 1e3,
+                (unsigned long long)vruntime);
+    } else {
+        snprintf(subject, sizeof(subject), "queue %d", queue);
+        text_line(now, current_ex, subject, "charge", "%s: ran %.1f us, vruntime %llu", name,
+                  (double)ran_ns / 1e3, (unsigned long long)vruntime);
+    }
+    leave();
+}
+
+unsigned long rt__trace_timer(uint64_t ns)
+{
+    uint64_t now;
+    unsigned long timer;
+    char name[32], by[48], limit[32];
+
+    if (!enter(&now))
+        return 0;
+    timer = ++trace.timers;
+    actor_name(actor, by, sizeof(by));
+    duration_text(ns, limit, sizeof(limit));
+    if (trace.json) {
+        json_open_in("timer", 'b', "sleep", executor_track(), now);
+        fprintf(trace.out, ",\"id\":%lu,\"args\":{\"by\":", timer);
+        json_string(by);
+        fputs("}}", trace.out);
+    } else {
+        snprintf(name, sizeof(name), "timer %lu", timer);
+        text_line(now, current_ex, name, "start", "%s, by %s (in the heap: no system call)", limit,
+                  by);
+    }
+    leave();
+    return timer;
+}
+
+/* The end of a timer's async slice. */
+static void json_timer_end(unsigned long timer, uint64_t now, const char *how)
+{
+    json_open_in("timer", 'e', "sleep", executor_track(), now);
+    fprintf(trace.out, ",\"id\":%lu,\"args\":{\"end\":", timer);
+    json_string(how);
+    fputs("}}", trace.out);
+}
+
+void rt__trace_timer_fired(unsigned long timer, uint64_t late_ns)
+{
+    uint64_t now;
+    char name[32];
+
+    if (!enter(&now))
+        return;
+    if (trace.json) {
+        json_timer_end(timer, now, "fired");
+    } else {
+        snprintf(name, sizeof(name), "timer %lu", timer);
+        text_line(now, current_ex, name, "fire", "%.1f us after its deadline",
+                  (double)late_ns / 1e3);
+    }
+    /* Until rt__trace_timer_fired_end(), whatever this thread wakes is woken by this timer. */
+    before_fire = actor;
+    actor = (struct actor){TIMER, timer};
+    leave();
+}
+
+void rt__trace_timer_fired_end(void)
+{
+    uint64_t now;
+
+    if (!enter(&now))
+        return;
+    actor = before_fire;
+    leave();
+}
+
+void rt__trace_timer_cancel(unsigned long timer)
+{
+    uint64_t now;
+    char name[32];
+
+    if (!enter(&now))
+        return;
+    if (trace.json) {
+        json_timer_end(timer, now, "cancelled");
+    } else {
+        snprintf(name, sizeof(name), "timer %lu", timer);
+        text_line(now, current_ex, name, "cancel", "out of the heap before its deadline");
     }
     leave();
 }

@@ -21,8 +21,10 @@
  * (executors on several threads share one trace). It knows no runtime type:
  * its API is plain numbers and strings. The events are emitted where the
  * runtime already marks those moments: task.c (spawn, poll, wake, cancel,
- * free), executor.c (create, run, destroy) and, from phase 2, reactor.c
- * (queue, submit, done, cancel, orphan freed). docs/tracing.md shows real traces.
+ * free), executor.c (create, run, destroy), from phase 2 reactor.c
+ * (queue, submit, done, cancel, orphan freed), and from phase 3 executor.c
+ * and timer.c (park, notify, task queue slices, timers). docs/tracing.md
+ * shows real traces.
  */
 #ifndef COMMON_TRACE_H
 #define COMMON_TRACE_H
@@ -30,6 +32,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Nonzero while a trace is open. Read by every event site; written only when a trace opens or
  * closes. */
@@ -122,5 +125,36 @@ RT__TRACE_COLD void rt__trace_done_end(void);
 RT__TRACE_COLD void rt__trace_orphan_free(unsigned long req, const char *op);
 /* A request's future was dropped before the request reached the kernel: it just goes. */
 RT__TRACE_COLD void rt__trace_unsent(unsigned long req, const char *op);
+
+/* -------------------------------------------------- scheduling (phase 3) */
+
+/* The thread parks: it sleeps in the kernel until a completion, a notification, or `timeout_ns`
+ * (UINT64_MAX: no deadline). */
+RT__TRACE_COLD void rt__trace_park(uint64_t timeout_ns);
+/* It woke up. */
+RT__TRACE_COLD void rt__trace_unpark(void);
+/*
+ * rt_executor_notify() on executor `ex`, from any thread: `how` says what it
+ * cost ("rang the doorbell", "awake: no system call", "one was pending").
+ */
+RT__TRACE_COLD void rt__trace_notify(unsigned ex, const char *how);
+/* Executor `ex` has a task queue `queue` ("name"): its default one, or one the program made. */
+RT__TRACE_COLD void rt__trace_task_queue(unsigned ex, int queue, const char *name, unsigned shares,
+                                         uint64_t latency_ns);
+/* A slice of task queue `queue` ("name") begins on this thread's executor. */
+RT__TRACE_COLD void rt__trace_slice(int queue, const char *name);
+/* It ended, having taken `ran_ns`; the queue's virtual runtime is now `vruntime`. */
+RT__TRACE_COLD void rt__trace_slice_end(int queue, const char *name, uint64_t ran_ns,
+                                        uint64_t vruntime);
+/* Whoever runs started a sleep of `ns` in the executor's timer heap; returns the timer's number. */
+RT__TRACE_COLD unsigned long rt__trace_timer(uint64_t ns);
+/*
+ * The timer's deadline passed `late_ns` ago and the executor fires it: until
+ * rt__trace_timer_fired_end(), a wake is "by timer N".
+ */
+RT__TRACE_COLD void rt__trace_timer_fired(unsigned long timer, uint64_t late_ns);
+RT__TRACE_COLD void rt__trace_timer_fired_end(void);
+/* The timer's sleep was dropped before its deadline: out of the heap, no system call. */
+RT__TRACE_COLD void rt__trace_timer_cancel(unsigned long timer);
 
 #endif /* COMMON_TRACE_H */

@@ -159,6 +159,8 @@ int rt_executor_create(const struct rt_builder *b, struct rt_executor **out)
     atomic_init(&ex->sleeping, false);
     ignore_sigpipe();
     RT_TRACE(ex->trace_id = rt__trace_executor_new(b->cpu));
+    RT_TRACE(
+        rt__trace_task_queue(ex->trace_id, RT_TASK_QUEUE_DEFAULT, "default", RT_SHARES_MAX, 0));
     *out = ex;
     return 0;
 }
@@ -183,6 +185,7 @@ static struct task_queue *start_slice(struct rt_executor *ex)
     if (rt__scheduler_latency_deadline(&ex->sched) < end)
         end = rt__scheduler_latency_deadline(&ex->sched);
     rt__preempt_arm(&ex->preempt, end);
+    RT_TRACE(rt__trace_slice(q->id, q->name));
     ex->slice_start = now;
     ex->yield_requested = false;
     return q;
@@ -224,6 +227,7 @@ static void run_ready_tasks(struct rt_executor *ex, struct rt_task *main_task)
     if (over || run_queue_empty(&q->ready) || task_is_done(main_task)) {
         end = now_ns();
         rt__scheduler_charge(&ex->sched, end - ex->slice_start, end);
+        RT_TRACE(rt__trace_slice_end(q->id, q->name, end - ex->slice_start, q->vruntime));
     }
 }
 
@@ -304,7 +308,7 @@ static void spin(struct rt_executor *ex)
  */
 static void park(struct rt_executor *ex)
 {
-    uint64_t next, now;
+    uint64_t next, now, timeout;
 
     if (!can_be_woken(ex))
         rt__die("rt_executor_run: deadlock: the main future is pending and no task can run");
@@ -317,9 +321,10 @@ static void park(struct rt_executor *ex)
     if (!atomic_load(&ex->notified)) {
         next = rt__timers_next(&ex->timers);
         now = now_ns();
-        rt__reactor_park(&ex->reactor, next == UINT64_MAX ? UINT64_MAX
-                                       : next > now       ? next - now
-                                                          : 0);
+        timeout = next == UINT64_MAX ? UINT64_MAX : next > now ? next - now : 0;
+        RT_TRACE(rt__trace_park(timeout));
+        rt__reactor_park(&ex->reactor, timeout);
+        RT_TRACE(rt__trace_unpark());
     }
     atomic_store(&ex->sleeping, false);
 }
@@ -349,9 +354,14 @@ intptr_t rt_executor_run(struct rt_executor *ex, const struct rt_future *main, s
 
         /*
          * 2. Hand the kernel every request those tasks made, in one batch,
-         * and wake the tasks whose requests have completed.
+         * and wake the tasks whose requests have completed. When no task is
+         * ready, the batch waits for step 4: the system call that parks the
+         * thread submits it too, so going idle costs one system call, not two.
          */
-        rt__reactor_poll(&ex->reactor);
+        if (ex->sched.ready_tasks > 0)
+            rt__reactor_poll(&ex->reactor);
+        else
+            rt__reactor_reap(&ex->reactor);
 
         /* 3. Wake the tasks whose deadlines have passed, and those another thread notified. */
         fire_timers(ex);
@@ -409,6 +419,11 @@ struct reactor *rt__executor_reactor(struct rt_executor *ex)
 struct scheduler *rt__executor_scheduler(struct rt_executor *ex)
 {
     return &ex->sched;
+}
+
+unsigned rt__executor_trace_id(const struct rt_executor *ex)
+{
+    return ex->trace_id;
 }
 
 struct timer_heap *rt__executor_timers(struct rt_executor *ex)
@@ -512,10 +527,16 @@ void rt_executor_notify(struct rt_executor *ex)
      * flag also made sure the executor wakes (see park()), so there is
      * nothing more to do. This is what merges a burst of notifications.
      */
-    if (atomic_exchange(&ex->notified, true))
+    if (atomic_exchange(&ex->notified, true)) {
+        RT_TRACE(rt__trace_notify(ex->trace_id, "merged with one not yet taken"));
         return;
-    if (atomic_load(&ex->sleeping))
+    }
+    if (atomic_load(&ex->sleeping)) {
+        RT_TRACE(rt__trace_notify(ex->trace_id, "it sleeps: the doorbell is rung"));
         rt__reactor_ring_doorbell(&ex->reactor);
+    } else {
+        RT_TRACE(rt__trace_notify(ex->trace_id, "it is awake: no system call"));
+    }
 }
 
 static void wait_notify_unlink(struct rt_wait_notify *w)

@@ -515,28 +515,34 @@ bool rt__reactor_idle(const struct reactor *r)
     return r->in_flight == 0 && list_empty(&r->waiting);
 }
 
+void rt__reactor_reap(struct reactor *r)
+{
+    reap_completions(r);
+}
+
 bool rt__reactor_has_waiting(const struct reactor *r)
 {
     return !list_empty(&r->waiting);
 }
 
-/* Put a read of the doorbell in the ring, unless one is there already. */
-static void arm_doorbell(struct reactor *r)
+/* Put a read of the doorbell in the ring, unless one is there already. Returns 1 if it did. */
+static unsigned arm_doorbell(struct reactor *r)
 {
     struct io_uring_sqe *sqe;
 
     if (r->doorbell_armed)
-        return;
+        return 0;
     sqe = io_uring_get_sqe(&r->ring);
     if (!sqe) {
         flush(r); /* the ring is full of requests; send them, then there is room */
         sqe = io_uring_get_sqe(&r->ring);
         if (!sqe)
-            return; /* the kernel took nothing: park with the deadline only, arm next time */
+            return 0; /* the kernel took nothing: park with the deadline only, arm next time */
     }
     io_uring_prep_read(sqe, r->doorbell_fd, &r->doorbell_count, sizeof(r->doorbell_count), 0);
     io_uring_sqe_set_data64(sqe, DOORBELL_TAG);
     r->doorbell_armed = true;
+    return 1;
 }
 
 void rt__reactor_ring_doorbell(struct reactor *r)
@@ -555,11 +561,11 @@ void rt__reactor_park(struct reactor *r, uint64_t timeout_ns)
         .tv_nsec = (long long)(timeout_ns % NSEC_PER_SEC),
     };
     struct io_uring_cqe *cqe;
-    unsigned queued;
+    unsigned queued, doorbell, submitted;
     int ret;
 
     fill_ring(r);
-    arm_doorbell(r);
+    doorbell = arm_doorbell(r);
     queued = io_uring_sq_ready(&r->ring);
     /*
      * One system call submits what we just queued and sleeps until a CQE is
@@ -571,7 +577,17 @@ void rt__reactor_park(struct reactor *r, uint64_t timeout_ns)
                                            NULL);
     r->stats.submit_calls++;
     r->parks++;
-    r->stats.submitted += queued - io_uring_sq_ready(&r->ring);
+    /*
+     * The doorbell's read is not a request of a task's: it is not counted.
+     * It went into the ring last, so the kernel, which takes SQEs in order,
+     * took the tasks' requests first.
+     */
+    submitted = queued - io_uring_sq_ready(&r->ring);
+    if (submitted > queued - doorbell)
+        submitted = queued - doorbell;
+    r->stats.submitted += submitted;
+    if (queued > doorbell)
+        RT_TRACE(rt__trace_submit(queued - doorbell, (int)submitted));
     if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EBUSY && ret != -EAGAIN)
         rt__die("io_uring_submit_and_wait_timeout: %s", strerror(-ret));
     reap_completions(r);

@@ -115,6 +115,9 @@ void rt__reactor_poll(struct reactor *r);
 /* Nothing waiting and nothing in flight: no completion can ever wake a task. */
 bool rt__reactor_idle(const struct reactor *r);
 
+/* Complete what the kernel has finished, without submitting anything. New in phase 3. */
+void rt__reactor_reap(struct reactor *r);
+
 /* Requests wait to be handed to the kernel: the thread must not sleep before submitting them. */
 bool rt__reactor_has_waiting(const struct reactor *r);
 

@@ -11,6 +11,7 @@
 #include "common/alloc.h"
 #include "common/clock.h"
 #include "common/fatal.h"
+#include "common/trace.h"
 #include "executor.h"
 #include "task.h"
 
@@ -166,6 +167,7 @@ int rt_task_queue_create(struct rt_executor *ex, const char *name, unsigned shar
     /* A new queue starts level with the others, not with a lifetime of credit. */
     q->vruntime = s->min_vruntime;
     list_push_back(&s->queues, &q->link);
+    RT_TRACE(rt__trace_task_queue(rt__executor_trace_id(ex), q->id, q->name, shares, latency_ns));
     return q->id;
 }
 

@@ -84,5 +84,6 @@ uint64_t rt__scheduler_latency_deadline(const struct scheduler *s);
 /* The scheduler of an executor (provided by executor.c). */
 struct rt_executor;
 struct scheduler *rt__executor_scheduler(struct rt_executor *ex);
+unsigned rt__executor_trace_id(const struct rt_executor *ex); /* its number in RT_TRACE */
 
 #endif /* RT_TASK_QUEUE_H */

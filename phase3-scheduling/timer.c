@@ -10,6 +10,7 @@
 
 #include "common/clock.h"
 #include "common/fatal.h"
+#include "common/trace.h"
 #include "executor.h"
 #include "timers.h"
 
@@ -29,6 +30,7 @@ static enum rt_poll sleep_poll(struct rt_future *self, struct rt_context *cx, in
             rt__die("an rt_sleep future was polled outside an executor");
         s->started = true;
         s->timer.deadline = now_ns() + s->ns;
+        RT_TRACE(s->timer.trace_id = rt__trace_timer(s->ns));
         rt_waker_register(&s->timer.waker, cx);
         rt__executor_add_timer(s->ex, &s->timer);
         return RT_PENDING;
@@ -47,8 +49,10 @@ static void sleep_drop(struct rt_future *self)
     struct rt_sleep *s = (struct rt_sleep *)self;
 
     /* Cancelling a sleep is taking it out of the heap: no request, no system call. */
-    if (s->started)
+    if (s->started && s->timer.index != RT_TIMER_NOT_IN_HEAP) {
+        RT_TRACE(rt__trace_timer_cancel(s->timer.trace_id));
         rt__timers_remove(rt__executor_timers(s->ex), &s->timer);
+    }
     rt_waker_drop(&s->timer.waker);
 }
 

@@ -36,10 +36,11 @@
 
 /* One deadline in an executor's heap (phase 3). Private: it lives inside struct rt_sleep. */
 struct rt_timer {
-    uint64_t deadline;     /* CLOCK_MONOTONIC nanoseconds (common/clock.h's now_ns()) */
-    uint64_t seq;          /* order of insertion: breaks ties between equal deadlines */
-    size_t index;          /* where it sits in the heap's array, or RT_TIMER_NOT_IN_HEAP */
-    struct rt_waker waker; /* the task to wake when the deadline passes */
+    uint64_t deadline;      /* CLOCK_MONOTONIC nanoseconds (common/clock.h's now_ns()) */
+    uint64_t seq;           /* order of insertion: breaks ties between equal deadlines */
+    size_t index;           /* where it sits in the heap's array, or RT_TIMER_NOT_IN_HEAP */
+    struct rt_waker waker;  /* the task to wake when the deadline passes */
+    unsigned long trace_id; /* its number in an RT_TRACE trace; 0 when not traced */
 };
 
 #define RT_TIMER_NOT_IN_HEAP ((size_t)-1)
