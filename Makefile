@@ -35,6 +35,8 @@ PHASES := $(or $(GOAL_PHASES),$(ALL_PHASES))
 # alphabetically (a new file is never left out). A new phase adds its line.
 READING_ORDER_2 := reactor.h reactor.c io.h io.c executor.c executor.h file.h file.c \
 	net.h net.c timer.h timer.c
+READING_ORDER_3 := reactor.h reactor.c executor.h executor.c timers.h timers.c timer.h timer.c \
+	preempt.h preempt.c scheduling.h task_queue.h task_queue.c task.h task.c
 
 # -D_DEFAULT_SOURCE: C11 plus the POSIX and BSD interfaces (clock_gettime, sockets);
 # a file that needs GNU extensions defines _GNU_SOURCE itself and says why.

@@ -135,7 +135,8 @@ RT__TRACE_COLD void rt__trace_park(uint64_t timeout_ns);
 RT__TRACE_COLD void rt__trace_unpark(void);
 /*
  * rt_executor_notify() on executor `ex`, from any thread: `how` says what it
- * cost ("rang the doorbell", "awake: no system call", "one was pending").
+ * cost ("it sleeps: the doorbell is rung", "it is awake: no system call",
+ * "merged with one not yet taken").
  */
 RT__TRACE_COLD void rt__trace_notify(unsigned ex, const char *how);
 /* Executor `ex` has a task queue `queue` ("name"): its default one, or one the program made. */

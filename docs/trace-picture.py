@@ -8,9 +8,15 @@ machine the docs were written on (no network but package mirrors, and no package
 Open the JSON in https://ui.perfetto.dev to see the same run, interactively.
 
 What is drawn, from the trace's own events and nothing else:
-  - a track per executor ("executor 1"): its B/E slices (run, destroy, each completion handled)
-    stacked by depth, and its instants (submit, cancel, an orphan freed) as marks;
-  - "I/O requests": each request an async slice (b/e) from queued to completed, packed in lanes;
+  - a track per executor ("executor 1"): its B/E slices (run, destroy, each completion handled,
+    and from phase 3 each time it parked) stacked by depth, and its instants (submit, cancel,
+    an orphan freed, a notify) as marks;
+  - phase 3: a track per task queue ("queue 1: two (executor 1)"): a slice per time slice it
+    ran, labelled with how long it ran, in the queue's own colour; and a chart of each queue's
+    virtual runtime, as the slice ends report it ("virtual runtime");
+  - "I/O requests": each request an async slice (b/e, category io) from queued to completed,
+    packed in lanes; phase 3's timers in the executor's heap (category timer) likewise, on a
+    track of their own ("timers (heap)");
   - a track per task ("task 1"): a slice per poll (X), and its instants (cancelled, freed);
   - an arrow per flow (s/f: a wake or a spawn), from the slice that caused it to the woken
     task's next slice.
@@ -24,9 +30,12 @@ import sys
 import zlib
 
 ROW = 22          # height of one lane
+CHART_ROWS = 6    # the virtual-runtime chart's height, in lanes
 LABEL_W = 150     # the track names' column
 AXIS_H = 46       # the time axis at the top
 GAP_W = 70        # the width of a cut-out idle stretch
+EXEC = 1000000000   # tids from here: executors (common/trace.c's EXECUTOR_TRACK)
+QUEUE = 2000000000  # tids from here: task queues (phase 3, QUEUE_TRACK)
 PALETTE = ["#4e79a7", "#59a14f", "#9c755f", "#f28e2b", "#76b7b2", "#b07aa1", "#e15759",
            "#8cd17d", "#499894", "#d4a6c8", "#86bcb6", "#f1ce63"]
 
@@ -99,9 +108,9 @@ def load(path):
 
 
 def build(events):
-    """Slices per track (with depth), instants per track, async requests, flows."""
-    slices, instants, flows, open_b = {}, {}, {}, {}
-    stacks, asyncs, open_async = {}, [], {}
+    """Slices per track (with depth), instants, requests, timers, flows, and E events' args."""
+    slices, instants, flows, ends = {}, {}, {}, {}
+    stacks, asyncs, timers, open_async = {}, [], [], {}
     for e in sorted((e for e in events if e["ph"] != "M"), key=lambda e: e["ts"]):
         ph, tid, ts = e["ph"], e["tid"], e["ts"]
         if ph == "X":
@@ -112,19 +121,25 @@ def build(events):
         elif ph == "E":
             start, name = stacks[tid].pop()
             slices.setdefault(tid, []).append((start, ts, len(stacks[tid]), name))
+            if "args" in e:
+                ends.setdefault(tid, []).append((ts, e["args"]))
         elif ph == "i":
             instants.setdefault(tid, []).append((ts, e["name"]))
         elif ph == "b":
-            open_async[e["id"]] = (ts, e["name"], e["args"])
+            open_async[(e["cat"], e["id"])] = (ts, e["name"], e["args"])
         elif ph == "e":
-            start, name, args = open_async.pop(e["id"])
-            asyncs.append((start, ts, "%s req %s" % (name, e["id"]), e["args"].get("res", "")))
+            start, name, args = open_async.pop((e["cat"], e["id"]))
+            if e["cat"] == "timer":
+                timers.append((start, ts, "timer %s" % e["id"], e["args"].get("end", "")))
+            else:
+                asyncs.append((start, ts, "%s req %s" % (name, e["id"]),
+                               e["args"].get("res", "")))
         elif ph in "sf":
             flows.setdefault(e["id"], {})[ph] = (tid, ts, e["name"])
     end = max(e["ts"] + e.get("dur", 0) for e in events)
-    for start, name, args in open_async.values():
-        asyncs.append((start, end, name, "(still in flight)"))
-    return slices, instants, asyncs, flows
+    for (cat, _), (start, name, args) in open_async.items():
+        (timers if cat == "timer" else asyncs).append((start, end, name, "(still running)"))
+    return slices, instants, asyncs, timers, flows, ends
 
 
 def pack(intervals):
@@ -142,9 +157,50 @@ def pack(intervals):
     return out, max(1, len(lanes))
 
 
+def vruntime_chart(svg, y, axis, width, queues, names, ends, track_header):
+    """Each queue's virtual runtime as its slice ends report it: a step line per queue.
+
+    A queue's value is known at the end of each of its slices (and it changes only then, or
+    when it wakes up level with the others, which its next slice end shows)."""
+    track_header("virtual runtime", CHART_ROWS)
+    top, height = y + 8, CHART_ROWS * ROW - 8
+    points = {tid: [(ts, a["vruntime"] / 1e6) for ts, a in ends.get(tid, []) if "vruntime" in a]
+              for tid in queues}
+    vmax = max([v for pts in points.values() for _, v in pts] + [1e-9])
+    xend = axis.x0 + width
+
+    def yv(v):
+        return top + height - v / vmax * height
+
+    for frac in (0, 0.5, 1):
+        gy = yv(frac * vmax)
+        svg.append('<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#dadce0"/>'
+                   % (axis.x0, xend, gy, gy))
+        svg.append('<text x="%d" y="%.1f" class="tick">%.1f ms</text>'
+                   % (axis.x0 + 4, gy - 3, frac * vmax))
+    for i, tid in enumerate(queues):
+        pts = points[tid]
+        if not pts:
+            continue
+        d, v = "", 0.0
+        for ts, nv in pts:
+            x = axis.x(ts)
+            d += ("M%.1f %.1f" % (x, yv(v)) if not d else " L%.1f %.1f" % (x, yv(v)))
+            d += " L%.1f %.1f" % (x, yv(nv))
+            v = nv
+        d += " L%.1f %.1f" % (xend, yv(v))
+        svg.append('<path d="%s" fill="none" stroke="%s" stroke-width="2"><title>%s</title></path>'
+                   % (d, color(names[tid]), esc(names[tid])))
+        label = names[tid].split(" (")[0]
+        svg.append('<rect x="8" y="%d" width="10" height="10" fill="%s"/>'
+                   % (y + 28 + i * 16, color(names[tid])))
+        svg.append('<text x="22" y="%d" class="instant">%s</text>' % (y + 37 + i * 16, esc(label)))
+    return y + CHART_ROWS * ROW + 8
+
+
 def render(path, out_path, gap, width, title):
     events, names = load(path)
-    slices, instants, asyncs, flows = build(events)
+    slices, instants, asyncs, timers, flows, ends = build(events)
     times = [e["ts"] for e in events if e["ph"] != "M"]
     times += [e["ts"] + e["dur"] for e in events if e["ph"] == "X"]
     axis = TimeAxis(times, gap, width)
@@ -160,11 +216,11 @@ def render(path, out_path, gap, width, title):
         svg.append('<line x1="0" x2="%d" y1="%d" y2="%d" stroke="#dadce0"/>'
                    % (LABEL_W + width + 10, y + lanes * ROW + 8, y + lanes * ROW + 8))
 
-    def slice_box(x1, x2, top, name, detail=""):
+    def slice_box(x1, x2, top, name, detail="", fill=None):
         w = max(x2 - x1, 1.5)
         svg.append('<rect x="%.1f" y="%d" width="%.1f" height="%d" rx="2" fill="%s">'
                    '<title>%s</title></rect>'
-                   % (x1, top + 2, w, ROW - 4, color(name), esc(name + " " + detail)))
+                   % (x1, top + 2, w, ROW - 4, fill or color(name), esc(name + " " + detail)))
         label = name if w > 7 * len(name) else (name.split(":")[-1].strip() if w > 40 else "")
         if label and w > 7 * len(label):
             svg.append('<text x="%.1f" y="%d" class="slice">%s</text>'
@@ -184,28 +240,44 @@ def render(path, out_path, gap, width, title):
             svg.append('<text x="%.1f" y="%d" class="instant">%s</text>'
                        % (x + 7, ly + 13, esc(name)))
 
-    executors = sorted(t for t in names if isinstance(t, int) and t >= 1000000000)
-    tasks = sorted(t for t in names if isinstance(t, int) and t < 1000000000)
+    executors = sorted(t for t in names if isinstance(t, int) and EXEC <= t < QUEUE)
+    queues = sorted(t for t in names if isinstance(t, int) and t >= QUEUE)
+    tasks = sorted(t for t in names if isinstance(t, int) and t < EXEC)
 
     for tid in executors:
         depth = max([d for _, _, d, _ in slices.get(tid, [])] + [0]) + 1
-        lanes = depth + 4  # slices by depth, then four lanes of instants
+        marks = min(4, len(instants.get(tid, [])))
+        lanes = depth + marks  # slices by depth, then up to four lanes of instants
         track_header(names[tid], lanes)
         for d in range(depth):
             lane_y[(tid, d)] = y + 4 + d * ROW
         for s, e, d, name in slices.get(tid, []):
             slice_box(axis.x(s), axis.x(e), lane_y[(tid, d)], name)
-        instant_marks(tid, y + 4 + depth * ROW, 4)
+        if marks:
+            instant_marks(tid, y + 4 + depth * ROW, marks)
         y += lanes * ROW + 8
 
-    packed, lanes = pack(asyncs)
-    track_header("I/O requests", lanes)
-    for lane, (s, e, name, res) in packed:
-        top = y + 4 + lane * ROW
-        slice_box(axis.x(s), axis.x(e), top, name, str(res))
-        svg.append('<text x="%.1f" y="%d" class="result">%s</text>'
-                   % (axis.x(e) + 4, top + 15, esc("-> " + str(res))))
-    y += lanes * ROW + 8
+    # Phase 3: a track per task queue, a slice per time slice in the queue's colour.
+    for tid in queues:
+        track_header(names[tid].split(" (")[0], 1)  # "queue 1: two"; the executor is in the tooltip
+        for (s, e, d, name), (_, args) in zip(slices.get(tid, []), ends.get(tid, [])):
+            slice_box(axis.x(s), axis.x(e), y + 4, "%.2f ms" % (args.get("ran_us", 0) / 1000),
+                      "vruntime %.3f ms" % (args.get("vruntime", 0) / 1e6), color(names[tid]))
+        y += ROW + 8
+    if any(ends.get(tid) for tid in queues):
+        y = vruntime_chart(svg, y, axis, width, queues, names, ends, track_header)
+
+    for label, items in (("I/O requests", asyncs), ("timers (heap)", timers)):
+        if not items:
+            continue
+        packed, lanes = pack(items)
+        track_header(label, lanes)
+        for lane, (s, e, name, res) in packed:
+            top = y + 4 + lane * ROW
+            slice_box(axis.x(s), axis.x(e), top, name, str(res))
+            svg.append('<text x="%.1f" y="%d" class="result">%s</text>'
+                       % (axis.x(e) + 4, top + 15, esc("-> " + str(res))))
+        y += lanes * ROW + 8
 
     for tid in tasks:
         lanes = 2  # polls, then instants

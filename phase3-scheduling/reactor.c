@@ -270,9 +270,10 @@ int rt__reactor_init(struct reactor *r, unsigned entries, int mode, char *why, s
         return err;
     }
     /*
-     * The doorbell: a blocking eventfd on purpose, because io_uring waits for
-     * a blocking file to become readable without blocking us, while on a
-     * non-blocking one the read would just answer -EAGAIN.
+     * The doorbell: an eventfd, whose read io_uring waits for without
+     * blocking us. It is left blocking because that works on every kernel:
+     * before Linux 5.15 a read of a non-blocking one answered -EAGAIN at once
+     * (since then io_uring waits for any file it can poll, O_NONBLOCK or not).
      */
     r->doorbell_fd = eventfd(0, EFD_CLOEXEC);
     if (r->doorbell_fd < 0) {

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Phase 3's showcase, run by `make demo`: phase 2's I/O examples, then what phase 3 adds: task
-# queues (priorities), and an echo server that sleeps in the kernel when it has nothing to do.
+# queues (priorities, shares), the doorbell (waking an executor from another thread), and an
+# echo server that sleeps in the kernel when it has nothing to do.
 # Usage: demo.sh BUILD_DIR   (build/phase3)
 # Phase 1's examples are built into BUILD_DIR too; phase 1's demo is the one that runs them.
 set -eu
@@ -43,6 +44,12 @@ echo "== phase 3: parking, preemption, task queues with shares"
 
 echo "-- priorities: a task waking every 1 ms beside a CPU hog, in one queue, then in two queues"
 "$b/examples/priorities"
+
+echo "-- shares: two CPU-bound tasks in task queues with shares 200 and 100 split the thread 2:1"
+"$b/examples/shares"
+
+echo "-- doorbell: another thread wakes a parked executor (rt_executor_notify); RT_TRACE=1 shows how"
+"$b/examples/doorbell"
 
 echo "-- cat: every open, read, write and close goes through the ring; a missing file is skipped"
 printf 'one\ntwo\n' >a.txt
