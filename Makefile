@@ -227,7 +227,7 @@ EXERCISE_LIST = for f in $$(ls tests/exercises/ex_*.c 2>/dev/null | sort -V); do
 
 ifeq ($(E),)
 exercise:
-	@echo "The book's exercises that come with a test (each fails until you have done it):"
+	@echo "The book's exercises that come with a test (each fails until you have done it, but 3.3 and 3.4: see their files):"
 	@$(EXERCISE_LIST)
 	@ls tests/exercises/ex_*.c >/dev/null 2>&1 || echo "  none yet (tests/exercises/README.md says how they work)"
 else

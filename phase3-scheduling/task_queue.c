@@ -79,9 +79,8 @@ uint64_t rt__scheduler_push(struct scheduler *s, struct task_queue *q, struct rt
     s->ready_tasks++;
     if (had_work || q == s->running)
         return 0;
-    /* It wakes up: no banked credit (task_queue.h), and its wait starts now. */
-    if (q->vruntime < s->min_vruntime)
-        q->vruntime = s->min_vruntime;
+    /* It wakes up level with the others, credit and debt forgotten (task_queue.h). */
+    q->vruntime = s->min_vruntime;
     q->ready_since = now_ns();
     return q->latency_ns ? q->ready_since + q->latency_ns : 0;
 }

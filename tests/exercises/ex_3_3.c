@@ -1,24 +1,21 @@
 /*
  * tests/exercises/ex_3_3.c - exercise 3.3: a woken latency queue is served in time, in debt or not.
  *
- * As phase 3 stands, a task queue that wakes up starts at the current
- * minimum virtual runtime only if it is behind it: a queue that ran ahead
- * of its share before it went idle keeps that debt, and the scheduler
- * (which runs the queue with the least virtual runtime) passes it over
- * until the others have caught up. Its latency shortens the other queue's
- * slices, to nothing once its deadline has passed, but does not make it
- * run. The exercise changes task_queue.c so that a latency-sensitive queue
- * that gets work is served within its latency whatever its virtual
- * runtime: Glommio's rule (a queue that wakes up starts at the current
- * minimum, debt forgiven), or a pick that serves first a queue whose
- * latency deadline has passed. Appendix D discusses both.
+ * Phase 3 wakes a task queue at the current minimum virtual runtime
+ * whichever side it was on (Glommio's rule): a queue that ran ahead of its
+ * share before it went idle has its debt forgiven, and this test passes.
+ * The exercise first keeps the debt (raise the virtual runtime to the
+ * minimum, never lower it: Linux CFS's rule), which makes this test fail,
+ * then makes it pass again without forgiving the debt: a pick that serves
+ * first a latency queue whose deadline has passed. Appendix D discusses both.
  *
  * The case: queue "urgent" (latency 1 ms) runs a task that computes
  * DEBT_NS in one poll, far beyond its share, and then waits. A CPU-bound
  * task in queue "batch" (same shares, latency does not matter) wakes it
  * and counts its own slices. The urgent task must run within the next
- * slice or two of the batch task; today it waits for hundreds, until the
- * batch queue's virtual runtime has caught up with the urgent one's.
+ * slice or two of the batch task; with the debt kept and nothing else
+ * changed it waits for hundreds, until the batch queue's virtual runtime
+ * has caught up with the urgent one's.
  *
  * Run: make exercise E=3.3
  */
