@@ -35,10 +35,10 @@
 #define SPIN_MAX_NS NSEC_PER_SEC
 
 struct rt_executor {
-    struct list_node tasks;  /* every task not yet freed, linked by task->all_link */
-    size_t task_count;       /* length of `tasks` */
-    bool running;            /* inside rt_executor_run() */
-    struct reactor reactor;  /* this executor's io_uring and its requests */
+    struct list_node tasks; /* every task not yet freed, linked by task->all_link */
+    size_t task_count;      /* length of `tasks` */
+    bool running;           /* inside rt_executor_run() */
+    struct reactor reactor; /* this executor's io_uring and its requests */
 
     /* Phase 3 */
     struct scheduler sched;         /* the task queues, each with its own run queue */
@@ -82,8 +82,7 @@ static int check_builder(const struct rt_builder *b)
                  "preempt_slice_ns %llu is longer than RT_SLICE_MAX_NS (10 s)",
                  (unsigned long long)b->preempt_slice_ns);
     else if (b->spin_before_park_ns > SPIN_MAX_NS)
-        snprintf(last_error, sizeof(last_error),
-                 "spin_before_park_ns %llu is longer than a second",
+        snprintf(last_error, sizeof(last_error), "spin_before_park_ns %llu is longer than a second",
                  (unsigned long long)b->spin_before_park_ns);
     else
         return 0;
@@ -286,8 +285,8 @@ static void park(struct rt_executor *ex)
         next = rt__timers_next(&ex->timers);
         now = now_ns();
         rt__reactor_park(&ex->reactor, next == UINT64_MAX ? UINT64_MAX
-                                       : next > now      ? next - now
-                                                         : 0);
+                                       : next > now       ? next - now
+                                                          : 0);
     }
     atomic_store(&ex->sleeping, false);
 }

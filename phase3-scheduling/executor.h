@@ -124,8 +124,8 @@ void rt_executor_notify(struct rt_executor *ex);
  * say). Phase 4's channels are built on this.
  */
 struct rt_wait_notify {
-    struct rt_future future;            /* await this */
-    bool (*ready)(void *arg);           /* private, all of it */
+    struct rt_future future;  /* await this */
+    bool (*ready)(void *arg); /* private, all of it */
     void *arg;
     struct rt_executor *ex;             /* whose waiters it is among, while it waits */
     struct rt_wait_notify *prev, *next; /* the executor's list of waiters */

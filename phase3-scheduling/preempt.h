@@ -25,12 +25,12 @@
 #include <stdint.h>
 
 struct preempt {
-    struct io_uring ring;         /* two entries: the TIMEOUT, and at times an update of it */
+    struct io_uring ring;          /* two entries: the TIMEOUT, and at times an update of it */
     struct __kernel_timespec when; /* the armed deadline, as the kernel reads it at submit */
-    bool armed;                   /* a TIMEOUT is in the ring and has not fired */
-    uint64_t deadline;            /* when it fires (CLOCK_MONOTONIC ns), while armed */
-    bool can_update;              /* the kernel moves an armed timer in place (Linux 5.17) */
-    unsigned long arms;           /* system calls made to arm or move the timer (stats) */
+    bool armed;                    /* a TIMEOUT is in the ring and has not fired */
+    uint64_t deadline;             /* when it fires (CLOCK_MONOTONIC ns), while armed */
+    bool can_update;               /* the kernel moves an armed timer in place (Linux 5.17) */
+    unsigned long arms;            /* system calls made to arm or move the timer (stats) */
 };
 
 /* Make the ring. Returns 0, or -errno with a sentence in `why`. */

@@ -508,8 +508,8 @@ void rt__reactor_park(struct reactor *r, uint64_t timeout_ns)
      * as a TIMEOUT request: IORING_ENTER_EXT_ARG). -ETIME (the deadline) and
      * -EINTR (a signal) simply end the nap; the loop looks around again.
      */
-    ret = io_uring_submit_and_wait_timeout(&r->ring, &cqe, 1,
-                                           timeout_ns == UINT64_MAX ? NULL : &ts, NULL);
+    ret = io_uring_submit_and_wait_timeout(&r->ring, &cqe, 1, timeout_ns == UINT64_MAX ? NULL : &ts,
+                                           NULL);
     r->stats.submit_calls++;
     r->parks++;
     r->stats.submitted += queued - io_uring_sq_ready(&r->ring);

@@ -77,11 +77,11 @@ struct reactor {
     unsigned in_flight;         /* SQEs put in the ring and not completed: each owes one CQE */
     struct reactor_stats stats; /* see above */
     /* Phase 3 */
-    int mode;                   /* the RT_RING_* the ring was made with (executor.h) */
-    int doorbell_fd;            /* an eventfd: a write wakes the thread parked on this ring */
-    bool doorbell_armed;        /* a read of it is in the ring (not counted in in_flight) */
-    uint64_t doorbell_count;    /* where that read puts the eventfd's count (not used) */
-    unsigned long parks;        /* times the thread slept in rt__reactor_park() */
+    int mode;                /* the RT_RING_* the ring was made with (executor.h) */
+    int doorbell_fd;         /* an eventfd: a write wakes the thread parked on this ring */
+    bool doorbell_armed;     /* a read of it is in the ring (not counted in in_flight) */
+    uint64_t doorbell_count; /* where that read puts the eventfd's count (not used) */
+    unsigned long parks;     /* times the thread slept in rt__reactor_park() */
 };
 
 /*

@@ -55,22 +55,22 @@ void rt_yield_if_needed(struct rt_yield *y);
 
 /* ------------------------------------------------------------ task queues */
 
-#define RT_TASK_QUEUE_DEFAULT  0    /* the queue every executor has: shares 1000, latency 0 */
+#define RT_TASK_QUEUE_DEFAULT  0 /* the queue every executor has: shares 1000, latency 0 */
 #define RT_SHARES_MIN          1
 #define RT_SHARES_MAX          1000
-#define RT_TASK_QUEUE_NAME_MAX 32   /* bytes, with the NUL */
+#define RT_TASK_QUEUE_NAME_MAX 32                          /* bytes, with the NUL */
 #define RT_LATENCY_MAX         (60 * UINT64_C(1000000000)) /* a minute: anything longer is "doesn't" */
 
 /* What a queue has done, for the program to read (rt_task_queue_stats). Times in nanoseconds. */
 struct rt_task_queue_stats {
-    uint64_t runtime_ns;   /* time spent running its tasks */
-    uint64_t tasks_run;    /* polls of its tasks */
-    uint64_t waiting_ns;   /* time it had tasks ready to run while another queue ran */
-    uint64_t max_wait_ns;  /* the longest single such wait */
-    uint64_t vruntime;     /* its virtual runtime: runtime_ns scaled by 1000 / shares, and
-                              moved forward when it wakes (see task_queue.c) */
-    unsigned shares;       /* as created */
-    uint64_t latency_ns;   /* as created; 0: latency does not matter */
+    uint64_t runtime_ns;  /* time spent running its tasks */
+    uint64_t tasks_run;   /* polls of its tasks */
+    uint64_t waiting_ns;  /* time it had tasks ready to run while another queue ran */
+    uint64_t max_wait_ns; /* the longest single such wait */
+    uint64_t vruntime;    /* its virtual runtime: runtime_ns scaled by 1000 / shares, and
+                             moved forward when it wakes (see task_queue.c) */
+    unsigned shares;      /* as created */
+    uint64_t latency_ns;  /* as created; 0: latency does not matter */
 };
 
 /*

@@ -15,8 +15,8 @@
 
 static const struct rt_waker_vtable task_waker_vtable;
 
-struct rt_task *rt__task_new(struct rt_executor *ex, struct task_queue *q, const struct rt_future *f,
-                             size_t size)
+struct rt_task *rt__task_new(struct rt_executor *ex, struct task_queue *q,
+                             const struct rt_future *f, size_t size)
 {
     struct rt_task *t;
 

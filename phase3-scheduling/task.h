@@ -76,8 +76,8 @@ static inline bool task_is_done(const struct rt_task *t)
  * Allocate a task holding a copy of the `size` bytes at `f`, to run in task
  * queue `q` (phase 3) of `ex`. It has one reference: the handle's.
  */
-struct rt_task *rt__task_new(struct rt_executor *ex, struct task_queue *q, const struct rt_future *f,
-                             size_t size);
+struct rt_task *rt__task_new(struct rt_executor *ex, struct task_queue *q,
+                             const struct rt_future *f, size_t size);
 
 void rt__task_ref(struct rt_task *t);
 void rt__task_unref(struct rt_task *t); /* frees the task when the count reaches zero */

@@ -30,15 +30,15 @@
 #include "scheduling.h"
 
 struct task_queue {
-    struct run_queue ready;   /* its tasks that are ready to be polled, oldest first */
-    struct list_node link;    /* on the scheduler's list of queues */
-    int id;                   /* what the program calls it: RT_TASK_QUEUE_DEFAULT or > 0 */
+    struct run_queue ready; /* its tasks that are ready to be polled, oldest first */
+    struct list_node link;  /* on the scheduler's list of queues */
+    int id;                 /* what the program calls it: RT_TASK_QUEUE_DEFAULT or > 0 */
     char name[RT_TASK_QUEUE_NAME_MAX];
-    unsigned shares;          /* 1..1000 */
-    uint64_t latency_ns;      /* 0: latency does not matter; else serve it within this */
-    uint64_t vruntime;        /* see above: the queue with work and the least runs next */
-    uint64_t ready_since;     /* when it last got work while not running (for the stats) */
-    size_t live_tasks;        /* its tasks not yet freed: it cannot be removed while > 0 */
+    unsigned shares;                  /* 1..1000 */
+    uint64_t latency_ns;              /* 0: latency does not matter; else serve it within this */
+    uint64_t vruntime;                /* see above: the queue with work and the least runs next */
+    uint64_t ready_since;             /* when it last got work while not running (for the stats) */
+    size_t live_tasks;                /* its tasks not yet freed: it cannot be removed while > 0 */
     struct rt_task_queue_stats stats; /* runtime, tasks run, waiting */
 };
 

@@ -41,11 +41,11 @@ struct rt_timer {
 
 /* Output: 0 once `ns` nanoseconds have passed since the first poll, or -EINVAL (see above). */
 struct rt_sleep {
-    struct rt_future future;  /* await this */
-    uint64_t ns;              /* private: how long, counted from the first poll */
-    bool started;             /* private: the deadline was put in the heap */
-    struct rt_executor *ex;   /* private: whose heap, once started */
-    struct rt_timer timer;    /* private */
+    struct rt_future future; /* await this */
+    uint64_t ns;             /* private: how long, counted from the first poll */
+    bool started;            /* private: the deadline was put in the heap */
+    struct rt_executor *ex;  /* private: whose heap, once started */
+    struct rt_timer timer;   /* private */
 };
 void rt_sleep(struct rt_sleep *s, uint64_t ns);
 

@@ -29,9 +29,9 @@
 
 struct timer_heap {
     struct rt_timer **items; /* items[0] has the nearest deadline; children of i: 2i+1, 2i+2 */
-    size_t len;                 /* entries in the heap */
-    size_t cap;                 /* slots allocated */
-    uint64_t next_seq;          /* the next entry's sequence number */
+    size_t len;              /* entries in the heap */
+    size_t cap;              /* slots allocated */
+    uint64_t next_seq;       /* the next entry's sequence number */
 };
 
 void rt__timers_init(struct timer_heap *h);
