@@ -217,7 +217,9 @@ static void run_ready_tasks(struct rt_executor *ex, struct rt_task *main_task)
         return;
     /* At least one task runs, even if the timer fired already: every slice makes progress. */
     for (n = q->ready.len; n > 0 && (t = rt__scheduler_pop(&ex->sched, q)); n--) {
-        q->stats.tasks_run++;
+        /* One cancelled while it waited in the queue is let go unpolled: that is not a run. */
+        if (!task_is_done(t))
+            q->stats.tasks_run++;
         rt__task_run(t);
         over = ex->yield_requested || rt__preempt_fired(&ex->preempt);
         if (over)

@@ -91,15 +91,20 @@ static enum rt_poll timeout_poll(struct rt_future *self, struct rt_context *cx, 
 
     if (!t->inner)
         rt__die("an rt_timeout was polled after it finished");
+    /* A bad duration is refused whatever the inner future would do, before it starts anything. */
+    if (t->timer.ns > RT_DURATION_MAX) {
+        timeout_release_children(t); /* the inner future is never polled: it started nothing */
+        *out = -EINVAL;
+        return RT_READY;
+    }
     /* Both are polled with our waker, so whichever finishes first wakes us. */
     if (rt_future_poll(t->inner, cx, out) == RT_READY) {
         timeout_release_children(t);
         return RT_READY;
     }
-    if (rt_future_poll(&t->timer.future, cx, out) == RT_READY) {
+    if (rt_future_poll(&t->timer.future, cx, NULL) == RT_READY) {
         timeout_release_children(t); /* too late: give up on the inner future, cancelling its I/O */
-        /* The sleep's output is 0 when the time is up, or -EINVAL for a bad duration. */
-        *out = *out == 0 ? -ETIMEDOUT : *out;
+        *out = -ETIMEDOUT;
         return RT_READY;
     }
     return RT_PENDING;

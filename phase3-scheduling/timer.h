@@ -58,12 +58,13 @@ void rt_sleep(struct rt_sleep *s, uint64_t ns);
 /*
  * Output: the inner future's output, or -ETIMEDOUT if `ns` nanoseconds pass
  * first (counted from the first poll), or -EINVAL for a duration over
- * RT_DURATION_MAX. An inner future that can itself end with -ETIMEDOUT is
- * indistinguishable from a timeout. The timeout owns `inner` from now on:
- * it drops it when it finishes, when it times out, or when it is dropped
- * itself, so the caller must not. `inner` must not move while the timeout
- * is alive (keep both in the same struct). Like an rt_io (io.h), `t` must be
- * zero-filled or finished when it is made into a timeout.
+ * RT_DURATION_MAX (at the first poll, before `inner` is ever polled, so
+ * that it starts nothing). An inner future that can itself end with
+ * -ETIMEDOUT is indistinguishable from a timeout. The timeout owns `inner`
+ * from now on: it drops it when it finishes, when it times out, or when it
+ * is dropped itself, so the caller must not. `inner` must not move while
+ * the timeout is alive (keep both in the same struct). Like an rt_io (io.h), `t`
+ * must be zero-filled or finished when it is made into a timeout.
  */
 struct rt_timeout {
     struct rt_future future; /* await this */
