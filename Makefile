@@ -5,16 +5,21 @@
 #   make phase2          build phase 2: library, examples, benchmarks, tests
 #   make test            test every phase present (make check: the same)
 #   make bench           run the benchmarks (make phase1 bench: one phase)
-#   make demo            run every phase's showcase, with narration
-#   make diffs           build/diffs/phaseN-1_to_phaseN.diff, with a summary
-#   make book-check      every listing in BOOK.md still appears in its file
+#   make demo            build every phase's examples and run its showcase, with narration
+#   make exercise E=1.5  build and run the test of the book's exercise 1.5 (make exercise: list them)
+#   make diffs           build/diffs/: per step, the whole diff and the runtime-only one, in reading order
+#   make book-check      every listing in BOOK.md and docs/tracing.md still appears in its file
 #   make format          clang-format every C file (make format-check: only look)
 #   make clean           remove build/
 #
 #   SAN=1                build with AddressSanitizer + UndefinedBehaviorSanitizer
-#   CC=clang             build with clang instead of gcc
-
-CC ?= cc
+#   SAN=thread           build with ThreadSanitizer
+#   CC=clang             build with clang instead of cc (gcc on Debian)
+#   B=dir                build under dir/ instead of build/
+#   V=1                  show whole command lines
+#
+# CC needs no line here: it is make's own variable, `cc` unless the command line
+# or the environment sets it.
 SAN ?=
 B ?= build
 
@@ -23,6 +28,15 @@ ALL_PHASES := $(foreach d,$(PHASE_DIRS),$(patsubst phase%,%,$(firstword $(subst 
 # "make phase2 test" limits test/bench/demo to the phases named on the command line.
 GOAL_PHASES := $(patsubst phase%,%,$(filter $(addprefix phase,$(ALL_PHASES)),$(MAKECMDGOALS)))
 PHASES := $(or $(GOAL_PHASES),$(ALL_PHASES))
+
+# The order in which the book's chapter for phase N reads phase N's library files.
+# `make diffs` writes the runtime-only diff from phase N-1 to phase N in this
+# order, so that it reads like the chapter; library files not listed here follow
+# alphabetically (a new file is never left out). A new phase adds its line.
+READING_ORDER_2 := reactor.h reactor.c io.h io.c executor.c executor.h file.h file.c \
+	net.h net.c timer.h timer.c
+READING_ORDER_3 := reactor.h reactor.c executor.h executor.c timers.h timers.c timer.h timer.c \
+	preempt.h preempt.c scheduling.h task_queue.h task_queue.c task.h task.c
 
 # -D_DEFAULT_SOURCE: C11 plus the POSIX and BSD interfaces (clock_gettime, sockets);
 # a file that needs GNU extensions defines _GNU_SOURCE itself and says why.
@@ -37,16 +51,32 @@ CFLAGS_BASE += -Wjump-misses-init
 endif
 ifeq ($(SAN),1)
 CFLAGS_OPT := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
-else
+else ifeq ($(SAN),thread)
+CFLAGS_OPT := -O1 -fno-omit-frame-pointer -fsanitize=thread
+else ifeq ($(SAN),)
 CFLAGS_OPT := -O2
+else
+$(error SAN=$(SAN) is not a build mode: use SAN=1 (AddressSanitizer + UBSan) or SAN=thread (ThreadSanitizer))
 endif
 CFLAGS_ALL := $(CFLAGS_BASE) $(CFLAGS_OPT) $(CFLAGS)
-LIBS := $(shell pkg-config --libs liburing 2>/dev/null || echo -luring) -pthread
-CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
+
+# ---------------------------------------------------------------- packages
+# liburing, Check and pkg-config may not be installed yet when make starts:
+# `deps` (.ci/deps) installs them. So their flags are read with `=`, not `:=`:
+# pkg-config runs when a recipe uses them, and every rule that compiles or links
+# has `| deps`, an order-only prerequisite, which makes deps run (and finish)
+# before any compile, also under make -j, without making anything "out of date"
+# because deps ran. The `||` fallbacks are for a pkg-config that does not know the
+# package; Debian's libcheck is static and also needs subunit, libm and librt.
+URING_CFLAGS = $(shell pkg-config --cflags liburing 2>/dev/null)
+LIBS = $(shell pkg-config --libs liburing 2>/dev/null || echo -luring) -pthread
+CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt)
 
 # Under the sanitizers everything runs slower: give each test more time before it counts as hung.
-TEST_ENV := CK_TIMEOUT_MULTIPLIER=$(if $(filter 1,$(SAN)),4,1) \
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1
+TEST_ENV := CK_TIMEOUT_MULTIPLIER=$(if $(SAN),4,1) \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	TSAN_OPTIONS=halt_on_error=1
 
 # Quiet by default: "CC file" per compile. V=1 shows the whole command lines.
 ifeq ($(V),1)
@@ -57,16 +87,28 @@ Q := @
 say = @printf '  %-6s %s\n' $(1) $(2)
 endif
 
+# The recipe of a generated file: write the lines given (each a quoted shell
+# word) only if the file does not already hold exactly them, so that its date,
+# and everything compiled from it, stay as they are when nothing changed.
+write_if_changed = @mkdir -p $(@D); printf '%s\n' $(1) | cmp -s - $@ || printf '%s\n' $(1) > $@
+
 COMMON_SRCS := $(wildcard common/*.c)
 TEST_HARNESS := tests/harness.c
 
-.PHONY: all test check bench demo diffs book-check format format-check clean deps \
-	$(addprefix phase,$(ALL_PHASES))
+.PHONY: all test check bench demo exercise diffs book-check format format-check clean deps \
+	$(foreach n,$(ALL_PHASES),phase$(n) test-$(n) bench-$(n) demo-$(n))
 all: $(addprefix phase,$(PHASES))
 check: test
 
 # ---------------------------------------------------------------- one phase
 # $(1) is the phase number. Every output of phase N lands under build/phaseN/.
+#
+# About $$: this template is expanded twice. $(call PHASE_RULES,2) replaces $(1)
+# by 2 and expands every $(...) once; then $(eval) reads the result as makefile
+# text. So $(1) and $(CC) are filled in by the call, while $$(P$(1)_DIR) comes
+# out of it as $(P2_DIR), which is expanded later, once P2_DIR is defined above
+# it (or, in a recipe, when the recipe runs: $$@ becomes $@ there). A $ meant for
+# the shell (a shell variable in a recipe) needs $$$$: two expansions, two halvings.
 define PHASE_RULES
 P$(1)_DIR := $(filter phase$(1)-%,$(PHASE_DIRS))
 P$(1)_OUT := $(B)/phase$(1)
@@ -84,21 +126,28 @@ P$(1)_TESTS := $$(sort $$(shell grep -l '^TEST_SINCE_PHASE([1-$(1)]);' tests/tes
 P$(1)_SUITES := $$(foreach t,$$(P$(1)_TESTS),X($$(patsubst tests/test_%.c,%,$$(t))))
 P$(1)_TEST_OBJS := $$(patsubst tests/%.c,$$(P$(1)_OUT)/tests/%.o,$$(P$(1)_TESTS) $(TEST_HARNESS))
 P$(1)_CFLAGS := $(CFLAGS_ALL) -I. -I$$(P$(1)_DIR) -DPHASE=$(1)
+# Every .d file the compiler may have written for this phase (-MMD): which headers each object read.
+P$(1)_DEPFILES := $$(P$(1)_OBJS:.o=.d) $$(P$(1)_TEST_OBJS:.o=.d) \
+	$$(addsuffix .d,$$(P$(1)_EXAMPLES) $$(P$(1)_BENCHES))
 
-phase$(1): deps $$(P$(1)_LIB) $$(P$(1)_EXAMPLES) $$(P$(1)_BENCHES) $$(P$(1)_OUT)/tests/run_tests
+phase$(1): $$(P$(1)_LIB) $$(P$(1)_EXAMPLES) $$(P$(1)_BENCHES) $$(P$(1)_OUT)/tests/run_tests
 
 # Rebuild everything of a phase when the compiler or the flags change (SAN=1, CC=clang).
 $$(P$(1)_OUT)/.flags: FORCE
-	@mkdir -p $$(@D)
-	@echo '$(CC) $$(P$(1)_CFLAGS) $$(P$(1)_SUITES)' | cmp -s - $$@ || \
-		echo '$(CC) $$(P$(1)_CFLAGS) $$(P$(1)_SUITES)' > $$@
+	$$(call write_if_changed,'$(CC) $$(P$(1)_CFLAGS)')
 
-$$(P$(1)_OUT)/obj/%.o: $$(P$(1)_DIR)/%.c $$(P$(1)_OUT)/.flags
+# The list of the phase's test suites, for the harness (tests/harness.h includes it).
+# A file of its own, so that adding a test file recompiles the tests, not the library.
+$$(P$(1)_OUT)/tests/suites.h: FORCE
+	$$(call write_if_changed,'/* Generated by the Makefile: the test suites of phase $(1). */' \
+		'#define TEST_SUITES $$(P$(1)_SUITES)')
+
+$$(P$(1)_OUT)/obj/%.o: $$(P$(1)_DIR)/%.c $$(P$(1)_OUT)/.flags | deps
 	@mkdir -p $$(@D)
 	$$(call say,CC,$$@)
-	$(Q)$(CC) $$(P$(1)_CFLAGS) -MMD -MP -c $$< -o $$@
+	$(Q)$(CC) $$(P$(1)_CFLAGS) $$(URING_CFLAGS) -MMD -MP -c $$< -o $$@
 
-$$(P$(1)_OUT)/obj/common/%.o: common/%.c $$(P$(1)_OUT)/.flags
+$$(P$(1)_OUT)/obj/common/%.o: common/%.c $$(P$(1)_OUT)/.flags | deps
 	@mkdir -p $$(@D)
 	$$(call say,CC,$$@)
 	$(Q)$(CC) $$(P$(1)_CFLAGS) -MMD -MP -c $$< -o $$@
@@ -108,25 +157,24 @@ $$(P$(1)_LIB): $$(P$(1)_OBJS)
 	$$(call say,AR,$$@)
 	$(Q)ar rcs $$@ $$^
 
-$$(P$(1)_OUT)/examples/%: $$(P$(1)_DIR)/examples/%.c $$(P$(1)_LIB) $$(P$(1)_OUT)/.flags
+$$(P$(1)_OUT)/examples/%: $$(P$(1)_DIR)/examples/%.c $$(P$(1)_LIB) $$(P$(1)_OUT)/.flags | deps
 	@mkdir -p $$(@D)
 	$$(call say,LINK,$$@)
-	$(Q)$(CC) $$(P$(1)_CFLAGS) -MMD -MP $$< $$(P$(1)_LIB) $(LIBS) -o $$@
+	$(Q)$(CC) $$(P$(1)_CFLAGS) $$(URING_CFLAGS) -MMD -MP $$< $$(P$(1)_LIB) $$(LIBS) -o $$@
 
-$$(P$(1)_OUT)/bench/%: $$(P$(1)_DIR)/bench/%.c $$(P$(1)_LIB) $$(P$(1)_OUT)/.flags
+$$(P$(1)_OUT)/bench/%: $$(P$(1)_DIR)/bench/%.c $$(P$(1)_LIB) $$(P$(1)_OUT)/.flags | deps
 	@mkdir -p $$(@D)
 	$$(call say,LINK,$$@)
-	$(Q)$(CC) $$(P$(1)_CFLAGS) -MMD -MP $$< $$(P$(1)_LIB) $(LIBS) -lm -o $$@
+	$(Q)$(CC) $$(P$(1)_CFLAGS) $$(URING_CFLAGS) -MMD -MP $$< $$(P$(1)_LIB) $$(LIBS) -lm -o $$@
 
-$$(P$(1)_OUT)/tests/%.o: tests/%.c $$(P$(1)_OUT)/.flags
+$$(P$(1)_OUT)/tests/%.o: tests/%.c $$(P$(1)_OUT)/.flags $$(P$(1)_OUT)/tests/suites.h | deps
 	@mkdir -p $$(@D)
 	$$(call say,CC,$$@)
-	$(Q)$(CC) $$(P$(1)_CFLAGS) $$(shell pkg-config --cflags check 2>/dev/null) \
-		'-DTEST_SUITES=$$(P$(1)_SUITES)' -MMD -MP -c $$< -o $$@
+	$(Q)$(CC) $$(P$(1)_CFLAGS) $$(URING_CFLAGS) $$(CHECK_CFLAGS) -I$$(@D) -MMD -MP -c $$< -o $$@
 
-$$(P$(1)_OUT)/tests/run_tests: $$(P$(1)_TEST_OBJS) $$(P$(1)_LIB)
+$$(P$(1)_OUT)/tests/run_tests: $$(P$(1)_TEST_OBJS) $$(P$(1)_LIB) | deps
 	$$(call say,LINK,$$@)
-	$(Q)$(CC) $$(P$(1)_CFLAGS) $$(P$(1)_TEST_OBJS) $$(P$(1)_LIB) $(CHECK_LIBS) $(LIBS) -o $$@
+	$(Q)$(CC) $$(P$(1)_CFLAGS) $$(P$(1)_TEST_OBJS) $$(P$(1)_LIB) $$(CHECK_LIBS) $$(LIBS) -o $$@
 
 test-$(1): phase$(1)
 	@echo "== phase $(1): $$(P$(1)_DIR) ($$(words $$(P$(1)_TESTS)) test files)"
@@ -136,10 +184,11 @@ bench-$(1): phase$(1)
 	@echo "== phase $(1) benchmarks ($$$$(nproc) CPUs, $$$$(uname -r))"
 	@for b in $$(P$(1)_BENCHES); do $$$$b || exit 1; done
 
-demo-$(1): phase$(1)
+# The demo runs the examples only: it needs neither the tests nor the benchmarks.
+demo-$(1): $$(P$(1)_EXAMPLES)
 	@sh $$(P$(1)_DIR)/examples/demo.sh $$(P$(1)_OUT)
 
--include $$(shell find $$(P$(1)_OUT) -name '*.d' 2>/dev/null)
+-include $$(wildcard $$(P$(1)_DEPFILES))
 endef
 
 $(foreach n,$(ALL_PHASES),$(eval $(call PHASE_RULES,$(n))))
@@ -162,29 +211,92 @@ test: $(addprefix test-,$(PHASES))
 bench: $(addprefix bench-,$(PHASES))
 demo: $(addprefix demo-,$(PHASES))
 
+# Under make -j the phases build side by side, but their runs take turns, in
+# phase order, so that two phases' output never interleaves (and benchmarks do
+# not compete for the CPUs): $(call in_turn,test,1 2 3) adds "test-2: | test-1"
+# and "test-3: | test-2".
+in_turn = $(if $(word 2,$(2)),$(eval $(1)-$(word 2,$(2)): | $(1)-$(word 1,$(2)))$(call in_turn,$(1),$(wordlist 2,$(words $(2)),$(2))))
+$(call in_turn,test,$(PHASES))
+$(call in_turn,bench,$(PHASES))
+$(call in_turn,demo,$(PHASES))
+
 # A make goal named like a phase ("make phase1 test") is already a target above.
 
-# Install liburing, Check and pkg-config when they are missing (apt-get as root, or sudo);
-# otherwise stop with one line that says what to install.
+# Install liburing, Check and pkg-config when they are missing (apt-get as root, or sudo),
+# and check that liburing is 2.3 or later; otherwise stop with one line that says what to do.
 deps:
-	@sh .ci/deps
+	@CC='$(CC)' sh .ci/deps
+
+# ---------------------------------------------------------------- exercises
+# make exercise E=1.5 builds a test runner holding only the suite of
+# tests/exercises/ex_1_5.c, against the phase its TEST_SINCE_PHASE(n) names,
+# with the same harness, and runs it. Exercise tests fail until the reader has
+# done the exercise, so they are not part of make test (tests/exercises/README.md).
+EXERCISE_LIST = for f in $$(ls tests/exercises/ex_*.c 2>/dev/null | sort -V); do \
+	e=$${f\#tests/exercises/ex_}; e=$$(echo "$${e%.c}" | tr _ .); \
+	printf '  make exercise E=%-6s phase %s  %s\n' "$$e" \
+		"$$(sed -n 's/^TEST_SINCE_PHASE(\([0-9]*\));.*/\1/p' "$$f")" \
+		"$$(sed -n 's/^ \* tests\/exercises\/ex_[0-9_]*\.c - //p' "$$f" | head -n 1)"; \
+	done
+
+ifeq ($(E),)
+exercise:
+	@echo "The book's exercises that come with a test (each fails until you have done it, but 3.3 and 3.4: see their files):"
+	@$(EXERCISE_LIST)
+	@ls tests/exercises/ex_*.c >/dev/null 2>&1 || echo "  none yet (tests/exercises/README.md says how they work)"
+else
+EX := ex_$(subst .,_,$(E))
+EX_SRC := tests/exercises/$(EX).c
+EX_PHASE := $(shell sed -n 's/^TEST_SINCE_PHASE(\([0-9]*\));.*/\1/p' $(EX_SRC) 2>/dev/null)
+EX_OUT := $(B)/phase$(EX_PHASE)/exercises/$(EX)
+ifneq ($(filter exercise,$(MAKECMDGOALS)),)
+ifeq ($(wildcard $(EX_SRC)),)
+$(error there is no exercise $(E): $(EX_SRC) does not exist ("make exercise" lists them))
+endif
+ifeq ($(filter $(EX_PHASE),$(ALL_PHASES)),)
+$(error $(EX_SRC) must start with TEST_SINCE_PHASE(n) for a phase this repository has ($(ALL_PHASES)))
+endif
+endif
+
+exercise: $(EX_OUT)/run_tests
+	@echo "== exercise $(E), against phase $(EX_PHASE): $(EX_SRC)"
+	@$(TEST_ENV) $(EX_OUT)/run_tests
+
+$(EX_OUT)/suites.h: FORCE
+	$(call write_if_changed,'/* Generated by the Makefile: the one suite of exercise $(E). */' \
+		'#define TEST_SUITES X($(EX))')
+
+$(EX_OUT)/%.o: tests/%.c $(B)/phase$(EX_PHASE)/.flags $(EX_OUT)/suites.h | deps
+	@mkdir -p $(@D)
+	$(call say,CC,$@)
+	$(Q)$(CC) $(P$(EX_PHASE)_CFLAGS) $(URING_CFLAGS) $(CHECK_CFLAGS) -Itests -I$(EX_OUT) -MMD -MP -c $< -o $@
+
+$(EX_OUT)/%.o: tests/exercises/%.c $(B)/phase$(EX_PHASE)/.flags $(EX_OUT)/suites.h | deps
+	@mkdir -p $(@D)
+	$(call say,CC,$@)
+	$(Q)$(CC) $(P$(EX_PHASE)_CFLAGS) $(URING_CFLAGS) $(CHECK_CFLAGS) -Itests -I$(EX_OUT) -MMD -MP -c $< -o $@
+
+$(EX_OUT)/run_tests: $(EX_OUT)/$(EX).o $(EX_OUT)/harness.o $(P$(EX_PHASE)_LIB) | deps
+	$(call say,LINK,$@)
+	$(Q)$(CC) $(P$(EX_PHASE)_CFLAGS) $(filter %.o,$^) $(P$(EX_PHASE)_LIB) $(CHECK_LIBS) $(LIBS) -o $@
+
+-include $(wildcard $(EX_OUT)/*.d)
+endif
+
+# ---------------------------------------------------------------- diffs
+# One step per pair of consecutive phases: "1:2 2:3 ...". .ci/diffs writes the
+# whole diff and the runtime-only one, in the reading order given above.
+DIFF_STEPS := $(join $(addsuffix :,$(filter-out $(lastword $(ALL_PHASES)),$(ALL_PHASES))), \
+	$(wordlist 2,$(words $(ALL_PHASES)),$(ALL_PHASES)))
+diff_step = sh .ci/diffs $(P$(1)_DIR) $(P$(2)_DIR) $(B)/diffs $(READING_ORDER_$(2))
 
 diffs:
-	@mkdir -p $(B)/diffs
-	@set -- $(PHASE_DIRS); \
-	while [ $$# -ge 2 ]; do \
-		from=$$1; to=$$2; shift; \
-		n0=$${from%%-*}; n1=$${to%%-*}; \
-		out=$(B)/diffs/$${n0}_to_$${n1}.diff; \
-		diff -ruN $$from $$to > $$out; \
-		printf '%s -> %s: %s files changed, +%s -%s lines  (%s)\n' $$from $$to \
-			"$$(grep -c '^diff ' $$out)" \
-			"$$(grep '^+' $$out | grep -vc '^+++ ')" "$$(grep '^-' $$out | grep -vc '^--- ')" $$out; \
-	done; \
-	[ $(words $(PHASE_DIRS)) -ge 2 ] || echo "only one phase so far: nothing to diff"
+	@$(if $(DIFF_STEPS),true,echo "only one phase so far: nothing to diff")
+	@set -e; $(foreach s,$(DIFF_STEPS),$(call diff_step,$(firstword $(subst :, ,$(s))),$(lastword $(subst :, ,$(s))));)
 
 book-check:
 	@sh .ci/book-check BOOK.md
+	@sh .ci/book-check docs/tracing.md
 
 C_FILES = $(shell find common tests $(PHASE_DIRS) -name '*.[ch]')
 

@@ -4,6 +4,7 @@
 #include "common/alloc.h"
 #include "common/fatal.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 
 static _Thread_local long live_blocks;
@@ -19,7 +20,12 @@ void *rt__malloc(size_t size)
 
 void *rt__calloc(size_t count, size_t size)
 {
-    void *ptr = calloc(count, size);
+    void *ptr;
+
+    /* calloc() would refuse it too, but "out of memory" would be the wrong message. */
+    if (size != 0 && count > SIZE_MAX / size)
+        rt__die("allocating %zu x %zu bytes: the size overflows", count, size);
+    ptr = calloc(count, size);
     if (!ptr)
         rt__die("out of memory allocating %zu x %zu bytes", count, size);
     live_blocks++;

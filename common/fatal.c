@@ -2,6 +2,7 @@
  * common/fatal.c - see fatal.h.
  */
 #include "common/fatal.h"
+#include "common/trace.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,5 +17,6 @@ void rt__die(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
+    rt__trace_close(); /* abort() runs no atexit handler: end a JSON trace as valid JSON now */
     abort();
 }

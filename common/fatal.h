@@ -24,4 +24,15 @@ _Noreturn void rt__die(const char *fmt, ...) __attribute__((format(printf, 1, 2)
             rt__die("%s:%d: %s: assertion failed: %s", __FILE__, __LINE__, __func__, #cond); \
     } while (0)
 
+/*
+ * For a public function's pointer argument that must not be NULL: a NULL is
+ * misuse, stopped with "fatal: rt_executor_run: ex is NULL" rather than left
+ * to crash somewhere inside the runtime.
+ */
+#define ASSERT_ARG(arg)                                \
+    do {                                               \
+        if (!(arg))                                    \
+            rt__die("%s: %s is NULL", __func__, #arg); \
+    } while (0)
+
 #endif /* COMMON_FATAL_H */

@@ -3,8 +3,12 @@
  */
 #include "executor.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+
 #include "common/alloc.h"
 #include "common/fatal.h"
+#include "common/trace.h"
 #include "run_queue.h"
 #include "task.h"
 #include "thread.h"
@@ -14,18 +18,39 @@ struct rt_executor {
     struct list_node tasks;     /* every task not yet freed, linked by task->all_link */
     size_t task_count;          /* length of `tasks` */
     bool running;               /* inside rt_executor_run() */
+    unsigned trace_id;          /* its number in an RT_TRACE trace; 0 when not traced */
 };
 
 /* The executor running on this thread, so that tasks can spawn tasks. */
 static _Thread_local struct rt_executor *current;
+
+/* Why making an executor last failed on this thread (see rt_last_error()). */
+static _Thread_local char last_error[512];
+
+const char *rt_last_error(void)
+{
+    return last_error;
+}
+
+void rt__set_last_error(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(last_error, sizeof(last_error), fmt, ap);
+    va_end(ap);
+}
 
 int rt_executor_create(const struct rt_builder *b, struct rt_executor **out)
 {
     const struct rt_builder defaults = RT_BUILDER_INIT;
     struct rt_executor *ex;
 
+    ASSERT_ARG(out);
+    rt__trace_init(); /* RT_TRACE is read once, when the first executor is made */
     if (!b)
         b = &defaults;
+    last_error[0] = '\0';
     if (b->cpu != RT_CPU_ANY) {
         int err = rt_pin_current_thread(b->cpu);
         if (err < 0)
@@ -34,6 +59,7 @@ int rt_executor_create(const struct rt_builder *b, struct rt_executor **out)
     ex = rt__calloc(1, sizeof(*ex));
     run_queue_init(&ex->run_queue);
     list_init(&ex->tasks);
+    RT_TRACE(ex->trace_id = rt__trace_executor_new(b->cpu));
     *out = ex;
     return 0;
 }
@@ -58,12 +84,15 @@ intptr_t rt_executor_run(struct rt_executor *ex, const struct rt_future *main, s
     struct rt_task *main_task;
     intptr_t output;
 
+    ASSERT_ARG(ex);
+    ASSERT_ARG(main);
     if (current)
         rt__die("rt_executor_run: an executor is already running on this thread");
     if (ex->running)
         rt__die("rt_executor_run: this executor is already running on another thread");
     current = ex;
     ex->running = true;
+    RT_TRACE(rt__trace_run(ex->trace_id));
 
     /* run() holds the main task's handle reference itself. */
     main_task = rt__task_new(ex, main, size);
@@ -85,6 +114,7 @@ intptr_t rt_executor_run(struct rt_executor *ex, const struct rt_future *main, s
 
     ex->running = false;
     current = NULL;
+    RT_TRACE(rt__trace_run_end(ex->trace_id, (long)output));
     return output;
 }
 
@@ -94,6 +124,7 @@ struct rt_join_handle rt_spawn(const struct rt_future *f, size_t size)
 {
     struct rt_task *t;
 
+    ASSERT_ARG(f);
     if (!current)
         rt__die("rt_spawn: no executor is running on this thread; spawn from inside a task");
     t = rt__task_new(current, f, size);
@@ -108,6 +139,7 @@ struct rt_executor *rt_executor_current(void)
 
 size_t rt_executor_task_count(const struct rt_executor *ex)
 {
+    ASSERT_ARG(ex);
     return ex->task_count;
 }
 
@@ -157,8 +189,10 @@ void rt_executor_destroy(struct rt_executor *ex)
     struct rt_task *t;
     struct list_node *node;
 
+    ASSERT_ARG(ex);
     if (ex->running)
         rt__die("rt_executor_destroy: the executor is running");
+    RT_TRACE(rt__trace_destroy(ex->trace_id));
     cancel_all_tasks(ex);
 
     /* Closed tasks may still sit in the run queue; let go of the queue's references. */
@@ -174,5 +208,6 @@ void rt_executor_destroy(struct rt_executor *ex)
      */
     while ((node = list_pop_front(&ex->tasks)))
         container_of(node, struct rt_task, all_link)->executor = NULL;
+    RT_TRACE(rt__trace_destroy_end(ex->trace_id));
     rt__free(ex);
 }

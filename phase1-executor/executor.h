@@ -42,10 +42,20 @@ struct rt_builder {
  * With b->cpu set, the calling thread is pinned to that CPU, and stays so
  * after the executor is destroyed.
  * Returns 0, or -EINVAL for a CPU that does not exist or that this process
- * may not use. Phase 1 has no other way to fail; later phases (which open
- * an io_uring here) do, so the result is an error code from the start.
+ * may not use; rt_last_error() says which. Phase 1 has no other way to
+ * fail; later phases (which open an io_uring here) do, so the result is an
+ * error code from the start.
  */
 int rt_executor_create(const struct rt_builder *b, struct rt_executor **out);
+
+/*
+ * Why the last rt_executor_create(), rt_builder_spawn() or rt_thread_join()
+ * on this thread failed, and what to do about it; "" if it succeeded.
+ */
+const char *rt_last_error(void);
+
+/* Internal (thread.c uses it): set this thread's rt_last_error(), formatted as by printf(). */
+void rt__set_last_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Cancel and free every task still alive, then the executor. Not while it runs. */
 void rt_executor_destroy(struct rt_executor *ex);

@@ -4,14 +4,17 @@
  * Phase 2: the executor owns a reactor. The loop gains a step that hands the
  * kernel the tasks' requests and wakes the tasks whose requests completed,
  * and teardown waits for the kernel to let go of cancelled requests.
+ * Making an executor also sets SIGPIPE aside (ignore_sigpipe()).
  */
 #include "executor.h"
 
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "common/alloc.h"
 #include "common/fatal.h"
+#include "common/trace.h"
 #include "run_queue.h"
 #include "reactor.h"
 #include "task.h"
@@ -24,18 +27,44 @@ struct rt_executor {
     struct list_node tasks;     /* every task not yet freed, linked by task->all_link */
     size_t task_count;          /* length of `tasks` */
     bool running;               /* inside rt_executor_run() */
+    unsigned trace_id;          /* its number in an RT_TRACE trace; 0 when not traced */
     struct reactor reactor;     /* this executor's io_uring and its requests */
 };
 
 /* The executor running on this thread, so that tasks can spawn tasks. */
 static _Thread_local struct rt_executor *current;
 
-/* Why rt_executor_create() last failed on this thread. */
+/* Why making an executor last failed on this thread (see rt_last_error()). */
 static _Thread_local char last_error[512];
 
 const char *rt_last_error(void)
 {
     return last_error;
+}
+
+void rt__set_last_error(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(last_error, sizeof(last_error), fmt, ap);
+    va_end(ap);
+}
+
+/*
+ * A write to a socket or a pipe whose reader has gone raises SIGPIPE, and
+ * its default action kills the process: one client that hangs up would take
+ * a whole server down. rt_io_send() passes MSG_NOSIGNAL, but a write has no
+ * such flag. So, as Rust's standard library does before main(), we ignore
+ * SIGPIPE and such a write fails with -EPIPE instead. A program that chose
+ * a disposition of its own (a handler, or SIG_IGN already) keeps it.
+ */
+static void ignore_sigpipe(void)
+{
+    struct sigaction old, ignore = {.sa_handler = SIG_IGN};
+
+    if (sigaction(SIGPIPE, NULL, &old) == 0 && old.sa_handler == SIG_DFL)
+        sigaction(SIGPIPE, &ignore, NULL);
 }
 
 int rt_executor_create(const struct rt_builder *b, struct rt_executor **out)
@@ -44,16 +73,15 @@ int rt_executor_create(const struct rt_builder *b, struct rt_executor **out)
     struct rt_executor *ex;
     int err;
 
+    ASSERT_ARG(out);
+    rt__trace_init(); /* RT_TRACE is read once, when the first executor is made */
     if (!b)
         b = &defaults;
     last_error[0] = '\0';
     if (b->cpu != RT_CPU_ANY) {
         err = rt_pin_current_thread(b->cpu);
-        if (err < 0) {
-            snprintf(last_error, sizeof(last_error),
-                     "CPU %d does not exist or this process may not use it", b->cpu);
+        if (err < 0)
             return err;
-        }
     }
     ex = rt__calloc(1, sizeof(*ex));
     err = rt__reactor_init(&ex->reactor, b->ring_entries ? b->ring_entries : DEFAULT_RING_ENTRIES,
@@ -64,6 +92,8 @@ int rt_executor_create(const struct rt_builder *b, struct rt_executor **out)
     }
     run_queue_init(&ex->run_queue);
     list_init(&ex->tasks);
+    ignore_sigpipe();
+    RT_TRACE(ex->trace_id = rt__trace_executor_new(b->cpu));
     *out = ex;
     return 0;
 }
@@ -88,12 +118,15 @@ intptr_t rt_executor_run(struct rt_executor *ex, const struct rt_future *main, s
     struct rt_task *main_task;
     intptr_t output;
 
+    ASSERT_ARG(ex);
+    ASSERT_ARG(main);
     if (current)
         rt__die("rt_executor_run: an executor is already running on this thread");
     if (ex->running)
         rt__die("rt_executor_run: this executor is already running on another thread");
     current = ex;
     ex->running = true;
+    RT_TRACE(rt__trace_run(ex->trace_id));
 
     /* run() holds the main task's handle reference itself. */
     main_task = rt__task_new(ex, main, size);
@@ -124,6 +157,7 @@ intptr_t rt_executor_run(struct rt_executor *ex, const struct rt_future *main, s
 
     ex->running = false;
     current = NULL;
+    RT_TRACE(rt__trace_run_end(ex->trace_id, (long)output));
     return output;
 }
 
@@ -133,6 +167,7 @@ struct rt_join_handle rt_spawn(const struct rt_future *f, size_t size)
 {
     struct rt_task *t;
 
+    ASSERT_ARG(f);
     if (!current)
         rt__die("rt_spawn: no executor is running on this thread; spawn from inside a task");
     t = rt__task_new(current, f, size);
@@ -147,6 +182,7 @@ struct rt_executor *rt_executor_current(void)
 
 size_t rt_executor_task_count(const struct rt_executor *ex)
 {
+    ASSERT_ARG(ex);
     return ex->task_count;
 }
 
@@ -201,8 +237,10 @@ void rt_executor_destroy(struct rt_executor *ex)
     struct rt_task *t;
     struct list_node *node;
 
+    ASSERT_ARG(ex);
     if (ex->running)
         rt__die("rt_executor_destroy: the executor is running");
+    RT_TRACE(rt__trace_destroy(ex->trace_id));
     cancel_all_tasks(ex);
 
     /* Closed tasks may still sit in the run queue; let go of the queue's references. */
@@ -221,5 +259,6 @@ void rt_executor_destroy(struct rt_executor *ex)
 
     /* The dropped futures cancelled their requests; the kernel must let go before we free. */
     rt__reactor_destroy(&ex->reactor);
+    RT_TRACE(rt__trace_destroy_end(ex->trace_id));
     rt__free(ex);
 }

@@ -6,16 +6,65 @@
  * memory. io_poll() queues the request on its first poll and takes the result
  * when it is done; io_drop() hands an unfinished request to the reactor,
  * which cancels it safely.
+ *
+ * Everything about one operation is in this file: its rt_io_*() function
+ * and its entry in rt__io_ops[], the table the reactor reads. Adding an
+ * operation is a change to io.h and io.c only.
  */
 #include "io.h"
 
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/clock.h"
 #include "common/fatal.h"
 #include "executor.h"
 #include "reactor.h"
+
+/* ------------------------------------------------------------- the operations */
+
+/* An accept or an open finished, but its future is gone: nobody else will close the new fd. */
+static void close_new_fd(const struct io_uring_sqe *sqe, int res)
+{
+    (void)sqe;
+    if (res >= 0)
+        close(res);
+}
+
+/*
+ * rt_io_close() takes the fd from its caller, so the fd is closed even when
+ * the future is dropped before the kernel got to it (the reactor reports a
+ * request that never ran as -ECANCELED).
+ */
+static void close_anyway(const struct io_uring_sqe *sqe, int res)
+{
+    if (res == -ECANCELED)
+        close(sqe->fd);
+}
+
+/*
+ * Every operation this runtime uses, by opcode: the reactor checks at startup
+ * that the kernel has each one, and applies `release` to a result nobody will
+ * take. The others make nothing to release: reads land in the source's own
+ * memory (freed with it), and connect's socket belongs to its caller.
+ */
+const struct io_op rt__io_ops[IORING_OP_LAST] = {
+    [IORING_OP_NOP] = {"NOP", 0, NULL},
+    [IORING_OP_READ] = {"READ", 0, NULL},
+    [IORING_OP_WRITE] = {"WRITE", 0, NULL},
+    [IORING_OP_FSYNC] = {"FSYNC", 0, NULL},
+    [IORING_OP_OPENAT] = {"OPENAT", 0, close_new_fd},
+    [IORING_OP_CLOSE] = {"CLOSE", 0, close_anyway},
+    [IORING_OP_ACCEPT] = {"ACCEPT", 0, close_new_fd},
+    [IORING_OP_CONNECT] = {"CONNECT", 0, NULL},
+    [IORING_OP_RECV] = {"RECV", 0, NULL},
+    [IORING_OP_SEND] = {"SEND", 0, NULL},
+    [IORING_OP_TIMEOUT] = {"TIMEOUT", -ETIME, NULL},      /* -ETIME: the sleep ran its full time */
+    [IORING_OP_ASYNC_CANCEL] = {"ASYNC_CANCEL", 0, NULL}, /* the reactor's own, for orphans */
+};
+
+/* ------------------------------------------------------------- the future */
 
 static enum rt_poll io_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
 {
@@ -37,8 +86,8 @@ static enum rt_poll io_poll(struct rt_future *self, struct rt_context *cx, intpt
     }
 
     *out = s->res;
-    if (s->sqe.opcode == IORING_OP_TIMEOUT && s->res == -ETIME)
-        *out = 0; /* a sleep that ran its full time is a success */
+    if (s->res < 0 && s->res == rt__io_ops[s->sqe.opcode].means_done)
+        *out = 0; /* e.g. a sleep that ran its full time */
     if (io->read_into && s->res > 0)
         memcpy(io->read_into, s->data, (size_t)s->res);
     rt__source_free(s);
@@ -57,9 +106,16 @@ static void io_drop(struct rt_future *self)
 
 static const struct rt_future_vtable io_vtable = {.poll = io_poll, .drop = io_drop};
 
-/* Make `io` a fresh future whose source has `len` bytes of memory for the kernel. */
+/*
+ * Make `io` a future whose source has `len` bytes of memory for the kernel.
+ * `io` must hold no request: zero-filled, finished, or dropped (see io.h).
+ */
 static struct rt_source *io_init(struct rt_io *io, size_t len)
 {
+    if (io->source)
+        rt__die("an rt_io was prepared again while it still had a request (prepared, or in "
+                "flight): await it to the end or drop it first, and start from a zero-filled "
+                "struct rt_io");
     io->future.vtable = &io_vtable;
     io->source = rt__source_new(len);
     io->read_into = NULL;
@@ -71,13 +127,20 @@ static size_t clamp(size_t len)
     return len < RT_IO_MAX ? len : RT_IO_MAX;
 }
 
+/* Copy the caller's bytes into the source. `from` may be NULL when `len` is 0, as in write(2). */
+static void copy_in(struct rt_source *s, const void *from, size_t len)
+{
+    if (len > 0)
+        memcpy(s->data, from, len);
+}
+
 void rt_io_open(struct rt_io *io, const char *path, int flags, mode_t mode)
 {
     size_t len = strlen(path) + 1;
     struct rt_source *s = io_init(io, len);
 
-    /* The kernel reads the path when it gets to the request: it must be ours, not the caller's. */
-    memcpy(s->data, path, len);
+    /* The request reaches the kernel at the end of the turn, when the caller's path may be gone. */
+    copy_in(s, path, len);
     io_uring_prep_openat(&s->sqe, AT_FDCWD, (const char *)s->data, flags, mode);
 }
 
@@ -93,7 +156,7 @@ void rt_io_write(struct rt_io *io, int fd, const void *buf, size_t len, uint64_t
 {
     struct rt_source *s = io_init(io, clamp(len));
 
-    memcpy(s->data, buf, clamp(len));
+    copy_in(s, buf, clamp(len));
     io_uring_prep_write(&s->sqe, fd, s->data, (unsigned)clamp(len), offset);
 }
 
@@ -116,7 +179,7 @@ void rt_io_connect(struct rt_io *io, int fd, const struct sockaddr *addr, sockle
 {
     struct rt_source *s = io_init(io, addr_len);
 
-    memcpy(s->data, addr, addr_len);
+    copy_in(s, addr, addr_len);
     io_uring_prep_connect(&s->sqe, fd, (const struct sockaddr *)s->data, addr_len);
 }
 
@@ -132,7 +195,7 @@ void rt_io_send(struct rt_io *io, int fd, const void *buf, size_t len)
 {
     struct rt_source *s = io_init(io, clamp(len));
 
-    memcpy(s->data, buf, clamp(len));
+    copy_in(s, buf, clamp(len));
     /* MSG_NOSIGNAL: a peer that has gone away gives -EPIPE, not a SIGPIPE that kills us. */
     io_uring_prep_send(&s->sqe, fd, s->data, clamp(len), MSG_NOSIGNAL);
 }
@@ -151,4 +214,19 @@ void rt_io_sleep(struct rt_io *io, uint64_t ns)
 void rt_io_nop(struct rt_io *io)
 {
     io_uring_prep_nop(&io_init(io, 0)->sqe);
+}
+
+/* ------------------------------------------------------------- whole transfers */
+
+bool rt__transfer_step(intptr_t *n, size_t *done, bool reading)
+{
+    if (*n > 0) {
+        *done += (size_t)*n;
+        return true;
+    }
+    if (*n == -EINTR || *n == -EAGAIN)
+        return true; /* nothing moved; ask again */
+    if (*n == 0)
+        *n = reading ? (intptr_t)*done : -EIO; /* end of file; or no progress, and never any */
+    return false;
 }

@@ -117,11 +117,8 @@ static enum rt_poll send_all_poll(struct rt_future *self, struct rt_context *cx,
     while (f->done < f->len) {
         rt_io_send(&f->io, f->fd, f->buf + f->done, f->len - f->done);
         AWAIT(&f->io.future, &f->n);
-        if (f->n == -EINTR || f->n == -EAGAIN)
-            continue;
-        if (f->n < 0)
-            ASYNC_RETURN(f->n);
-        f->done += (size_t)f->n;
+        if (!rt__transfer_step(&f->n, &f->done, false))
+            ASYNC_RETURN(f->n); /* an error, or -EIO for a send that moved nothing */
     }
     ASYNC_RETURN((intptr_t)f->done);
     ASYNC_END;

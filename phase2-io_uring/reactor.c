@@ -16,7 +16,8 @@
  *      the source.
  *
  * If the future is dropped instead (step 4 never comes), rt__source_abandon()
- * decides who frees the source; see reactor.h for why.
+ * decides who frees the source; see reactor.h for why. Either way, a result
+ * nobody takes is released by source_release(), the one place that does.
  */
 #include "reactor.h"
 
@@ -27,6 +28,7 @@
 
 #include "common/alloc.h"
 #include "common/fatal.h"
+#include "common/trace.h"
 
 /*
  * A cancel's user_data is its source's address with the lowest bit set, so
@@ -37,24 +39,22 @@
 
 /* ------------------------------------------------------------- the ring */
 
-/* The operations this runtime uses; the kernel must have every one. */
-static const struct {
-    int op;
-    const char *name;
-} needed_ops[] = {
-    {IORING_OP_NOP, "NOP"},         {IORING_OP_READ, "READ"},
-    {IORING_OP_WRITE, "WRITE"},     {IORING_OP_FSYNC, "FSYNC"},
-    {IORING_OP_OPENAT, "OPENAT"},   {IORING_OP_CLOSE, "CLOSE"},
-    {IORING_OP_ACCEPT, "ACCEPT"},   {IORING_OP_CONNECT, "CONNECT"},
-    {IORING_OP_RECV, "RECV"},       {IORING_OP_SEND, "SEND"},
-    {IORING_OP_TIMEOUT, "TIMEOUT"}, {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL"},
-};
+/* The name of a source's operation, as RT_TRACE shows it (from rt__io_ops[], in io.c). */
+static const char *op_name(const struct rt_source *s)
+{
+    const char *name = rt__io_ops[s->sqe.opcode].name;
 
-/* Ask the kernel which operations it supports, rather than find out at the first request. */
+    return name ? name : "?";
+}
+
+/*
+ * Ask the kernel whether it has every operation this runtime uses (the named
+ * entries of rt__io_ops[], in io.c), rather than find out at the first request.
+ */
 static int check_ops(struct io_uring *ring, char *why, size_t why_len)
 {
     struct io_uring_probe *probe = io_uring_get_probe_ring(ring);
-    size_t i;
+    int op;
 
     if (!probe) {
         snprintf(why, why_len,
@@ -63,12 +63,12 @@ static int check_ops(struct io_uring *ring, char *why, size_t why_len)
                  "this runtime needs Linux 5.6 or later");
         return -EOPNOTSUPP;
     }
-    for (i = 0; i < sizeof(needed_ops) / sizeof(needed_ops[0]); i++) {
-        if (!io_uring_opcode_supported(probe, needed_ops[i].op)) {
+    for (op = 0; op < IORING_OP_LAST; op++) {
+        if (rt__io_ops[op].name && !io_uring_opcode_supported(probe, op)) {
             snprintf(why, why_len,
                      "this kernel's io_uring lacks IORING_OP_%s, which this runtime needs; "
                      "fix: Linux 5.6 or later",
-                     needed_ops[i].name);
+                     rt__io_ops[op].name);
             io_uring_free_probe(probe);
             return -EOPNOTSUPP;
         }
@@ -77,8 +77,7 @@ static int check_ops(struct io_uring *ring, char *why, size_t why_len)
     return 0;
 }
 
-/* The value of sysctl kernel.io_uring_disabled; 0 on kernels before 6.6, which lack it. */
-static int io_uring_disabled_sysctl(void)
+int rt__io_uring_disabled(void)
 {
     FILE *f = fopen("/proc/sys/kernel/io_uring_disabled", "r");
     int value = 0;
@@ -158,7 +157,7 @@ int rt__reactor_init(struct reactor *r, unsigned entries, char *why, size_t why_
     memset(&params, 0, sizeof(params));
     err = io_uring_queue_init_params(entries, &r->ring, &params);
     if (err < 0) {
-        rt__explain_ring_error(err, io_uring_disabled_sysctl(), entries, why, why_len);
+        rt__explain_ring_error(err, rt__io_uring_disabled(), entries, why, why_len);
         return err;
     }
     /*
@@ -192,11 +191,13 @@ int rt__reactor_init(struct reactor *r, unsigned entries, char *why, size_t why_
  */
 static unsigned flush(struct reactor *r)
 {
+    unsigned ready = io_uring_sq_ready(&r->ring);
     int ret;
 
-    if (io_uring_sq_ready(&r->ring) == 0)
+    if (ready == 0)
         return 0;
     ret = io_uring_submit(&r->ring);
+    RT_TRACE(rt__trace_submit(ready, ret));
     r->stats.submit_calls++;
     if (ret >= 0) {
         r->stats.submitted += (unsigned)ret;
@@ -220,6 +221,7 @@ static void fill_sqe(struct io_uring_sqe *sqe, struct rt_source *s)
         /* Its request is in flight and its future is gone: ask the kernel to stop it. */
         io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)s, 0);
         io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)s | CANCEL_TAG);
+        RT_TRACE(rt__trace_cancel_sent(s->trace_id, op_name(s)));
     } else {
         *sqe = s->sqe;
         io_uring_sqe_set_data(sqe, s); /* the CQE leads back to this source */
@@ -255,18 +257,73 @@ static void submit_waiting(struct reactor *r)
 
 /* ------------------------------------------------------------- completing */
 
+/*
+ * How often a request the kernel cancelled on its own is sent again before
+ * its future is told -EINTR instead. Each time, the kernel has already tried
+ * four times to start the worker thread the request needs (see resubmit());
+ * a cause that outlasts 16 rounds of that is not passing.
+ */
+#define RESUBMIT_LIMIT 16
+
+/*
+ * Send again a request that ended with -ECANCELED although this runtime never
+ * cancelled it (only orphans get a cancel). The kernel does that when the
+ * request needs an io-wq worker thread and none can be made: Linux 6.11 to
+ * 6.18 give up after four failed attempts and cancel the work waiting for it
+ * (io_uring/io-wq.c, create_worker_cont()), and an attempt fails whenever a
+ * signal is pending on this thread, as it often is under a fast timer.
+ * Nothing was done, so nothing is lost by doing it again on the next turn.
+ * Returns false once the request has had its share of attempts.
+ */
+static bool resubmit(struct reactor *r, struct rt_source *s)
+{
+    if (s->resubmits == RESUBMIT_LIMIT)
+        return false;
+    s->resubmits++;
+    r->stats.resubmitted++;
+    s->state = SOURCE_WAITING;
+    list_push_back(&r->waiting, &s->link);
+    return true;
+}
+
+/*
+ * Free a source whose future is gone, first releasing what its request made
+ * (the fd of an accept or an open) by its operation's rule (rt__io_ops[] in
+ * io.c): nobody else will ever see `res`. A request that never reached the
+ * kernel counts as cancelled.
+ */
+static void source_release(struct rt_source *s)
+{
+    const struct io_op *op = &rt__io_ops[s->sqe.opcode];
+
+    if (op->release) {
+        op->release(&s->sqe, s->res);
+        if (s->reactor)
+            s->reactor->stats.released++;
+    }
+    rt__source_free(s);
+}
+
 static void complete(struct reactor *r, uint64_t user_data, int res)
 {
     struct rt_source *s = (struct rt_source *)(uintptr_t)(user_data & ~CANCEL_TAG);
 
+    /* From here to rt__trace_done_end(), a wake in the trace reads "by" this request. */
+    RT_TRACE(rt__trace_done(s->trace_id, op_name(s), user_data & CANCEL_TAG, res));
     r->in_flight--;
     s->cqes_owed--;
     if (!(user_data & CANCEL_TAG)) {
         /* The request's own completion. (A cancel's result only says whether it found it.) */
+        if (res == -ECANCELED && !s->orphaned) {
+            if (resubmit(r, s))
+                return;
+            res = -EINTR; /* still not done: the caller may try again, as after a signal */
+        }
         s->res = res;
         s->state = SOURCE_DONE;
         if (!s->orphaned) {
             rt_waker_wake(&s->waker);
+            RT_TRACE(rt__trace_done_end());
             return;
         }
     }
@@ -275,9 +332,11 @@ static void complete(struct reactor *r, uint64_t user_data, int res)
      * its cancel had not reached the ring yet, it never will: unlink it too.
      */
     if (s->orphaned && s->state == SOURCE_DONE && s->cqes_owed == 0) {
+        RT_TRACE(rt__trace_orphan_free(s->trace_id, op_name(s)));
         list_remove(&s->link);
-        rt__free(s);
+        source_release(s);
     }
+    RT_TRACE(rt__trace_done_end());
 }
 
 /*
@@ -339,17 +398,47 @@ void rt__reactor_destroy(struct reactor *r)
 
 struct rt_source *rt__source_new(size_t len)
 {
-    struct rt_source *s = rt__malloc(sizeof(*s) + len);
+    struct rt_source *s;
 
+    /* io.c asks for at most RT_IO_MAX bytes, a path or an address: never near the limit. */
+    ASSERT(len <= SIZE_MAX - sizeof(*s));
+    s = rt__malloc(sizeof(*s) + len);
     list_init(&s->link);
     s->reactor = NULL;
     s->state = SOURCE_NEW;
     s->orphaned = false;
     s->cqes_owed = 0;
+    s->resubmits = 0;
     s->res = 0;
     s->waker = (struct rt_waker){0};
+    s->trace_id = 0;
     memset(&s->sqe, 0, sizeof(s->sqe));
     return s;
+}
+
+/* The trace's "queue" line: the operation, and what it works on. */
+static unsigned long trace_queue(const struct rt_source *s)
+{
+    const struct io_uring_sqe *sqe = &s->sqe;
+    const struct __kernel_timespec *ts;
+
+    switch (sqe->opcode) {
+    case IORING_OP_TIMEOUT:
+        ts = (const struct __kernel_timespec *)(uintptr_t)sqe->addr;
+        return rt__trace_queue(op_name(s), "%.3f ms",
+                               (double)ts->tv_sec * 1e3 + (double)ts->tv_nsec / 1e6);
+    case IORING_OP_OPENAT:
+        return rt__trace_queue(op_name(s), "%s", (const char *)(uintptr_t)sqe->addr);
+    case IORING_OP_READ:
+    case IORING_OP_WRITE:
+    case IORING_OP_RECV:
+    case IORING_OP_SEND:
+        return rt__trace_queue(op_name(s), "fd %d, %u bytes", sqe->fd, sqe->len);
+    case IORING_OP_NOP:
+        return rt__trace_queue(op_name(s), "%s", "");
+    default:
+        return rt__trace_queue(op_name(s), "fd %d", sqe->fd);
+    }
 }
 
 void rt__source_submit(struct reactor *r, struct rt_source *s)
@@ -358,6 +447,7 @@ void rt__source_submit(struct reactor *r, struct rt_source *s)
     s->reactor = r;
     s->state = SOURCE_WAITING;
     list_push_back(&r->waiting, &s->link);
+    RT_TRACE(s->trace_id = trace_queue(s));
 }
 
 void rt__source_free(struct rt_source *s)
@@ -370,8 +460,11 @@ void rt__source_free(struct rt_source *s)
 void rt__source_abandon(struct rt_source *s)
 {
     switch (s->state) {
+    case SOURCE_NEW:
     case SOURCE_WAITING:
-        list_remove(&s->link); /* the kernel never saw it */
+        RT_TRACE(rt__trace_unsent(s->trace_id, op_name(s)));
+        list_remove(&s->link); /* the kernel never saw it (or is to see it again) */
+        s->res = -ECANCELED;
         s->state = SOURCE_DONE;
         break;
     case SOURCE_IN_FLIGHT:
@@ -389,9 +482,8 @@ void rt__source_abandon(struct rt_source *s)
         list_push_back(&s->reactor->waiting, &s->link);
         submit_waiting(s->reactor);
         return;
-    case SOURCE_NEW:
     case SOURCE_DONE:
-        break;
+        break; /* finished, but its future never took the result */
     }
-    rt__source_free(s);
+    source_release(s);
 }

@@ -56,6 +56,7 @@ struct rt_task {
     unsigned refs;                /* references, see above */
     intptr_t output;              /* the future's output, once COMPLETED */
     struct rt_waker awaiter;      /* who awaits the join handle; woken on COMPLETED or CLOSED */
+    unsigned long trace_id;       /* its number in an RT_TRACE trace; 0 when not traced */
     /* The spawned future, copied in. Aligned like malloc's memory, so any future type fits. */
     alignas(max_align_t) unsigned char future[];
 };

@@ -7,16 +7,23 @@
 
 #include "common/fatal.h"
 
-/* Drop the inner future and the timer, whichever is still there; each cancels what it has in
- * flight. */
-static void timeout_drop(struct rt_future *self)
+/*
+ * Drop the inner future and the timer, whichever is still there; each
+ * cancels what it has in flight. Both ways a timeout ends call this: its
+ * poll, when it finishes, and its drop, when its owner lets go. The drop
+ * itself runs once, as every future's does.
+ */
+static void timeout_release_children(struct rt_timeout *t)
 {
-    struct rt_timeout *t = (struct rt_timeout *)self;
-
     if (t->inner)
         rt_future_drop(t->inner);
     t->inner = NULL;
     rt_future_drop(&t->timer.future);
+}
+
+static void timeout_drop(struct rt_future *self)
+{
+    timeout_release_children((struct rt_timeout *)self);
 }
 
 static enum rt_poll timeout_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
@@ -27,11 +34,11 @@ static enum rt_poll timeout_poll(struct rt_future *self, struct rt_context *cx, 
         rt__die("an rt_timeout was polled after it finished");
     /* Both are polled with our waker, so whichever finishes first wakes us. */
     if (rt_future_poll(t->inner, cx, out) == RT_READY) {
-        timeout_drop(self);
+        timeout_release_children(t);
         return RT_READY;
     }
     if (rt_future_poll(&t->timer.future, cx, NULL) == RT_READY) {
-        timeout_drop(self); /* too late: give up on the inner future, cancelling its I/O */
+        timeout_release_children(t); /* too late: give up on the inner future, cancelling its I/O */
         *out = -ETIMEDOUT;
         return RT_READY;
     }

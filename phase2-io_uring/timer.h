@@ -6,8 +6,14 @@
  * dropped, and dropping an I/O future cancels its request: a timed-out recv
  * is cancelled in the kernel, its memory kept until the kernel lets go (see
  * io.h). Dropping is not always cancelling, though: a dropped join handle
- * detaches its task, which runs on. To stop a task when time is up, await
- * the timeout on its handle and call rt_join_cancel() on -ETIMEDOUT.
+ * detaches its task, which runs on, and a timeout around a handle has
+ * already dropped it when it reports -ETIMEDOUT, so rt_join_cancel() on it
+ * then does nothing. To stop a task when time is up, keep its handle out of
+ * the timeout: await the handle itself, and give the deadline to a second
+ * task, a watchdog that sleeps and then calls rt_join_cancel() on the handle
+ * (the await then finishes with `cancelled` set). Cancel the watchdog once
+ * the await returns, and in your drop function, before the handle it points
+ * at goes away.
  */
 #ifndef RT_TIMER_H
 #define RT_TIMER_H
@@ -22,7 +28,8 @@
  * with -ETIMEDOUT is indistinguishable from a timeout. The timeout owns `inner` from now on:
  * it drops it when it finishes, when it times out, or when it is dropped
  * itself, so the caller must not. `inner` must not move while the timeout
- * is alive (keep both in the same struct).
+ * is alive (keep both in the same struct). Like an rt_io (io.h), `t` must be
+ * zero-filled or finished when it is made into a timeout.
  */
 struct rt_timeout {
     struct rt_future future; /* await this */

@@ -10,18 +10,22 @@
  * heap, and, when nothing is left to run, parks the thread in the kernel
  * instead of spinning. rt_executor_notify(), the one function another thread
  * may call, wakes it through a doorbell: an eventfd the ring is reading.
+ *
+ * Making an executor also sets SIGPIPE aside (ignore_sigpipe()).
  */
 #include "executor.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdalign.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "common/alloc.h"
 #include "common/clock.h"
 #include "common/fatal.h"
+#include "common/trace.h"
 #include "preempt.h"
 #include "reactor.h"
 #include "task.h"
@@ -38,6 +42,7 @@ struct rt_executor {
     struct list_node tasks; /* every task not yet freed, linked by task->all_link */
     size_t task_count;      /* length of `tasks` */
     bool running;           /* inside rt_executor_run() */
+    unsigned trace_id;      /* its number in an RT_TRACE trace; 0 when not traced */
     struct reactor reactor; /* this executor's io_uring and its requests */
 
     /* Phase 3 */
@@ -47,7 +52,6 @@ struct rt_executor {
     uint64_t slice_ns;              /* the longest slice (builder's preempt_slice_ns) */
     uint64_t spin_ns;               /* builder's spin_before_park_ns */
     uint64_t slice_start;           /* when the running queue's slice began */
-    uint64_t slice_ran;             /* time its tasks have run in this slice so far */
     bool yield_requested;           /* a task called rt_yield_now(): end the slice */
     struct rt_wait_notify *waiters; /* tasks waiting for another thread's notification */
 
@@ -63,12 +67,37 @@ struct rt_executor {
 /* The executor running on this thread, so that tasks can spawn tasks. */
 static _Thread_local struct rt_executor *current;
 
-/* Why rt_executor_create() last failed on this thread. */
+/* Why making an executor last failed on this thread (see rt_last_error()). */
 static _Thread_local char last_error[512];
 
 const char *rt_last_error(void)
 {
     return last_error;
+}
+
+void rt__set_last_error(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(last_error, sizeof(last_error), fmt, ap);
+    va_end(ap);
+}
+
+/*
+ * A write to a socket or a pipe whose reader has gone raises SIGPIPE, and
+ * its default action kills the process: one client that hangs up would take
+ * a whole server down. rt_io_send() passes MSG_NOSIGNAL, but a write has no
+ * such flag. So, as Rust's standard library does before main(), we ignore
+ * SIGPIPE and such a write fails with -EPIPE instead. A program that chose
+ * a disposition of its own (a handler, or SIG_IGN already) keeps it.
+ */
+static void ignore_sigpipe(void)
+{
+    struct sigaction old, ignore = {.sa_handler = SIG_IGN};
+
+    if (sigaction(SIGPIPE, NULL, &old) == 0 && old.sa_handler == SIG_DFL)
+        sigaction(SIGPIPE, &ignore, NULL);
 }
 
 /* The builder's phase-3 fields, checked; -EINVAL with a message in last_error. */
@@ -95,6 +124,8 @@ int rt_executor_create(const struct rt_builder *b, struct rt_executor **out)
     struct rt_executor *ex;
     int err;
 
+    ASSERT_ARG(out);
+    rt__trace_init(); /* RT_TRACE is read once, when the first executor is made */
     if (!b)
         b = &defaults;
     last_error[0] = '\0';
@@ -103,11 +134,8 @@ int rt_executor_create(const struct rt_builder *b, struct rt_executor **out)
         return err;
     if (b->cpu != RT_CPU_ANY) {
         err = rt_pin_current_thread(b->cpu);
-        if (err < 0) {
-            snprintf(last_error, sizeof(last_error),
-                     "CPU %d does not exist or this process may not use it", b->cpu);
+        if (err < 0)
             return err;
-        }
     }
     ex = rt__calloc(1, sizeof(*ex));
     err = rt__reactor_init(&ex->reactor, b->ring_entries ? b->ring_entries : DEFAULT_RING_ENTRIES,
@@ -129,6 +157,10 @@ int rt_executor_create(const struct rt_builder *b, struct rt_executor **out)
     ex->spin_ns = b->spin_before_park_ns;
     atomic_init(&ex->notified, false);
     atomic_init(&ex->sleeping, false);
+    ignore_sigpipe();
+    RT_TRACE(ex->trace_id = rt__trace_executor_new(b->cpu));
+    RT_TRACE(
+        rt__trace_task_queue(ex->trace_id, RT_TASK_QUEUE_DEFAULT, "default", RT_SHARES_MAX, 0));
     *out = ex;
     return 0;
 }
@@ -153,8 +185,8 @@ static struct task_queue *start_slice(struct rt_executor *ex)
     if (rt__scheduler_latency_deadline(&ex->sched) < end)
         end = rt__scheduler_latency_deadline(&ex->sched);
     rt__preempt_arm(&ex->preempt, end);
+    RT_TRACE(rt__trace_slice(q->id, q->name));
     ex->slice_start = now;
-    ex->slice_ran = 0;
     ex->yield_requested = false;
     return q;
 }
@@ -165,33 +197,40 @@ static struct task_queue *start_slice(struct rt_executor *ex)
  * the next one, as in phase 1, so the loop keeps coming round to the
  * reactor). The slice goes on, turn after turn, until the queue has nothing
  * left to run, its time is up, a task yields, or main has finished; then the
- * queue is charged for the time its tasks ran, and the next turn picks
- * again.
+ * queue is charged for the slice and the next turn picks again.
+ *
+ * The charge is the time from the slice's start to its end, read from the
+ * clock twice per slice, not twice per turn: a turn can be a few
+ * nanoseconds, and reading the clock costs tens here (kvm-clock). So the
+ * reactor's work between the turns of a slice, work the queue's own tasks
+ * asked for, is charged to that queue too.
  */
 static void run_ready_tasks(struct rt_executor *ex, struct rt_task *main_task)
 {
     struct task_queue *q = ex->sched.running ? ex->sched.running : start_slice(ex);
-    uint64_t start, end;
+    uint64_t end;
     size_t n;
     bool over = false;
     struct rt_task *t;
 
     if (!q)
         return;
-    start = now_ns();
     /* At least one task runs, even if the timer fired already: every slice makes progress. */
     for (n = q->ready.len; n > 0 && (t = rt__scheduler_pop(&ex->sched, q)); n--) {
-        q->stats.tasks_run++;
+        /* One cancelled while it waited in the queue is let go unpolled: that is not a run. */
+        if (!task_is_done(t))
+            q->stats.tasks_run++;
         rt__task_run(t);
         over = ex->yield_requested || rt__preempt_fired(&ex->preempt);
         if (over)
             break;
     }
-    end = now_ns();
-    ex->slice_ran += end - start;
     /* Main finishing ends the slice too, so that a later run() starts from a clean state. */
-    if (over || run_queue_empty(&q->ready) || task_is_done(main_task))
-        rt__scheduler_charge(&ex->sched, ex->slice_ran, end);
+    if (over || run_queue_empty(&q->ready) || task_is_done(main_task)) {
+        end = now_ns();
+        rt__scheduler_charge(&ex->sched, end - ex->slice_start, end);
+        RT_TRACE(rt__trace_slice_end(q->id, q->name, end - ex->slice_start, q->vruntime));
+    }
 }
 
 /* Wake the tasks whose sleeps are over. */
@@ -271,7 +310,7 @@ static void spin(struct rt_executor *ex)
  */
 static void park(struct rt_executor *ex)
 {
-    uint64_t next, now;
+    uint64_t next, now, timeout;
 
     if (!can_be_woken(ex))
         rt__die("rt_executor_run: deadlock: the main future is pending and no task can run");
@@ -284,9 +323,10 @@ static void park(struct rt_executor *ex)
     if (!atomic_load(&ex->notified)) {
         next = rt__timers_next(&ex->timers);
         now = now_ns();
-        rt__reactor_park(&ex->reactor, next == UINT64_MAX ? UINT64_MAX
-                                       : next > now       ? next - now
-                                                          : 0);
+        timeout = next == UINT64_MAX ? UINT64_MAX : next > now ? next - now : 0;
+        RT_TRACE(rt__trace_park(timeout));
+        rt__reactor_park(&ex->reactor, timeout);
+        RT_TRACE(rt__trace_unpark());
     }
     atomic_store(&ex->sleeping, false);
 }
@@ -296,14 +336,15 @@ intptr_t rt_executor_run(struct rt_executor *ex, const struct rt_future *main, s
     struct rt_task *main_task;
     intptr_t output;
 
-    if (!ex)
-        rt__die("rt_executor_run: the executor is NULL");
+    ASSERT_ARG(ex);
+    ASSERT_ARG(main);
     if (current)
         rt__die("rt_executor_run: an executor is already running on this thread");
     if (ex->running)
         rt__die("rt_executor_run: this executor is already running on another thread");
     current = ex;
     ex->running = true;
+    RT_TRACE(rt__trace_run(ex->trace_id));
 
     /* run() holds the main task's handle reference itself. */
     main_task = rt__task_new(ex, &ex->sched.default_queue, main, size);
@@ -315,9 +356,14 @@ intptr_t rt_executor_run(struct rt_executor *ex, const struct rt_future *main, s
 
         /*
          * 2. Hand the kernel every request those tasks made, in one batch,
-         * and wake the tasks whose requests have completed.
+         * and wake the tasks whose requests have completed. When no task is
+         * ready, the batch waits for step 4: the system call that parks the
+         * thread submits it too, so going idle costs one system call, not two.
          */
-        rt__reactor_poll(&ex->reactor);
+        if (ex->sched.ready_tasks > 0)
+            rt__reactor_poll(&ex->reactor);
+        else
+            rt__reactor_reap(&ex->reactor);
 
         /* 3. Wake the tasks whose deadlines have passed, and those another thread notified. */
         fire_timers(ex);
@@ -335,6 +381,7 @@ intptr_t rt_executor_run(struct rt_executor *ex, const struct rt_future *main, s
 
     ex->running = false;
     current = NULL;
+    RT_TRACE(rt__trace_run_end(ex->trace_id, (long)output));
     return output;
 }
 
@@ -345,6 +392,7 @@ struct rt_join_handle rt_spawn(const struct rt_future *f, size_t size)
     struct rt_task *t;
     struct task_queue *q;
 
+    ASSERT_ARG(f);
     if (!current)
         rt__die("rt_spawn: no executor is running on this thread; spawn from inside a task");
     /* Into the spawning task's queue, as Glommio's spawn_local does. */
@@ -361,6 +409,7 @@ struct rt_executor *rt_executor_current(void)
 
 size_t rt_executor_task_count(const struct rt_executor *ex)
 {
+    ASSERT_ARG(ex);
     return ex->task_count;
 }
 
@@ -374,14 +423,41 @@ struct scheduler *rt__executor_scheduler(struct rt_executor *ex)
     return &ex->sched;
 }
 
+unsigned rt__executor_trace_id(const struct rt_executor *ex)
+{
+    return ex->trace_id;
+}
+
 struct timer_heap *rt__executor_timers(struct rt_executor *ex)
 {
     return &ex->timers;
 }
 
+/*
+ * Make the running slice end by `deadline` at the latest. A slice whose
+ * timer has fired is over already, and stays so: moving the timer would
+ * take its completion out of the ring, and rt_need_preempt() would say "no"
+ * again.
+ */
+static void end_slice_by(struct rt_executor *ex, uint64_t deadline)
+{
+    if (!rt__preempt_fired(&ex->preempt))
+        rt__preempt_arm(&ex->preempt, deadline);
+}
+
 void rt__executor_add_timer(struct rt_executor *ex, struct rt_timer *timer)
 {
+    struct task_queue *q = ex->sched.running;
+
     rt__timers_add(&ex->timers, timer);
+    /*
+     * A deadline set in the middle of a slice that other tasks of the queue
+     * go on using: end the slice by then, as start_slice() does with the
+     * deadlines it knows, or the sleep would wait for the rest of the slice.
+     * (A queue left with nothing ready ends its slice anyway: no system call.)
+     */
+    if (q && !run_queue_empty(&q->ready))
+        end_slice_by(ex, timer->deadline);
 }
 
 void rt__executor_adopt(struct rt_executor *ex, struct rt_task *t)
@@ -404,7 +480,7 @@ void rt__executor_enqueue(struct rt_executor *ex, struct rt_task *t)
 
     /* A latency-sensitive queue just got work while another runs: end that slice in time. */
     if (start_by && ex->sched.running && ex->sched.running != t->queue)
-        rt__preempt_arm(&ex->preempt, start_by);
+        end_slice_by(ex, start_by);
 }
 
 /* ---------------------------------------------------- preemption and yielding */
@@ -453,10 +529,16 @@ void rt_executor_notify(struct rt_executor *ex)
      * flag also made sure the executor wakes (see park()), so there is
      * nothing more to do. This is what merges a burst of notifications.
      */
-    if (atomic_exchange(&ex->notified, true))
+    if (atomic_exchange(&ex->notified, true)) {
+        RT_TRACE(rt__trace_notify(ex->trace_id, "merged with one not yet taken"));
         return;
-    if (atomic_load(&ex->sleeping))
+    }
+    if (atomic_load(&ex->sleeping)) {
+        RT_TRACE(rt__trace_notify(ex->trace_id, "it sleeps: the doorbell is rung"));
         rt__reactor_ring_doorbell(&ex->reactor);
+    } else {
+        RT_TRACE(rt__trace_notify(ex->trace_id, "it is awake: no system call"));
+    }
 }
 
 static void wait_notify_unlink(struct rt_wait_notify *w)
@@ -560,10 +642,10 @@ void rt_executor_destroy(struct rt_executor *ex)
 {
     struct list_node *node;
 
-    if (!ex)
-        rt__die("rt_executor_destroy: the executor is NULL");
+    ASSERT_ARG(ex);
     if (ex->running)
         rt__die("rt_executor_destroy: the executor is running");
+    RT_TRACE(rt__trace_destroy(ex->trace_id));
     cancel_all_tasks(ex);
 
     /* Closed tasks may still sit in the run queues; let go of the queues' references. */
@@ -587,5 +669,6 @@ void rt_executor_destroy(struct rt_executor *ex)
     rt__preempt_destroy(&ex->preempt);
     rt__timers_destroy(&ex->timers);
     rt__scheduler_destroy(&ex->sched);
+    RT_TRACE(rt__trace_destroy_end(ex->trace_id));
     rt__free(ex);
 }

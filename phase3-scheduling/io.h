@@ -17,18 +17,39 @@
  * future is alive, and not a moment longer: drop the future (cancel its task,
  * let a timeout give up on it) and the runtime cancels the request in the
  * kernel and keeps the request's memory alive until the kernel has let go.
- * Nothing is written into freed memory, and no freed task is woken.
+ * Nothing is written into freed memory, and no freed task is woken. If the
+ * request had already produced something when its future was dropped (the
+ * new fd of an accept or an open), the runtime closes it: nothing leaks.
+ *
+ * -ECANCELED means this runtime cancelled the request, which only happens
+ * to a dropped future: a future you still await never sees it. The kernel
+ * may cancel a request on its own (when it cannot start the worker thread
+ * the request needs while signals keep arriving); the runtime then sends it
+ * again, up to 16 times, and after that the output is -EINTR.
  *
  * One request moves at most RT_IO_MAX bytes; more comes back short, as
- * reads and writes may anyway. rt_read_exact(), rt_write_all() (file.h)
- * and rt_send_all() (net.h) loop until all the bytes have moved.
+ * reads and writes may anyway. The whole transfers, rt_read_exact(),
+ * rt_write_all() (file.h) and rt_send_all() (net.h), share one rule, which
+ * rt__transfer_step() below applies for all three: they request the bytes
+ * not yet moved until all `len` have moved; a request that moved nothing
+ * because of a signal or a full buffer (-EINTR, -EAGAIN) is made again; any
+ * other error ends the transfer with that error (how much had moved is not
+ * reported); a read of 0 bytes is the end of the file, and rt_read_exact()
+ * returns the bytes read so far; a write or send of 0 bytes made no progress
+ * and never would, so the transfer ends with -EIO. With `len` 0 the output
+ * is 0 at once, and no request is made.
  *
- * Prepare an rt_io only when it is fresh or finished (a finished future has
- * given its memory back); preparing one that is still in flight leaks it.
+ * An rt_io is prepared by the rt_io_*() functions only when it holds no
+ * request: zero-filled (`= {0}`, or a designated initializer, which zeroes
+ * the fields it does not name), finished (awaited to the end), or dropped.
+ * Preparing one that holds a request, in flight or merely prepared, stops
+ * the program with a message. An rt_io left uninitialized on the stack may
+ * look like one that holds a request: zero it first.
  */
 #ifndef RT_IO_H
 #define RT_IO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -55,7 +76,7 @@ void rt_io_open(struct rt_io *io, const char *path, int flags, mode_t mode); /* 
 void rt_io_read(struct rt_io *io, int fd, void *buf, size_t len, uint64_t offset);
 void rt_io_write(struct rt_io *io, int fd, const void *buf, size_t len, uint64_t offset);
 void rt_io_fsync(struct rt_io *io, int fd);
-void rt_io_close(struct rt_io *io, int fd);
+void rt_io_close(struct rt_io *io, int fd); /* `fd` is the request's now: closed even if dropped */
 
 /* Sockets; see net.h for making them */
 void rt_io_accept(struct rt_io *io, int listen_fd); /* -> the connection's fd */
@@ -68,5 +89,13 @@ void rt_io_sleep(struct rt_io *io, uint64_t ns); /* -> 0 once `ns` nanoseconds h
 
 /* Nothing at all: a round trip through the kernel, to measure the runtime's cost per request. */
 void rt_io_nop(struct rt_io *io);
+
+/*
+ * Internal (file.c and net.c use it): the rule of whole transfers above, for
+ * the result *n of one request that asked for at least one byte. Returns
+ * true if the transfer goes on (the bytes moved, if any, added to *done), or
+ * false if it ends, with its output in *n.
+ */
+bool rt__transfer_step(intptr_t *n, size_t *done, bool reading);
 
 #endif /* RT_IO_H */

@@ -10,9 +10,12 @@
  * shutdown(2) and setsockopt(2) never wait either: call them directly.
  *
  * Addresses are numeric, IPv4 ("127.0.0.1") or IPv6 ("::1"): looking up a
- * name would block the whole executor. Sockets are made in blocking mode on
- * purpose: io_uring waits for them without blocking anyone, whereas on a
- * non-blocking socket it would hand us -EAGAIN to deal with.
+ * name would block the whole executor. Sockets are made in blocking mode:
+ * io_uring never blocks on one anyway (it tries without waiting, then polls
+ * the socket inside the kernel and retries), and blocking mode means the
+ * same on every kernel: a request completes when there is something to
+ * report. O_NONBLOCK would change less than it suggests: on Linux 6.18 a
+ * RECV or SEND does not look at it, and only MSG_DONTWAIT gets -EAGAIN back.
  */
 #ifndef RT_NET_H
 #define RT_NET_H
@@ -44,7 +47,10 @@ struct rt_tcp_connect {
 };
 void rt_tcp_connect(struct rt_tcp_connect *f, const char *host, uint16_t port);
 
-/* Send all `len` bytes. Output: `len`, or -errno (-EPIPE, -ECONNRESET: the peer is gone). */
+/*
+ * Send all `len` bytes, by the rule of whole transfers in io.h. Output: `len`,
+ * or -errno (-EPIPE, -ECONNRESET: the peer is gone).
+ */
 struct rt_send_all {
     struct rt_async async; /* private, all of it */
     struct rt_io io;

@@ -22,12 +22,20 @@
  * sent every completion that names it: its request's, and its cancel's. That
  * is the whole cancellation-safety story.
  *
+ * A request can also *produce* something that someone must release: accept
+ * and open make a file descriptor. When the future is gone and nobody will
+ * take the result, the reactor releases it by the operation's rule in
+ * rt__io_ops[] (io.c), so a cancelled accept never leaves a connection open.
+ *
  *   NEW ──poll──▶ WAITING ──room in the ring──▶ IN_FLIGHT ──CQE──▶ DONE
  *
  * NEW:       prepared by the future; nothing is queued until the first poll.
  * WAITING:   on the reactor's waiting list: the ring has no room for it yet.
  * IN_FLIGHT: in the ring; the kernel owns its memory until the CQE.
  * DONE:      the CQE arrived; `res` holds the result.
+ *
+ * One step goes back: a request that the kernel cancelled although nobody
+ * asked it to returns from IN_FLIGHT to WAITING, to be sent again.
  */
 #ifndef RT_REACTOR_H
 #define RT_REACTOR_H
@@ -56,8 +64,10 @@ struct rt_source {
     enum source_state state; /* see above */
     bool orphaned;           /* its future is gone: free it once the kernel is done with it */
     unsigned cqes_owed;      /* CQEs still to come that name it: its request's, its cancel's */
+    unsigned resubmits;      /* times the kernel cancelled it on its own and it was sent again */
     int res;                 /* cqe->res, once DONE: >= 0, or -errno */
     struct rt_waker waker;   /* the task waiting for the completion */
+    unsigned long trace_id;  /* its number in an RT_TRACE trace; 0 when not traced */
     struct io_uring_sqe sqe; /* the request, copied into the ring when there is room */
     alignas(max_align_t) unsigned char data[]; /* memory the kernel uses: buffer, path, address */
 };
@@ -69,6 +79,8 @@ struct reactor_stats {
     unsigned long completed;    /* CQEs reaped */
     unsigned long sq_full;      /* times the submission queue was full and was flushed early */
     unsigned long cq_overflow;  /* times the kernel held completions the CQ had no room for */
+    unsigned long resubmitted;  /* requests the kernel cancelled on its own, sent again */
+    unsigned long released;     /* results nobody took, handed to their release rule (io.c) */
 };
 
 struct reactor {
@@ -103,6 +115,9 @@ void rt__reactor_poll(struct reactor *r);
 /* Nothing waiting and nothing in flight: no completion can ever wake a task. */
 bool rt__reactor_idle(const struct reactor *r);
 
+/* Complete what the kernel has finished, without submitting anything. New in phase 3. */
+void rt__reactor_reap(struct reactor *r);
+
 /* Requests wait to be handed to the kernel: the thread must not sleep before submitting them. */
 bool rt__reactor_has_waiting(const struct reactor *r);
 
@@ -128,9 +143,25 @@ void rt__source_free(struct rt_source *s);
 /* The future is gone. Free the source now if the kernel never saw it, else cancel and orphan it. */
 void rt__source_abandon(struct rt_source *s);
 
+/*
+ * What the reactor must know about each operation, by opcode (provided by
+ * io.c, beside the operations themselves). An opcode without a name is one
+ * this runtime does not use.
+ */
+struct io_op {
+    const char *name; /* for the startup check that the kernel has it: "READ" */
+    int means_done;   /* a -errno that means success for this operation (given as 0), or 0 */
+    /* Release what the request made, when its future is gone and nobody will take `res`. */
+    void (*release)(const struct io_uring_sqe *sqe, int res);
+};
+extern const struct io_op rt__io_ops[IORING_OP_LAST];
+
 /* The reactor of an executor (provided by executor.c). */
 struct rt_executor;
 struct reactor *rt__executor_reactor(struct rt_executor *ex);
+
+/* The value of sysctl kernel.io_uring_disabled; 0 on kernels before 6.6, which lack it. */
+int rt__io_uring_disabled(void);
 
 /*
  * Write into `buf` why io_uring_setup failed with `err`, and how to fix it.

@@ -11,9 +11,14 @@
  * other future is dropped, and dropping an I/O future cancels its request:
  * a timed-out recv is cancelled in the kernel, its memory kept until the
  * kernel lets go (see io.h). Dropping is not always cancelling, though: a
- * dropped join handle detaches its task, which runs on. To stop a task when
- * time is up, await the timeout on its handle and call rt_join_cancel() on
- * -ETIMEDOUT.
+ * dropped join handle detaches its task, which runs on, and a timeout around
+ * a handle has already dropped it when it reports -ETIMEDOUT, so
+ * rt_join_cancel() on it then does nothing. To stop a task when time is up,
+ * keep its handle out of the timeout: await the handle itself, and give the
+ * deadline to a second task, a watchdog that sleeps and then calls
+ * rt_join_cancel() on the handle (the await then finishes with `cancelled`
+ * set). Cancel the watchdog once the await returns, and in your drop
+ * function, before the handle it points at goes away.
  *
  * Durations are nanoseconds, at most RT_DURATION_MAX (about 146 years); a
  * longer one (a negative number converted to uint64_t, say) is a mistake,
@@ -31,10 +36,11 @@
 
 /* One deadline in an executor's heap (phase 3). Private: it lives inside struct rt_sleep. */
 struct rt_timer {
-    uint64_t deadline;     /* CLOCK_MONOTONIC nanoseconds (common/clock.h's now_ns()) */
-    uint64_t seq;          /* order of insertion: breaks ties between equal deadlines */
-    size_t index;          /* where it sits in the heap's array, or RT_TIMER_NOT_IN_HEAP */
-    struct rt_waker waker; /* the task to wake when the deadline passes */
+    uint64_t deadline;      /* CLOCK_MONOTONIC nanoseconds (common/clock.h's now_ns()) */
+    uint64_t seq;           /* order of insertion: breaks ties between equal deadlines */
+    size_t index;           /* where it sits in the heap's array, or RT_TIMER_NOT_IN_HEAP */
+    struct rt_waker waker;  /* the task to wake when the deadline passes */
+    unsigned long trace_id; /* its number in an RT_TRACE trace; 0 when not traced */
 };
 
 #define RT_TIMER_NOT_IN_HEAP ((size_t)-1)
@@ -52,11 +58,13 @@ void rt_sleep(struct rt_sleep *s, uint64_t ns);
 /*
  * Output: the inner future's output, or -ETIMEDOUT if `ns` nanoseconds pass
  * first (counted from the first poll), or -EINVAL for a duration over
- * RT_DURATION_MAX. An inner future that can itself end with -ETIMEDOUT is
- * indistinguishable from a timeout. The timeout owns `inner` from now on:
- * it drops it when it finishes, when it times out, or when it is dropped
- * itself, so the caller must not. `inner` must not move while the timeout
- * is alive (keep both in the same struct).
+ * RT_DURATION_MAX (at the first poll, before `inner` is ever polled, so
+ * that it starts nothing). An inner future that can itself end with
+ * -ETIMEDOUT is indistinguishable from a timeout. The timeout owns `inner`
+ * from now on: it drops it when it finishes, when it times out, or when it
+ * is dropped itself, so the caller must not. `inner` must not move while
+ * the timeout is alive (keep both in the same struct). Like an rt_io (io.h), `t`
+ * must be zero-filled or finished when it is made into a timeout.
  */
 struct rt_timeout {
     struct rt_future future; /* await this */

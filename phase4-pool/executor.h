@@ -2,7 +2,8 @@
  * executor.h - the LocalExecutor: one thread, one run queue, many tasks.
  *
  * Phase 2: each executor owns an io_uring (its reactor), so making one can
- * fail; rt_last_error() says why, and how to fix it.
+ * fail in new ways; rt_last_error() says why, and how to fix it. And the
+ * first executor makes the process ignore SIGPIPE (see rt_executor_create()).
  *
  * Phase 3: with nothing to run, the executor sleeps in the kernel (it
  * parks) until a completion, the nearest deadline, or rt_executor_notify()
@@ -76,13 +77,25 @@ enum {
  * spin_before_park_ns out of range), or the -errno with which the io_uring
  * could not be made (-EPERM, -ENOSYS, -ENOMEM, -EOPNOTSUPP, ...):
  * rt_last_error() explains it.
+ *
+ * SIGPIPE: a write to a pipe or socket whose reader is gone would kill the
+ * process with SIGPIPE. If SIGPIPE still has its default action, making an
+ * executor sets it to SIG_IGN, for the whole process, so that such a write
+ * fails with -EPIPE instead (Rust's standard library does the same before
+ * main()). A handler or SIG_IGN set by the program is left alone. An ignored
+ * signal stays ignored across exec(): in a child process, restore SIG_DFL
+ * before exec'ing a program that expects the default.
  */
 int rt_executor_create(const struct rt_builder *b, struct rt_executor **out);
 
-/* Why the last rt_executor_create() on this thread failed, and what to do; "" if it did not. */
+/*
+ * Why the last rt_executor_create(), rt_builder_spawn() or rt_thread_join()
+ * on this thread failed, and what to do about it; "" if it succeeded.
+ */
 const char *rt_last_error(void);
 
-/* For the runtime's own files (phase 4's pool.c): set what rt_last_error() says. */
+/* Internal (thread.c and phase 4's pool.c use it): set this thread's rt_last_error(), formatted
+ * as by printf(). */
 void rt__set_last_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /*

@@ -1,9 +1,11 @@
 /*
  * file.c - whole transfers built from single requests. New in phase 2.
+ *
+ * rt_read_exact(), rt_write_all() and net.c's rt_send_all() are the same
+ * loop, and what each result means is decided in one place for the three:
+ * rt__transfer_step(), in io.c, by the rule written in io.h.
  */
 #include "file.h"
-
-#include <errno.h>
 
 /* Where the next piece goes: further along, unless we follow the file's own position. */
 static uint64_t advance(uint64_t offset, size_t done)
@@ -19,13 +21,8 @@ static enum rt_poll read_exact_poll(struct rt_future *self, struct rt_context *c
     while (f->done < f->len) {
         rt_io_read(&f->io, f->fd, f->buf + f->done, f->len - f->done, advance(f->offset, f->done));
         AWAIT(&f->io.future, &f->n);
-        if (f->n == -EINTR || f->n == -EAGAIN)
-            continue; /* nothing was read; ask again */
-        if (f->n < 0)
-            ASYNC_RETURN(f->n);
-        if (f->n == 0)
-            break; /* end of file */
-        f->done += (size_t)f->n;
+        if (!rt__transfer_step(&f->n, &f->done, true))
+            ASYNC_RETURN(f->n); /* an error, or the end of the file: the bytes read so far */
     }
     ASYNC_RETURN((intptr_t)f->done);
     ASYNC_END;
@@ -50,13 +47,8 @@ static enum rt_poll write_all_poll(struct rt_future *self, struct rt_context *cx
     while (f->done < f->len) {
         rt_io_write(&f->io, f->fd, f->buf + f->done, f->len - f->done, advance(f->offset, f->done));
         AWAIT(&f->io.future, &f->n);
-        if (f->n == -EINTR || f->n == -EAGAIN)
-            continue;
-        if (f->n < 0)
-            ASYNC_RETURN(f->n);
-        if (f->n == 0)
-            ASYNC_RETURN(-EIO); /* no progress and no error: do not spin forever */
-        f->done += (size_t)f->n;
+        if (!rt__transfer_step(&f->n, &f->done, false))
+            ASYNC_RETURN(f->n); /* an error, or -EIO for a write that moved nothing */
     }
     ASYNC_RETURN((intptr_t)f->done);
     ASYNC_END;

@@ -4,7 +4,8 @@
  *
  * A read or write may move fewer bytes than asked (a signal, the end of a
  * file, one request's RT_IO_MAX). These futures loop over rt_io requests
- * until the job is done, which is what a caller usually means. Both are
+ * until the job is done, which is what a caller usually means, by the rule
+ * that io.h states for every whole transfer (rt_send_all() too). Both are
  * written with the async macros: read their poll functions in file.c.
  */
 #ifndef RT_FILE_H
@@ -25,7 +26,11 @@ struct rt_read_exact {
 };
 void rt_read_exact(struct rt_read_exact *f, int fd, void *buf, size_t len, uint64_t offset);
 
-/* Write all `len` bytes at `offset` (or RT_OFFSET_CURRENT). Output: `len`, or -errno. */
+/*
+ * Write all `len` bytes at `offset` (or RT_OFFSET_CURRENT). Output: `len`, or
+ * -errno (-EPIPE: the reader of a pipe or socket is gone; -EIO: a write moved
+ * nothing).
+ */
 struct rt_write_all {
     struct rt_async async; /* private, all of it */
     struct rt_io io;

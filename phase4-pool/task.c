@@ -9,9 +9,11 @@
  */
 #include "task.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #include "common/fatal.h"
+#include "common/trace.h"
 #include "join.h"
 #include "percore.h"
 
@@ -24,6 +26,9 @@ struct rt_task *rt__task_new(struct rt_executor *ex, struct task_queue *q,
     struct rt_task *t;
 
     ASSERT(size >= sizeof(struct rt_future));
+    /* Only a bug makes a size this large (a negative number?); the sum below would wrap around. */
+    if (size > SIZE_MAX - sizeof(*t))
+        rt__die("spawning a future of %zu bytes: no task can hold it (the size overflows)", size);
     t = rt__percore_alloc(mem, sizeof(*t) + size);
     t->mem = mem;
     t->size = sizeof(*t) + size;
@@ -34,6 +39,8 @@ struct rt_task *rt__task_new(struct rt_executor *ex, struct task_queue *q,
     t->refs = 1; /* the join handle's */
     t->output = 0;
     t->awaiter = (struct rt_waker){0};
+    t->trace_id = 0;
+    RT_TRACE(t->trace_id = rt__trace_spawn(size));
     /* The move Rust's Pin allows: copy the future in before its first poll, never after. */
     memcpy(t->future, f, size);
     rt__executor_adopt(ex, t);
@@ -55,6 +62,7 @@ void rt__task_unref(struct rt_task *t)
      * finished (it waited for a wake-up that can no longer come), drop it now
      * so that what it holds is released too.
      */
+    RT_TRACE(rt__trace_free(t->trace_id, task_is_done(t) ? NULL : "was pending: future dropped"));
     if (!task_is_done(t)) {
         t->state |= TASK_CLOSED;
         rt_future_drop(task_future(t));
@@ -100,8 +108,10 @@ void rt__task_run(struct rt_task *t)
     }
 
     t->state |= TASK_RUNNING;
+    RT_TRACE(rt__trace_poll(t->trace_id));
     result = rt_future_poll(task_future(t), &cx, &output);
     t->state &= ~TASK_RUNNING;
+    RT_TRACE(rt__trace_polled(t->trace_id, result == RT_READY, (long)output));
 
     if (t->state & TASK_CLOSED) {
         /* Cancelled during its own poll: rt__task_cancel() left the drop to us. */
@@ -111,6 +121,7 @@ void rt__task_run(struct rt_task *t)
         t->state |= TASK_COMPLETED;
         task_finish(t);
     }
+    RT_TRACE(rt__trace_poll_end(t->trace_id)); /* after task_finish: its wake is this task's */
     rt__task_unref(t);
 }
 
@@ -118,6 +129,7 @@ void rt__task_cancel(struct rt_task *t)
 {
     if (task_is_done(t))
         return;
+    RT_TRACE(rt__trace_cancel(t->trace_id, (t->state & TASK_RUNNING) != 0));
     t->state |= TASK_CLOSED;
     /* A future cannot be dropped in the middle of its own poll; rt__task_run() will do it. */
     if (t->state & TASK_RUNNING)
@@ -128,6 +140,18 @@ void rt__task_cancel(struct rt_task *t)
 
 /* ---------------------------------------------------------------- the task's waker */
 
+/* The trace's wake line says whether this wake queues the task (see rt__task_schedule). */
+static void trace_wake(const struct rt_task *t)
+{
+    const char *note = NULL;
+
+    if (t->state & TASK_SCHEDULED)
+        note = "already queued";
+    else if (task_is_done(t))
+        note = "it is done: nothing to do";
+    rt__trace_wake(t->trace_id, note);
+}
+
 static struct rt_waker task_waker_clone(void *data)
 {
     rt__task_ref(data);
@@ -136,12 +160,14 @@ static struct rt_waker task_waker_clone(void *data)
 
 static void task_waker_wake(void *data)
 {
+    RT_TRACE(trace_wake(data));
     rt__task_schedule(data);
     rt__task_unref(data); /* this waker's reference; the queue took its own */
 }
 
 static void task_waker_wake_by_ref(void *data)
 {
+    RT_TRACE(trace_wake(data));
     rt__task_schedule(data);
 }
 

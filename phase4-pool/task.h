@@ -63,6 +63,7 @@ struct rt_task {
     unsigned refs;                /* references, see above */
     intptr_t output;              /* the future's output, once COMPLETED */
     struct rt_waker awaiter;      /* who awaits the join handle; woken on COMPLETED or CLOSED */
+    unsigned long trace_id;       /* its number in an RT_TRACE trace; 0 when not traced */
     struct rt_percore *mem;       /* phase 4: where its block goes back (percore.h) */
     size_t size;                  /* phase 4: the block's size, this header included */
     /* The spawned future, copied in. Aligned like malloc's memory, so any future type fits. */

@@ -11,6 +11,7 @@
 #include "common/alloc.h"
 #include "common/clock.h"
 #include "common/fatal.h"
+#include "common/trace.h"
 #include "executor.h"
 #include "task.h"
 
@@ -78,9 +79,8 @@ uint64_t rt__scheduler_push(struct scheduler *s, struct task_queue *q, struct rt
     s->ready_tasks++;
     if (had_work || q == s->running)
         return 0;
-    /* It wakes up: no banked credit (task_queue.h), and its wait starts now. */
-    if (q->vruntime < s->min_vruntime)
-        q->vruntime = s->min_vruntime;
+    /* It wakes up level with the others, credit and debt forgotten (task_queue.h). */
+    q->vruntime = s->min_vruntime;
     q->ready_since = now_ns();
     return q->latency_ns ? q->ready_since + q->latency_ns : 0;
 }
@@ -166,6 +166,7 @@ int rt_task_queue_create(struct rt_executor *ex, const char *name, unsigned shar
     /* A new queue starts level with the others, not with a lifetime of credit. */
     q->vruntime = s->min_vruntime;
     list_push_back(&s->queues, &q->link);
+    RT_TRACE(rt__trace_task_queue(rt__executor_trace_id(ex), q->id, q->name, shares, latency_ns));
     return q->id;
 }
 

@@ -12,8 +12,10 @@
  *   - the queue with work and the smallest virtual runtime runs next, for
  *     one slice or until it runs out of work;
  *   - a queue that had no work and gets some starts at the virtual runtime
- *     of the queue that ran last (min_vruntime), if it is behind: an idle
- *     queue does not bank credit that would let it hog the thread later.
+ *     of the queue that ran last (min_vruntime), whichever side it was on,
+ *     as Glommio does: an idle queue banks no credit that would let it hog
+ *     the thread later, and a queue that ran long before it went idle
+ *     carries no debt that would make it miss its latency when it wakes.
  *
  * Queues are few (a handful per program), so "the smallest" is a walk
  * along a list; Glommio keeps its active queues in a binary heap, which
@@ -84,5 +86,6 @@ uint64_t rt__scheduler_latency_deadline(const struct scheduler *s);
 /* The scheduler of an executor (provided by executor.c). */
 struct rt_executor;
 struct scheduler *rt__executor_scheduler(struct rt_executor *ex);
+unsigned rt__executor_trace_id(const struct rt_executor *ex); /* its number in RT_TRACE */
 
 #endif /* RT_TASK_QUEUE_H */

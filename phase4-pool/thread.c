@@ -11,20 +11,30 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdalign.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "common/alloc.h"
+#include "common/fatal.h"
 
 struct rt_thread {
     pthread_t thread;          /* the thread itself */
     struct rt_builder builder; /* how to make its executor */
     char name[16];             /* the thread's name: Linux keeps 15 bytes and a NUL */
     int error;                 /* 0, or why the executor could not be created */
+    char why[512];             /* and the thread's rt_last_error() then, for the joiner */
     intptr_t output;           /* the future's output, once joined */
     size_t size;               /* bytes of future below */
     alignas(max_align_t) unsigned char future[]; /* the future to run, copied in */
 };
+
+/* Say in rt_last_error() that `cpu` was refused, and return `err`. */
+static int cpu_refused(int cpu, int err)
+{
+    rt__set_last_error("CPU %d does not exist or this process may not use it", cpu);
+    return err;
+}
 
 /* A set holding only `cpu`; -EINVAL if `cpu` cannot be in a cpu_set_t at all. */
 static int cpu_set_of(int cpu, cpu_set_t *set)
@@ -41,10 +51,11 @@ int rt_pin_current_thread(int cpu)
     cpu_set_t set;
     int err = cpu_set_of(cpu, &set);
 
-    if (err < 0)
-        return err;
-    /* EINVAL from the kernel: that CPU does not exist, is offline, or is outside our cpuset. */
-    return -pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+    if (err == 0) {
+        /* EINVAL from the kernel: that CPU does not exist, is offline, or is outside our cpuset. */
+        err = -pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+    }
+    return err < 0 ? cpu_refused(cpu, err) : 0;
 }
 
 static void *executor_thread(void *arg)
@@ -55,6 +66,8 @@ static void *executor_thread(void *arg)
     pthread_setname_np(pthread_self(), t->name);
     t->error = rt_executor_create(&t->builder, &ex);
     if (t->error < 0) {
+        /* rt_last_error() is this thread's and ends with it: keep a copy for rt_thread_join(). */
+        snprintf(t->why, sizeof(t->why), "%s", rt_last_error());
         /* The future will never run: release what it holds. */
         rt_future_drop((struct rt_future *)t->future);
         return NULL;
@@ -73,6 +86,12 @@ int rt_builder_spawn(const struct rt_builder *b, const struct rt_future *f, size
     struct rt_thread *t;
     int err;
 
+    ASSERT_ARG(f);
+    ASSERT_ARG(out);
+    /* Only a bug makes a size this large (a negative number?); the sum below would wrap around. */
+    if (size > SIZE_MAX - sizeof(*t))
+        rt__die("rt_builder_spawn: a future of %zu bytes cannot be copied (the size overflows)",
+                size);
     if (!b)
         b = &defaults;
     t = rt__calloc(1, sizeof(*t) + size);
@@ -98,10 +117,16 @@ int rt_builder_spawn(const struct rt_builder *b, const struct rt_future *f, size
     if (err < 0)
         goto fail;
     pthread_attr_destroy(&attr);
+    rt__set_last_error("%s", "");
     *out = t;
     return 0;
 
 fail:
+    /* EINVAL with a CPU: a bad number, or one the kernel refused when pthread_create applied it. */
+    if (err == -EINVAL && b->cpu != RT_CPU_ANY)
+        cpu_refused(b->cpu, err);
+    else
+        rt__set_last_error("no thread could be started: %s", strerror(-err));
     pthread_attr_destroy(&attr);
     /* The future will never run: release what it holds. */
     rt_future_drop((struct rt_future *)t->future);
@@ -113,8 +138,10 @@ int rt_thread_join(struct rt_thread *t, intptr_t *out)
 {
     int err;
 
+    ASSERT_ARG(t);
     pthread_join(t->thread, NULL);
     err = t->error;
+    rt__set_last_error("%s", t->why); /* "" if the executor was made */
     if (out)
         *out = t->output;
     rt__free(t);

@@ -10,6 +10,7 @@
 
 #include "common/clock.h"
 #include "common/fatal.h"
+#include "common/trace.h"
 #include "executor.h"
 #include "timers.h"
 
@@ -29,6 +30,7 @@ static enum rt_poll sleep_poll(struct rt_future *self, struct rt_context *cx, in
             rt__die("an rt_sleep future was polled outside an executor");
         s->started = true;
         s->timer.deadline = now_ns() + s->ns;
+        RT_TRACE(s->timer.trace_id = rt__trace_timer(s->ns));
         rt_waker_register(&s->timer.waker, cx);
         rt__executor_add_timer(s->ex, &s->timer);
         return RT_PENDING;
@@ -47,8 +49,10 @@ static void sleep_drop(struct rt_future *self)
     struct rt_sleep *s = (struct rt_sleep *)self;
 
     /* Cancelling a sleep is taking it out of the heap: no request, no system call. */
-    if (s->started)
+    if (s->started && s->timer.index != RT_TIMER_NOT_IN_HEAP) {
+        RT_TRACE(rt__trace_timer_cancel(s->timer.trace_id));
         rt__timers_remove(rt__executor_timers(s->ex), &s->timer);
+    }
     rt_waker_drop(&s->timer.waker);
 }
 
@@ -62,16 +66,23 @@ void rt_sleep(struct rt_sleep *s, uint64_t ns)
 
 /* ---------------------------------------------------------------- timeout */
 
-/* Drop the inner future and the timer, whichever is still there; each cancels what it has in
- * flight. */
-static void timeout_drop(struct rt_future *self)
+/*
+ * Drop the inner future and the timer, whichever is still there; each
+ * cancels what it has in flight. Both ways a timeout ends call this: its
+ * poll, when it finishes, and its drop, when its owner lets go. The drop
+ * itself runs once, as every future's does.
+ */
+static void timeout_release_children(struct rt_timeout *t)
 {
-    struct rt_timeout *t = (struct rt_timeout *)self;
-
     if (t->inner)
         rt_future_drop(t->inner);
     t->inner = NULL;
     rt_future_drop(&t->timer.future);
+}
+
+static void timeout_drop(struct rt_future *self)
+{
+    timeout_release_children((struct rt_timeout *)self);
 }
 
 static enum rt_poll timeout_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
@@ -80,15 +91,20 @@ static enum rt_poll timeout_poll(struct rt_future *self, struct rt_context *cx, 
 
     if (!t->inner)
         rt__die("an rt_timeout was polled after it finished");
-    /* Both are polled with our waker, so whichever finishes first wakes us. */
-    if (rt_future_poll(t->inner, cx, out) == RT_READY) {
-        timeout_drop(self);
+    /* A bad duration is refused whatever the inner future would do, before it starts anything. */
+    if (t->timer.ns > RT_DURATION_MAX) {
+        timeout_release_children(t); /* the inner future is never polled: it started nothing */
+        *out = -EINVAL;
         return RT_READY;
     }
-    if (rt_future_poll(&t->timer.future, cx, out) == RT_READY) {
-        timeout_drop(self); /* too late: give up on the inner future, cancelling its I/O */
-        /* The sleep's output is 0 when the time is up, or -EINVAL for a bad duration. */
-        *out = *out == 0 ? -ETIMEDOUT : *out;
+    /* Both are polled with our waker, so whichever finishes first wakes us. */
+    if (rt_future_poll(t->inner, cx, out) == RT_READY) {
+        timeout_release_children(t);
+        return RT_READY;
+    }
+    if (rt_future_poll(&t->timer.future, cx, NULL) == RT_READY) {
+        timeout_release_children(t); /* too late: give up on the inner future, cancelling its I/O */
+        *out = -ETIMEDOUT;
         return RT_READY;
     }
     return RT_PENDING;

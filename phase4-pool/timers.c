@@ -11,6 +11,7 @@
 
 #include "common/alloc.h"
 #include "common/fatal.h"
+#include "common/trace.h"
 
 void rt__timers_init(struct timer_heap *h)
 {
@@ -119,7 +120,9 @@ size_t rt__timers_fire(struct timer_heap *h, uint64_t now)
         struct rt_timer *e = h->items[0];
 
         rt__timers_remove(h, e);
+        RT_TRACE(rt__trace_timer_fired(e->trace_id, now - e->deadline));
         rt_waker_wake(&e->waker); /* the sleep sees it is out of the heap: its time has come */
+        RT_TRACE(rt__trace_timer_fired_end());
         fired++;
     }
     return fired;

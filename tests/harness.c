@@ -3,12 +3,29 @@
  */
 #include "harness.h"
 
+#include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+/*
+ * The skipped tests, a line each ("name: reason"). Each test runs in a child
+ * process that Check counts as passed when it exits with status 0, so a skip
+ * cannot just bump a counter here: main() creates this (unnamed) file before
+ * the first fork, every test process inherits it and its shared file offset,
+ * and main() reads the lines back at the end.
+ */
+static FILE *skip_log;
+
+/* We are the child of test_expect_die(): a skip here is the parent test's to report. */
+static bool in_misuse_child;
+
+/* The exit status of a misuse child that skipped (77, as in automake's and liburing's tests). */
+#define MISUSE_SKIPPED 77
 
 void test_assert_no_leaks(void)
 {
@@ -27,15 +44,100 @@ TCase *test_case(const char *name)
     return tc;
 }
 
-void test_skip(const char *test, const char *reason)
+void test_skip(const char *reason)
 {
     const char *require = getenv("REQUIRE_ALL");
+    const char *test = tcase_name(); /* the START_TEST name of the running test */
 
+    if (in_misuse_child) {
+        fputs(reason, stderr); /* test_expect_die() reads it from our stderr */
+        _exit(MISUSE_SKIPPED);
+    }
     if (require && strcmp(require, "1") == 0)
         ck_abort_msg("%s was skipped (%s), and REQUIRE_ALL=1 makes a skip a failure", test, reason);
     fprintf(stderr, "SKIP %s: %s\n", test, reason);
+    if (skip_log) {
+        fprintf(skip_log, "%s: %s\n", test, reason);
+        fflush(skip_log);
+    }
     /* Each test runs in a process of its own (fork mode): ending it here reports a pass. */
     exit(EXIT_SUCCESS);
+}
+
+/* Reads fd to its end, keeping the first size - 1 bytes in buf as a string (no final newline). */
+static void read_to_end(int fd, char *buf, size_t size)
+{
+    char rest[512];
+    size_t len = 0;
+    ssize_t n;
+
+    for (;;) {
+        bool keep = len < size - 1;
+
+        n = keep ? read(fd, buf + len, size - 1 - len) : read(fd, rest, sizeof(rest));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        if (keep)
+            len += (size_t)n;
+    }
+    while (len > 0 && buf[len - 1] == '\n')
+        len--;
+    buf[len] = '\0';
+}
+
+/* How a child process ended, in words. */
+static const char *how_it_ended(int status, char *buf, size_t size)
+{
+    if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM)
+        snprintf(buf, size, "was still running after %d s", TEST_TIMEOUT_S / 2);
+    else if (WIFSIGNALED(status))
+        snprintf(buf, size, "was killed by signal %d (%s)", WTERMSIG(status),
+                 strsignal(WTERMSIG(status)));
+    else
+        snprintf(buf, size, "returned, exit status %d", WEXITSTATUS(status));
+    return buf;
+}
+
+void test_expect_die(void (*misuse)(void *arg), void *arg, const char *message)
+{
+    char said[4096], ended[128];
+    int fds[2], status = 0;
+    pid_t pid;
+
+    ck_assert_msg(pipe(fds) == 0, "pipe: %s", strerror(errno));
+    fflush(NULL); /* or the child would write out our buffered output a second time */
+    pid = fork();
+    ck_assert_msg(pid >= 0, "fork: %s", strerror(errno));
+    if (pid == 0) {
+        in_misuse_child = true;
+        close(fds[0]);
+        dup2(fds[1], STDERR_FILENO);
+        /*
+         * A misuse that hangs instead of stopping must not outlive the test.
+         * Check's own SIGALRM handler, inherited, would kill the test too.
+         */
+        signal(SIGALRM, SIG_DFL);
+        alarm(TEST_TIMEOUT_S / 2);
+        misuse(arg);
+        _exit(EXIT_SUCCESS); /* it did not stop the program: the parent says so */
+    }
+    close(fds[1]);
+    read_to_end(fds[0], said, sizeof(said));
+    close(fds[0]);
+    while (waitpid(pid, &status, 0) < 0)
+        ck_assert_msg(errno == EINTR, "waitpid: %s", strerror(errno));
+    if (WIFEXITED(status) && WEXITSTATUS(status) == MISUSE_SKIPPED)
+        test_skip(said);
+    ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
+                  "the misuse should have stopped the program (SIGABRT) saying \"%s\", but it %s; "
+                  "it printed: \"%s\"",
+                  message, how_it_ended(status, ended, sizeof(ended)), said);
+    ck_assert_msg(strstr(said, message) != NULL,
+                  "the misuse stopped the program as it should, but it said \"%s\", "
+                  "which does not contain \"%s\"",
+                  said, message);
 }
 
 struct rt_executor *test_executor_with(const struct rt_builder *b)
@@ -46,7 +148,7 @@ struct rt_executor *test_executor_with(const struct rt_builder *b)
 #if PHASE >= 2
     /* From phase 2 on, an executor needs an io_uring, which a machine may not offer. */
     if (err < 0 && (!b || b->cpu == RT_CPU_ANY))
-        test_skip("test_executor", rt_last_error());
+        test_skip(rt_last_error());
 #endif
     ck_assert_msg(err == 0, "rt_executor_create failed: %s", strerror(-err));
     return ex;
@@ -64,34 +166,6 @@ intptr_t test_run(struct rt_future *f, size_t size)
 
     rt_executor_destroy(ex);
     return out;
-}
-
-void test_expect_death(void (*fn)(void), const char *words)
-{
-    char out[1024] = "";
-    size_t len = 0;
-    ssize_t n;
-    int fds[2], status;
-    pid_t pid;
-
-    ck_assert_int_eq(pipe(fds), 0);
-    pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        dup2(fds[1], STDERR_FILENO);
-        close(fds[0]);
-        fn();
-        _exit(0);
-    }
-    close(fds[1]);
-    while (len < sizeof(out) - 1 && (n = read(fds[0], out + len, sizeof(out) - 1 - len)) > 0)
-        len += (size_t)n;
-    close(fds[0]);
-    out[len] = '\0';
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
-                  "the misuse did not stop the program (status %d): %s", status, out);
-    ck_assert_msg(strstr(out, words), "the message \"%s\" does not say \"%s\"", out, words);
 }
 
 /* ------------------------------------------------ small futures tests share */
@@ -174,18 +248,41 @@ struct test_canceller test_canceller(struct rt_join_handle *victim)
     return (struct test_canceller){.future = {&canceller_vtable}, .victim = victim};
 }
 
+/* After Check's summary line: how many of the tests it counted as passed were skips, and which. */
+static void report_skips(void)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    int n = 0;
+
+    rewind(skip_log);
+    while (getline(&line, &cap, skip_log) > 0)
+        n++;
+    printf("%d skipped%s\n", n, n > 0 ? " (counted as passed above):" : "");
+    rewind(skip_log);
+    while (getline(&line, &cap, skip_log) > 0)
+        printf("  %s", line);
+    free(line);
+}
+
 int main(void)
 {
     SRunner *sr = srunner_create(NULL);
     int failed;
 
+    skip_log = tmpfile(); /* if NULL, skips are still printed as they happen, only not counted */
 #define X(name) srunner_add_suite(sr, suite_##name());
     TEST_SUITES
 #undef X
     /* Fork mode is what makes timeouts, crashes and the per-test leak check work. */
     srunner_set_fork_status(sr, CK_FORK);
-    srunner_run_all(sr, CK_NORMAL);
+    /* CK_ENV: CK_VERBOSITY=verbose lists every test; the default is CK_NORMAL. */
+    srunner_run_all(sr, CK_ENV);
     failed = srunner_ntests_failed(sr);
+    if (skip_log) {
+        report_skips();
+        fclose(skip_log);
+    }
     srunner_free(sr);
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -12,9 +12,16 @@
  *   - a leak check after the test body: every block the runtime allocated
  *     on this thread must be freed (test_case() installs it);
  *   - TEST_SKIP(reason) for a kernel feature this machine lacks: the test
- *     prints why and ends there as a pass, unless REQUIRE_ALL=1 (as in CI),
- *     where a skip is a failure. test_executor() skips this way when the
- *     machine cannot make an executor (phase 2 on: no usable io_uring).
+ *     prints why and ends there as a pass, counted apart at the end of the
+ *     run, unless REQUIRE_ALL=1 (as in CI), where a skip is a failure.
+ *     test_executor() skips this way when the machine cannot make an
+ *     executor (phase 2 on: no usable io_uring);
+ *   - test_expect_die() for misuse that must stop the program: it runs the
+ *     misuse in a process of its own and checks both that it died and what
+ *     it said, so a green run prints no "fatal:" line.
+ *
+ * The Makefile writes suites.h (under build/phaseN/tests/): the list of the
+ * phase's suites, TEST_SUITES, as X(name) X(name) ...
  */
 #ifndef TESTS_HARNESS_H
 #define TESTS_HARNESS_H
@@ -37,12 +44,20 @@ TCase *test_case(const char *name);
 /* Fails the running test unless every rt__malloc'd block has been freed. */
 void test_assert_no_leaks(void);
 
-void test_skip(const char *test, const char *reason);
-#define TEST_SKIP(reason)              \
-    do {                               \
-        test_skip(__func__, (reason)); \
-        return;                        \
-    } while (0)
+/*
+ * Ends the running test as skipped, saying why; it names the test itself
+ * (Check's tcase_name()), so a skip inside a helper still names the test.
+ */
+_Noreturn void test_skip(const char *reason);
+#define TEST_SKIP(reason) test_skip(reason)
+
+/*
+ * Runs misuse(arg) in a child process with its stderr captured, and passes
+ * only if the child stopped with SIGABRT (as rt__die() does) and what it
+ * printed contains `message`. Anything the misuse leaves behind dies with
+ * the child, so the test's own leak check is not disturbed.
+ */
+void test_expect_die(void (*misuse)(void *arg), void *arg, const char *message);
 
 /* Make an executor (b: NULL for the defaults); skips the test if the machine cannot. */
 struct rt_executor *test_executor_with(const struct rt_builder *b);
@@ -50,13 +65,6 @@ struct rt_executor *test_executor(void);
 
 /* Run `f` (of `size` bytes) as the main future of a new executor, destroy it, return the output. */
 intptr_t test_run(struct rt_future *f, size_t size);
-
-/*
- * Run fn() in a child process: it must stop the program (rt__die, SIGABRT)
- * and say `words` on stderr. For misuse whose message matters, where
- * tcase_add_test_raise_signal() only sees the signal.
- */
-void test_expect_death(void (*fn)(void), const char *words);
 
 /* ------------------------------------------------ small futures tests share */
 
@@ -97,7 +105,8 @@ struct test_canceller {
 };
 struct test_canceller test_canceller(struct rt_join_handle *victim);
 
-/* Every suite of this phase, declared from the list the Makefile passes in. */
+/* Every suite of this phase, declared from the list the Makefile writes. */
+#include "suites.h"
 #define X(name) Suite *suite_##name(void);
 TEST_SUITES
 #undef X

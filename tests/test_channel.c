@@ -816,31 +816,36 @@ static void two_executors_on(void (*use)(void *))
     rt_executor_run(b, &f.future, sizeof(f)); /* dies */
 }
 
-static void two_senders(void)
+static void two_senders(void *arg)
 {
+    (void)arg;
     two_executors_on(send_one);
 }
 
-static void two_receivers(void)
+static void two_receivers(void *arg)
 {
+    (void)arg;
     two_executors_on(recv_one);
 }
 
-static void send_outside_an_executor(void)
+static void send_outside_an_executor(void *arg)
 {
+    (void)arg;
     ck_assert_int_eq(rt_channel_create(4, sizeof(uint64_t), &shared), 0);
     send_one(NULL);
 }
 
-static void close_tx_twice(void)
+static void close_tx_twice(void *arg)
 {
+    (void)arg;
     ck_assert_int_eq(rt_channel_create(4, sizeof(uint64_t), &shared), 0);
     rt_channel_close_tx(shared);
     rt_channel_close_tx(shared); /* would free the channel the receiver still has */
 }
 
-static void close_rx_twice(void)
+static void close_rx_twice(void *arg)
 {
+    (void)arg;
     ck_assert_int_eq(rt_channel_create(4, sizeof(uint64_t), &shared), 0);
     rt_channel_close_rx(shared);
     rt_channel_close_rx(shared);
@@ -848,16 +853,16 @@ static void close_rx_twice(void)
 
 START_TEST(closing_an_end_twice_stops_the_program)
 {
-    test_expect_death(close_tx_twice, "sending end was closed twice");
-    test_expect_death(close_rx_twice, "receiving end was closed twice");
+    test_expect_die(close_tx_twice, NULL, "sending end was closed twice");
+    test_expect_die(close_rx_twice, NULL, "receiving end was closed twice");
 }
 END_TEST
 
 START_TEST(one_end_used_from_two_executors_stops_the_program)
 {
-    test_expect_death(two_senders, "sending end was used from two executors");
-    test_expect_death(two_receivers, "receiving end was used from two executors");
-    test_expect_death(send_outside_an_executor, "sending end was used outside an executor");
+    test_expect_die(two_senders, NULL, "sending end was used from two executors");
+    test_expect_die(two_receivers, NULL, "receiving end was used from two executors");
+    test_expect_die(send_outside_an_executor, NULL, "sending end was used outside an executor");
 }
 END_TEST
 

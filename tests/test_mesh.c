@@ -345,16 +345,18 @@ END_TEST
 
 static struct rt_mesh *misused;
 
-static void destroy_with_shard_1_open(void)
+static void destroy_with_shard_1_open(void *arg)
 {
+    (void)arg;
     ck_assert_int_eq(rt_mesh_create(3, 4, 8, &misused), 0);
     rt_mesh_close_shard(misused, 0);
     rt_mesh_close_shard(misused, 2);
     rt_mesh_destroy(misused);
 }
 
-static void send_to_oneself(void)
+static void send_to_oneself(void *arg)
 {
+    (void)arg;
     struct rt_mesh_send f;
     struct note note;
 
@@ -362,8 +364,9 @@ static void send_to_oneself(void)
     rt_mesh_send(&f, misused, 1, 1, &note);
 }
 
-static void send_from_a_closed_shard(void)
+static void send_from_a_closed_shard(void *arg)
 {
+    (void)arg;
     struct rt_mesh_send f;
     struct note note;
 
@@ -372,8 +375,9 @@ static void send_from_a_closed_shard(void)
     rt_mesh_send(&f, misused, 0, 1, &note);
 }
 
-static void receive_as_no_shard(void)
+static void receive_as_no_shard(void *arg)
 {
+    (void)arg;
     struct rt_mesh_recv f;
     struct note note;
 
@@ -383,10 +387,10 @@ static void receive_as_no_shard(void)
 
 START_TEST(misuse_stops_the_program_naming_the_shard)
 {
-    test_expect_death(destroy_with_shard_1_open, "shard 1 has not closed its ends");
-    test_expect_death(send_to_oneself, "from shard 1 to shard 1 in a mesh of 2");
-    test_expect_death(send_from_a_closed_shard, "shard 0 has closed its ends");
-    test_expect_death(receive_as_no_shard, "shard 2 in a mesh of 2");
+    test_expect_die(destroy_with_shard_1_open, NULL, "shard 1 has not closed its ends");
+    test_expect_die(send_to_oneself, NULL, "from shard 1 to shard 1 in a mesh of 2");
+    test_expect_die(send_from_a_closed_shard, NULL, "shard 0 has closed its ends");
+    test_expect_die(receive_as_no_shard, NULL, "shard 2 in a mesh of 2");
 }
 END_TEST
 

@@ -1,7 +1,8 @@
 /*
  * tests/test_pinning.c - executors on threads of their own: pinned to a CPU
- * (checked with sched_getcpu() inside the thread), unpinned, and the error
- * for a CPU that does not exist.
+ * (checked with sched_getcpu() inside the thread), unpinned, the error for a
+ * CPU that does not exist, and rt_last_error() explaining a failure, even
+ * one that happened on the executor's own thread.
  */
 #define _GNU_SOURCE /* sched_getcpu(), CPU_COUNT() and pthread_getname_np() are GNU extensions */
 #include "harness.h"
@@ -121,6 +122,37 @@ START_TEST(invalid_cpu_is_an_error)
 }
 END_TEST
 
+START_TEST(a_failure_is_explained_to_the_caller)
+{
+    struct rt_builder b = RT_BUILDER_INIT;
+    struct test_value f = test_value(1);
+    struct rt_thread *t;
+
+    /* Refused in the caller: a CPU that exists on no machine this runs on. */
+    b.cpu = CPU_SETSIZE - 1;
+    ck_assert_int_eq(rt_builder_spawn(&b, &f.future, sizeof(f), &t), -EINVAL);
+    ck_assert_msg(strstr(rt_last_error(), "CPU 1023 does not exist") != NULL, "\"%s\"",
+                  rt_last_error());
+
+    /* Success says so too. */
+    b.cpu = RT_CPU_ANY;
+    ck_assert_int_eq(rt_builder_spawn(&b, &f.future, sizeof(f), &t), 0);
+    ck_assert_int_eq(rt_thread_join(t, NULL), 0);
+    ck_assert_str_eq(rt_last_error(), "");
+
+#if PHASE >= 2
+    /*
+     * Refused on the new thread, where the executor's ring is made: the
+     * message, written there, reaches the thread that joins.
+     */
+    b.ring_entries = 1u << 20;
+    ck_assert_int_eq(rt_builder_spawn(&b, &f.future, sizeof(f), &t), 0);
+    ck_assert_int_eq(rt_thread_join(t, NULL), -EINVAL);
+    ck_assert_msg(strstr(rt_last_error(), "1 to 32768") != NULL, "\"%s\"", rt_last_error());
+#endif
+}
+END_TEST
+
 START_TEST(executor_pins_the_calling_thread)
 {
     struct rt_builder b = RT_BUILDER_INIT;
@@ -146,6 +178,7 @@ Suite *suite_pinning(void)
     tcase_add_test(tc, pinned_thread_runs_on_its_cpu);
     tcase_add_test(tc, unpinned_named_thread);
     tcase_add_test(tc, invalid_cpu_is_an_error);
+    tcase_add_test(tc, a_failure_is_explained_to_the_caller);
     tcase_add_test(tc, executor_pins_the_calling_thread);
     suite_add_tcase(s, tc);
     return s;

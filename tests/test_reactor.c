@@ -109,20 +109,6 @@ static void refuse_syscall(long nr, int err)
         TEST_SKIP("cannot install a seccomp filter here");
 }
 
-/* The value of sysctl kernel.io_uring_disabled, which decides which message EPERM gets. */
-static int sysctl_disabled(void)
-{
-    FILE *f = fopen("/proc/sys/kernel/io_uring_disabled", "r");
-    int value = 0;
-
-    if (f) {
-        if (fscanf(f, "%d", &value) != 1)
-            value = 0;
-        fclose(f);
-    }
-    return value;
-}
-
 /* Creating an executor fails with `err`, and rt_last_error() contains `needle`. */
 static void assert_create_fails(int err, const char *needle)
 {
@@ -136,7 +122,7 @@ static void assert_create_fails(int err, const char *needle)
 
 START_TEST(seccomp_eperm_is_explained)
 {
-    int disabled = sysctl_disabled();
+    int disabled = rt__io_uring_disabled(); /* it decides which message EPERM gets */
 
     refuse_syscall(__NR_io_uring_setup, EPERM);
     assert_create_fails(-EPERM, disabled == 0 ? "seccomp" : "kernel.io_uring_disabled");

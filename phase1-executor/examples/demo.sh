@@ -5,8 +5,14 @@ set -eu
 b=$1
 echo "== phase 1: futures, tasks and a single-threaded executor"
 
+echo "-- naive: an executor in one short file, without wakers: every turn polls every unfinished future"
+"$b/examples/naive"
+
 echo "-- hello: one future, polled once by one executor; its output comes back from run()"
 "$b/examples/hello"
+
+echo "-- hello again with RT_TRACE=1: a line on stderr per runtime event (docs/tracing.md reads it)"
+RT_TRACE=1 "$b/examples/hello"
 
 echo "-- spawn_join: 1000 tasks fanned out with rt_spawn, fanned in through their join handles"
 "$b/examples/spawn_join" 1000

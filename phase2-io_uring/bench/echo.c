@@ -1,48 +1,76 @@
 /*
  * bench/echo.c - a TCP echo server on the runtime, next to a plain epoll
- * echo server, both driven by the same client from another process.
+ * echo server, each in a process of its own, driven by the same client.
  *
- * Run it with `make phase2 bench` (or build/phase2/bench/echo; `echo runtime`
- * or `echo epoll` drives only that server, for a profiler). It prints
- * one `name=value` line per figure; each is the median of ROUNDS rounds,
- * runtime and epoll rounds alternating so that a noisy neighbour touches
- * both alike:
+ * Run it with `make bench` (`make phaseN bench`: one phase only), or
+ * build/phaseN/bench/echo [WORD...], where each WORD narrows or changes the run:
  *
- *   echo_c16_msgs_per_s             round trips per second through the runtime
- *                                   echo server: an accept-loop task, and one task
- *                                   per connection looping rt_io_recv + rt_send_all,
- *                                   run by an executor in this process
- *   echo_c16_epoll_msgs_per_s       the same through a plain epoll server
- *                                   (level-triggered, non-blocking sockets) in a
- *                                   forked process
- *   echo_c16_runtime_vs_epoll_ratio the median of the rounds' ratios, each
- *                                   runtime round divided by the epoll round
- *                                   right after it. On a shared machine the
- *                                   rate can change from one second to the next
- *                                   (on the 2-CPU VM this was written on it
- *                                   jumped between about 160k and 215k, for both
- *                                   servers alike); rounds next to each other
- *                                   most often see the same level
+ *   quick                    one round of 300 ms instead of ROUNDS rounds of a second
+ *   verbose                  a line per run on stderr: its rate, its server's CPU time
+ *                            (user and system) and context switches (getrusage)
+ *   pinned, unpinned, hog    only these settings (below)
+ *   runtime, epoll           only these servers (for a profiler: `echo runtime unpinned`)
  *
- * A round: the server listens on 127.0.0.1, port 0 (any free port), and a
- * forked client process is told the port. The client opens CONNS
- * connections, sends MSG bytes on each, and on each connection waits for the
- * MSG bytes to come back (checking them) before it sends again: a ping-pong,
- * CONNS of them at once, driven by one epoll loop. It counts the round trips
- * it completes in ROUND_NS, closes its connections, and reports the count and
- * the exact time over a pipe. The runtime server learns that the round is over
- * from that pipe, which it reads with the runtime's own read: it then cancels
- * its accept task and awaits every connection task, each of which has seen
- * its peer close. The epoll server stops when its parent closes a pipe it
- * watches. Every process is waited for; nothing outlives the benchmark.
+ * Every server runs in every setting, and a figure's name ends with its
+ * setting's suffix:
  *
- * CPUs: with two or more CPUs, every server runs on CPU 0 and the client on
- * CPU 1, so that the runtime server, which spins when it has nothing to do
- * (phase 2 does, by design), never takes CPU time from the client. With one
- * CPU nothing is pinned. A line on stderr says which.
+ *   pinned    (no suffix)   servers on CPU 0, the client on CPU 1, so that the
+ *                           two never compete for a CPU (needs two CPUs; skipped,
+ *                           with a line on stderr, when CPUs 0 and 1 are not both usable)
+ *   unpinned  _unpinned     nothing pinned: the kernel places server and client,
+ *                           as it does for a user who just starts them
+ *   hog       _with_hog     nothing pinned, and a third process spinning in a busy
+ *                           loop beside them for the whole run, as another busy
+ *                           program on the machine would
  *
- * Target (reported, not asserted): the runtime server at least as fast as
- * the epoll server, a ratio of 1.0 or more.
+ * The figures of each setting; each is the median of ROUNDS rounds, and in
+ * each round every server of every setting runs once, one after the other,
+ * so that a noisy neighbour touches them all alike:
+ *
+ *   echo_c16_msgs_per_s                  round trips per second through the runtime
+ *                                        echo server: an accept-loop task, and one task
+ *                                        per connection looping rt_io_recv + rt_send_all
+ *   echo_c16_epoll_msgs_per_s            the same through a plain epoll server
+ *                                        (level-triggered, non-blocking sockets)
+ *   echo_c16_runtime_vs_epoll_ratio      the median of the rounds' ratios, each runtime
+ *                                        run divided by the epoll run of the same round
+ *                                        and setting. On a shared machine the rate can
+ *                                        change from one second to the next; runs close
+ *                                        together most often see the same level
+ *   echo_c16_server_cpu_us_per_msg       CPU time (user + system, all its threads) the
+ *                                        runtime server's process used while the client
+ *                                        drove it, per round trip
+ *   echo_c16_epoll_server_cpu_us_per_msg the same for the epoll server
+ *
+ * So `echo_c16_msgs_per_s_unpinned` is the runtime server's rate with nothing
+ * pinned, and `echo_c16_runtime_vs_epoll_ratio_with_hog` its ratio to epoll
+ * beside the hog.
+ *
+ * A run: the bench process listens on 127.0.0.1, port 0 (any free port),
+ * and forks the server, which takes over the listening socket, then the
+ * client. The client opens CONNS connections, sends MSG bytes on each, and
+ * on each connection waits for the MSG bytes to come back (checking them)
+ * before it sends again: a ping-pong, CONNS of them at once, driven by one
+ * epoll loop. It counts the round trips it completes in a round, reads the
+ * server's CPU clock (clock_getcpuclockid) when it starts and when it stops,
+ * closes its connections, and reports over a pipe. The bench process then
+ * closes a pipe the server watches: the epoll server exits; the runtime
+ * server cancels its accept task, awaits every connection task (each has
+ * seen its peer close), checks that it freed everything, and exits. Every
+ * process is waited for; nothing outlives the benchmark (the hog is killed,
+ * and dies with the bench process if that dies first).
+ *
+ * Why CPU time per message: on two CPUs the client saturates first, so a
+ * server that wastes CPU shows less in the rate than in its CPU time. The
+ * server's clock is read by the client, so it covers exactly the round
+ * trips counted, not the server's start and end.
+ *
+ * Phase 2's runtime server spins when it has nothing to do (by design), so
+ * its CPU time per message includes that spin, and unpinned it takes CPU
+ * time from the client; chapter 3 is about that.
+ *
+ * Targets (reported, not asserted): the runtime server at least as fast as
+ * the epoll server (a ratio of 1.0 or more), using no more CPU per message.
  */
 #include "rt.h"
 
@@ -51,29 +79,35 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/alloc.h"
 #include "common/bench.h"
 #include "common/clock.h"
 
-#define ROUNDS    3                  /* rounds per server; the median is printed */
-#define ROUND_NS  (1 * NSEC_PER_SEC) /* how long the client drives one round */
-#define CONNS     16                 /* client connections */
-#define MSG       64                 /* bytes per message */
-#define BUF       4096               /* each server's receive buffer, per connection */
-#define MAX_CONNS 64                 /* connections a server keeps track of */
-#define HOST      "127.0.0.1"
+#define ROUNDS     3                     /* rounds; the median is printed */
+#define ROUND_NS   (1 * NSEC_PER_SEC)    /* how long the client drives one run */
+#define QUICK_NS   (300 * NSEC_PER_MSEC) /* the same with `quick`, which does one round */
+#define CONNS      16                    /* client connections */
+#define MSG        64                    /* bytes per message */
+#define BUF        4096                  /* each server's receive buffer, per connection */
+#define MAX_CONNS  64                    /* connections a server keeps track of */
+#define HOST       "127.0.0.1"
+#define SERVER_CPU 0 /* where the pinned setting puts the servers */
+#define CLIENT_CPU 1 /* and the client */
 
-/* Where the servers and the client run: CPU numbers, or RT_CPU_ANY. */
-static int server_cpu = RT_CPU_ANY;
-static int client_cpu = RT_CPU_ANY;
+/* How long the client drives a run: ROUND_NS, or QUICK_NS with `quick`. */
+static uint64_t round_ns = ROUND_NS;
 
 static _Noreturn void fail(const char *what)
 {
@@ -109,9 +143,10 @@ static void pin(int cpu)
 
 /* What the client sends back over its pipe at the end of a round. */
 struct report {
-    uint64_t round_trips; /* completed in the round */
-    uint64_t elapsed_ns;  /* from the first send to the last count */
-    int64_t error;        /* 0, or the -errno that stopped the client early */
+    uint64_t round_trips;   /* completed in the round */
+    uint64_t elapsed_ns;    /* from the first send to the last count */
+    uint64_t server_cpu_ns; /* CPU time the server process used in those elapsed_ns */
+    int64_t error;          /* 0, or the -errno that stopped the client early */
 };
 
 struct client_conn {
@@ -173,15 +208,26 @@ static int client_on_readable(struct client_conn *c, uint64_t *round_trips)
     return client_send(c);
 }
 
-/* Ping-pong on every connection for ROUND_NS. */
-static void client_drive(struct client_conn *conns, int ep, struct report *rep)
+/* CPU time a process has used so far (every thread, user + system), through its CPU clock. */
+static uint64_t cpu_clock_ns(clockid_t clock)
+{
+    struct timespec ts;
+
+    if (clock_gettime(clock, &ts) < 0)
+        return 0;
+    return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+/* Ping-pong on every connection for round_ns; the server's CPU time is read at both ends. */
+static void client_drive(struct client_conn *conns, int ep, clockid_t server_clock,
+                         struct report *rep)
 {
     struct epoll_event events[CONNS];
-    uint64_t start = now_ns(), now = start;
+    uint64_t cpu_start = cpu_clock_ns(server_clock), start = now_ns(), now = start;
 
     for (int i = 0; i < CONNS && rep->error == 0; i++)
         rep->error = client_send(&conns[i]);
-    while (rep->error == 0 && now - start < ROUND_NS) {
+    while (rep->error == 0 && now - start < round_ns) {
         /* A timeout, so that a server that stops answering cannot make the round last forever. */
         int n = epoll_wait(ep, events, CONNS, 100);
 
@@ -192,22 +238,26 @@ static void client_drive(struct client_conn *conns, int ep, struct report *rep)
         now = now_ns();
     }
     rep->elapsed_ns = now - start;
+    rep->server_cpu_ns = cpu_clock_ns(server_clock) - cpu_start;
 }
 
-/* The client process: run one round against the server at `port`, report it on `report_fd`. */
-static _Noreturn void client_main(uint16_t port, int report_fd)
+/* The client process: run one round against `server` at `port`, report it on `report_fd`. */
+static _Noreturn void client_main(uint16_t port, pid_t server, int cpu, int report_fd)
 {
     struct client_conn conns[CONNS];
     struct report rep = {0};
+    clockid_t server_clock = CLOCK_MONOTONIC; /* until clock_getcpuclockid gives the server's */
     int ep = epoll_create1(EPOLL_CLOEXEC);
 
-    pin(client_cpu);
+    pin(cpu);
     for (int i = 0; i < CONNS; i++)
         conns[i] = (struct client_conn){.fd = -1};
     rep.error = ep < 0 ? -errno : client_connect(conns, ep, port);
     if (rep.error == 0)
-        client_drive(conns, ep, &rep);
-    /* Close first: once the runtime server has the report, it awaits its connection tasks. */
+        rep.error = -clock_getcpuclockid(server, &server_clock); /* returns an errno value */
+    if (rep.error == 0)
+        client_drive(conns, ep, server_clock, &rep);
+    /* Close first: once the runtime server sees the round end, it awaits its connection tasks. */
     for (int i = 0; i < CONNS; i++)
         if (conns[i].fd >= 0)
             close(conns[i].fd);
@@ -219,8 +269,9 @@ static _Noreturn void client_main(uint16_t port, int report_fd)
     _exit(0); /* not exit(): the stdio buffers copied from the parent are the parent's to flush */
 }
 
-/* Fork the client. The child closes `close_fd` (the parent's end of something) if it is >= 0. */
-static pid_t start_client(uint16_t port, const int report_pipe[2], int close_fd)
+/* Fork the client. It closes the parent's `close_fd` (the stop pipe's write end). */
+static pid_t start_client(uint16_t port, pid_t server, int cpu, const int report_pipe[2],
+                          int close_fd)
 {
     pid_t pid;
 
@@ -230,32 +281,48 @@ static pid_t start_client(uint16_t port, const int report_pipe[2], int close_fd)
         fail("fork failed");
     if (pid == 0) {
         close(report_pipe[0]);
-        if (close_fd >= 0)
-            close(close_fd);
-        client_main(port, report_pipe[1]);
+        close(close_fd);
+        client_main(port, server, cpu, report_pipe[1]);
     }
     close(report_pipe[1]);
     return pid;
 }
 
-/* Wait for a child, and fail unless it exited with status 0. */
-static void wait_child(pid_t pid, const char *who)
+/* Read the client's report. Returns the bytes read: sizeof(*rep) unless the client failed. */
+static size_t read_report(int fd, struct report *rep)
+{
+    size_t len = 0;
+
+    while (len < sizeof(*rep)) {
+        ssize_t n = read(fd, (char *)rep + len, sizeof(*rep) - len);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    return len;
+}
+
+/* Wait for a child, with its resource usage in *usage, and fail unless it exited with 0. */
+static void wait_child(pid_t pid, const char *who, struct rusage *usage)
 {
     int status;
 
-    while (waitpid(pid, &status, 0) < 0)
+    while (wait4(pid, &status, 0, usage) < 0)
         if (errno != EINTR)
-            fail("waitpid failed");
+            fail("wait4 failed");
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         fprintf(stderr, "bench/echo: the %s process failed\n", who);
         exit(1);
     }
 }
 
-/* Messages per second from a client's report, or fail with what went wrong. */
-static double report_rate(const struct report *rep, intptr_t len, const char *server)
+/* Fail unless the report is whole and the client completed round trips without an error. */
+static void check_report(const struct report *rep, size_t len, const char *server)
 {
-    if (len != (intptr_t)sizeof(*rep)) {
+    if (len != sizeof(*rep)) {
         fprintf(stderr, "bench/echo: no report from the client (%s server)\n", server);
         exit(1);
     }
@@ -264,12 +331,57 @@ static double report_rate(const struct report *rep, intptr_t len, const char *se
                 rep->error ? strerror((int)-rep->error) : "no round trip completed");
         exit(1);
     }
-    return (double)rep->round_trips / ((double)rep->elapsed_ns / NSEC_PER_SEC);
 }
+
+/* ---------------------------------------------------------------- the hog */
+
+static volatile unsigned long hog_spins; /* what the hog computes: nothing anyone reads */
+
+/* Fork a process that only burns CPU, unpinned. It dies with us if we die first. */
+static pid_t start_hog(void)
+{
+    pid_t parent = getpid(), pid;
+
+    fflush(stdout);
+    pid = fork();
+    if (pid < 0)
+        fail("fork failed");
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(0); /* the parent died before the line above: nobody would kill us */
+        for (;;)
+            hog_spins++;
+    }
+    return pid;
+}
+
+static void stop_hog(pid_t pid)
+{
+    kill(pid, SIGKILL);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        continue;
+}
+
+/* ------------------------------------------------- the servers, as a table */
+
+struct server;
+
+/*
+ * A server process's body: serve on `listen_fd` until `stop_fd` reaches end
+ * of file. Returns the process's exit status: 0, or 1 if anything failed.
+ */
+typedef int serve_fn(const struct server *srv, int cpu, int listen_fd, int stop_fd);
+
+struct server {
+    const char *name; /* on the command line, in messages, and in its ratio's figure name */
+    const char *tag;  /* in its other figures' names: echo_c16<tag>_msgs_per_s */
+    serve_fn *serve;  /* runs in the forked server process */
+};
 
 /* --------------------------------------------------------- runtime server */
 
-/* What the accept loop and the main future share; lives in runtime_round()'s frame. */
+/* What the accept loop and the main future share; lives in runtime_serve()'s frame. */
 struct echo_server {
     struct rt_join_handle conns[MAX_CONNS]; /* one per connection task, awaited by main */
     int n_conns;                            /* handles in use */
@@ -357,16 +469,16 @@ static enum rt_poll acceptor_poll(struct rt_future *self, struct rt_context *cx,
 
 static const struct rt_future_vtable acceptor_vtable = {acceptor_poll, rt_async_drop};
 
-/* Serve until the client reports, then stop accepting and wait for every connection to end. */
+/* Serve until the stop pipe closes, then stop accepting and wait for every connection to end. */
 struct echo_main {
     struct rt_async async;
     int listen_fd;
-    int report_fd; /* the client's report arrives here */
+    int stop_fd; /* reaches end of file when the round is over */
     struct echo_server *srv;
-    struct report *rep; /* where the report goes (the caller's) */
     struct rt_join_handle acceptor;
-    struct rt_read_exact read;
-    intptr_t n; /* bytes of report read */
+    struct rt_io read;
+    char byte;  /* where a read of the stop pipe would put a byte (none is ever written) */
+    intptr_t n; /* that read's result: 0 at end of file */
     int i;
 };
 
@@ -380,54 +492,62 @@ static enum rt_poll echo_main_poll(struct rt_future *self, struct rt_context *cx
             .async = RT_ASYNC_INIT(&acceptor_vtable), .listen_fd = f->listen_fd, .srv = f->srv};
         f->acceptor = rt_spawn(&a.async.future, sizeof(a));
     }
-    rt_read_exact(&f->read, f->report_fd, f->rep, sizeof(*f->rep), RT_OFFSET_CURRENT);
-    AWAIT(&f->read.async.future, &f->n);
+    do {
+        rt_io_read(&f->read, f->stop_fd, &f->byte, 1, RT_OFFSET_CURRENT);
+        AWAIT(&f->read.future, &f->n);
+    } while (f->n == -EINTR);
     /* The client has closed its connections: stop accepting (its request is cancelled). */
     rt_join_cancel(&f->acceptor);
     AWAIT(&f->acceptor.future, NULL);
     /* Each connection task sees its peer close, closes its socket and finishes. */
     for (f->i = 0; f->i < f->srv->n_conns; f->i++)
         AWAIT(&f->srv->conns[f->i].future, NULL);
-    ASYNC_RETURN(f->n);
+    ASYNC_RETURN(0);
     ASYNC_END;
 }
 
 static const struct rt_future_vtable echo_main_vtable = {echo_main_poll, rt_async_drop};
 
-static double runtime_round(void)
+/* The runtime server, with an executor made by `b`. Fails if it leaked anything. */
+static int runtime_serve(const struct server *srv, const struct rt_builder *b, int listen_fd,
+                         int stop_fd)
 {
-    struct rt_builder b = RT_BUILDER_INIT;
-    struct echo_server srv = {.n_conns = 0};
-    struct report rep = {0};
+    struct echo_server conns = {.n_conns = 0};
     struct rt_executor *ex;
-    int report_pipe[2], listen_fd = rt_tcp_listen(HOST, 0, 128);
-    pid_t client;
-    intptr_t len;
 
-    if (listen_fd < 0 || pipe(report_pipe) < 0)
-        fail("cannot listen, or make a pipe");
-    /* Fork before the executor exists, so the client inherits no ring. */
-    client = start_client((uint16_t)rt_tcp_port(listen_fd), report_pipe, listen_fd);
-    b.cpu = server_cpu;
-    if (rt_executor_create(&b, &ex) < 0) {
-        fprintf(stderr, "bench/echo: %s\n", rt_last_error());
-        exit(1);
+    if (rt_executor_create(b, &ex) < 0) {
+        fprintf(stderr, "bench/echo: %s server: %s\n", srv->name, rt_last_error());
+        return 1;
     }
     {
         struct echo_main m = {.async = RT_ASYNC_INIT(&echo_main_vtable),
                               .listen_fd = listen_fd,
-                              .report_fd = report_pipe[0],
-                              .srv = &srv,
-                              .rep = &rep};
-        len = rt_executor_run(ex, &m.async.future, sizeof(m));
+                              .stop_fd = stop_fd,
+                              .srv = &conns};
+        rt_executor_run(ex, &m.async.future, sizeof(m));
     }
-    if (rt_executor_task_count(ex) != 0)
-        fail("the runtime server left tasks behind");
+    if (rt_executor_task_count(ex) != 0) {
+        fprintf(stderr, "bench/echo: the %s server left tasks behind\n", srv->name);
+        return 1;
+    }
     rt_executor_destroy(ex);
     close(listen_fd);
-    close(report_pipe[0]);
-    wait_child(client, "client");
-    return report_rate(&rep, len, "runtime");
+    close(stop_fd);
+    /* Every task and source of the server was freed. */
+    if (rt__alloc_live() != 0) {
+        fprintf(stderr, "bench/echo: the %s server left memory allocated\n", srv->name);
+        return 1;
+    }
+    return 0;
+}
+
+/* The runtime server as a user makes it: the builder's defaults. */
+static int serve_runtime(const struct server *srv, int cpu, int listen_fd, int stop_fd)
+{
+    struct rt_builder b = RT_BUILDER_INIT;
+
+    b.cpu = cpu;
+    return runtime_serve(srv, &b, listen_fd, stop_fd);
 }
 
 /* ------------------------------------------------------------ epoll server */
@@ -504,14 +624,15 @@ static void epoll_echo(struct epoll_server *s, int fd)
         epoll_close(s, fd);
 }
 
-/* The epoll server process: serve until `stop_fd` becomes readable. */
-static _Noreturn void epoll_server_main(int listen_fd, int stop_fd)
+/* The epoll server: serve until `stop_fd` becomes readable. */
+static int serve_epoll(const struct server *srv, int cpu, int listen_fd, int stop_fd)
 {
     static struct epoll_server s; /* static: its buffer would crowd the stack */
     struct epoll_event ev = {.events = EPOLLIN}, events[MAX_CONNS];
     bool running = true;
 
-    pin(server_cpu);
+    (void)srv;
+    pin(cpu);
     s.ep = epoll_create1(EPOLL_CLOEXEC);
     s.listen_fd = listen_fd;
     s.stop_fd = stop_fd;
@@ -520,15 +641,15 @@ static _Noreturn void epoll_server_main(int listen_fd, int stop_fd)
     ev.data.fd = listen_fd;
     if (s.ep < 0 || set_nonblocking(listen_fd) < 0 ||
         epoll_ctl(s.ep, EPOLL_CTL_ADD, listen_fd, &ev) < 0)
-        _exit(1);
+        return 1;
     ev.data.fd = stop_fd;
     if (epoll_ctl(s.ep, EPOLL_CTL_ADD, stop_fd, &ev) < 0)
-        _exit(1);
+        return 1;
     while (running) {
         int n = epoll_wait(s.ep, events, MAX_CONNS, -1);
 
         if (n < 0 && errno != EINTR)
-            _exit(1);
+            return 1;
         for (int i = 0; i < n; i++) {
             int fd = events[i].data.fd;
 
@@ -546,16 +667,66 @@ static _Noreturn void epoll_server_main(int listen_fd, int stop_fd)
     close(s.ep);
     close(listen_fd);
     close(stop_fd);
-    _exit(0);
+    return 0;
 }
 
-static double epoll_round(void)
+/* ------------------------------------------------------------------- a run */
+
+/* The servers; EPOLL is the baseline every other one is divided by. */
+static const struct server servers[] = {
+    {"runtime", "", serve_runtime},
+    {"epoll", "_epoll", serve_epoll},
+};
+#define SERVERS (sizeof(servers) / sizeof(servers[0]))
+#define EPOLL   1
+
+enum { PINNED, UNPINNED, HOG, SETTINGS };
+
+static const struct setting {
+    const char *name;   /* on the command line */
+    const char *suffix; /* of its figures' names */
+    bool pinned;        /* servers on SERVER_CPU, the client on CLIENT_CPU */
+    bool hog;           /* a busy-looping process runs beside them */
+} settings[SETTINGS] = {
+    [PINNED] = {"pinned", "", true, false},
+    [UNPINNED] = {"unpinned", "_unpinned", false, false},
+    [HOG] = {"hog", "_with_hog", false, true},
+};
+
+/* What one run measured. */
+struct run {
+    double msgs_per_s;     /* round trips per second */
+    double cpu_us_per_msg; /* the server's CPU time per round trip, while the client drove it */
+};
+
+static bool verbose; /* `verbose`: a line per run on stderr */
+
+/* One line on stderr about a run, with what getrusage says of the server's whole life. */
+static void print_run(int round, const struct setting *set, const struct server *srv,
+                      const struct run *run, const struct report *rep, const struct rusage *u)
+{
+    double msgs = (double)rep->round_trips;
+
+    fprintf(stderr,
+            "bench/echo: round %d, %s, %s: %.0f msgs/s, %.2f us CPU/msg; over its life: "
+            "user %.3f s, sys %.3f s, context switches per msg: %.3f voluntary, %.3f "
+            "involuntary\n",
+            round + 1, set->name, srv->name, run->msgs_per_s, run->cpu_us_per_msg,
+            (double)u->ru_utime.tv_sec + (double)u->ru_utime.tv_usec / 1e6,
+            (double)u->ru_stime.tv_sec + (double)u->ru_stime.tv_usec / 1e6,
+            (double)u->ru_nvcsw / msgs, (double)u->ru_nivcsw / msgs);
+}
+
+/* Run `srv` against the client once, in setting `set`. */
+static struct run run_once(int round, const struct setting *set, const struct server *srv)
 {
     struct report rep = {0};
+    struct rusage usage;
+    struct run run;
     int stop_pipe[2], report_pipe[2], listen_fd = rt_tcp_listen(HOST, 0, 128);
+    pid_t hog = set->hog ? start_hog() : -1, server, client;
     uint16_t port;
-    pid_t server, client;
-    ssize_t len = 0, n;
+    size_t len;
 
     if (listen_fd < 0 || pipe(stop_pipe) < 0 || pipe(report_pipe) < 0)
         fail("cannot listen, or make a pipe");
@@ -568,83 +739,144 @@ static double epoll_round(void)
         close(stop_pipe[1]); /* so that the parent's close is the end of file */
         close(report_pipe[0]);
         close(report_pipe[1]);
-        epoll_server_main(listen_fd, stop_pipe[0]);
+        /* _exit(), not exit(): the stdio buffers copied from the parent are the parent's. */
+        _exit(srv->serve(srv, set->pinned ? SERVER_CPU : RT_CPU_ANY, listen_fd, stop_pipe[0]));
     }
     close(listen_fd);
     close(stop_pipe[0]);
-    client = start_client(port, report_pipe, stop_pipe[1]);
-
-    while (len < (ssize_t)sizeof(rep)) {
-        n = read(report_pipe[0], (char *)&rep + len, sizeof(rep) - (size_t)len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        len += n;
-    }
+    client = start_client(port, server, set->pinned ? CLIENT_CPU : RT_CPU_ANY, report_pipe,
+                          stop_pipe[1]);
+    len = read_report(report_pipe[0], &rep);
     close(report_pipe[0]);
-    close(stop_pipe[1]); /* the server sees end of file and exits */
-    wait_child(client, "client");
-    wait_child(server, "epoll server");
-    return report_rate(&rep, len, "epoll");
+    close(stop_pipe[1]); /* the server sees end of file and stops */
+    wait_child(client, "client", NULL);
+    wait_child(server, srv->name, &usage);
+    if (hog > 0)
+        stop_hog(hog);
+    check_report(&rep, len, srv->name);
+    run.msgs_per_s = (double)rep.round_trips / ((double)rep.elapsed_ns / NSEC_PER_SEC);
+    run.cpu_us_per_msg = (double)rep.server_cpu_ns / NSEC_PER_USEC / (double)rep.round_trips;
+    if (verbose)
+        print_run(round, set, srv, &run, &rep, &usage);
+    return run;
 }
 
 /* ---------------------------------------------------------------------- main */
 
 /*
- * Pin servers to CPU 0 and clients to CPU 1 when both exist and may be used.
- * A throwaway child tries both, so that a failed try cannot leave this
- * process pinned to one CPU that every later process would inherit.
+ * Can servers go on SERVER_CPU and the client on CLIENT_CPU? A throwaway
+ * child tries both, so that a failed try cannot leave this process pinned.
  */
-static void choose_cpus(void)
+static bool can_pin(void)
 {
     pid_t probe;
     int status;
 
+    if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+        return false;
     fflush(stdout);
     probe = fork();
     if (probe < 0)
         fail("fork failed");
     if (probe == 0)
-        _exit(rt_pin_current_thread(1) == 0 && rt_pin_current_thread(0) == 0 ? 0 : 1);
+        _exit(rt_pin_current_thread(CLIENT_CPU) == 0 && rt_pin_current_thread(SERVER_CPU) == 0 ? 0
+                                                                                               : 1);
     while (waitpid(probe, &status, 0) < 0)
         if (errno != EINTR)
             fail("waitpid failed");
-    if (sysconf(_SC_NPROCESSORS_ONLN) >= 2 && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-        server_cpu = 0;
-        client_cpu = 1;
-        fprintf(stderr, "bench/echo: servers on CPU 0, client on CPU 1\n");
-    } else {
-        fprintf(stderr, "bench/echo: nothing pinned (CPUs 0 and 1 are not both usable)\n");
-    }
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+static struct run runs[SETTINGS][SERVERS][ROUNDS]; /* every run, for the medians */
+
+/* The median over `rounds` rounds of one figure of one server in one setting. */
+static double median_of(int set, size_t srv, int rounds, bool cpu)
+{
+    double v[ROUNDS];
+
+    for (int r = 0; r < rounds; r++)
+        v[r] = cpu ? runs[set][srv][r].cpu_us_per_msg : runs[set][srv][r].msgs_per_s;
+    return bench_median(v, (size_t)rounds);
+}
+
+/* The median over the rounds of a server's rate divided by epoll's in the same round. */
+static double median_ratio(int set, size_t srv, int rounds)
+{
+    double v[ROUNDS];
+
+    for (int r = 0; r < rounds; r++)
+        v[r] = runs[set][srv][r].msgs_per_s / runs[set][EPOLL][r].msgs_per_s;
+    return bench_median(v, (size_t)rounds);
+}
+
+static void print_setting(int set, const bool *use_srv, int rounds)
+{
+    const char *sfx = settings[set].suffix;
+
+    for (size_t v = 0; v < SERVERS; v++)
+        if (use_srv[v])
+            printf("echo_c16%s_msgs_per_s%s=%.0f\n", servers[v].tag, sfx,
+                   median_of(set, v, rounds, false));
+    for (size_t v = 0; v < SERVERS; v++)
+        if (use_srv[v] && use_srv[EPOLL] && v != EPOLL)
+            printf("echo_c16_%s_vs_epoll_ratio%s=%.3f\n", servers[v].name, sfx,
+                   median_ratio(set, v, rounds));
+    for (size_t v = 0; v < SERVERS; v++)
+        if (use_srv[v])
+            printf("echo_c16%s_server_cpu_us_per_msg%s=%.2f\n", servers[v].tag, sfx,
+                   median_of(set, v, rounds, true));
+}
+
+/* Mark the setting or server called `word` in `use`; false if no name matches. */
+static bool pick(const char *word, bool *use_set, bool *use_srv)
+{
+    for (int s = 0; s < SETTINGS; s++)
+        if (strcmp(word, settings[s].name) == 0)
+            return use_set[s] = true;
+    for (size_t v = 0; v < SERVERS; v++)
+        if (strcmp(word, servers[v].name) == 0)
+            return use_srv[v] = true;
+    return false;
 }
 
 int main(int argc, char **argv)
 {
-    double rt[ROUNDS], ep[ROUNDS], ratio[ROUNDS];
-    /* `echo runtime` or `echo epoll` drives only that server, for a profiler. */
-    bool run_rt = argc < 2 || strcmp(argv[1], "runtime") == 0;
-    bool run_ep = argc < 2 || strcmp(argv[1], "epoll") == 0;
+    bool use_set[SETTINGS] = {false}, use_srv[SERVERS] = {false}, any_set = false, any_srv = false;
+    int rounds = ROUNDS;
 
-    if (!run_rt && !run_ep)
-        fail("the one argument, if any, is runtime or epoll");
-    choose_cpus();
-    for (int r = 0; r < ROUNDS; r++) {
-        if (run_rt)
-            rt[r] = runtime_round();
-        if (run_ep)
-            ep[r] = epoll_round();
-        if (run_rt && run_ep)
-            ratio[r] = rt[r] / ep[r];
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "quick") == 0) {
+            rounds = 1;
+            round_ns = QUICK_NS;
+        } else if (strcmp(argv[i], "verbose") == 0) {
+            verbose = true;
+        } else if (!pick(argv[i], use_set, use_srv)) {
+            fail("unknown word; the words are listed at the top of bench/echo.c");
+        }
     }
-    /* Every task and source of the runtime server was freed. */
-    if (rt__alloc_live() != 0)
-        fail("the runtime server left memory allocated");
-    if (run_rt)
-        printf("echo_c16_msgs_per_s=%.0f\n", bench_median(rt, ROUNDS));
-    if (run_ep)
-        printf("echo_c16_epoll_msgs_per_s=%.0f\n", bench_median(ep, ROUNDS));
-    if (run_rt && run_ep)
-        printf("echo_c16_runtime_vs_epoll_ratio=%.3f\n", bench_median(ratio, ROUNDS));
+    /* No setting named: all of them; no server named: all of them. */
+    for (int s = 0; s < SETTINGS; s++)
+        any_set |= use_set[s];
+    for (size_t v = 0; v < SERVERS; v++)
+        any_srv |= use_srv[v];
+    for (int s = 0; s < SETTINGS; s++)
+        use_set[s] |= !any_set;
+    for (size_t v = 0; v < SERVERS; v++)
+        use_srv[v] |= !any_srv;
+    if (use_set[PINNED] && !can_pin()) {
+        fprintf(stderr, "bench/echo: CPUs %d and %d are not both usable: no pinned figures\n",
+                SERVER_CPU, CLIENT_CPU);
+        use_set[PINNED] = false;
+    }
+
+    for (int r = 0; r < rounds; r++)
+        for (int s = 0; s < SETTINGS; s++)
+            for (size_t v = 0; v < SERVERS; v++)
+                if (use_set[s] && use_srv[v])
+                    runs[s][v][r] = run_once(r, &settings[s], &servers[v]);
+
+    for (int s = 0; s < SETTINGS; s++)
+        if (use_set[s])
+            print_setting(s, use_srv, rounds);
     return 0;
 }

@@ -35,6 +35,9 @@ cmp random copy && echo "cmp: the copy is identical"
 echo "-- sleep_sort: a task per number sleeps that many ms, so they wake in order; then rt_timeout"
 "$b/examples/sleep_sort"
 
+echo "-- timeout: a recv under a 10 ms deadline; nothing comes, so the recv is cancelled; then data does"
+"$b/examples/timeout"
+
 echo "-- echo_server in the background on a port the kernel picks, and echo_client against it"
 "$b/examples/echo_server" --port 0 >server.out 2>&1 &
 server=$!

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/args.h"
 #include "rt.h"
 
 /*
@@ -216,15 +217,6 @@ static int usage(const char *prog)
     return 2;
 }
 
-/* Parse a whole decimal number in [min, max] into *out; false if it is not one. */
-static bool parse(const char *s, long min, long max, long *out)
-{
-    char *end;
-
-    *out = strtol(s, &end, 10);
-    return *s != '\0' && *end == '\0' && *out >= min && *out <= max;
-}
-
 static double now_s(void)
 {
     struct timespec ts;
@@ -251,13 +243,13 @@ int main(int argc, char **argv)
         if (ok && strcmp(name, "--host") == 0)
             opt.host = value;
         else if (ok && strcmp(name, "--port") == 0)
-            ok = parse(value, 1, 65535, &opt.port);
+            ok = args_number("echo_client", name, value, 1, 65535, &opt.port);
         else if (ok && strcmp(name, "--connections") == 0)
-            ok = parse(value, 1, MAX_CONNECTIONS, &opt.connections);
+            ok = args_number("echo_client", name, value, 1, MAX_CONNECTIONS, &opt.connections);
         else if (ok && strcmp(name, "--messages") == 0)
-            ok = parse(value, 0, 100000000, &opt.messages);
+            ok = args_number("echo_client", name, value, 0, 100000000, &opt.messages);
         else if (ok && strcmp(name, "--size") == 0)
-            ok = parse(value, 1, MAX_SIZE, &opt.size);
+            ok = args_number("echo_client", name, value, 1, MAX_SIZE, &opt.size);
         else
             ok = false;
         if (!ok)

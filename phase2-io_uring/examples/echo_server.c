@@ -27,6 +27,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "common/args.h"
 #include "rt.h"
 
 #define BUF_SIZE    (16 * 1024)     /* per connection: what one receive may bring */
@@ -245,15 +246,12 @@ int main(int argc, char **argv)
     intptr_t sig;
 
     for (int i = 1; i < argc; i += 2) {
-        char *end;
-
         if (i + 1 >= argc)
             return usage(argv[0]);
         if (strcmp(argv[i], "--host") == 0) {
             host = argv[i + 1];
         } else if (strcmp(argv[i], "--port") == 0) {
-            port = strtol(argv[i + 1], &end, 10);
-            if (*argv[i + 1] == '\0' || *end != '\0' || port < 0 || port > 65535)
+            if (!args_number("echo_server", argv[i], argv[i + 1], 0, 65535, &port))
                 return usage(argv[0]);
         } else {
             return usage(argv[0]);

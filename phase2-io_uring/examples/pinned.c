@@ -80,8 +80,8 @@ static int show_bad_cpu(const cpu_set_t *allowed)
         printf("CPU %d exists after all; expected it not to\n", b.cpu);
         return -1;
     }
-    printf("rt_builder_spawn on CPU %d: %d (%s): this process may only use CPUs ", b.cpu, err,
-           strerror(-err));
+    printf("rt_builder_spawn on CPU %d: %d (%s): %s; this process may only use CPUs ", b.cpu, err,
+           strerror(-err), rt_last_error());
     print_cpus(allowed);
     printf("\n");
     return err == -EINVAL ? 0 : -1;
@@ -116,7 +116,7 @@ int main(void)
         b.name = name; /* copied by rt_builder_spawn, so a local buffer will do */
         err = rt_builder_spawn(&b, &f.future, sizeof(f), &threads[n].thread);
         if (err < 0) {
-            fprintf(stderr, "rt_builder_spawn on CPU %d: %s\n", cpu, strerror(-err));
+            fprintf(stderr, "rt_builder_spawn on CPU %d: %s\n", cpu, rt_last_error());
             failed = 1;
             break; /* still join the ones already started */
         }
@@ -128,7 +128,9 @@ int main(void)
         int err = rt_thread_join(threads[i].thread, &ran_on);
 
         if (err < 0) {
-            fprintf(stderr, "executor for CPU %d: %s\n", threads[i].cpu, strerror(-err));
+            /* The executor's thread said why; rt_thread_join() passed it on to this one. */
+            fprintf(stderr, "executor for CPU %d: %s (%s)\n", threads[i].cpu, rt_last_error(),
+                    strerror(-err));
             failed = 1;
             continue;
         }

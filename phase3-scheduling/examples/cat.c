@@ -10,6 +10,7 @@
  *
  * Run: make phase2 && build/phase2/examples/cat FILE...
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -63,8 +64,13 @@ static enum rt_poll cat_poll(struct rt_future *self, struct rt_context *cx, intp
             rt_write_all(&f->out, STDOUT_FILENO, f->buf, (size_t)f->n, RT_OFFSET_CURRENT);
             AWAIT(&f->out.async.future, &f->n);
             if (f->n < 0) {
-                /* Nowhere to print to: stop. cat_drop() closes the file, as it runs next. */
-                fprintf(stderr, "cat: write error: %s\n", strerror((int)-f->n));
+                /*
+                 * Nowhere to print to: stop. cat_drop() closes the file, as it
+                 * runs next. -EPIPE (the executor set SIGPIPE aside) is the
+                 * reader leaving, as `head` does: no news, so stop quietly.
+                 */
+                if (f->n != -EPIPE)
+                    fprintf(stderr, "cat: write error: %s\n", strerror((int)-f->n));
                 ASYNC_RETURN(1);
             }
         }

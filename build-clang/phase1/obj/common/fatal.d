@@ -1,3 +1,0 @@
-build-clang/phase1/obj/common/fatal.o: common/fatal.c common/fatal.h
-
-common/fatal.h:

@@ -1,0 +1,255 @@
+/*
+ * tests/test_misuse.c - misuse stops the program with a message that names
+ * it: a NULL where an executor, a future or an out pointer belongs, a size
+ * so large that it wraps around, (phase 2) an rt_io prepared while it still
+ * holds a request.
+ *
+ * Each case runs in a child process of its own, and the test reads what the
+ * child printed: it must die of SIGABRT (rt__die() calls abort()) after
+ * printing the expected message. Checking the signal alone would not do:
+ * under the sanitizers a plain crash also ends in abort(), with a report of
+ * its own instead of ours.
+ */
+#include "harness.h"
+
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+
+TEST_SINCE_PHASE(1);
+
+/* The misuses below take no argument; test_expect_die() hands its misuse one. */
+struct misuse {
+    void (*fn)(void);
+};
+
+static void run_misuse(void *arg)
+{
+    ((const struct misuse *)arg)->fn();
+}
+
+/*
+ * misuse() must stop the program with SIGABRT and a message containing
+ * `needle`. The message matters: under AddressSanitizer an overflow also
+ * ends in abort(), so the abort alone would not prove the check is there.
+ */
+static void assert_dies(void (*fn)(void), const char *needle)
+{
+    struct misuse m = {fn};
+
+    test_expect_die(run_misuse, &m, needle);
+}
+
+/* Spawning needs a running executor; skip (in the parent) where none can be made. */
+static void need_an_executor(void)
+{
+    rt_executor_destroy(test_executor());
+}
+
+/* Runs `f` on an executor made in the child. */
+static void run_in_child(struct rt_future *f, size_t size)
+{
+    struct rt_executor *ex;
+
+    if (rt_executor_create(NULL, &ex) == 0)
+        rt_executor_run(ex, f, size);
+}
+
+/* A future that, when polled, spawns the `size` bytes at `spawn`. */
+struct spawner {
+    struct rt_future future;
+    const struct rt_future *spawn;
+    size_t size;
+};
+
+static enum rt_poll spawner_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct spawner *f = (struct spawner *)self;
+    struct rt_join_handle h = rt_spawn(f->spawn, f->size);
+
+    (void)cx;
+    rt_join_detach(&h);
+    *out = 0;
+    return RT_READY;
+}
+
+static const struct rt_future_vtable spawner_vtable = {.poll = spawner_poll};
+
+/* -------------------------------------------------------------- NULL */
+
+static struct test_value value_future;
+
+static void run_null_executor(void)
+{
+    rt_executor_run(NULL, &value_future.future, sizeof(value_future));
+}
+
+static void destroy_null_executor(void)
+{
+    rt_executor_destroy(NULL);
+}
+
+static void create_into_null(void)
+{
+    rt_executor_create(NULL, NULL);
+}
+
+static void run_null_main(void)
+{
+    struct rt_executor *ex;
+
+    if (rt_executor_create(NULL, &ex) == 0)
+        rt_executor_run(ex, NULL, sizeof(value_future));
+}
+
+static void spawn_null_future(void)
+{
+    struct spawner f = {{&spawner_vtable}, NULL, sizeof(value_future)};
+
+    run_in_child(&f.future, sizeof(f));
+}
+
+static void builder_spawn_null_future(void)
+{
+    struct rt_thread *t;
+
+    rt_builder_spawn(NULL, NULL, sizeof(value_future), &t);
+}
+
+static void builder_spawn_into_null(void)
+{
+    rt_builder_spawn(NULL, &value_future.future, sizeof(value_future), NULL);
+}
+
+static void join_null_thread(void)
+{
+    rt_thread_join(NULL, NULL);
+}
+
+START_TEST(a_null_argument_is_named)
+{
+    static const struct {
+        void (*misuse)(void);
+        const char *message;
+    } cases[] = {
+        {run_null_executor, "fatal: rt_executor_run: ex is NULL"},
+        {destroy_null_executor, "fatal: rt_executor_destroy: ex is NULL"},
+        {create_into_null, "fatal: rt_executor_create: out is NULL"},
+        {run_null_main, "fatal: rt_executor_run: main is NULL"},
+        {spawn_null_future, "fatal: rt_spawn: f is NULL"},
+        {builder_spawn_null_future, "fatal: rt_builder_spawn: f is NULL"},
+        {builder_spawn_into_null, "fatal: rt_builder_spawn: out is NULL"},
+        {join_null_thread, "fatal: rt_thread_join: t is NULL"},
+    };
+
+    need_an_executor();
+    value_future = test_value(1);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        assert_dies(cases[i].misuse, cases[i].message);
+}
+END_TEST
+
+/* ----------------------------------------------------- sizes that wrap */
+
+/* A size that only a bug produces: a negative length turned into a size_t. */
+#define WRAPPING_SIZE (SIZE_MAX - 8)
+
+static void spawn_wrapping_size(void)
+{
+    struct spawner f = {{&spawner_vtable}, &value_future.future, WRAPPING_SIZE};
+
+    run_in_child(&f.future, sizeof(f));
+}
+
+static void run_wrapping_size(void)
+{
+    run_in_child(&value_future.future, WRAPPING_SIZE);
+}
+
+static void builder_spawn_wrapping_size(void)
+{
+    struct rt_thread *t;
+
+    rt_builder_spawn(NULL, &value_future.future, WRAPPING_SIZE, &t);
+}
+
+static void calloc_wrapping_size(void)
+{
+    rt__calloc(SIZE_MAX / 4, 8);
+}
+
+START_TEST(a_size_that_wraps_around_is_refused)
+{
+    need_an_executor();
+    value_future = test_value(1);
+    assert_dies(spawn_wrapping_size, "fatal: spawning a future of 18446744073709551607 bytes");
+    assert_dies(run_wrapping_size, "fatal: spawning a future of 18446744073709551607 bytes");
+    assert_dies(builder_spawn_wrapping_size,
+                "fatal: rt_builder_spawn: a future of 18446744073709551607 bytes");
+    assert_dies(calloc_wrapping_size, "the size overflows");
+}
+END_TEST
+
+#if PHASE >= 2
+/* ------------------------------------------ an rt_io prepared twice */
+
+static void prepare_twice(void)
+{
+    struct rt_io io = {0};
+
+    rt_io_nop(&io);
+    rt_io_nop(&io); /* the first request would be lost: its source leaked */
+}
+
+/* Awaits a sleep, then prepares the same rt_io again while the sleep is in the kernel. */
+struct reprepare {
+    struct rt_async async;
+    struct rt_io io;
+    struct test_yield pause;
+};
+
+static enum rt_poll reprepare_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct reprepare *f = (struct reprepare *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    rt_io_sleep(&f->io, 3600ull * 1000000000ull);
+    ck_assert(rt_future_poll(&f->io.future, cx, NULL) == RT_PENDING);
+    f->pause = test_yield(2, 0, NULL); /* the sleep reaches the kernel */
+    AWAIT(&f->pause.future, NULL);
+    rt_io_nop(&f->io);
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable reprepare_vtable = {reprepare_poll, rt_async_drop};
+
+static void reprepare_in_flight(void)
+{
+    struct reprepare f = {.async = RT_ASYNC_INIT(&reprepare_vtable)};
+
+    run_in_child(&f.async.future, sizeof(f));
+}
+
+START_TEST(an_rt_io_holding_a_request_cannot_be_prepared)
+{
+    need_an_executor();
+    assert_dies(prepare_twice, "an rt_io was prepared again while it still had a request");
+    assert_dies(reprepare_in_flight, "an rt_io was prepared again while it still had a request");
+}
+END_TEST
+#endif
+
+Suite *suite_misuse(void)
+{
+    Suite *s = suite_create("misuse");
+    TCase *tc = test_case("misuse");
+
+    tcase_add_test(tc, a_null_argument_is_named);
+    tcase_add_test(tc, a_size_that_wraps_around_is_refused);
+#if PHASE >= 2
+    tcase_add_test(tc, an_rt_io_holding_a_request_cannot_be_prepared);
+#endif
+    suite_add_tcase(s, tc);
+    return s;
+}

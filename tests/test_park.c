@@ -1,0 +1,494 @@
+/*
+ * tests/test_park.c - parking: with nothing to run, the executor sleeps in
+ * the kernel, using no CPU, until a deadline passes, a request completes,
+ * or another thread calls rt_executor_notify().
+ *
+ * Cases, each in every ring mode (AUTO, PLAIN, COOP, DEFER): an executor
+ * waiting 300 ms for a sleep, or for a recv that never comes, uses less than
+ * 1% of a CPU meanwhile; a parked executor wakes for a completion caused by
+ * another thread, and for a notification from another thread. Then the
+ * doorbell's other half: a notification while the executor is awake costs
+ * no system call; and spin_before_park_ns: an executor spinning before it
+ * parks sees deadlines, completions and notifications without parking, and
+ * still parks after a short spin.
+ *
+ * CPU time is the thread's own (CLOCK_THREAD_CPUTIME_ID: what
+ * getrusage(RUSAGE_THREAD) reports, in nanoseconds), so other programs
+ * loading the machine do not count. To be sure a wake-up really reaches a
+ * *parked* executor, the other thread waits until the executor's thread is
+ * blocked in io_uring_enter, which it reads in /proc/self/task/TID/syscall:
+ * parking is the only place the executor blocks while it runs. No timing is
+ * involved in that, so a slow machine makes the tests slower, never wrong.
+ */
+#include "harness.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "reactor.h" /* how many times the thread parked, and the doorbell's eventfd */
+
+TEST_SINCE_PHASE(3);
+
+#define IDLE_NS (300 * NSEC_PER_MSEC)
+
+/* The modes a loop test runs in: _i indexes this. */
+static const int ring_modes[] = {RT_RING_AUTO, RT_RING_PLAIN, RT_RING_COOP, RT_RING_DEFER};
+#define N_RING_MODES ((int)(sizeof(ring_modes) / sizeof(ring_modes[0])))
+
+static struct rt_executor *executor_in_mode(int mode)
+{
+    struct rt_builder b = RT_BUILDER_INIT;
+
+    b.ring_mode = mode;
+    return test_executor_with(&b); /* skips if this kernel lacks the mode */
+}
+
+static struct reactor *reactor_now(void)
+{
+    return rt__executor_reactor(rt_executor_current());
+}
+
+/* CPU time this thread has used, user and system. */
+static uint64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+static pid_t thread_id(void)
+{
+    return (pid_t)syscall(SYS_gettid);
+}
+
+/* The system call thread `tid` of this process is blocked in, or -1 if it is not blocked. */
+static long blocked_in(pid_t tid)
+{
+    char path[64];
+    FILE *f;
+    long nr = -1;
+
+    snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
+    f = fopen(path, "r");
+    if (!f)
+        return -1;
+    if (fscanf(f, "%ld", &nr) != 1) /* "running" when it is not in a system call */
+        nr = -1;
+    fclose(f);
+    return nr;
+}
+
+/* Wait until the executor on thread `tid` is parked: blocked in io_uring_enter. */
+static void wait_until_parked(pid_t tid)
+{
+    const struct timespec tenth_ms = {0, 100 * 1000};
+
+    while (blocked_in(tid) != SYS_io_uring_enter)
+        nanosleep(&tenth_ms, NULL);
+}
+
+/* The kernel shows other threads' system calls here; without it, parking cannot be seen. */
+static void skip_unless_proc_shows_syscalls(void)
+{
+    char path[64];
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)thread_id());
+    f = fopen(path, "r");
+    if (!f)
+        TEST_SKIP("cannot read /proc/self/task/TID/syscall to see the executor park");
+    fclose(f);
+}
+
+/* ----------------------------------------- idle: 300 ms costs < 1% of a CPU */
+
+struct idle {
+    struct rt_async async;
+    int fds[2]; /* a connected pair nobody writes to; only for the recv case */
+    bool recv;  /* wait for a recv under a timeout, instead of a sleep */
+    struct rt_sleep sleep;
+    struct rt_io io;
+    struct rt_timeout timeout;
+    char buf[8];
+    uint64_t cpu, wall; /* at the start, then how much was used */
+    intptr_t res;
+};
+
+static enum rt_poll idle_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct idle *f = (struct idle *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    f->wall = now_ns();
+    f->cpu = thread_cpu_ns();
+    if (f->recv) {
+        rt_io_recv(&f->io, f->fds[0], f->buf, sizeof(f->buf));
+        rt_timeout(&f->timeout, &f->io.future, IDLE_NS);
+        AWAIT(&f->timeout.future, &f->res);
+        ck_assert_int_eq(f->res, -ETIMEDOUT);
+    } else {
+        rt_sleep(&f->sleep, IDLE_NS);
+        AWAIT(&f->sleep.future, &f->res);
+        ck_assert_int_eq(f->res, 0);
+    }
+    f->cpu = thread_cpu_ns() - f->cpu;
+    f->wall = now_ns() - f->wall;
+    ck_assert_uint_ge(reactor_now()->parks, 1);
+    /* A deadline never passes early, so at least 300 ms went by; a spinning loop would use ~all. */
+    ck_assert_uint_ge(f->wall, IDLE_NS);
+    ck_assert_msg(f->cpu * 100 < f->wall, "%s ring: waiting %llu ms used %llu us of CPU (>= 1%%)",
+                  rt__ring_mode_name(reactor_now()->mode),
+                  (unsigned long long)(f->wall / NSEC_PER_MSEC),
+                  (unsigned long long)(f->cpu / NSEC_PER_USEC));
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable idle_vtable = {idle_poll, rt_async_drop};
+
+static void check_idle(int mode, bool recv)
+{
+    struct idle f = {.async = RT_ASYNC_INIT(&idle_vtable), .recv = recv};
+    struct rt_executor *ex = executor_in_mode(mode);
+
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, f.fds), 0);
+    ck_assert_int_eq(rt_executor_run(ex, &f.async.future, sizeof(f)), 0);
+    rt_executor_destroy(ex);
+    close(f.fds[0]);
+    close(f.fds[1]);
+}
+
+START_TEST(idle_sleep_uses_no_cpu)
+{
+    check_idle(ring_modes[_i], false);
+}
+END_TEST
+
+START_TEST(idle_recv_uses_no_cpu)
+{
+    check_idle(ring_modes[_i], true);
+}
+END_TEST
+
+/* --------------------------------- a parked executor wakes for another thread */
+
+/* Another thread: once the executor has parked, it writes a byte or notifies. */
+struct waker_thread {
+    struct rt_executor *ex;
+    pid_t executor_tid;
+    int fd;           /* write a byte here; -1: set `flag` and notify instead */
+    atomic_bool flag; /* what the waiting task's `ready` reads */
+    pthread_t thread;
+};
+
+static void *waker_thread_main(void *arg)
+{
+    struct waker_thread *w = arg;
+
+    wait_until_parked(w->executor_tid);
+    if (w->fd >= 0) {
+        ck_assert_int_eq(write(w->fd, "x", 1), 1);
+    } else {
+        /* The change comes first, then the notification (executor.h). */
+        atomic_store(&w->flag, true);
+        rt_executor_notify(w->ex);
+    }
+    return NULL;
+}
+
+static bool flag_is_set(void *arg)
+{
+    return atomic_load((atomic_bool *)arg);
+}
+
+struct wake_from_afar {
+    struct rt_async async;
+    struct waker_thread *other;
+    int fd; /* receive on this (the other thread writes to its peer), or -1: wait for notify */
+    struct rt_io io;
+    struct rt_wait_notify wait;
+    char buf[8];
+    intptr_t res;
+};
+
+static enum rt_poll wake_from_afar_poll(struct rt_future *self, struct rt_context *cx,
+                                        intptr_t *out)
+{
+    struct wake_from_afar *f = (struct wake_from_afar *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    f->other->executor_tid = thread_id();
+    ck_assert_int_eq(pthread_create(&f->other->thread, NULL, waker_thread_main, f->other), 0);
+    if (f->fd >= 0) {
+        rt_io_recv(&f->io, f->fd, f->buf, sizeof(f->buf));
+        AWAIT(&f->io.future, &f->res);
+        ck_assert_int_eq(f->res, 1);
+        ck_assert_int_eq(f->buf[0], 'x');
+    } else {
+        rt_wait_notify(&f->wait, flag_is_set, &f->other->flag);
+        AWAIT(&f->wait.future, &f->res);
+        ck_assert_int_eq(f->res, 0);
+    }
+    /* The other thread acted only once we were parked: only that wake-up can have woken us. */
+    ck_assert_uint_ge(reactor_now()->parks, 1);
+    ck_assert_int_eq(pthread_join(f->other->thread, NULL), 0);
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable wake_from_afar_vtable = {wake_from_afar_poll, rt_async_drop};
+
+static void check_wake_from_afar(int mode, bool by_notify)
+{
+    struct waker_thread other = {.fd = -1};
+    struct wake_from_afar f = {.async = RT_ASYNC_INIT(&wake_from_afar_vtable), .other = &other};
+    int fds[2];
+
+    skip_unless_proc_shows_syscalls();
+    other.ex = executor_in_mode(mode);
+    atomic_init(&other.flag, false);
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+    f.fd = by_notify ? -1 : fds[0];
+    other.fd = by_notify ? -1 : fds[1];
+    /* A hang here is a lost wake-up: the harness's timeout turns it into a failure. */
+    ck_assert_int_eq(rt_executor_run(other.ex, &f.async.future, sizeof(f)), 0);
+    rt_executor_destroy(other.ex);
+    close(fds[0]);
+    close(fds[1]);
+}
+
+START_TEST(parked_executor_wakes_for_a_completion)
+{
+    check_wake_from_afar(ring_modes[_i], false);
+}
+END_TEST
+
+START_TEST(parked_executor_wakes_for_a_notification)
+{
+    check_wake_from_afar(ring_modes[_i], true);
+}
+END_TEST
+
+/* -------------------------------------- notifying an awake executor is free */
+
+/* Is the doorbell's eventfd readable, that is, was it written and not read? */
+static bool doorbell_rung(void)
+{
+    struct pollfd p = {.fd = reactor_now()->doorbell_fd, .events = POLLIN};
+
+    return poll(&p, 1, 0) == 1;
+}
+
+struct notifier {
+    struct rt_executor *ex;
+    atomic_bool done; /* set once rt_executor_notify() has returned */
+};
+
+static void *notifier_main(void *arg)
+{
+    struct notifier *n = arg;
+
+    rt_executor_notify(n->ex);
+    atomic_store(&n->done, true);
+    return NULL;
+}
+
+struct notify_awake {
+    struct rt_async async;
+    struct notifier other;
+    pthread_t thread;
+    struct rt_yield yield;
+};
+
+static enum rt_poll notify_awake_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct notify_awake *f = (struct notify_awake *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    /*
+     * Nothing has parked yet, so no read of the doorbell is in the ring: a
+     * write to the eventfd would stay there, readable, for poll() to see.
+     */
+    ck_assert_uint_eq(reactor_now()->parks, 0);
+    ck_assert(!doorbell_rung());
+
+    /* From this thread, inside a task: the executor is awake by definition. */
+    rt_executor_notify(rt_executor_current());
+    ck_assert(!doorbell_rung());
+    rt_yield_now(&f->yield); /* a turn of the loop takes the notification */
+    AWAIT(&f->yield.future, NULL);
+
+    /* From another thread, while this task keeps the executor busy. */
+    f->other.ex = rt_executor_current();
+    atomic_init(&f->other.done, false);
+    ck_assert_int_eq(pthread_create(&f->thread, NULL, notifier_main, &f->other), 0);
+    while (!atomic_load(&f->other.done))
+        sched_yield();
+    ck_assert_int_eq(pthread_join(f->thread, NULL), 0);
+    ck_assert(!doorbell_rung());
+    ck_assert_uint_eq(reactor_now()->parks, 0);
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable notify_awake_vtable = {notify_awake_poll, rt_async_drop};
+
+START_TEST(notifying_an_awake_executor_makes_no_system_call)
+{
+    struct notify_awake f = {.async = RT_ASYNC_INIT(&notify_awake_vtable)};
+
+    ck_assert_int_eq(test_run(&f.async.future, sizeof(f)), 0);
+}
+END_TEST
+
+/* ------------------------------------------------------- spinning before parking */
+
+#define SPIN_NS NSEC_PER_SEC /* the longest spin the builder allows */
+
+/* Another thread: after a short pause, write a byte to `fd`, or set `flag` and notify. */
+struct late_poke {
+    struct rt_executor *ex;
+    int fd;
+    atomic_bool flag;
+    pthread_t thread;
+};
+
+static void *late_poke_main(void *arg)
+{
+    struct late_poke *p = arg;
+    const struct timespec pause = {0, 10 * 1000 * 1000};
+
+    nanosleep(&pause, NULL);
+    if (p->fd >= 0) {
+        ck_assert_int_eq(write(p->fd, "y", 1), 1);
+    } else {
+        atomic_store(&p->flag, true);
+        rt_executor_notify(p->ex);
+    }
+    return NULL;
+}
+
+struct spinner {
+    struct rt_async async;
+    int fds[2];
+    struct late_poke poke;
+    struct rt_sleep sleep;
+    struct rt_io io;
+    struct rt_wait_notify wait;
+    char buf[8];
+    intptr_t res;
+};
+
+static enum rt_poll spinner_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct spinner *f = (struct spinner *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    /* A deadline 20 ms away: well inside the spin, so the loop never has to park for it. */
+    rt_sleep(&f->sleep, 20 * NSEC_PER_MSEC);
+    AWAIT(&f->sleep.future, &f->res);
+    ck_assert_int_eq(f->res, 0);
+    ck_assert_uint_eq(reactor_now()->parks, 0);
+
+    /* A completion another thread causes while we spin (in DEFER mode: the TASKRUN flag). */
+    f->poke.ex = rt_executor_current();
+    f->poke.fd = f->fds[1];
+    ck_assert_int_eq(pthread_create(&f->poke.thread, NULL, late_poke_main, &f->poke), 0);
+    rt_io_recv(&f->io, f->fds[0], f->buf, sizeof(f->buf));
+    AWAIT(&f->io.future, &f->res);
+    ck_assert_int_eq(f->res, 1);
+    ck_assert_int_eq(pthread_join(f->poke.thread, NULL), 0);
+    ck_assert_uint_eq(reactor_now()->parks, 0);
+
+    /* A notification while we spin. */
+    f->poke.fd = -1;
+    atomic_init(&f->poke.flag, false);
+    ck_assert_int_eq(pthread_create(&f->poke.thread, NULL, late_poke_main, &f->poke), 0);
+    rt_wait_notify(&f->wait, flag_is_set, &f->poke.flag);
+    AWAIT(&f->wait.future, &f->res);
+    ck_assert_int_eq(f->res, 0);
+    ck_assert_int_eq(pthread_join(f->poke.thread, NULL), 0);
+    ck_assert_uint_eq(reactor_now()->parks, 0);
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable spinner_vtable = {spinner_poll, rt_async_drop};
+
+START_TEST(spinning_sees_deadlines_completions_and_notifications)
+{
+    struct rt_builder b = RT_BUILDER_INIT;
+    struct spinner f = {.async = RT_ASYNC_INIT(&spinner_vtable)};
+    struct rt_executor *ex;
+
+    b.ring_mode = ring_modes[_i];
+    b.spin_before_park_ns = SPIN_NS;
+    ex = test_executor_with(&b);
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, f.fds), 0);
+    ck_assert_int_eq(rt_executor_run(ex, &f.async.future, sizeof(f)), 0);
+    rt_executor_destroy(ex);
+    close(f.fds[0]);
+    close(f.fds[1]);
+}
+END_TEST
+
+struct short_spin {
+    struct rt_async async;
+    struct rt_sleep sleep;
+    intptr_t res;
+};
+
+static enum rt_poll short_spin_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct short_spin *f = (struct short_spin *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    rt_sleep(&f->sleep, 50 * NSEC_PER_MSEC);
+    AWAIT(&f->sleep.future, &f->res);
+    ck_assert_int_eq(f->res, 0);
+    /* 100 us of spinning cannot cover 50 ms: the loop gave up and parked. */
+    ck_assert_uint_ge(reactor_now()->parks, 1);
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable short_spin_vtable = {short_spin_poll, rt_async_drop};
+
+START_TEST(a_short_spin_ends_in_parking)
+{
+    struct rt_builder b = RT_BUILDER_INIT;
+    struct short_spin f = {.async = RT_ASYNC_INIT(&short_spin_vtable)};
+    struct rt_executor *ex;
+
+    b.spin_before_park_ns = 100 * NSEC_PER_USEC;
+    ex = test_executor_with(&b);
+    ck_assert_int_eq(rt_executor_run(ex, &f.async.future, sizeof(f)), 0);
+    rt_executor_destroy(ex);
+}
+END_TEST
+
+Suite *suite_park(void)
+{
+    Suite *s = suite_create("park");
+    TCase *tc = test_case("park");
+
+    tcase_add_loop_test(tc, idle_sleep_uses_no_cpu, 0, N_RING_MODES);
+    tcase_add_loop_test(tc, idle_recv_uses_no_cpu, 0, N_RING_MODES);
+    tcase_add_loop_test(tc, parked_executor_wakes_for_a_completion, 0, N_RING_MODES);
+    tcase_add_loop_test(tc, parked_executor_wakes_for_a_notification, 0, N_RING_MODES);
+    tcase_add_test(tc, notifying_an_awake_executor_makes_no_system_call);
+    tcase_add_loop_test(tc, spinning_sees_deadlines_completions_and_notifications, 0, N_RING_MODES);
+    tcase_add_test(tc, a_short_spin_ends_in_parking);
+    suite_add_tcase(s, tc);
+    return s;
+}

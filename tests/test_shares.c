@@ -1,0 +1,372 @@
+/*
+ * tests/test_shares.c - task queues with shares: how the executor divides
+ * the thread between busy queues, and the statistics that show it.
+ *
+ * Cases: two CPU-bound queues with shares 2:1, both yielding with
+ * rt_yield_if_needed(), get runtime within 5% of 2:1; a queue that has been
+ * idle while another ran for a long time starts at the current minimum
+ * virtual runtime when it gets work, so it does not then monopolize the
+ * thread; and each queue's statistics (tasks run, runtime, time spent
+ * waiting and the longest wait) agree with what the test saw happen.
+ *
+ * The fairness test reads the runtime the scheduler charged, which is wall
+ * time: if the machine takes the CPU away in the middle of a slice, that
+ * slice is charged more, and the scheduler evens it out over the next
+ * slices. What remains at any moment is at most one slice's imbalance, so
+ * the test uses short slices (1 ms) over half a second, where 5% is about
+ * 15 ms of the smaller queue's time.
+ */
+#include "harness.h"
+
+#include <time.h>
+
+#include "common/clock.h"
+
+TEST_SINCE_PHASE(3);
+
+static struct rt_executor *executor_with_slice(uint64_t slice_ns)
+{
+    struct rt_builder b = RT_BUILDER_INIT;
+
+    b.preempt_slice_ns = slice_ns;
+    return test_executor_with(&b);
+}
+
+static uint64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+static struct rt_task_queue_stats stats_of(int queue)
+{
+    struct rt_task_queue_stats st;
+
+    ck_assert_int_eq(rt_task_queue_stats(rt_executor_current(), queue, &st), 0);
+    return st;
+}
+
+/* ---------------------------------------------------------------- the hog */
+
+#define CHUNK_NS (20 * NSEC_PER_USEC)
+
+/* What a hog saw of itself. */
+struct hog_record {
+    uint64_t polls;      /* times it was polled */
+    uint64_t cpu_ns;     /* CPU time those polls used */
+    uint64_t longest_ns; /* the longest poll that ended in a yield, in wall time */
+    bool watching;       /* set by the test: at the next poll, note watched_queue's runtime */
+    int watched_queue;
+    uint64_t watched_runtime_ns;
+};
+
+/*
+ * Computes in chunks of 20 us until *stop, asking after each chunk whether
+ * it should yield. So each of its slices is one poll, from the slice's
+ * start to the first chunk that ends after the slice timer fired.
+ */
+struct hog {
+    struct rt_async async;
+    bool *stop;
+    struct hog_record *rec;
+    uint64_t poll_start, cpu_start, chunk_start;
+    struct rt_yield yield;
+};
+
+static enum rt_poll hog_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct hog *f = (struct hog *)self;
+
+    f->rec->polls++;
+    if (f->rec->watching) {
+        f->rec->watched_runtime_ns = stats_of(f->rec->watched_queue).runtime_ns;
+        f->rec->watching = false;
+    }
+    f->poll_start = now_ns();
+    f->cpu_start = thread_cpu_ns();
+    ASYNC_BEGIN(f, cx, out);
+    while (!*f->stop) {
+        f->chunk_start = now_ns();
+        while (now_ns() - f->chunk_start < CHUNK_NS)
+            ;
+        rt_yield_if_needed(&f->yield);
+        if (rt_need_preempt()) { /* this AWAIT yields: the poll, and the slice, end here */
+            f->rec->cpu_ns += thread_cpu_ns() - f->cpu_start;
+            if (now_ns() - f->poll_start > f->rec->longest_ns)
+                f->rec->longest_ns = now_ns() - f->poll_start;
+        }
+        AWAIT(&f->yield.future, NULL);
+    }
+    f->rec->cpu_ns += thread_cpu_ns() - f->cpu_start;
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable hog_vtable = {hog_poll, rt_async_drop};
+
+static struct rt_join_handle spawn_hog(int queue, bool *stop, struct hog_record *rec)
+{
+    struct hog h = {.async = RT_ASYNC_INIT(&hog_vtable), .stop = stop, .rec = rec};
+    struct rt_join_handle job;
+
+    ck_assert_int_eq(rt_spawn_into(queue, &h.async.future, sizeof(h), &job), 0);
+    return job;
+}
+
+/* ------------------------------------------------------------ 2:1 shares */
+
+#define CONTENTION_NS (500 * NSEC_PER_MSEC)
+#define SLICE_NS      NSEC_PER_MSEC
+
+struct two_to_one {
+    struct rt_async async;
+    int big, small;
+    bool stop;
+    struct hog_record rec[2];
+    struct rt_join_handle hogs[2];
+    struct rt_sleep sleep;
+    struct rt_task_queue_stats b, s;
+};
+
+/*
+ * What the scheduler promises: it always runs the queue with the smaller
+ * virtual runtime, so after any slice the two differ by at most that
+ * slice's charge. In the small queue's nanoseconds: |big/2 - small| is at
+ * most the longest slice, plus the loop's own time around it (1 ms, far
+ * more than it takes). Slices are 1 ms, so over 500 ms that is within 1%
+ * of 2:1; but the runtime charged is wall time, and a slice during which
+ * the machine gave our CPU to another program is charged whole, so on a
+ * loaded machine the longest slice is what it is (tens of ms have been
+ * seen), and the bound follows it. Then, whenever no slice was stretched
+ * past 3 ms, the ratio must also be within the 5% the issue asks for (the
+ * bound already implies it; the check states it).
+ */
+static void check_two_to_one(const struct two_to_one *f)
+{
+    uint64_t longest =
+        f->rec[0].longest_ns > f->rec[1].longest_ns ? f->rec[0].longest_ns : f->rec[1].longest_ns;
+    double big = (double)f->b.runtime_ns, small = (double)f->s.runtime_ns;
+    double gap = big / 2 - small, bound = (double)(longest + NSEC_PER_MSEC);
+
+    ck_assert_msg(gap <= bound && -gap <= bound,
+                  "shares 200:100 got runtime %.1f ms : %.1f ms (ratio %.3f): %.1f ms from fair, "
+                  "more than the longest slice (%.1f ms) + 1 ms",
+                  big / 1e6, small / 1e6, big / small, (gap < 0 ? -gap : gap) / 1e6, longest / 1e6);
+    if (longest <= 3 * SLICE_NS)
+        ck_assert_msg(big / small > 1.9 && big / small < 2.1,
+                      "shares 200:100 got runtime %.1f ms : %.1f ms, a ratio of %.3f", big / 1e6,
+                      small / 1e6, big / small);
+}
+
+static enum rt_poll two_to_one_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct two_to_one *f = (struct two_to_one *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    f->big = rt_task_queue_create(rt_executor_current(), "two", 200, 0);
+    f->small = rt_task_queue_create(rt_executor_current(), "one", 100, 0);
+    f->hogs[0] = spawn_hog(f->big, &f->stop, &f->rec[0]);
+    f->hogs[1] = spawn_hog(f->small, &f->stop, &f->rec[1]);
+    /* Main sleeps in the default queue meanwhile; its deadline ends whichever slice runs. */
+    rt_sleep(&f->sleep, CONTENTION_NS);
+    AWAIT(&f->sleep.future, NULL);
+    f->b = stats_of(f->big);
+    f->s = stats_of(f->small);
+    f->stop = true;
+    AWAIT(&f->hogs[0].future, NULL);
+    AWAIT(&f->hogs[1].future, NULL);
+    ck_assert_uint_gt(f->s.runtime_ns, CONTENTION_NS / 10); /* both really ran */
+    check_two_to_one(f);
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable two_to_one_vtable = {two_to_one_poll, rt_async_drop};
+
+START_TEST(shares_two_to_one_get_runtime_two_to_one)
+{
+    struct two_to_one f = {.async = RT_ASYNC_INIT(&two_to_one_vtable)};
+    struct rt_executor *ex = executor_with_slice(SLICE_NS);
+
+    ck_assert_int_eq(rt_executor_run(ex, &f.async.future, sizeof(f)), 0);
+    rt_executor_destroy(ex);
+}
+END_TEST
+
+/* ------------------------------------------------------- no banked credit */
+
+#define ALONE_NS (100 * NSEC_PER_MSEC)
+
+struct no_credit {
+    struct rt_async async;
+    int busy, idle;
+    bool stop;
+    struct hog_record rec[2]; /* the busy queue's hog, the idle queue's */
+    struct rt_join_handle hogs[2];
+    struct rt_sleep sleep;
+    struct rt_task_queue_stats b, i;
+    uint64_t bound;
+};
+
+/*
+ * Two queues with the same shares, made together; one runs alone for
+ * 100 ms, then the other gets work. With credit banked for those 100 ms it
+ * would have the thread to itself for 100 ms. Without (the rule), it starts
+ * at the virtual runtime the busy queue had when its last slice began, so
+ * it is behind by that one slice, and the busy queue is back after the
+ * idle one has made that up: a slice of each. Slices are 2 ms, but a slice
+ * is charged in wall time, so on a loaded machine one can be much longer;
+ * the bounds use the longest each hog saw, plus 1 ms for the loop.
+ */
+static enum rt_poll no_credit_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct no_credit *f = (struct no_credit *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    f->busy = rt_task_queue_create(rt_executor_current(), "busy", 100, 0);
+    f->idle = rt_task_queue_create(rt_executor_current(), "idle", 100, 0);
+    f->hogs[0] = spawn_hog(f->busy, &f->stop, &f->rec[0]);
+    rt_sleep(&f->sleep, ALONE_NS);
+    AWAIT(&f->sleep.future, NULL);
+
+    f->hogs[1] = spawn_hog(f->idle, &f->stop, &f->rec[1]);
+    f->b = stats_of(f->busy);
+    f->i = stats_of(f->idle);
+    ck_assert_uint_eq(f->i.runtime_ns, 0);
+    /* Where it starts: at most the busy queue's longest slice behind it (shares 100: x 10). */
+    f->bound = (f->rec[0].longest_ns + NSEC_PER_MSEC) * 10;
+    ck_assert_msg(f->i.vruntime + f->bound >= f->b.vruntime,
+                  "the idle queue woke at vruntime %llu, the busy one is at %llu",
+                  (unsigned long long)f->i.vruntime, (unsigned long long)f->b.vruntime);
+
+    /* What it runs before the busy queue has the thread again: about one slice. */
+    f->rec[0].watched_queue = f->idle;
+    f->rec[0].watching = true;
+    while (f->rec[0].watching) {
+        rt_sleep(&f->sleep, NSEC_PER_MSEC);
+        AWAIT(&f->sleep.future, NULL);
+    }
+    f->bound = f->rec[0].longest_ns + f->rec[1].longest_ns + NSEC_PER_MSEC;
+    ck_assert_msg(f->rec[0].watched_runtime_ns <= f->bound,
+                  "the idle queue ran %.1f ms before the busy one ran again (bound %.1f ms)",
+                  f->rec[0].watched_runtime_ns / 1e6, f->bound / 1e6);
+    f->stop = true;
+    AWAIT(&f->hogs[0].future, NULL);
+    AWAIT(&f->hogs[1].future, NULL);
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable no_credit_vtable = {no_credit_poll, rt_async_drop};
+
+START_TEST(a_queue_that_wakes_gets_no_banked_credit)
+{
+    struct no_credit f = {.async = RT_ASYNC_INIT(&no_credit_vtable)};
+    struct rt_executor *ex = executor_with_slice(2 * NSEC_PER_MSEC);
+
+    ck_assert_int_eq(rt_executor_run(ex, &f.async.future, sizeof(f)), 0);
+    rt_executor_destroy(ex);
+}
+END_TEST
+
+/* ------------------------------------------------------------- statistics */
+
+#define WAITERS 3
+
+struct stats_seen {
+    struct rt_async async;
+    int hog_queue, quick_queue;
+    bool stop;
+    struct hog_record hog_rec;
+    int quick_polls;
+    uint64_t main_polls;
+    struct rt_join_handle hog;
+    struct rt_join_handle quick[WAITERS];
+    struct rt_join_handle never; /* cancelled before it ever runs */
+    struct rt_sleep sleep;
+    struct rt_task_queue_stats h, q, d;
+    uint64_t started; /* set before rt_executor_run */
+    int i;
+};
+
+static enum rt_poll stats_seen_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct stats_seen *f = (struct stats_seen *)self;
+
+    f->main_polls++;
+    ASYNC_BEGIN(f, cx, out);
+    f->hog_queue = rt_task_queue_create(rt_executor_current(), "hog", 100, 0);
+    f->quick_queue = rt_task_queue_create(rt_executor_current(), "quick", 100, 0);
+    f->hog = spawn_hog(f->hog_queue, &f->stop, &f->hog_rec);
+    rt_sleep(&f->sleep, 10 * NSEC_PER_MSEC); /* the hog has the thread for a while */
+    AWAIT(&f->sleep.future, NULL);
+
+    /* Tasks that poll 1, 2 and 3 times, in a queue that must wait for the hog's slices. */
+    for (f->i = 0; f->i < WAITERS; f->i++) {
+        struct test_yield y = test_yield(f->i, 0, &f->quick_polls);
+        ck_assert_int_eq(rt_spawn_into(f->quick_queue, &y.future, sizeof(y), &f->quick[f->i]), 0);
+    }
+    {
+        /* Queued, then cancelled: it is let go without a poll, which is not a task run. */
+        struct test_yield y = test_yield(0, 0, &f->quick_polls);
+        ck_assert_int_eq(rt_spawn_into(f->quick_queue, &y.future, sizeof(y), &f->never), 0);
+        ck_assert(rt_join_cancel(&f->never));
+    }
+    for (f->i = 0; f->i < WAITERS; f->i++)
+        AWAIT(&f->quick[f->i].future, NULL);
+    AWAIT(&f->never.future, NULL);
+    ck_assert(f->never.cancelled);
+    f->stop = true;
+    AWAIT(&f->hog.future, NULL);
+
+    f->h = stats_of(f->hog_queue);
+    f->q = stats_of(f->quick_queue);
+    f->d = stats_of(RT_TASK_QUEUE_DEFAULT);
+    /* Tasks run: exactly the polls each queue's tasks counted. */
+    ck_assert_int_eq(f->quick_polls, 1 + 2 + 3);
+    ck_assert_uint_eq(f->q.tasks_run, 6);
+    ck_assert_uint_eq(f->h.tasks_run, f->hog_rec.polls);
+    ck_assert_uint_eq(f->d.tasks_run, f->main_polls); /* this poll included */
+    /* Runtime: the hog's is at least the CPU time its polls used; nobody's exceeds the run. */
+    ck_assert_uint_ge(f->h.runtime_ns, f->hog_rec.cpu_ns);
+    ck_assert_uint_gt(f->q.runtime_ns, 0);
+    ck_assert_uint_le(f->h.runtime_ns + f->q.runtime_ns + f->d.runtime_ns, now_ns() - f->started);
+    /* Waiting: each had work while another queue ran, and the worst wait is part of the whole. */
+    ck_assert_uint_gt(f->q.max_wait_ns, 0);
+    ck_assert_uint_le(f->q.max_wait_ns, f->q.waiting_ns);
+    ck_assert_uint_gt(f->h.max_wait_ns, 0);
+    ck_assert_uint_le(f->h.max_wait_ns, f->h.waiting_ns);
+    ck_assert_uint_le(f->h.waiting_ns, now_ns() - f->started);
+    /* As made. */
+    ck_assert_uint_eq(f->q.shares, 100);
+    ck_assert_uint_eq(f->q.latency_ns, 0);
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable stats_seen_vtable = {stats_seen_poll, rt_async_drop};
+
+START_TEST(stats_agree_with_what_happened)
+{
+    struct stats_seen f = {.async = RT_ASYNC_INIT(&stats_seen_vtable)};
+    struct rt_executor *ex = executor_with_slice(2 * NSEC_PER_MSEC);
+
+    f.started = now_ns();
+    ck_assert_int_eq(rt_executor_run(ex, &f.async.future, sizeof(f)), 0);
+    rt_executor_destroy(ex);
+}
+END_TEST
+
+Suite *suite_shares(void)
+{
+    Suite *s = suite_create("shares");
+    TCase *tc = test_case("shares");
+
+    tcase_add_test(tc, shares_two_to_one_get_runtime_two_to_one);
+    tcase_add_test(tc, a_queue_that_wakes_gets_no_banked_credit);
+    tcase_add_test(tc, stats_agree_with_what_happened);
+    suite_add_tcase(s, tc);
+    return s;
+}

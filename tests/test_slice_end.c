@@ -1,0 +1,183 @@
+/*
+ * tests/test_slice_end.c - when a slice ends: the preemption timer is moved
+ * earlier for what must not wait, and never makes a slice that is over run on.
+ *
+ * Cases: a sleep that a task starts in the middle of a slice, while other
+ * tasks of its queue are ready, ends the slice at its deadline (not at the
+ * slice's end, a whole slice later); and a latency-sensitive queue that gets
+ * work after the running slice is already over does not make
+ * rt_need_preempt() say "no" again.
+ *
+ * The slices here are far longer than anything the tests wait for (10 s,
+ * or a 1 s latency), so that the order of events, not the speed of the
+ * machine, decides the outcome; a task gives up spinning after GIVE_UP_NS,
+ * a fifth of the long slice, so a failure is a failed assertion, not a hang.
+ */
+#include "harness.h"
+
+#include <stdatomic.h>
+
+#include "common/clock.h"
+
+TEST_SINCE_PHASE(3);
+
+#define GIVE_UP_NS (2 * NSEC_PER_SEC)
+
+/* Spin until rt_need_preempt() says the slice is over, or GIVE_UP_NS pass. Returns its answer. */
+static bool spin_until_preempted(void)
+{
+    uint64_t start = now_ns();
+
+    while (!rt_need_preempt() && now_ns() - start < GIVE_UP_NS)
+        continue;
+    return rt_need_preempt();
+}
+
+/* ------------------------------------- a deadline set during a slice ends it */
+
+/* Spins until preempted, notes whether it was, then yields until told to stop. */
+struct spinner {
+    struct rt_async async;
+    bool *preempted; /* the test's: did the slice end before GIVE_UP_NS? */
+    atomic_bool *stop;
+    struct rt_yield yield;
+};
+
+static enum rt_poll spinner_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct spinner *f = (struct spinner *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    *f->preempted = spin_until_preempted();
+    while (!atomic_load(f->stop)) {
+        rt_yield_now(&f->yield);
+        AWAIT(&f->yield.future, NULL);
+    }
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable spinner_vtable = {spinner_poll, rt_async_drop};
+
+/* Spawn a spinner into our own queue, then sleep 1 ms in the same slice. */
+struct sleep_mid_slice {
+    struct rt_async async;
+    bool *preempted; /* the test's */
+    atomic_bool stop;
+    struct rt_join_handle spinner;
+    struct rt_sleep sleep;
+};
+
+static enum rt_poll sleep_mid_slice_poll(struct rt_future *self, struct rt_context *cx,
+                                         intptr_t *out)
+{
+    struct sleep_mid_slice *f = (struct sleep_mid_slice *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    {
+        struct spinner s = {
+            .async = RT_ASYNC_INIT(&spinner_vtable), .preempted = f->preempted, .stop = &f->stop};
+        f->spinner = rt_spawn(&s.async.future, sizeof(s));
+    }
+    /* The slice goes on with the spinner, which runs next: only this deadline can end it early. */
+    rt_sleep(&f->sleep, NSEC_PER_MSEC);
+    AWAIT(&f->sleep.future, NULL);
+    atomic_store(&f->stop, true);
+    AWAIT(&f->spinner.future, NULL);
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable sleep_mid_slice_vtable = {sleep_mid_slice_poll, rt_async_drop};
+
+START_TEST(a_sleep_started_mid_slice_ends_the_slice_at_its_deadline)
+{
+    struct rt_builder b = RT_BUILDER_INIT;
+    struct rt_executor *ex;
+    bool preempted = false;
+    struct sleep_mid_slice f = {.async = RT_ASYNC_INIT(&sleep_mid_slice_vtable),
+                                .preempted = &preempted};
+
+    b.preempt_slice_ns = RT_SLICE_MAX_NS; /* 10 s: the slice's own end is far away */
+    ex = test_executor_with(&b);
+    atomic_init(&f.stop, false);
+    ck_assert_int_eq(rt_executor_run(ex, &f.async.future, sizeof(f)), 0);
+    rt_executor_destroy(ex);
+    ck_assert_msg(preempted, "the spinner's slice did not end at the 1 ms sleep's deadline");
+}
+END_TEST
+
+/* -------------------------------------------- a slice that is over stays over */
+
+/* What the test learns: was the slice over before the latency queue got work, and after? */
+struct over_result {
+    bool before, after;
+};
+
+/* Yield until the waiter in the latency queue has put its waker in the slot; then see above. */
+struct over_stays_over {
+    struct rt_async async;
+    struct rt_waker slot;  /* the waiter's waker */
+    struct test_wait wait; /* copied into the waiter task */
+    struct rt_join_handle waiter;
+    struct rt_yield yield;
+    struct over_result *res; /* the test's */
+    int queue;
+    intptr_t value;
+};
+
+static enum rt_poll over_stays_over_poll(struct rt_future *self, struct rt_context *cx,
+                                         intptr_t *out)
+{
+    struct over_stays_over *f = (struct over_stays_over *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    /* Latency 1 s: the latency queue, when it gets work, wants the slice over within 1 s. */
+    f->queue = rt_task_queue_create(rt_executor_current(), "latency", 100, NSEC_PER_SEC);
+    ck_assert_int_gt(f->queue, 0);
+    f->wait = test_wait(&f->slot, 7);
+    ck_assert_int_eq(rt_spawn_into(f->queue, &f->wait.future, sizeof(f->wait), &f->waiter), 0);
+    while (rt_waker_is_empty(&f->slot)) {
+        rt_yield_now(&f->yield);
+        AWAIT(&f->yield.future, NULL);
+    }
+    /* Our slice (1 ms) runs out; then the latency queue gets work. */
+    f->res->before = spin_until_preempted();
+    rt_waker_wake(&f->slot);
+    /* The slice was over before: the new, later latency deadline must not reopen it. */
+    f->res->after = rt_need_preempt();
+    AWAIT(&f->waiter.future, &f->value);
+    ck_assert_int_eq(f->value, 7);
+    ck_assert_int_eq(rt_task_queue_remove(rt_executor_current(), f->queue), 0);
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable over_stays_over_vtable = {over_stays_over_poll, rt_async_drop};
+
+START_TEST(a_latency_queue_waking_does_not_reopen_a_slice_that_is_over)
+{
+    struct rt_builder b = RT_BUILDER_INIT;
+    struct rt_executor *ex;
+    struct over_result res = {false, false};
+    struct over_stays_over f = {.async = RT_ASYNC_INIT(&over_stays_over_vtable), .res = &res};
+
+    b.preempt_slice_ns = NSEC_PER_MSEC;
+    ex = test_executor_with(&b);
+    ck_assert_int_eq(rt_executor_run(ex, &f.async.future, sizeof(f)), 0);
+    rt_executor_destroy(ex);
+    ck_assert_msg(res.before, "a 1 ms slice did not end within GIVE_UP_NS");
+    ck_assert_msg(res.after, "waking a latency queue made a slice that was over run on");
+}
+END_TEST
+
+Suite *suite_slice_end(void)
+{
+    Suite *s = suite_create("slice_end");
+    TCase *tc = test_case("slice_end");
+
+    tcase_add_test(tc, a_sleep_started_mid_slice_ends_the_slice_at_its_deadline);
+    tcase_add_test(tc, a_latency_queue_waking_does_not_reopen_a_slice_that_is_over);
+    suite_add_tcase(s, tc);
+    return s;
+}
