@@ -28,6 +28,9 @@
  *   arrows (flow events s/f): from the slice that woke or spawned a task to
  *       that task's next poll (an "f" without "bp" binds to the next slice)
  *   requests: an async slice (b/e, category "io") from queued to completed
+ *   phase 4: a message is an arrow (flow events s/f, category "msg", id
+ *       channel << 32 | message number) from the slice that sent it to the
+ *       slice that received it, usually on another executor's track
  *   phase 3: "parked" slices on the executor's track; a track per task queue
  *       (tid QUEUE_TRACK + 1000 * executor + queue) with a slice per time
  *       slice; timers as async slices (category "timer") from started to
@@ -76,6 +79,7 @@ static struct {
     unsigned long requests; /*   "   */
     unsigned long flows;    /*   "   (JSON arrows) */
     unsigned long timers;   /*   "   (phase 3) */
+    unsigned long channels; /*   "   (phase 4) */
 } trace;
 
 /* Who runs on this thread right now, for "by ..." (see the top of the file). */
@@ -995,6 +999,84 @@ void rt__trace_timer_cancel(unsigned long timer)
     } else {
         snprintf(name, sizeof(name), "timer %lu", timer);
         text_line(now, current_ex, name, "cancel", "out of the heap before its deadline");
+    }
+    leave();
+}
+
+/* ------------------------------------------------------------ channels (phase 4) */
+
+unsigned long rt__trace_channel_new(size_t capacity, size_t msg_size)
+{
+    uint64_t now;
+    unsigned long ch;
+    char name[32];
+
+    if (!enter(&now))
+        return 0;
+    ch = ++trace.channels;
+    if (!trace.json) {
+        snprintf(name, sizeof(name), "chan %lu", ch);
+        text_line(now, current_ex, name, "new", "%zu slots of %zu bytes", capacity, msg_size);
+    }
+    leave();
+    return ch;
+}
+
+/* The id of a message's arrow: its channel in the high half, its number in the low. */
+static unsigned long long msg_flow_id(unsigned long ch, uint64_t seq)
+{
+    return ((unsigned long long)ch << 32) | (seq & 0xffffffffu);
+}
+
+void rt__trace_msg_send(unsigned long ch, uint64_t seq)
+{
+    uint64_t now;
+    char name[32], by[48];
+
+    if (!enter(&now))
+        return;
+    if (trace.json) {
+        json_open_in("msg", 's', "message", actor_track(), now);
+        fprintf(trace.out, ",\"id\":%llu}", msg_flow_id(ch, seq));
+    } else {
+        snprintf(name, sizeof(name), "chan %lu", ch);
+        actor_name(actor, by, sizeof(by));
+        text_line(now, current_ex, name, "send", "message %llu, by %s", (unsigned long long)seq,
+                  by);
+    }
+    leave();
+}
+
+void rt__trace_msg_recv(unsigned long ch, uint64_t seq)
+{
+    uint64_t now;
+    char name[32], by[48];
+
+    if (!enter(&now))
+        return;
+    if (trace.json) {
+        /* "bp":"e": the arrow ends in the slice that encloses it, the receiver's poll. */
+        json_open_in("msg", 'f', "message", actor_track(), now);
+        fprintf(trace.out, ",\"bp\":\"e\",\"id\":%llu}", msg_flow_id(ch, seq));
+    } else {
+        snprintf(name, sizeof(name), "chan %lu", ch);
+        actor_name(actor, by, sizeof(by));
+        text_line(now, current_ex, name, "recv", "message %llu, by %s", (unsigned long long)seq,
+                  by);
+    }
+    leave();
+}
+
+void rt__trace_channel_close(unsigned long ch, const char *end)
+{
+    uint64_t now;
+    char name[32];
+
+    if (!enter(&now))
+        return;
+    if (!trace.json) {
+        snprintf(name, sizeof(name), "chan %lu", ch);
+        text_line(now, current_ex, name, "close", "its %s end", end);
     }
     leave();
 }

@@ -23,8 +23,9 @@
  * runtime already marks those moments: task.c (spawn, poll, wake, cancel,
  * free), executor.c (create, run, destroy), from phase 2 reactor.c
  * (queue, submit, done, cancel, orphan freed), and from phase 3 executor.c
- * and timer.c (park, notify, task queue slices, timers). docs/tracing.md
- * shows real traces.
+ * and timer.c (park, notify, task queue slices, timers), and from phase 4
+ * channel.c (a message sent on one core and received on another).
+ * docs/tracing.md shows real traces.
  */
 #ifndef COMMON_TRACE_H
 #define COMMON_TRACE_H
@@ -157,5 +158,19 @@ RT__TRACE_COLD void rt__trace_timer_fired(unsigned long timer, uint64_t late_ns)
 RT__TRACE_COLD void rt__trace_timer_fired_end(void);
 /* The timer's sleep was dropped before its deadline: out of the heap, no system call. */
 RT__TRACE_COLD void rt__trace_timer_cancel(unsigned long timer);
+
+/* ------------------------------------------------------ channels (phase 4) */
+
+/* A channel was made; returns its number. */
+RT__TRACE_COLD unsigned long rt__trace_channel_new(size_t capacity, size_t msg_size);
+/*
+ * Message number `seq` of channel `ch` was put in (by whoever runs now) or
+ * taken out. In JSON the two are one arrow, from the sender's slice on one
+ * core to the receiver's on another.
+ */
+RT__TRACE_COLD void rt__trace_msg_send(unsigned long ch, uint64_t seq);
+RT__TRACE_COLD void rt__trace_msg_recv(unsigned long ch, uint64_t seq);
+/* An end of channel `ch` was closed: `end` is "sending" or "receiving". */
+RT__TRACE_COLD void rt__trace_channel_close(unsigned long ch, const char *end);
 
 #endif /* COMMON_TRACE_H */

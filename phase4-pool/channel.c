@@ -41,6 +41,7 @@
 #include <string.h>
 
 #include "common/fatal.h"
+#include "common/trace.h"
 #include "deferred.h"
 
 #define CACHE_LINE   64
@@ -73,7 +74,8 @@ struct rt_channel {
     size_t mask;     /* capacity - 1: capacity is a power of two */
     size_t batch;    /* look for a waiting peer at least every `batch` messages: capacity / 4 */
     size_t msg_size; /* bytes per slot */
-    unsigned char *slots; /* capacity * msg_size bytes */
+    unsigned long trace_id; /* its number in an RT_TRACE trace; 0 when not traced */
+    unsigned char *slots;   /* capacity * msg_size bytes */
 };
 
 static void rx_wake_sender(struct deferred *d);
@@ -112,6 +114,10 @@ int rt_channel_create(size_t capacity, size_t msg_size, struct rt_channel **out)
     atomic_init(&ch->open_ends, 2);
     rt__deferred_init(&ch->rx_wake, rx_wake_sender);
     rt__deferred_init(&ch->tx_wake, tx_wake_receiver);
+    ch->trace_id = 0;
+    rt__trace_init(); /* a pool makes its channels before its executors: RT_TRACE is read here too
+                       */
+    RT_TRACE(ch->trace_id = rt__trace_channel_new(cap, msg_size));
     ch->mask = cap - 1;
     ch->batch = cap / 4 ? cap / 4 : 1;
     ch->msg_size = msg_size;
@@ -203,6 +209,7 @@ void rt_channel_close_tx(struct rt_channel *ch)
     if (atomic_exchange_explicit(&ch->tx_closed, true, memory_order_release))
         rt__die("a channel's sending end was closed twice");
     rt__deferred_cancel(&ch->tx_wake); /* the channel may be gone after release_end() */
+    RT_TRACE(rt__trace_channel_close(ch->trace_id, "sending"));
     wake_other(&ch->rx_waiting, &ch->rx_ex);
     release_end(ch);
 }
@@ -212,6 +219,7 @@ void rt_channel_close_rx(struct rt_channel *ch)
     if (atomic_exchange_explicit(&ch->rx_closed, true, memory_order_release))
         rt__die("a channel's receiving end was closed twice");
     rt__deferred_cancel(&ch->rx_wake); /* the channel may be gone after release_end() */
+    RT_TRACE(rt__trace_channel_close(ch->trace_id, "receiving"));
     wake_other(&ch->tx_waiting, &ch->tx_ex);
     release_end(ch);
 }
@@ -235,6 +243,7 @@ int rt_channel_try_send(struct rt_channel *ch, const void *msg)
     memcpy(slot(ch, tail), msg, ch->msg_size);
     /* Release: the bytes just copied are visible to a receiver that sees the new tail. */
     atomic_store_explicit(&ch->tail, tail + 1, memory_order_release);
+    RT_TRACE(rt__trace_msg_send(ch->trace_id, tail));
     /*
      * Look for a waiting receiver at the end of the turn; and, in a long
      * turn, every quarter of the ring already, so that the receiver drains
@@ -286,6 +295,7 @@ int rt_channel_try_recv(struct rt_channel *ch, void *msg_out)
     memcpy(msg_out, slot(ch, head), ch->msg_size);
     /* Release: we are done reading the slot before the sender may reuse it. */
     atomic_store_explicit(&ch->head, head + 1, memory_order_release);
+    RT_TRACE(rt__trace_msg_recv(ch->trace_id, head));
     /* As for sending: at the end of the turn, or every quarter of the ring in a long one. */
     if (++ch->rx_unchecked >= ch->batch) {
         rt__deferred_cancel(&ch->rx_wake);

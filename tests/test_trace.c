@@ -22,6 +22,10 @@
  * them); a test of its own checks them, and the timeout's timer, a request
  * in phase 2, is a heap timer in phase 3.
  *
+ * Phase 4 adds channels: a message sent ("chan N send") and received ("chan
+ * N recv"), which the JSON draws as one arrow from the sender's slice to the
+ * receiver's.
+ *
  * Times are never compared: only which events come, and in which order.
  */
 #include "harness.h"
@@ -823,6 +827,119 @@ START_TEST(trace_of_queues_a_yield_a_park_and_a_notify)
 END_TEST
 #endif
 
+#if PHASE >= 4
+/* --------------------------------------- phase 4: messages through a channel */
+
+/* Receives until the end of the channel; output: how many messages. */
+struct drain {
+    struct rt_async async;
+    struct rt_channel *ch;
+    struct rt_channel_recv recv;
+    uint64_t msg;
+    intptr_t got, count;
+};
+
+static enum rt_poll drain_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct drain *f = (struct drain *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    for (;;) {
+        rt_channel_recv(&f->recv, f->ch, &f->msg);
+        AWAIT(&f->recv.async.future, &f->got);
+        if (!f->got)
+            break;
+        f->count++;
+    }
+    rt_channel_close_rx(f->ch);
+    ASYNC_RETURN(f->count);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable drain_vtable = {drain_poll, rt_async_drop};
+
+/* Main: spawns the receiver, sends two messages, closes, and awaits the count. */
+struct two_messages {
+    struct rt_async async;
+    struct rt_channel *ch;
+    struct rt_join_handle receiver;
+    struct rt_channel_send send;
+    uint64_t msg;
+    intptr_t res;
+};
+
+static enum rt_poll two_messages_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct two_messages *f = (struct two_messages *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    {
+        struct drain d = {.async = RT_ASYNC_INIT(&drain_vtable), .ch = f->ch};
+        f->receiver = rt_spawn(&d.async.future, sizeof(d));
+    }
+    for (f->msg = 10; f->msg < 12; f->msg++) {
+        rt_channel_send(&f->send, f->ch, &f->msg);
+        AWAIT(&f->send.async.future, &f->res);
+        ck_assert_int_eq(f->res, 0);
+    }
+    rt_channel_close_tx(f->ch);
+    AWAIT(&f->receiver.future, &f->res);
+    ASYNC_RETURN(f->res);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable two_messages_vtable = {two_messages_poll, rt_async_drop};
+
+static void run_two_messages(void)
+{
+    struct two_messages f = {.async = RT_ASYNC_INIT(&two_messages_vtable)};
+
+    ck_assert_int_eq(rt_channel_create(4, sizeof(uint64_t), &f.ch), 0);
+    ck_assert_int_eq(test_run(&f.async.future, sizeof(f)), 2);
+}
+
+START_TEST(trace_of_messages_through_a_channel)
+{
+    static const struct expect want[] = {
+        {"chan 1 new", "4 slots of 8 bytes"},    {"chan 1 send", "message 0, by task 1"},
+        {"chan 1 send", "message 1, by task 1"}, {"chan 1 close", "sending"},
+        {"chan 1 recv", "message 0, by task 2"}, {"chan 1 recv", "message 1, by task 2"},
+        {"chan 1 close", "receiving"},
+    };
+    struct trace tr;
+    char *text;
+    int at = 0;
+
+    trace_start(false);
+    run_two_messages();
+    text = trace_finish();
+    parse_text(text, &tr);
+    /* The channel's events, in this order, among the tasks' and the executor's. */
+    for (size_t i = 0; i < N(want); i++) {
+        at = find(&tr, at, want[i].what, want[i].detail);
+        ck_assert_msg(at >= 0, "no \"%s %s\" in its place", want[i].what, want[i].detail);
+        at++;
+    }
+    free(text);
+}
+END_TEST
+
+START_TEST(json_messages_are_arrows)
+{
+    char *text;
+
+    trace_start(true);
+    run_two_messages();
+    text = trace_finish();
+    ck_assert_msg(json_is_array(text), "the trace is not one JSON array:\n%s", text);
+    /* Each message an arrow: a start where it was sent, an end where it was received. */
+    ck_assert_int_eq(count(text, "\"ph\":\"s\",\"name\":\"message\""), 2);
+    ck_assert_int_eq(count(text, "\"ph\":\"f\",\"name\":\"message\""), 2);
+    free(text);
+}
+END_TEST
+#endif
+
 Suite *suite_trace(void)
 {
     Suite *s = suite_create("trace");
@@ -839,6 +956,10 @@ Suite *suite_trace(void)
 #endif
 #if PHASE >= 3
     tcase_add_test(tc, trace_of_queues_a_yield_a_park_and_a_notify);
+#endif
+#if PHASE >= 4
+    tcase_add_test(tc, trace_of_messages_through_a_channel);
+    tcase_add_test(tc, json_messages_are_arrows);
 #endif
     suite_add_tcase(s, tc);
     return s;
