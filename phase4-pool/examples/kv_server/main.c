@@ -12,7 +12,6 @@
  * listens, and then only waits for a signal; on one, it tells every shard
  * to stop (an eventfd they all read) and joins them.
  */
-#define _GNU_SOURCE /* pthread_sigmask's friends are POSIX; RLIMIT_NOFILE raising is plain */
 #include <errno.h>
 #include <limits.h>
 #include <malloc.h>
@@ -192,6 +191,20 @@ static void raise_fd_limit(void)
     }
 }
 
+/*
+ * glibc gives the top of a thread's heap back to the kernel (madvise) as soon
+ * as 128 KiB of it are free, and takes it back on the next allocation: with
+ * a receive buffer allocated and freed per request, that was a system call
+ * pair for nearly every request (10% of the system time, measured). Keep up
+ * to 64 MiB instead. (Redis, built with jemalloc, has no such cost.)
+ */
+static void keep_heap(void)
+{
+#ifdef M_TRIM_THRESHOLD
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
+#endif
+}
+
 int main(int argc, char **argv)
 {
     struct options o;
@@ -204,7 +217,7 @@ int main(int argc, char **argv)
 
     if (parse_options(argc, argv, &o) < 0)
         return usage(argv[0]);
-    mallopt(M_TRIM_THRESHOLD, 64 << 20);
+    keep_heap();
     raise_fd_limit();
     choose_placement(&o, &b.placement);
 
