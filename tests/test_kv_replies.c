@@ -13,8 +13,9 @@
  * Every case runs on an empty server, on a connection of its own, and after
  * each CASE the connection must still answer (an ECHO sent after it must be
  * the very next reply: nothing extra was sent). The table runs against one
- * shard and against three, where the keys of MGET, MSET, DEL and EXISTS are
- * spread over shards and the replies must not change.
+ * shard and against three, where the keys of MGET, MSET, DEL, EXISTS and
+ * DBSIZE are spread over the shards (a test checks that they are) and the
+ * replies must not change.
  *
  * Left out on purpose, because the bytes cannot be the same: replies with a
  * connection's number (CLIENT ID, HELLO's id; test_kv_server.c checks their
@@ -131,22 +132,29 @@ static const struct reply_case cases[] = {
          "-ERR wrong number of arguments for 'incrby' command\r\n"
          "-ERR wrong number of arguments for 'incr' command\r\n"),
     CASE("incr-keeps-ttl", "SET k 5 EX 100\r\nINCR k\r\nTTL k\r\n", "+OK\r\n:6\r\n:100\r\n"),
-    CASE("mset-mget", "MSET a 1 b 2 c 3 d 4 e 5\r\nMGET a x b c d e f\r\nMGET a\r\n",
+    /* The keys of the fan-out cases: alpha, bravo, delta, kilo, echo, golf, papa, tango (see
+     * fan_out_keys below). */
+    CASE("mset-mget",
+         "MSET alpha 1 bravo 2 delta 3 kilo 4 echo 5\r\nMGET alpha xray bravo delta kilo echo "
+         "golf\r\n"
+         "MGET alpha\r\n",
          "+OK\r\n*7\r\n$1\r\n1\r\n$-1\r\n$1\r\n2\r\n$1\r\n3\r\n$1\r\n4\r\n$1\r\n5\r\n$-1\r\n"
          "*1\r\n$1\r\n1\r\n"),
-    CASE("mset-same-key", "MSET a 1 a 2\r\nGET a\r\n", "+OK\r\n$1\r\n2\r\n"),
+    CASE("mset-same-key", "MSET alpha 1 alpha 2\r\nGET alpha\r\n", "+OK\r\n$1\r\n2\r\n"),
     CASE("mset-arity", "MSET a\r\nMSET a 1 b\r\nMGET\r\n",
          "-ERR wrong number of arguments for 'mset' command\r\n"
          "-ERR wrong number of arguments for 'mset' command\r\n"
          "-ERR wrong number of arguments for 'mget' command\r\n"),
-    CASE("mset-clears-ttl", "SET e 1 EX 100\r\nMSET e 2 f 3\r\nTTL e\r\n", "+OK\r\n+OK\r\n:-1\r\n"),
+    CASE("mset-clears-ttl", "SET echo 1 EX 100\r\nMSET echo 2 golf 3\r\nTTL echo\r\n",
+         "+OK\r\n+OK\r\n:-1\r\n"),
     CASE("del-exists",
-         "MSET a 1 b 2 c 3\r\nEXISTS a a x b\r\nDEL a a x b\r\nEXISTS a b c\r\nDEL\r\nEXISTS\r\n",
+         "MSET alpha 1 bravo 2 delta 3\r\nEXISTS alpha alpha xray bravo\r\n"
+         "DEL alpha alpha xray bravo\r\nEXISTS alpha bravo delta\r\nDEL\r\nEXISTS\r\n",
          "+OK\r\n:3\r\n:2\r\n:1\r\n-ERR wrong number of arguments for 'del' command\r\n"
          "-ERR wrong number of arguments for 'exists' command\r\n"),
     CASE("dbsize-flush",
-         "MSET a 1 b 2 c 3 d 4 e 5 f 6 g 7 h 8\r\nDBSIZE\r\nDEL a\r\nDBSIZE\r\nFLUSHALL\r\n"
-         "DBSIZE\r\nSET a 1\r\nFLUSHDB\r\nDBSIZE\r\n",
+         "MSET alpha 1 bravo 2 delta 3 kilo 4 echo 5 golf 6 papa 7 tango 8\r\nDBSIZE\r\n"
+         "DEL alpha\r\nDBSIZE\r\nFLUSHALL\r\nDBSIZE\r\nSET alpha 1\r\nFLUSHDB\r\nDBSIZE\r\n",
          "+OK\r\n:8\r\n:1\r\n:7\r\n+OK\r\n:0\r\n+OK\r\n+OK\r\n:0\r\n"),
     CASE("flushall-options",
          "FLUSHALL x\r\nFLUSHALL ASYNC\r\nFLUSHALL sync\r\nFLUSHALL a b\r\nDBSIZE x\r\n",
@@ -215,8 +223,8 @@ static const struct reply_case cases[] = {
     CASE("empty-multibulk", "*0\r\n*-1\r\nPING\r\n", "+PONG\r\n"),
     CASE("bulk-crlf-not-checked", "*1\r\n$4\r\nPINGxx*1\r\n$4\r\nPING\r\n", "+PONG\r\n+PONG\r\n"),
     CASE("pipeline-mixed",
-         "*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\nINCR a\r\n*2\r\n$3\r\nGET\r\n$1\r\na\r\n"
-         "FOO\r\nMGET a b\r\n",
+         "*3\r\n$3\r\nSET\r\n$5\r\nalpha\r\n$1\r\n1\r\nINCR alpha\r\n"
+         "*2\r\n$3\r\nGET\r\n$5\r\nalpha\r\nFOO\r\nMGET alpha bravo\r\n",
          "+OK\r\n:2\r\n$1\r\n2\r\n-ERR unknown command 'FOO', with args beginning with: \r\n"
          "*2\r\n$1\r\n2\r\n$-1\r\n"),
     CLOSES("quit", "SET a 1\r\nQUIT\r\nPING\r\n", "+OK\r\n+OK\r\n"),
@@ -243,6 +251,25 @@ static const struct reply_case cases[] = {
     CLOSES("http-host", "PING\r\nHost: example.com\r\n", ""),
     /* CASES END */
 };
+
+/*
+ * The keys of the fan-out cases must really be spread over the three shards,
+ * or those cases test nothing of the fan-out. rt_shard_of() says where each
+ * goes; if it changes and they all fall on one shard, pick other names.
+ */
+static const char *const fan_out_keys[] = {"alpha", "bravo", "delta", "kilo",
+                                           "echo",  "golf",  "papa",  "tango"};
+
+START_TEST(fan_out_keys_are_spread)
+{
+    bool used[3] = {false};
+
+    for (size_t i = 0; i < sizeof(fan_out_keys) / sizeof(fan_out_keys[0]); i++)
+        used[rt_shard_of(fan_out_keys[i], strlen(fan_out_keys[i]), 3)] = true;
+    ck_assert_msg(used[0] && used[1] && used[2],
+                  "the fan-out cases' keys do not reach all three shards: choose other names");
+}
+END_TEST
 
 static const char *const one_shard[] = {"--shards", "1", NULL};
 static const char *const three_shards[] = {"--shards", "3", "--placement", "unbound", NULL};
@@ -287,6 +314,7 @@ Suite *suite_kv_replies(void)
     Suite *s = suite_create("kv_replies");
     TCase *tc = test_case("byte for byte");
 
+    tcase_add_test(tc, fan_out_keys_are_spread);
     tcase_add_test(tc, replies_one_shard);
     tcase_add_test(tc, replies_three_shards);
     suite_add_tcase(s, tc);

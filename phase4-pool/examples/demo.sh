@@ -173,14 +173,16 @@ cli() { # show the command as redis-cli's prompt would, then its reply
     echo "127.0.0.1:$port> $*"
     redis-cli -p "$port" --no-raw "$@"
 }
-echo "-- each key lives on one shard; a command for a key the other shard owns goes through the mesh"
+echo "-- each key lives on one shard (greeting on one, counter on the other, by rt_shard_of);"
+echo "   a command for a key the other shard owns goes through the mesh"
 cli SET greeting hello
 cli GET greeting
 cli SET counter 41
 cli INCR counter
-echo "-- MSET and MGET fan out to both shards and gather the replies, in order"
-cli MSET fruit apple veg leek nut pecan grain rye
-cli MGET fruit veg nut grain nosuch
+echo "-- MSET and MGET fan out to both shards (apple and fig on one, cherry and grape on the other)"
+echo "   and gather the replies, in order"
+cli MSET apple red cherry dark fig green grape white
+cli MGET apple cherry fig grape nosuch
 echo "-- a key with 1 s to live (SET ... EX): TTL, then gone; DBSIZE sums the shards' counts"
 cli SET session token EX 1
 cli TTL session
