@@ -12,6 +12,10 @@
  * MiB of 64 KiB buffers. And 256 KiB is far above what a steady workload
  * cycles through (the benchmarks keep 64 tasks, 256 requests or 32 4 KiB
  * buffers alive at a time), so in the steady state no block goes to malloc.
+ *
+ * The common cases, a block taken from a list or given back to one, are
+ * percore.h's inline functions; the functions here do everything, and the
+ * inline ones call them for the rest.
  */
 #include "percore.h"
 
@@ -21,21 +25,7 @@
 #include "common/alloc.h"
 #include "common/fatal.h"
 
-/*
- * With AddressSanitizer on (gcc defines __SANITIZE_ADDRESS__, clang answers
- * __has_feature), free blocks are poisoned; the header above makes
- * ASAN_POISON_MEMORY_REGION and its partner do nothing otherwise.
- */
-#if defined(__SANITIZE_ADDRESS__)
-#define PERCORE_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define PERCORE_ASAN 1
-#endif
-#endif
-
-/* One byte per thread; its address names the thread (see `owner`). */
-static _Thread_local char this_thread;
+_Thread_local char rt__percore_thread; /* see percore.h */
 
 struct rt_percore *rt__percore_new(void)
 {
@@ -45,25 +35,13 @@ struct rt_percore *rt__percore_new(void)
         pc->lists[i].block_size = (size_t)1 << (PERCORE_MIN_SHIFT + i);
         pc->lists[i].max_len = (unsigned)(PERCORE_CLASS_BYTES >> (PERCORE_MIN_SHIFT + i));
     }
-    pc->owner = &this_thread;
+    pc->owner = &rt__percore_thread;
     return pc;
 }
 
 void rt__percore_adopt_thread(struct rt_percore *pc)
 {
-    pc->owner = &this_thread;
-}
-
-/*
- * The list for blocks of `size` bytes: the smallest power of two that holds
- * them, 64 at least. __builtin_clzl (a GNU extension gcc and clang share)
- * counts the leading zero bits, so 64 minus it is the bit width of size - 1.
- */
-static struct percore_list *list_for(struct rt_percore *pc, size_t size)
-{
-    if (size <= ((size_t)1 << PERCORE_MIN_SHIFT))
-        return &pc->lists[0];
-    return &pc->lists[(64 - __builtin_clzl(size - 1)) - PERCORE_MIN_SHIFT];
+    pc->owner = &rt__percore_thread;
 }
 
 /* Under ASan: let the caller use the first `size` bytes; the rest of the block stays poisoned. */
@@ -74,7 +52,7 @@ static void *hand_out(void *block, size_t size, size_t block_size)
     return block;
 }
 
-void *rt__percore_alloc(struct rt_percore *pc, size_t size)
+void *rt__percore_alloc_slow(struct rt_percore *pc, size_t size)
 {
     struct percore_list *l;
     void *block;
@@ -86,7 +64,7 @@ void *rt__percore_alloc(struct rt_percore *pc, size_t size)
         pc->stats.allocated++;
         return rt__malloc(size);
     }
-    l = list_for(pc, size);
+    l = rt__percore_list(pc, size);
     block = l->first;
     if (!block) {
         pc->stats.allocated++;
@@ -109,7 +87,7 @@ static void release(struct rt_percore *pc, void *block, size_t size)
         rt__free(pc);
 }
 
-void rt__percore_free(struct rt_percore *pc, void *block, size_t size)
+void rt__percore_free_slow(struct rt_percore *pc, void *block, size_t size)
 {
     struct percore_list *l;
 
@@ -117,7 +95,7 @@ void rt__percore_free(struct rt_percore *pc, void *block, size_t size)
         rt__free(block);
         return;
     }
-    if (pc->owner != &this_thread)
+    if (pc->owner != &rt__percore_thread)
         rt__die("a task, request or rt_buf was freed on another thread than its executor's; "
                 "they belong to one thread: release an rt_buf where it was read");
 #ifdef PERCORE_ASAN
@@ -129,10 +107,11 @@ void rt__percore_free(struct rt_percore *pc, void *block, size_t size)
     ASSERT(pc->outstanding > 0);
     pc->outstanding--;
     if (size > PERCORE_MAX_BLOCK || pc->closed) {
-        release(pc, block, size > PERCORE_MAX_BLOCK ? size : list_for(pc, size)->block_size);
+        release(pc, block,
+                size > PERCORE_MAX_BLOCK ? size : rt__percore_list(pc, size)->block_size);
         return;
     }
-    l = list_for(pc, size);
+    l = rt__percore_list(pc, size);
     if (l->len == l->max_len) {
         release(pc, block, l->block_size);
         return;

@@ -50,8 +50,22 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "executor.h"
+
+/*
+ * With AddressSanitizer on (gcc defines __SANITIZE_ADDRESS__, clang answers
+ * __has_feature), free blocks are poisoned: then every block goes through
+ * percore.c's functions, which do that (see the end of this file).
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define PERCORE_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define PERCORE_ASAN 1
+#endif
+#endif
 
 #define PERCORE_MIN_SHIFT   6  /* the smallest class: 64 B */
 #define PERCORE_MAX_SHIFT   16 /* the largest class: 64 KiB */
@@ -81,20 +95,6 @@ struct rt_percore *rt__percore_new(void);
 /* From now on, `pc` belongs to the calling thread: the executor runs here. */
 void rt__percore_adopt_thread(struct rt_percore *pc);
 
-/*
- * A block of at least `size` bytes (aligned like malloc's), from `pc`'s free
- * lists when one of its class is there, else from malloc. `pc` may be NULL:
- * then it is plain rt__malloc() (a request prepared outside any executor).
- * Its contents are garbage, as malloc's are.
- */
-void *rt__percore_alloc(struct rt_percore *pc, size_t size);
-
-/*
- * Give back a block that rt__percore_alloc(pc, size) returned, with the same
- * `pc` and `size`. On the owner thread only; stops the program otherwise.
- */
-void rt__percore_free(struct rt_percore *pc, void *block, size_t size);
-
 /* The executor is being destroyed: free the cached blocks, and `pc` once nothing is out. */
 void rt__percore_close(struct rt_percore *pc);
 
@@ -103,5 +103,82 @@ void rt__percore_stats(const struct rt_percore *pc, struct rt_memory_stats *out)
 
 /* The executor's per-core memory (provided by executor.c). */
 struct rt_percore *rt__executor_percore(struct rt_executor *ex);
+
+/* ------------------------------------------------- taking and giving back */
+
+/*
+ * Taking a block from a list that has one, and giving one back to a list
+ * with room, take a few instructions each, fewer than a call to another file
+ * would: so they are inlined into the task and source code that calls them.
+ * Everything else (an empty or a full list, a block too big for the lists, a
+ * closed `pc`, a block given back on the wrong thread, AddressSanitizer's
+ * poisoning) is percore.c's, out of line.
+ */
+void *rt__percore_alloc_slow(struct rt_percore *pc, size_t size);
+void rt__percore_free_slow(struct rt_percore *pc, void *block, size_t size);
+
+/* One byte per thread; its address names the thread (see `owner`). */
+extern _Thread_local char rt__percore_thread;
+
+/*
+ * The list for blocks of `size` bytes (at most PERCORE_MAX_BLOCK): the
+ * smallest power of two that holds them, 64 at least. __builtin_clzl (a GNU
+ * extension gcc and clang share) counts the leading zero bits, so 64 minus
+ * it is the bit width of size - 1.
+ */
+static inline struct percore_list *rt__percore_list(struct rt_percore *pc, size_t size)
+{
+    if (size <= ((size_t)1 << PERCORE_MIN_SHIFT))
+        return &pc->lists[0];
+    return &pc->lists[(64 - __builtin_clzl(size - 1)) - PERCORE_MIN_SHIFT];
+}
+
+/*
+ * A block of at least `size` bytes (aligned like malloc's), from `pc`'s free
+ * lists when one of its class is there, else from malloc. `pc` may be NULL:
+ * then it is plain rt__malloc() (a request prepared outside any executor).
+ * Its contents are garbage, as malloc's are.
+ */
+static inline void *rt__percore_alloc(struct rt_percore *pc, size_t size)
+{
+#ifndef PERCORE_ASAN
+    if (pc && size <= PERCORE_MAX_BLOCK) {
+        struct percore_list *l = rt__percore_list(pc, size);
+        void *block = l->first;
+
+        if (block) {
+            memcpy(&l->first, block, sizeof(void *)); /* the link in its first word */
+            l->len--;
+            pc->outstanding++;
+            pc->stats.reused++;
+            return block;
+        }
+    }
+#endif
+    return rt__percore_alloc_slow(pc, size);
+}
+
+/*
+ * Give back a block that rt__percore_alloc(pc, size) returned, with the same
+ * `pc` and `size`. On the owner thread only; stops the program otherwise.
+ */
+static inline void rt__percore_free(struct rt_percore *pc, void *block, size_t size)
+{
+#ifndef PERCORE_ASAN
+    if (pc && size <= PERCORE_MAX_BLOCK && !pc->closed && pc->owner == &rt__percore_thread) {
+        struct percore_list *l = rt__percore_list(pc, size);
+
+        if (l->len < l->max_len && pc->outstanding > 0) {
+            memcpy(block, &l->first, sizeof(void *)); /* the link in its first word */
+            l->first = block;
+            l->len++;
+            pc->outstanding--;
+            pc->stats.recycled++;
+            return;
+        }
+    }
+#endif
+    rt__percore_free_slow(pc, block, size);
+}
 
 #endif /* RT_PERCORE_H */

@@ -18,7 +18,7 @@
  *
  * Phase 4: the block comes from the executor's per-core memory and goes
  * back there (percore.h); a task freed after its executor was destroyed
- * goes back to malloc.
+ * goes back to malloc. And rt__join_handle_new() is inline, below.
  *
  * References. A task is freed when its count drops to zero. One reference
  * is held by each of:
@@ -36,11 +36,15 @@
 #ifndef RT_TASK_H
 #define RT_TASK_H
 
+#include <assert.h>
 #include <stdalign.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
 #include "common/list.h"
 #include "future.h"
+#include "join.h"
 
 struct rt_executor;
 struct rt_percore;
@@ -105,7 +109,37 @@ void rt__executor_adopt(struct rt_executor *ex, struct rt_task *t);   /* a new t
 void rt__executor_forget(struct rt_executor *ex, struct rt_task *t);  /* a task being freed */
 void rt__executor_enqueue(struct rt_executor *ex, struct rt_task *t); /* a task just scheduled */
 
-/* A join handle for `t`, taking over the reference rt__task_new() made for it. */
-struct rt_join_handle rt__join_handle_new(struct rt_task *t);
+/* ----------------------------------------------------------- join handles */
+
+extern const struct rt_future_vtable rt__join_vtable; /* join.c's */
+
+/* Two machine words that a compiler moves as one (a GNU extension gcc and clang share). */
+typedef uintptr_t rt__word_pair __attribute__((vector_size(2 * sizeof(uintptr_t))));
+
+/*
+ * A join handle for `t`, taking over the reference rt__task_new() made for it.
+ *
+ * Phase 4: inline, and written in two stores: one for the vtable and the
+ * task together, one for the rest. The handle is returned through memory,
+ * and the caller copies it at once (h = rt_spawn(...)), 16 bytes and then
+ * 8, before the stores that wrote it have reached the cache. A load is given
+ * the bytes of such a store only when that one store holds all of them;
+ * written field by field, the handle's first 16 bytes would come from two
+ * stores, and the copy would wait until both reached the cache (a
+ * store-forwarding stall, task.c says more). The static_asserts hold the
+ * layout this relies on.
+ */
+static inline struct rt_join_handle rt__join_handle_new(struct rt_task *t)
+{
+    struct rt_join_handle h;
+    rt__word_pair head = {(uintptr_t)&rt__join_vtable, (uintptr_t)t};
+    uintptr_t tail = 0; /* `cancelled` false, and the padding after it */
+
+    static_assert(offsetof(struct rt_join_handle, task) == sizeof(uintptr_t), "vtable, task");
+    static_assert(sizeof(h) == sizeof(head) + sizeof(tail), "and one word more");
+    memcpy(&h, &head, sizeof(head));
+    memcpy((unsigned char *)&h + sizeof(head), &tail, sizeof(tail));
+    return h;
+}
 
 #endif /* RT_TASK_H */

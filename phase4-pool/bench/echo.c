@@ -12,6 +12,7 @@
  *   runtime, epoll           only these servers (for a profiler: `echo runtime unpinned`)
  *   plain, coop, defer,      (phase 3) only these servers; see below
  *   spin50us
+ *   sharded_1, sharded_2     (phase 4) only these servers; see below
  *
  * Every server runs in every setting, and a figure's name ends with its
  * setting's suffix:
@@ -89,6 +90,25 @@
  * DEFER on kernels that have it (6.1 and later), so there its figures and
  * the defer ones measure the same thing twice: their difference is noise.
  *
+ * Phase 4: the same echo tasks in a pool of 1 and of 2 shards, each shard
+ * with a listening socket of its own on the one port (rt_tcp_listen_shared,
+ * SO_REUSEPORT): the kernel spreads the 16 connections over the shards by a
+ * hash of their addresses (not always 8 and 8), and each shard serves its
+ * own from accept to close. Each shard reads the stop pipe itself: both see
+ * its end of file. The three figures again, in every setting:
+ *
+ *   echo_c16_sharded_1_msgs_per_s, _vs_epoll_ratio, _server_cpu_us_per_msg
+ *   echo_c16_sharded_2_msgs_per_s, ...     (the CPU time is the whole pool's)
+ *
+ * One shard is the runtime server with a pool around it (a thread of its
+ * own, the start latch), so its figures and the unnamed ones differ by
+ * little more than noise. Pinned, shard k runs on CPU k; so on a 2-CPU
+ * machine the second shard shares CPU 1 with the client, and two shards and
+ * the client divide two CPUs among three busy threads: the 2-shard figures
+ * there say what a second shard does on a machine with no CPU to spare, not
+ * how the server scales with cores (for that, a machine with CPUs for the
+ * client beyond the shards'). Unpinned, the kernel places the shards' threads.
+ *
  * Targets (reported, not asserted): the runtime server at least as fast as
  * the epoll server (a ratio of 1.0 or more), using no more CPU per message.
  */
@@ -125,6 +145,7 @@
 #define HOST       "127.0.0.1"
 #define SERVER_CPU 0 /* where the pinned setting puts the servers */
 #define CLIENT_CPU 1 /* and the client */
+#define MAX_SHARDS 2 /* phase 4: the largest pool a sharded server runs */
 
 /* How long the client drives a run: ROUND_NS, or QUICK_NS with `quick`. */
 static uint64_t round_ns = ROUND_NS;
@@ -400,6 +421,8 @@ struct server {
     /* Phase 3: the runtime server's builder fields */
     int ring_mode;    /* RT_RING_*; 0 is RT_RING_AUTO, the default */
     uint64_t spin_ns; /* spin_before_park_ns; 0 is the default */
+    /* Phase 4 */
+    unsigned shards; /* serve_sharded's pool size; 0 for the other servers */
 };
 
 /* --------------------------------------------------------- runtime server */
@@ -576,6 +599,81 @@ static int serve_runtime(const struct server *srv, int cpu, int listen_fd, int s
     return runtime_serve(srv, &b, listen_fd, stop_fd);
 }
 
+/* ------------------------------------------------- sharded server (phase 4) */
+
+/*
+ * A sharded server's listening sockets, shard k's in shard_fds[k]. The bench
+ * process makes them before it forks the server (listen_for), so that every
+ * one exists before the client connects: a connection that arrived while
+ * only the first one existed would stay with the first shard.
+ */
+static int shard_fds[MAX_SHARDS];
+
+/* The socket a server listens on, or for a sharded server the first of its sockets. */
+static int listen_for(const struct server *srv)
+{
+    int port = 0;
+
+    if (srv->shards == 0)
+        return rt_tcp_listen(HOST, 0, 128);
+    for (unsigned k = 0; k < srv->shards; k++) {
+        shard_fds[k] = rt_tcp_listen_shared(HOST, (uint16_t)port, 128);
+        if (shard_fds[k] < 0)
+            return shard_fds[k];
+        port = rt_tcp_port(shard_fds[k]);
+    }
+    return shard_fds[0];
+}
+
+/* What the shards' main futures point at; lives in serve_sharded()'s frame. */
+struct sharded {
+    int stop_fd;                        /* every shard reads it to its end of file */
+    struct echo_server srv[MAX_SHARDS]; /* srv[k] is touched by shard k only */
+};
+
+/* Shard k's main future: echo_main, on shard k's own socket. */
+static size_t make_shard_main(unsigned shard, void *arg, void *buf)
+{
+    struct sharded *sh = arg;
+    struct echo_main m = {.async = RT_ASYNC_INIT(&echo_main_vtable),
+                          .listen_fd = shard_fds[shard],
+                          .stop_fd = sh->stop_fd,
+                          .srv = &sh->srv[shard]};
+
+    memcpy(buf, &m, sizeof(m));
+    return sizeof(m);
+}
+
+/*
+ * The runtime server in a pool of srv->shards shards. Pinned (cpu is not
+ * RT_CPU_ANY), shard k runs on CPU k: SERVER_CPU, then CLIENT_CPU.
+ * rt__alloc_live() counts this thread's blocks only, and the shards' threads
+ * are gone once the pool is joined, so unlike runtime_serve() this does not
+ * check for leaks; test_pool and AddressSanitizer do.
+ */
+static int serve_sharded(const struct server *srv, int cpu, int listen_fd, int stop_fd)
+{
+    static const int cpus[MAX_SHARDS] = {SERVER_CPU, CLIENT_CPU};
+    struct rt_pool_builder b = RT_POOL_BUILDER_INIT;
+    struct sharded sh = {.stop_fd = stop_fd};
+    struct rt_pool *pool;
+
+    (void)listen_fd; /* shard_fds[0] */
+    b.shards = srv->shards;
+    if (cpu != RT_CPU_ANY)
+        b.placement =
+            (struct rt_placement){.kind = RT_PLACEMENT_CUSTOM, .cpus = cpus, .ncpus = srv->shards};
+    if (rt_pool_start(&b, make_shard_main, &sh, &pool) < 0) {
+        fprintf(stderr, "bench/echo: %s server: %s\n", srv->name, rt_last_error());
+        return 1;
+    }
+    rt_pool_join(pool, NULL);
+    for (unsigned k = 0; k < srv->shards; k++)
+        close(shard_fds[k]);
+    close(stop_fd);
+    return 0;
+}
+
 /* ------------------------------------------------------------ epoll server */
 
 /* Send all `len` bytes on a non-blocking socket. Returns 0, or -errno. */
@@ -702,6 +800,9 @@ static int serve_epoll(const struct server *srv, int cpu, int listen_fd, int sto
 static const struct server servers[] = {
     {"runtime", "", serve_runtime},
     {"epoll", "_epoll", serve_epoll},
+    /* Phase 4: next to epoll, their baseline */
+    {"sharded_1", "_sharded_1", serve_sharded, RT_RING_AUTO, 0, 1},
+    {"sharded_2", "_sharded_2", serve_sharded, RT_RING_AUTO, 0, 2},
     /* Phase 3 */
     {"plain", "_plain", serve_runtime, RT_RING_PLAIN, 0},
     {"coop", "_coop", serve_runtime, RT_RING_COOP, 0},
@@ -754,7 +855,7 @@ static struct run run_once(int round, const struct setting *set, const struct se
     struct report rep = {0};
     struct rusage usage;
     struct run run;
-    int stop_pipe[2], report_pipe[2], listen_fd = rt_tcp_listen(HOST, 0, 128);
+    int stop_pipe[2], report_pipe[2], listen_fd = listen_for(srv);
     pid_t hog = set->hog ? start_hog() : -1, server, client;
     uint16_t port;
     size_t len;
@@ -774,6 +875,8 @@ static struct run run_once(int round, const struct setting *set, const struct se
         _exit(srv->serve(srv, set->pinned ? SERVER_CPU : RT_CPU_ANY, listen_fd, stop_pipe[0]));
     }
     close(listen_fd);
+    for (unsigned k = 1; k < srv->shards; k++)
+        close(shard_fds[k]); /* phase 4: the server's now, and not the client's */
     close(stop_pipe[0]);
     client = start_client(port, server, set->pinned ? CLIENT_CPU : RT_CPU_ANY, report_pipe,
                           stop_pipe[1]);
