@@ -18,6 +18,7 @@
 #include <stdatomic.h>
 
 #include "common/clock.h"
+#include "timers.h" /* the executor's heap: is the sleep still pending? */
 
 TEST_SINCE_PHASE(3);
 
@@ -35,10 +36,17 @@ static bool spin_until_preempted(void)
 
 /* ------------------------------------- a deadline set during a slice ends it */
 
-/* Spins until preempted, notes whether it was, then yields until told to stop. */
+/*
+ * Spins until preempted, notes whether it was, then yields until told to
+ * stop. It also notes whether the sleep's deadline was still ahead when it
+ * began to spin: on a slow machine (ThreadSanitizer, a loaded CPU) the
+ * deadline can pass before the spinner runs, and then the case under test
+ * did not happen at all.
+ */
 struct spinner {
     struct rt_async async;
-    bool *preempted; /* the test's: did the slice end before GIVE_UP_NS? */
+    bool *preempted;     /* the test's: did the slice end before GIVE_UP_NS? */
+    bool *sleep_pending; /* the test's: was the sleep still in the heap when it began? */
     atomic_bool *stop;
     struct rt_yield yield;
 };
@@ -48,6 +56,7 @@ static enum rt_poll spinner_poll(struct rt_future *self, struct rt_context *cx, 
     struct spinner *f = (struct spinner *)self;
 
     ASYNC_BEGIN(f, cx, out);
+    *f->sleep_pending = rt__executor_timers(rt_executor_current())->len == 1 && !rt_need_preempt();
     *f->preempted = spin_until_preempted();
     while (!atomic_load(f->stop)) {
         rt_yield_now(&f->yield);
@@ -59,10 +68,11 @@ static enum rt_poll spinner_poll(struct rt_future *self, struct rt_context *cx, 
 
 static const struct rt_future_vtable spinner_vtable = {spinner_poll, rt_async_drop};
 
-/* Spawn a spinner into our own queue, then sleep 1 ms in the same slice. */
+/* Spawn a spinner into our own queue, then sleep `ns` in the same slice. */
 struct sleep_mid_slice {
     struct rt_async async;
-    bool *preempted; /* the test's */
+    uint64_t ns;
+    bool *preempted, *sleep_pending; /* the test's */
     atomic_bool stop;
     struct rt_join_handle spinner;
     struct rt_sleep sleep;
@@ -75,12 +85,14 @@ static enum rt_poll sleep_mid_slice_poll(struct rt_future *self, struct rt_conte
 
     ASYNC_BEGIN(f, cx, out);
     {
-        struct spinner s = {
-            .async = RT_ASYNC_INIT(&spinner_vtable), .preempted = f->preempted, .stop = &f->stop};
+        struct spinner s = {.async = RT_ASYNC_INIT(&spinner_vtable),
+                            .preempted = f->preempted,
+                            .sleep_pending = f->sleep_pending,
+                            .stop = &f->stop};
         f->spinner = rt_spawn(&s.async.future, sizeof(s));
     }
     /* The slice goes on with the spinner, which runs next: only this deadline can end it early. */
-    rt_sleep(&f->sleep, NSEC_PER_MSEC);
+    rt_sleep(&f->sleep, f->ns);
     AWAIT(&f->sleep.future, NULL);
     atomic_store(&f->stop, true);
     AWAIT(&f->spinner.future, NULL);
@@ -93,17 +105,27 @@ static const struct rt_future_vtable sleep_mid_slice_vtable = {sleep_mid_slice_p
 START_TEST(a_sleep_started_mid_slice_ends_the_slice_at_its_deadline)
 {
     struct rt_builder b = RT_BUILDER_INIT;
-    struct rt_executor *ex;
-    bool preempted = false;
-    struct sleep_mid_slice f = {.async = RT_ASYNC_INIT(&sleep_mid_slice_vtable),
-                                .preempted = &preempted};
+    bool preempted = false, sleep_pending = false;
 
     b.preempt_slice_ns = RT_SLICE_MAX_NS; /* 10 s: the slice's own end is far away */
-    ex = test_executor_with(&b);
-    atomic_init(&f.stop, false);
-    ck_assert_int_eq(rt_executor_run(ex, &f.async.future, sizeof(f)), 0);
-    rt_executor_destroy(ex);
-    ck_assert_msg(preempted, "the spinner's slice did not end at the 1 ms sleep's deadline");
+    /*
+     * A 10 ms sleep first; if the machine was too slow for the spinner to
+     * start before it was due (the case did not happen: see struct spinner),
+     * again with a sleep twice as long, up to 160 ms.
+     */
+    for (uint64_t ns = 10 * NSEC_PER_MSEC; ns <= 160 * NSEC_PER_MSEC && !sleep_pending; ns *= 2) {
+        struct rt_executor *ex = test_executor_with(&b);
+        struct sleep_mid_slice f = {.async = RT_ASYNC_INIT(&sleep_mid_slice_vtable),
+                                    .ns = ns,
+                                    .preempted = &preempted,
+                                    .sleep_pending = &sleep_pending};
+
+        atomic_init(&f.stop, false);
+        ck_assert_int_eq(rt_executor_run(ex, &f.async.future, sizeof(f)), 0);
+        rt_executor_destroy(ex);
+    }
+    ck_assert_msg(sleep_pending, "the spinner never started before the sleep's deadline");
+    ck_assert_msg(preempted, "the spinner's slice did not end at the sleep's deadline");
 }
 END_TEST
 

@@ -670,9 +670,12 @@ START_TEST(json_trace_of_io_is_valid)
     ck_assert_int_eq(count(text, "\"ph\":\"e\",\"name\":\"RECV\""), 1);
     ck_assert_int_eq(count(text, "\"ph\":\"b\",\"name\":\"sleep\",\"cat\":\"timer\""), 1);
     ck_assert_int_eq(count(text, "\"ph\":\"e\",\"name\":\"sleep\",\"cat\":\"timer\""), 1);
-    /* The executor parked, and the default queue ran in slices. */
-    ck_assert_int_ge(count(text, "\"name\":\"parked\""), 2);
+    /*
+     * The default queue ran in slices (a park is likely too, but not certain:
+     * on a busy machine the 1 ms can pass before the executor looks for work).
+     */
     ck_assert_int_ge(count(text, "\"name\":\"slice\""), 2);
+    ck_assert_int_eq(count(text, "\"name\":\"parked\"") % 2, 0); /* B and E in pairs */
 #else
     /* Each request is an async slice from queued to completed: a RECV and a TIMEOUT. */
     ck_assert_int_eq(count(text, "\"ph\":\"b\""), 2);
