@@ -194,7 +194,7 @@ static int start(struct server *s)
     const char *argv[] = {kv_path, "--port", "0", "--shards", s->shards, NULL};
 
     s->pid = spawn(argv, -1, &s->out); /* its shards are placed by kv_server itself */
-    if (s->pid < 0 || read_until(s->out, " shards (", text, sizeof(text)) < 0)
+    if (s->pid < 0 || read_until(s->out, ")\n", text, sizeof(text)) < 0)
         return -1;
     s->port = atoi(strstr(text, " port ") + 6);
     return 0;

@@ -525,7 +525,10 @@ static bool arity_ok(const struct kv_command *c, size_t argc)
 /* Redis's securityWarningCommand: a browser tricked into posting to us is dropped unanswered. */
 static bool looks_like_http(const struct resp_arg *name)
 {
-    return resp_arg_is(name, "host:") || resp_arg_is(name, "post");
+    char first = (char)(name->len > 0 ? name->p[0] | 0x20 : 0); /* cheap first look */
+
+    return (first == 'h' && resp_arg_is(name, "host:")) ||
+           (first == 'p' && resp_arg_is(name, "post"));
 }
 
 enum cmd_route cmd_prepare(struct kv_request *r, size_t argc, const struct resp_arg *argv,

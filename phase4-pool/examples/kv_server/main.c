@@ -136,10 +136,33 @@ static void choose_placement(struct options *o, struct rt_placement *p)
                                                                            : RT_PLACEMENT_UNBOUND};
 }
 
-/* One listening socket per shard, all on one port: the first picks it if the port is 0. */
+/*
+ * One listening socket per shard, all on one port: the first picks it if the
+ * port is 0. SO_REUSEPORT would also let another program of the same user
+ * join the group (a second kv_server started on the same port by mistake
+ * would silently take half the connections), so a given port is first bound
+ * alone, without it: if anything listens there, that fails as it should.
+ */
 static int listen_all(const struct options *o, int *fds, int *port)
 {
+    struct sockaddr_storage addr;
+    socklen_t len;
+
+    if (rt_sockaddr(o->host, 0, &addr, &len) < 0) {
+        fprintf(stderr, "kv_server: %s: not a numeric IPv4 or IPv6 address\n", o->host);
+        return -1;
+    }
     *port = (int)o->port;
+    if (*port != 0) {
+        int probe = rt_tcp_listen(o->host, (uint16_t)*port, 1);
+
+        if (probe < 0) {
+            fprintf(stderr, "kv_server: listen on %s port %d: %s\n", o->host, *port,
+                    strerror(-probe));
+            return -1;
+        }
+        close(probe);
+    }
     for (unsigned k = 0; k < o->shards; k++) {
         fds[k] = rt_tcp_listen_shared(o->host, (uint16_t)*port, SOMAXCONN);
         if (fds[k] < 0) {
@@ -220,8 +243,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "kv_server: %s\n", rt_last_error());
         return 1;
     }
-    printf("kv_server: listening on %s port %d, %u shards (%s)\n", o.host, port, o.shards,
-           o.placement);
+    printf("kv_server: listening on %s port %d, %u shard%s (%s)\n", o.host, port, o.shards,
+           o.shards == 1 ? "" : "s", o.placement);
     fflush(stdout); /* whoever waits for this line may be reading a pipe */
 
     while (sigwait(&signals, &sig) != 0)
@@ -236,7 +259,7 @@ int main(int argc, char **argv)
         close(fds[k]);
     close(srv.stop_fd);
     free(fds);
-    printf("kv_server: %s: every connection closed, %u shards joined\n",
-           sig == SIGINT ? "SIGINT" : "SIGTERM", o.shards);
+    printf("kv_server: %s: every connection closed, %u shard%s joined\n",
+           sig == SIGINT ? "SIGINT" : "SIGTERM", o.shards, o.shards == 1 ? "" : "s");
     return 0;
 }

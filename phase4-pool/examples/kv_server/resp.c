@@ -13,6 +13,7 @@
 #include "resp.h"
 
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -25,6 +26,9 @@
 
 void resp_parser_init(struct resp_parser *p, size_t max_bulk, size_t max_query)
 {
+    /* max_query + 1 must not wrap around: half the address space is no limit either. */
+    if (max_query > SIZE_MAX / 2)
+        max_query = SIZE_MAX / 2;
     *p = (struct resp_parser){
         .max_bulk = max_bulk, .max_query = max_query, .bulks_left = -1, .bulk_len = -1};
 }
@@ -83,8 +87,7 @@ char *resp_space(struct resp_parser *p, size_t *room)
         p->buf = xrealloc(p->buf, cap);
         p->cap = cap;
     }
-    /* Ask for `want` even when there is more room: each receive's buffer is allocated at its size.
-     */
+    /* Only `want`, even with more room: a receive's buffer is allocated at the size asked for. */
     *room = want;
     return p->buf + p->len;
 }
