@@ -3,23 +3,28 @@
 
 Usage: python3 docs/trace-picture.py run.json picture.svg [--gap-us 100] [--width 1700] [--title T]
 
-This is what made docs/trace-perfetto.png, because the Perfetto UI could not be had on the
-machine the docs were written on (no network but package mirrors, and no package ships it).
+This is what made the pictures in docs/ (trace-timeout.png, trace-shares.png and
+trace-ping-pong.png), because the Perfetto UI could not be had on the machine the docs were
+written on (no network but package mirrors, and no package ships it).
 Open the JSON in https://ui.perfetto.dev to see the same run, interactively.
 
 What is drawn, from the trace's own events and nothing else:
   - a track per executor ("executor 1"): its B/E slices (run, destroy, each completion handled,
     and from phase 3 each time it parked) stacked by depth, and its instants (submit, cancel,
     an orphan freed, a notify) as marks;
-  - phase 3: a track per task queue ("queue 1: two (executor 1)"): a slice per time slice it
-    ran, labelled with how long it ran, in the queue's own colour; and a chart of each queue's
-    virtual runtime, as the slice ends report it ("virtual runtime");
+  - phase 3: a track per task queue ("queue 1: two"; with several executors, "queue 1: two
+    (executor 1)"): a slice per time slice it ran, labelled with how long it ran, in the queue's
+    own colour; and a chart of the virtual runtimes of the queues of each executor that has
+    several, as the slice ends report them ("virtual runtime");
   - "I/O requests": each request an async slice (b/e, category io) from queued to completed,
     packed in lanes; phase 3's timers in the executor's heap (category timer) likewise, on a
     track of their own ("timers (heap)");
   - a track per task ("task 1"): a slice per poll (X), and its instants (cancelled, freed);
   - an arrow per flow (s/f: a wake or a spawn), from the slice that caused it to the woken
-    task's next slice.
+    task's next slice;
+  - phase 4: an arrow per channel message (flow category msg, drawn in red), from the slice that
+    sent it to the slice that received it ("bp":"e": the slice enclosing the f event), usually
+    on another executor's task.
 Stretches longer than --gap-us in which nothing happens (a 10 ms timer running out) are cut out
 of the time axis and drawn as a hatched band that says how long they were; everything else is
 to scale. Python's standard library only.
@@ -135,7 +140,10 @@ def build(events):
                 asyncs.append((start, ts, "%s req %s" % (name, e["id"]),
                                e["args"].get("res", "")))
         elif ph in "sf":
-            flows.setdefault(e["id"], {})[ph] = (tid, ts, e["name"])
+            # A message's arrow (phase 4, "bp":"e") ends in the slice around its f; a wake's in
+            # the next slice that begins on the track. Ids are unique per category.
+            flows.setdefault((e.get("cat"), e["id"]), {})[ph] = (tid, ts, e["name"],
+                                                                 e.get("bp") == "e")
     end = max(e["ts"] + e.get("dur", 0) for e in events)
     for (cat, _), (start, name, args) in open_async.items():
         (timers if cat == "timer" else asyncs).append((start, end, name, "(still running)"))
@@ -257,15 +265,22 @@ def render(path, out_path, gap, width, title):
             instant_marks(tid, y + 4 + depth * ROW, marks)
         y += lanes * ROW + 8
 
-    # Phase 3: a track per task queue, a slice per time slice in the queue's colour.
+    # Phase 3: a track per task queue, a slice per time slice in the queue's colour. With one
+    # executor its name says enough ("queue 1: two"); with several (phase 4), the executor too.
+    several = len(executors) > 1
     for tid in queues:
-        track_header(names[tid].split(" (")[0], 1)  # "queue 1: two"; the executor is in the tooltip
+        track_header(names[tid] if several else names[tid].split(" (")[0], 1)
         for (s, e, d, name), (_, args) in zip(slices.get(tid, []), ends.get(tid, [])):
             slice_box(axis.x(s), axis.x(e), y + 4, "%.2f ms" % (args.get("ran_us", 0) / 1000),
                       "vruntime %.3f ms" % (args.get("vruntime", 0) / 1e6), color(names[tid]))
         y += ROW + 8
-    if any(ends.get(tid) for tid in queues):
-        y = vruntime_chart(svg, y, axis, width, queues, names, ends, track_header)
+    # Virtual runtimes compare the queues of one executor: chart those of executors with several.
+    per_ex = {}
+    for tid in queues:
+        per_ex.setdefault((tid - QUEUE) // 1000, []).append(tid)
+    charted = [tid for group in per_ex.values() if len(group) > 1 for tid in group]
+    if any(ends.get(tid) for tid in charted):
+        y = vruntime_chart(svg, y, axis, width, charted, names, ends, track_header)
 
     for label, items in (("I/O requests", asyncs), ("timers (heap)", timers)):
         if not items:
@@ -288,27 +303,37 @@ def render(path, out_path, gap, width, title):
         instant_marks(tid, y + 4 + ROW, 1)
         y += lanes * ROW + 8
 
-    # Arrows: from the deepest slice enclosing the start to the target's next slice.
+    # Arrows: from the deepest slice enclosing the start to the target's next slice, or, for a
+    # message, to the moment it was received, inside the slice that received it.
     for flow in flows.values():
         if "s" not in flow or "f" not in flow:
             continue
-        (stid, sts, name), (ftid, fts, _) = flow["s"], flow["f"]
+        (stid, sts, name, _), (ftid, fts, _, enclosed) = flow["s"], flow["f"]
         enclosing = [d for s, e, d, _ in slices.get(stid, []) if s <= sts <= e]
-        nxt = sorted(s for s, e, d, _ in slices.get(ftid, []) if s >= fts)
-        if not enclosing or not nxt or (ftid, 0) not in lane_y:
+        if enclosed:
+            target = [(s, d) for s, e, d, _ in slices.get(ftid, []) if s <= fts <= e]
+            target = [(fts, max(d for _, d in target))] if target else []
+        else:
+            target = sorted((s, d) for s, e, d, _ in slices.get(ftid, []) if s >= fts)[:1]
+        if not enclosing or not target or (ftid, target[0][1]) not in lane_y:
             continue
         x1, y1 = axis.x(sts), lane_y[(stid, max(enclosing))] + ROW / 2
-        x2, y2 = axis.x(nxt[0]), lane_y[(ftid, 0)] + ROW / 2
-        svg.append('<path d="M%.1f %.1f C%.1f %.1f %.1f %.1f %.1f %.1f" class="flow" '
-                   'marker-end="url(#arrow)"><title>%s</title></path>'
-                   % (x1, y1, x1 + 30, y1, x2 - 30, y2, x2, y2, esc(name)))
+        x2, y2 = axis.x(target[0][0]), lane_y[(ftid, target[0][1])] + ROW / 2
+        bend = max(30.0, abs(x2 - x1) / 3) if enclosed else 30
+        svg.append('<path d="M%.1f %.1f C%.1f %.1f %.1f %.1f %.1f %.1f" class="%s" '
+                   'marker-end="url(#%s)"><title>%s</title></path>'
+                   % (x1, y1, x1 + bend, y1, x2 - bend, y2, x2, y2,
+                      "msg" if enclosed else "flow", "msgarrow" if enclosed else "arrow",
+                      esc(name)))
 
     height = y + 20
     head = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" '
             'font-family="DejaVu Sans, Arial, sans-serif">' % (LABEL_W + width + 10, height),
             '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
             'markerHeight="7" orient="auto"><path d="M0 0 L10 5 L0 10 z" fill="#202124"/>'
-            '</marker><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" '
+            '</marker><marker id="msgarrow" viewBox="0 0 10 10" refX="9" refY="5" '
+            'markerWidth="7" markerHeight="7" orient="auto"><path d="M0 0 L10 5 L0 10 z" '
+            'fill="#d93025"/></marker><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" '
             'patternTransform="rotate(45)"><rect width="6" height="6" fill="#eef0f2"/>'
             '<line x1="0" y1="0" x2="0" y2="6" stroke="#c6cacf" stroke-width="2"/></pattern>'
             '</defs>',
@@ -316,6 +341,7 @@ def render(path, out_path, gap, width, title):
             '.slice{font-size:11px;fill:#fff}.instant{font-size:10px;fill:#3c4043}'
             '.result{font-size:10px;fill:#5f6368}.tick{font-size:10px;fill:#5f6368}'
             '.flow{fill:none;stroke:#202124;stroke-width:1.3}'
+            '.msg{fill:none;stroke:#d93025;stroke-width:1.6}'
             '.title{font-size:13px;fill:#202124}.gap{font-size:10px;fill:#5f6368}</style>',
             '<rect width="100%" height="100%" fill="#fff"/>',
             '<text x="8" y="18" class="title">%s</text>' % esc(title)]
