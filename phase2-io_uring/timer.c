@@ -32,6 +32,12 @@ static enum rt_poll timeout_poll(struct rt_future *self, struct rt_context *cx, 
 
     if (!t->inner)
         rt__die("an rt_timeout was polled after it finished");
+    /* A bad duration is refused whatever the inner future would do, before it starts anything. */
+    if (t->ns > RT_DURATION_MAX) {
+        timeout_release_children(t); /* the inner future is never polled: it started nothing */
+        *out = -EINVAL;
+        return RT_READY;
+    }
     /* Both are polled with our waker, so whichever finishes first wakes us. */
     if (rt_future_poll(t->inner, cx, out) == RT_READY) {
         timeout_release_children(t);
@@ -51,5 +57,6 @@ void rt_timeout(struct rt_timeout *t, struct rt_future *inner, uint64_t ns)
 {
     t->future.vtable = &timeout_vtable;
     t->inner = inner;
+    t->ns = ns;
     rt_io_sleep(&t->timer, ns);
 }

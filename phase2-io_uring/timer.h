@@ -14,6 +14,10 @@
  * (the await then finishes with `cancelled` set). Cancel the watchdog once
  * the await returns, and in your drop function, before the handle it points
  * at goes away.
+ *
+ * Durations are nanoseconds, at most RT_DURATION_MAX (io.h); a longer one
+ * is a mistake, and the future finishes with -EINVAL instead of sleeping
+ * forever.
  */
 #ifndef RT_TIMER_H
 #define RT_TIMER_H
@@ -24,16 +28,20 @@
 
 /*
  * Output: the inner future's output, or -ETIMEDOUT if `ns` nanoseconds pass
- * first (counted from the first poll). An inner future that can itself end
- * with -ETIMEDOUT is indistinguishable from a timeout. The timeout owns `inner` from now on:
- * it drops it when it finishes, when it times out, or when it is dropped
- * itself, so the caller must not. `inner` must not move while the timeout
- * is alive (keep both in the same struct). Like an rt_io (io.h), `t` must be
- * zero-filled or finished when it is made into a timeout.
+ * first (counted from the first poll), or -EINVAL for a duration over
+ * RT_DURATION_MAX, refused at the first poll before `inner` is polled, so
+ * that it starts nothing. An inner future that can itself end with
+ * -ETIMEDOUT is indistinguishable from a timeout. The timeout owns `inner`
+ * from now on: it drops it when it finishes, when it times out, or when it
+ * is dropped itself, so the caller must not. `inner` must not move while
+ * the timeout is alive (keep both in the same struct). Like an rt_io
+ * (io.h), `t` must be zero-filled or finished when it is made into a
+ * timeout.
  */
 struct rt_timeout {
     struct rt_future future; /* await this */
     struct rt_future *inner; /* private: the future under a deadline, until it is dropped */
+    uint64_t ns;             /* private: the duration, checked at the first poll */
     struct rt_io timer;      /* private: the deadline */
 };
 void rt_timeout(struct rt_timeout *t, struct rt_future *inner, uint64_t ns);

@@ -230,6 +230,11 @@ void rt_io_sleep(struct rt_io *io, uint64_t ns)
     ts->tv_nsec = (long long)(ns % NSEC_PER_SEC);
     /* A relative timeout on CLOCK_MONOTONIC that waits for no other completions (count 0). */
     io_uring_prep_timeout(&s->sqe, ts, 0, 0);
+    if (ns > RT_DURATION_MAX) {
+        /* Finished before it starts: the first poll returns -EINVAL, and nothing is sent. */
+        s->res = -EINVAL;
+        s->state = SOURCE_DONE;
+    }
 }
 
 void rt_io_nop(struct rt_io *io)

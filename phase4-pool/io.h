@@ -92,7 +92,13 @@ void rt_io_connect(struct rt_io *io, int fd, const struct sockaddr *addr, sockle
 void rt_io_recv(struct rt_io *io, int fd, void *buf, size_t len); /* 0: the peer closed */
 void rt_io_send(struct rt_io *io, int fd, const void *buf, size_t len);
 
-/* Time */
+/*
+ * Time. Durations are nanoseconds, at most RT_DURATION_MAX (about 146
+ * years); a longer one (a negative number converted to uint64_t, say) is a
+ * mistake, and the sleep finishes with -EINVAL at once, without a request,
+ * instead of sleeping for centuries.
+ */
+#define RT_DURATION_MAX (UINT64_C(1) << 62)
 void rt_io_sleep(struct rt_io *io, uint64_t ns); /* -> 0 once `ns` nanoseconds have passed */
 
 /* Nothing at all: a round trip through the kernel, to measure the runtime's cost per request. */

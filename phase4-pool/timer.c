@@ -92,7 +92,7 @@ static enum rt_poll timeout_poll(struct rt_future *self, struct rt_context *cx, 
     if (!t->inner)
         rt__die("an rt_timeout was polled after it finished");
     /* A bad duration is refused whatever the inner future would do, before it starts anything. */
-    if (t->timer.ns > RT_DURATION_MAX) {
+    if (t->ns > RT_DURATION_MAX) {
         timeout_release_children(t); /* the inner future is never polled: it started nothing */
         *out = -EINVAL;
         return RT_READY;
@@ -116,5 +116,6 @@ void rt_timeout(struct rt_timeout *t, struct rt_future *inner, uint64_t ns)
 {
     t->future.vtable = &timeout_vtable;
     t->inner = inner;
+    t->ns = ns;
     rt_sleep(&t->timer, ns);
 }

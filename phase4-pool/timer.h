@@ -3,26 +3,26 @@
  *
  * Phase 3: a sleep is no longer a request to the kernel. rt_sleep() puts a
  * deadline in its executor's heap (timers.h), which costs no system call to
- * add or to cancel; rt_timeout() races another future against such a sleep.
- * Phase 2's kernel timer, rt_io_sleep() in io.h, is still there (the
- * benchmarks compare the two).
+ * add or to cancel. Phase 2's kernel timer, rt_io_sleep() in io.h, is still
+ * there (the benchmarks compare the two).
  *
- * rt_timeout() races another future against a sleep. If the sleep wins, the
- * other future is dropped, and dropping an I/O future cancels its request:
- * a timed-out recv is cancelled in the kernel, its memory kept until the
- * kernel lets go (see io.h). Dropping is not always cancelling, though: a
- * dropped join handle detaches its task, which runs on, and a timeout around
- * a handle has already dropped it when it reports -ETIMEDOUT, so
- * rt_join_cancel() on it then does nothing. To stop a task when time is up,
- * keep its handle out of the timeout: await the handle itself, and give the
- * deadline to a second task, a watchdog that sleeps and then calls
- * rt_join_cancel() on the handle (the await then finishes with `cancelled`
- * set). Cancel the watchdog once the await returns, and in your drop
- * function, before the handle it points at goes away.
+ * A plain sleep is rt_sleep(), below. rt_timeout() races
+ * another future against a sleep. If the sleep wins, the other future is
+ * dropped, and dropping an I/O future cancels its request: a timed-out recv
+ * is cancelled in the kernel, its memory kept until the kernel lets go (see
+ * io.h). Dropping is not always cancelling, though: a dropped join handle
+ * detaches its task, which runs on, and a timeout around a handle has
+ * already dropped it when it reports -ETIMEDOUT, so rt_join_cancel() on it
+ * then does nothing. To stop a task when time is up, keep its handle out of
+ * the timeout: await the handle itself, and give the deadline to a second
+ * task, a watchdog that sleeps and then calls rt_join_cancel() on the handle
+ * (the await then finishes with `cancelled` set). Cancel the watchdog once
+ * the await returns, and in your drop function, before the handle it points
+ * at goes away.
  *
- * Durations are nanoseconds, at most RT_DURATION_MAX (about 146 years); a
- * longer one (a negative number converted to uint64_t, say) is a mistake,
- * and the future finishes with -EINVAL instead of sleeping forever.
+ * Durations are nanoseconds, at most RT_DURATION_MAX (io.h); a longer one
+ * is a mistake, and the future finishes with -EINVAL instead of sleeping
+ * forever.
  */
 #ifndef RT_TIMER_H
 #define RT_TIMER_H
@@ -31,8 +31,6 @@
 #include <stdint.h>
 
 #include "io.h"
-
-#define RT_DURATION_MAX (UINT64_C(1) << 62)
 
 /* One deadline in an executor's heap (phase 3). Private: it lives inside struct rt_sleep. */
 struct rt_timer {
@@ -58,17 +56,19 @@ void rt_sleep(struct rt_sleep *s, uint64_t ns);
 /*
  * Output: the inner future's output, or -ETIMEDOUT if `ns` nanoseconds pass
  * first (counted from the first poll), or -EINVAL for a duration over
- * RT_DURATION_MAX (at the first poll, before `inner` is ever polled, so
- * that it starts nothing). An inner future that can itself end with
+ * RT_DURATION_MAX, refused at the first poll before `inner` is polled, so
+ * that it starts nothing. An inner future that can itself end with
  * -ETIMEDOUT is indistinguishable from a timeout. The timeout owns `inner`
  * from now on: it drops it when it finishes, when it times out, or when it
  * is dropped itself, so the caller must not. `inner` must not move while
- * the timeout is alive (keep both in the same struct). Like an rt_io (io.h), `t`
- * must be zero-filled or finished when it is made into a timeout.
+ * the timeout is alive (keep both in the same struct). Like an rt_io
+ * (io.h), `t` must be zero-filled or finished when it is made into a
+ * timeout.
  */
 struct rt_timeout {
     struct rt_future future; /* await this */
     struct rt_future *inner; /* private: the future under a deadline, until it is dropped */
+    uint64_t ns;             /* private: the duration, checked at the first poll */
     struct rt_sleep timer;   /* private: the deadline */
 };
 void rt_timeout(struct rt_timeout *t, struct rt_future *inner, uint64_t ns);

@@ -5,8 +5,11 @@
  * started in; a timeout that fires cancels the recv it gave up on, in the
  * kernel, so the recv swallows none of the data that comes later; a timeout
  * that does not fire gives the inner future's output and cancels its timer;
- * cancelling a task that awaits a timeout cancels both of its requests; and
- * a sleep of zero completes.
+ * cancelling a task that awaits a timeout cancels both of its requests; a
+ * sleep of zero completes; and durations over RT_DURATION_MAX ((uint64_t)-1,
+ * a negative number converted, included) give -EINVAL at once, for a sleep
+ * and for a timeout, without a request and without polling the timeout's
+ * inner future.
  *
  * Only order is asserted, never how long anything took: the machine running
  * the tests may be slow or busy, and speed is measured by the benchmarks.
@@ -356,6 +359,65 @@ START_TEST(sleep_of_zero_completes)
 }
 END_TEST
 
+/* ------------------------------------------------ absurd durations refused */
+
+struct absurd {
+    struct rt_async async;
+    int fds[2];
+    struct rt_io io, sleep;
+    struct test_value value;
+    struct rt_timeout timeout;
+    unsigned long submit_calls;
+    intptr_t res;
+};
+
+static enum rt_poll absurd_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct absurd *f = (struct absurd *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    f->submit_calls = reactor_now()->stats.submit_calls;
+    rt_io_sleep(&f->sleep, RT_DURATION_MAX + 1);
+    AWAIT(&f->sleep.future, &f->res);
+    ck_assert_int_eq(f->res, -EINVAL);
+    rt_io_sleep(&f->sleep, (uint64_t)-1); /* a negative duration, converted */
+    AWAIT(&f->sleep.future, &f->res);
+    ck_assert_int_eq(f->res, -EINVAL);
+
+    /* A timeout: whatever the inner future would do, the duration is refused. */
+    f->value = test_value(42);
+    rt_timeout(&f->timeout, &f->value.future, (uint64_t)-1);
+    AWAIT(&f->timeout.future, &f->res);
+    ck_assert_int_eq(f->res, -EINVAL);
+    rt_io_recv(&f->io, f->fds[0], NULL, 0); /* nobody sends: it would wait forever */
+    rt_timeout(&f->timeout, &f->io.future, RT_DURATION_MAX + 1);
+    AWAIT(&f->timeout.future, &f->res);
+    ck_assert_int_eq(f->res, -EINVAL);
+    /* Nothing reached the kernel: the recv was never polled, the sleeps never sent. */
+    ck_assert_uint_eq(reactor_now()->stats.submit_calls, f->submit_calls);
+    ck_assert(rt__reactor_idle(reactor_now()));
+
+    /* And the executor is none the worse: a real sleep still works. */
+    rt_io_sleep(&f->sleep, 0);
+    AWAIT(&f->sleep.future, &f->res);
+    ck_assert_int_eq(f->res, 0);
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable absurd_vtable = {absurd_poll, rt_async_drop};
+
+START_TEST(absurd_durations_are_refused)
+{
+    struct absurd f = {.async = RT_ASYNC_INIT(&absurd_vtable)};
+
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, f.fds), 0);
+    ck_assert_int_eq(test_run(&f.async.future, sizeof(f)), 0);
+    close(f.fds[0]);
+    close(f.fds[1]);
+}
+END_TEST
+
 Suite *suite_timer(void)
 {
     Suite *s = suite_create("timer");
@@ -366,6 +428,7 @@ Suite *suite_timer(void)
     tcase_add_test(tc, timeout_that_does_not_fire_cancels_its_timer);
     tcase_add_test(tc, cancelling_a_task_cancels_its_timeout);
     tcase_add_test(tc, sleep_of_zero_completes);
+    tcase_add_test(tc, absurd_durations_are_refused);
     suite_add_tcase(s, tc);
     return s;
 }
