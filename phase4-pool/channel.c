@@ -11,15 +11,24 @@
  * each side's writes become visible to the other matters, and that is what
  * the acquire and release operations below say.
  *
- * Two cache-line tricks keep the cores from fighting over memory:
- *   - head and tail sit on different cache lines, so the sender writing
- *     tail does not take the line holding head away from the receiver;
- *   - each side keeps its own copy of the other's counter (head_seen,
- *     tail_seen) and rereads the real one only when its copy says the ring
- *     is full (sender) or empty (receiver). With a ring that is neither, a
- *     send touches only the sender's line and the slot, and a receive only
- *     the receiver's line and the slot: no cache line moves between the
- *     cores except the slots themselves, in batches.
+ * Three cache-line tricks keep the cores from fighting over memory:
+ *   - what each side writes sits on lines of its own, apart from the
+ *     other side's: its working counter and its copy of the other side's
+ *     counter (tx_next and head_seen for the sender, rx_next and tail_seen
+ *     for the receiver) on one line that never leaves its core, and the
+ *     counter it shows the other side (tail, head) on a second line;
+ *   - each side rereads the other's counter only when its copy says the
+ *     ring is full (sender) or empty (receiver);
+ *   - each side *publishes* its counter, copies tx_next to tail (rx_next to
+ *     head), only once per cache line of slots, at the end of its turn, and
+ *     when it closes, not after every message: the receiver then takes
+ *     lines the sender has finished, instead of reading a line the sender
+ *     is still writing to, and the line holding tail moves between the
+ *     cores once per line of messages, not once per message. A message is
+ *     thus visible to the receiver at the latest at the end of the sender's
+ *     turn, which is also when a waiting receiver is woken for it.
+ * And each side prefetches the slots it will use a few lines ahead, so a
+ * line's trip between the cores overlaps the work on the lines before it.
  *
  * Waiting uses phase 3's doorbell: a side that finds the ring full (or
  * empty) raises its `waiting` flag and parks its task in rt_wait_notify;
@@ -33,6 +42,9 @@
  */
 #include "channel.h"
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 #include <errno.h>
 #include <stdalign.h>
 #include <stdatomic.h>
@@ -45,21 +57,28 @@
 #include "deferred.h"
 
 #define CACHE_LINE   64
+#define AHEAD        4 /* lines: how far ahead of itself each side prefetches slots */
 #define CAPACITY_MAX (1u << 24)
 #define MSG_SIZE_MAX 65536u
 
 struct rt_channel {
-    /* The receiver's cache line. */
-    alignas(CACHE_LINE) atomic_size_t head; /* messages taken out; written by the receiver */
-    size_t tail_seen;                       /* the receiver's copy of `tail` */
-    size_t rx_unchecked;     /* messages taken since it last looked for a waiting sender */
-    struct deferred rx_wake; /* at the end of a turn that took some: wake the sender? */
-
-    /* The sender's cache line. */
-    alignas(CACHE_LINE) atomic_size_t tail; /* messages put in; written by the sender */
-    size_t head_seen;                       /* the sender's copy of `head` */
+    /* The sender's own line: only the sender's thread reads or writes it. */
+    alignas(CACHE_LINE) size_t tx_next; /* messages put in, published or not */
+    size_t head_seen;                   /* the sender's copy of `head` */
     size_t tx_unchecked;     /* messages put in since it last looked for a waiting receiver */
-    struct deferred tx_wake; /* at the end of a turn that put some: wake the receiver? */
+    struct deferred tx_wake; /* at the end of a turn that put some: publish, wake the receiver? */
+
+    /* What the sender publishes for the receiver to read. */
+    alignas(CACHE_LINE) atomic_size_t tail; /* messages put in and published */
+
+    /* The receiver's own line. */
+    alignas(CACHE_LINE) size_t rx_next; /* messages taken out, published or not */
+    size_t tail_seen;                   /* the receiver's copy of `tail` */
+    size_t rx_unchecked;     /* messages taken since it last looked for a waiting sender */
+    struct deferred rx_wake; /* at the end of a turn that took some: publish, wake the sender? */
+
+    /* What the receiver publishes for the sender to read. */
+    alignas(CACHE_LINE) atomic_size_t head; /* messages taken out and published */
 
     /* Written rarely: when a side waits, attaches or closes. */
     alignas(CACHE_LINE) atomic_bool rx_waiting; /* the receiver waits for a message */
@@ -71,15 +90,35 @@ struct rt_channel {
     atomic_int open_ends;                       /* 2, 1, then 0: freed */
 
     /* Set at creation, read-only after. */
-    size_t mask;     /* capacity - 1: capacity is a power of two */
-    size_t batch;    /* look for a waiting peer at least every `batch` messages: capacity / 4 */
-    size_t msg_size; /* bytes per slot */
+    alignas(CACHE_LINE) size_t mask; /* capacity - 1: capacity is a power of two */
+    size_t batch;     /* look for a waiting peer at least every `batch` messages: capacity / 4 */
+    size_t line_msgs; /* publish at least every `line_msgs` messages: a cache line of slots */
+    size_t msg_size;  /* bytes per slot */
+    bool prefetchw;   /* the CPU has x86's PREFETCHW (see prefetch_to_write) */
     unsigned long trace_id; /* its number in an RT_TRACE trace; 0 when not traced */
-    unsigned char *slots;   /* capacity * msg_size bytes */
+    unsigned char *slots;   /* capacity * msg_size bytes, from a cache line's start */
 };
 
 static void rx_wake_sender(struct deferred *d);
 static void tx_wake_receiver(struct deferred *d);
+
+/* Asked of the CPU once, by the first channel made (CPUID is slow in a virtual machine). */
+static bool cpu_has_prefetchw(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    static atomic_int known = -1; /* -1: not asked yet; then 0 or 1 */
+    int has = atomic_load_explicit(&known, memory_order_relaxed);
+    unsigned eax, ebx, ecx, edx;
+
+    if (has < 0) {
+        has = __get_cpuid(0x80000001, &eax, &ebx, &ecx, &edx) && (ecx & bit_PRFCHW);
+        atomic_store_explicit(&known, has, memory_order_relaxed);
+    }
+    return has;
+#else
+    return false;
+#endif
+}
 
 /*
  * A channel is freed by whichever thread closes last, which is often not
@@ -100,7 +139,9 @@ int rt_channel_create(size_t capacity, size_t msg_size, struct rt_channel **out)
     if (!ch)
         rt__die("out of memory allocating a channel");
     memset(ch, 0, sizeof(*ch));
-    ch->slots = calloc(cap, msg_size); /* at most 2^24 * 2^16: no overflow in 64 bits */
+    /* At most 2^24 * 2^16 bytes, rounded up to whole lines: no overflow in 64 bits. */
+    ch->slots =
+        aligned_alloc(CACHE_LINE, (cap * msg_size + CACHE_LINE - 1) & ~(size_t)(CACHE_LINE - 1));
     if (!ch->slots)
         rt__die("out of memory allocating a channel of %zu slots of %zu bytes", cap, msg_size);
     atomic_init(&ch->head, 0);
@@ -120,7 +161,11 @@ int rt_channel_create(size_t capacity, size_t msg_size, struct rt_channel **out)
     RT_TRACE(ch->trace_id = rt__trace_channel_new(cap, msg_size));
     ch->mask = cap - 1;
     ch->batch = cap / 4 ? cap / 4 : 1;
+    ch->line_msgs = 1; /* the most messages that fit in a line, a power of two */
+    while (ch->line_msgs * 2 * msg_size <= CACHE_LINE)
+        ch->line_msgs *= 2;
     ch->msg_size = msg_size;
+    ch->prefetchw = cpu_has_prefetchw();
     *out = ch;
     return 0;
 }
@@ -128,6 +173,39 @@ int rt_channel_create(size_t capacity, size_t msg_size, struct rt_channel **out)
 static unsigned char *slot(const struct rt_channel *ch, size_t i)
 {
     return ch->slots + (i & ch->mask) * ch->msg_size;
+}
+
+/*
+ * Prefetching: each side asks for the slots it will use AHEAD lines from
+ * now, so that the line's trip from the other core overlaps the work on the
+ * lines before it. Only for slots already theirs: the sender prefetches
+ * slots it knows are free, the receiver slots it knows are published. A
+ * prefetch is a hint; the program means the same without it.
+ *
+ * The sender will write its slot, so it wants the line exclusively, and x86
+ * has an instruction for that, PREFETCHW. But gcc and clang emit it for
+ * __builtin_prefetch(p, 1) only when told the CPU has it (-mprfchw, or a
+ * -march that has it); otherwise they emit a plain read prefetch, which
+ * brings the line in shared, and the write must then take it from the
+ * receiver anyway. So on x86 we ask CPUID and write the instruction out.
+ */
+static void prefetch_to_write(const struct rt_channel *ch, size_t i)
+{
+    if (i - ch->head_seen > ch->mask)
+        return; /* not known to be free: the receiver may still be reading it */
+#if defined(__x86_64__) || defined(__i386__)
+    if (ch->prefetchw) {
+        __asm__ volatile("prefetchw %0" : : "m"(*slot(ch, i)));
+        return;
+    }
+#endif
+    __builtin_prefetch(slot(ch, i), 1);
+}
+
+static void prefetch_to_read(const struct rt_channel *ch, size_t i)
+{
+    if (i - ch->rx_next < ch->tail_seen - ch->rx_next) /* published, as far as we know */
+        __builtin_prefetch(slot(ch, i), 0);
 }
 
 /* One end is closed; the second close frees the channel. */
@@ -160,6 +238,33 @@ static void attach(_Atomic(struct rt_executor *) *end, const char *which)
 }
 
 /*
+ * Publishing: a side lets the other see how far it got. Release: for the
+ * sender, the bytes of every message before tx_next are in their slots for
+ * a receiver that sees the new tail; for the receiver, it has finished
+ * reading every slot before rx_next when the sender sees the new head.
+ */
+static void publish_tail(struct rt_channel *ch)
+{
+    atomic_store_explicit(&ch->tail, ch->tx_next, memory_order_release);
+}
+
+static void publish_head(struct rt_channel *ch)
+{
+    atomic_store_explicit(&ch->head, ch->rx_next, memory_order_release);
+}
+
+/*
+ * Both ends on this one executor: then the other side's unpublished counter
+ * is this thread's own to publish, and a receive right after a send (or a
+ * send right after a receive) sees it, as it would with no batching at all.
+ */
+static bool one_thread(struct rt_channel *ch)
+{
+    return atomic_load_explicit(&ch->tx_ex, memory_order_relaxed) ==
+           atomic_load_explicit(&ch->rx_ex, memory_order_relaxed);
+}
+
+/*
  * After our writes of a counter (or of a closed flag): if the other side is
  * waiting, take its flag down and ring its executor. The fence orders our
  * writes before our read of the flag; the waiting side orders its flag
@@ -188,6 +293,7 @@ static void tx_wake_receiver(struct deferred *d)
     struct rt_channel *ch = container_of(d, struct rt_channel, tx_wake);
 
     ch->tx_unchecked = 0;
+    publish_tail(ch);
     wake_other(&ch->rx_waiting, &ch->rx_ex);
 }
 
@@ -196,6 +302,7 @@ static void rx_wake_sender(struct deferred *d)
     struct rt_channel *ch = container_of(d, struct rt_channel, rx_wake);
 
     ch->rx_unchecked = 0;
+    publish_head(ch);
     wake_other(&ch->tx_waiting, &ch->tx_ex);
 }
 
@@ -206,6 +313,7 @@ static void rx_wake_sender(struct deferred *d)
  */
 void rt_channel_close_tx(struct rt_channel *ch)
 {
+    publish_tail(ch); /* before the flag: a receiver that sees it closed sees every message */
     if (atomic_exchange_explicit(&ch->tx_closed, true, memory_order_release))
         rt__die("a channel's sending end was closed twice");
     rt__deferred_cancel(&ch->tx_wake); /* the channel may be gone after release_end() */
@@ -228,31 +336,36 @@ void rt_channel_close_rx(struct rt_channel *ch)
 
 int rt_channel_try_send(struct rt_channel *ch, const void *msg)
 {
-    /* Relaxed: only this thread writes tail. */
-    size_t tail = atomic_load_explicit(&ch->tail, memory_order_relaxed);
+    size_t tail = ch->tx_next;
 
     attach(&ch->tx_ex, "sending");
     if (atomic_load_explicit(&ch->rx_closed, memory_order_relaxed))
         return -EPIPE;
     if (tail - ch->head_seen > ch->mask) {
         /* Full as far as we knew. Acquire: the receiver has finished reading a slot it freed. */
+        if (one_thread(ch))
+            publish_head(ch);
         ch->head_seen = atomic_load_explicit(&ch->head, memory_order_acquire);
         if (tail - ch->head_seen > ch->mask)
             return 0;
     }
     memcpy(slot(ch, tail), msg, ch->msg_size);
-    /* Release: the bytes just copied are visible to a receiver that sees the new tail. */
-    atomic_store_explicit(&ch->tail, tail + 1, memory_order_release);
-    RT_TRACE(rt__trace_msg_send(ch->trace_id, tail));
+    ch->tx_next = ++tail;
+    RT_TRACE(rt__trace_msg_send(ch->trace_id, tail - 1));
     /*
      * Look for a waiting receiver at the end of the turn; and, in a long
      * turn, every quarter of the ring already, so that the receiver drains
-     * while we fill instead of after.
+     * while we fill instead of after. Both publish the tail. In between,
+     * publish it whenever a cache line of slots is full.
      */
     if (++ch->tx_unchecked >= ch->batch) {
         rt__deferred_cancel(&ch->tx_wake);
         tx_wake_receiver(&ch->tx_wake);
     } else {
+        if ((tail & (ch->line_msgs - 1)) == 0) {
+            publish_tail(ch);
+            prefetch_to_write(ch, tail + AHEAD * ch->line_msgs);
+        }
         rt__defer_to_turn_end(&ch->tx_wake);
     }
     return 1;
@@ -260,7 +373,7 @@ int rt_channel_try_send(struct rt_channel *ch, const void *msg)
 
 bool rt__channel_tx_ready(struct rt_channel *ch)
 {
-    size_t tail = atomic_load_explicit(&ch->tail, memory_order_relaxed);
+    size_t tail = ch->tx_next;
 
     /* Raise the flag (release: our executor pointer is visible with it), then look again. */
     atomic_store_explicit(&ch->tx_waiting, true, memory_order_release);
@@ -276,31 +389,36 @@ bool rt__channel_tx_ready(struct rt_channel *ch)
 
 int rt_channel_try_recv(struct rt_channel *ch, void *msg_out)
 {
-    /* Relaxed: only this thread writes head. */
-    size_t head = atomic_load_explicit(&ch->head, memory_order_relaxed);
+    size_t head = ch->rx_next;
 
     attach(&ch->rx_ex, "receiving");
     if (head == ch->tail_seen) {
         /* Empty as far as we knew. Acquire: the bytes of the messages we now see are there. */
+        if (one_thread(ch))
+            publish_tail(ch);
         ch->tail_seen = atomic_load_explicit(&ch->tail, memory_order_acquire);
         if (head == ch->tail_seen) {
             if (!atomic_load_explicit(&ch->tx_closed, memory_order_acquire))
                 return 0;
-            /* Closed: its last messages were put in before the close; look once more. */
+            /* Closed: its last messages were published before the close; look once more. */
             ch->tail_seen = atomic_load_explicit(&ch->tail, memory_order_acquire);
             if (head == ch->tail_seen)
                 return -ENODATA;
         }
     }
     memcpy(msg_out, slot(ch, head), ch->msg_size);
-    /* Release: we are done reading the slot before the sender may reuse it. */
-    atomic_store_explicit(&ch->head, head + 1, memory_order_release);
-    RT_TRACE(rt__trace_msg_recv(ch->trace_id, head));
-    /* As for sending: at the end of the turn, or every quarter of the ring in a long one. */
+    ch->rx_next = ++head;
+    RT_TRACE(rt__trace_msg_recv(ch->trace_id, head - 1));
+    /* As for sending: at the end of the turn, or every quarter of the ring, or of a line, publish.
+     */
     if (++ch->rx_unchecked >= ch->batch) {
         rt__deferred_cancel(&ch->rx_wake);
         rx_wake_sender(&ch->rx_wake);
     } else {
+        if ((head & (ch->line_msgs - 1)) == 0) {
+            publish_head(ch);
+            prefetch_to_read(ch, head + AHEAD * ch->line_msgs);
+        }
         rt__defer_to_turn_end(&ch->rx_wake);
     }
     return 1;
@@ -308,7 +426,7 @@ int rt_channel_try_recv(struct rt_channel *ch, void *msg_out)
 
 bool rt__channel_rx_ready(struct rt_channel *ch)
 {
-    size_t head = atomic_load_explicit(&ch->head, memory_order_relaxed);
+    size_t head = ch->rx_next;
 
     atomic_store_explicit(&ch->rx_waiting, true, memory_order_release);
     atomic_thread_fence(memory_order_seq_cst);

@@ -230,6 +230,58 @@ START_TEST(a_tiny_ring_keeps_the_order_through_constant_waiting)
 }
 END_TEST
 
+/*
+ * A sender makes its messages visible a cache line of slots at a time (8
+ * of these), and the rest at the end of its turn (channel.c). A close in
+ * the same turn as the last sends must make them visible too, or the
+ * receiver would see the end first: 1 to 11 messages, each lot sent and
+ * closed in one turn.
+ */
+START_TEST(messages_sent_in_the_turn_of_the_close_all_arrive)
+{
+    for (uint64_t n = 1; n <= 11; n++)
+        stream_between_two_threads(n, 1024);
+}
+END_TEST
+
+/*
+ * With both ends on one executor, a receive right after a send sees the
+ * message, and a send right after a receive sees the room, though neither
+ * side has published yet: a ring of 64 slots publishes only every 8
+ * messages (a line), every 16 (a quarter) and at the end of a turn.
+ */
+static void one_executor_both_ends(void *arg)
+{
+    struct rt_channel *ch = arg;
+    uint64_t msg = 0, got;
+
+    for (msg = 1; msg <= 3; msg++)
+        ck_assert_int_eq(rt_channel_try_send(ch, &msg), 1);
+    for (uint64_t i = 1; i <= 3; i++) {
+        ck_assert_int_eq(rt_channel_try_recv(ch, &got), 1);
+        ck_assert_int_eq(got, i);
+    }
+    ck_assert_int_eq(rt_channel_try_recv(ch, &got), 0); /* empty */
+    while (rt_channel_try_send(ch, &msg) == 1)
+        msg++;
+    ck_assert_int_eq(msg, 3 + 1 + 64); /* full: 64 more went in */
+    ck_assert_int_eq(rt_channel_try_recv(ch, &got), 1);
+    ck_assert_int_eq(got, 4);
+    ck_assert_int_eq(rt_channel_try_send(ch, &msg), 1); /* the slot just freed */
+    ck_assert_int_eq(rt_channel_try_send(ch, &msg), 0);
+    rt_channel_close_tx(ch);
+    rt_channel_close_rx(ch);
+}
+
+START_TEST(both_ends_on_one_executor_see_each_other_at_once)
+{
+    struct rt_channel *ch;
+
+    ck_assert_int_eq(rt_channel_create(64, sizeof(uint64_t), &ch), 0);
+    call_in_executor(one_executor_both_ends, ch);
+}
+END_TEST
+
 /* ------------------------------------------------------------ full and empty */
 
 /* Sends 0 to 4, counting each send that finished in *sent. */
@@ -873,6 +925,8 @@ Suite *suite_channel(void)
 
     tcase_add_test(tc, ten_million_messages_arrive_in_order);
     tcase_add_test(tc, a_tiny_ring_keeps_the_order_through_constant_waiting);
+    tcase_add_test(tc, messages_sent_in_the_turn_of_the_close_all_arrive);
+    tcase_add_test(tc, both_ends_on_one_executor_see_each_other_at_once);
     tcase_add_test(tc, send_waits_while_full_and_receive_while_empty);
     tcase_add_test(tc, closing_the_sending_end_in_every_state);
     tcase_add_test(tc, closing_the_receiving_end_in_every_state);
