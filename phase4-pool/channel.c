@@ -352,20 +352,20 @@ int rt_channel_try_send(struct rt_channel *ch, const void *msg)
     memcpy(slot(ch, tail), msg, ch->msg_size);
     ch->tx_next = ++tail;
     RT_TRACE(rt__trace_msg_send(ch->trace_id, tail - 1));
+    /* A line of slots is full: show it to the receiver, and ask for the line AHEAD of us. */
+    if ((tail & (ch->line_msgs - 1)) == 0) {
+        publish_tail(ch);
+        prefetch_to_write(ch, tail + AHEAD * ch->line_msgs);
+    }
     /*
-     * Look for a waiting receiver at the end of the turn; and, in a long
-     * turn, every quarter of the ring already, so that the receiver drains
-     * while we fill instead of after. Both publish the tail. In between,
-     * publish it whenever a cache line of slots is full.
+     * Look for a waiting receiver at the end of the turn (publishing the
+     * rest); and, in a long turn, every quarter of the ring already, so
+     * that the receiver drains while we fill instead of after.
      */
     if (++ch->tx_unchecked >= ch->batch) {
         rt__deferred_cancel(&ch->tx_wake);
         tx_wake_receiver(&ch->tx_wake);
     } else {
-        if ((tail & (ch->line_msgs - 1)) == 0) {
-            publish_tail(ch);
-            prefetch_to_write(ch, tail + AHEAD * ch->line_msgs);
-        }
         rt__defer_to_turn_end(&ch->tx_wake);
     }
     return 1;
@@ -409,16 +409,15 @@ int rt_channel_try_recv(struct rt_channel *ch, void *msg_out)
     memcpy(msg_out, slot(ch, head), ch->msg_size);
     ch->rx_next = ++head;
     RT_TRACE(rt__trace_msg_recv(ch->trace_id, head - 1));
-    /* As for sending: at the end of the turn, or every quarter of the ring, or of a line, publish.
-     */
+    /* As for sending: a line at a time, at the end of the turn, and every quarter ring. */
+    if ((head & (ch->line_msgs - 1)) == 0) {
+        publish_head(ch);
+        prefetch_to_read(ch, head + AHEAD * ch->line_msgs);
+    }
     if (++ch->rx_unchecked >= ch->batch) {
         rt__deferred_cancel(&ch->rx_wake);
         rx_wake_sender(&ch->rx_wake);
     } else {
-        if ((head & (ch->line_msgs - 1)) == 0) {
-            publish_head(ch);
-            prefetch_to_read(ch, head + AHEAD * ch->line_msgs);
-        }
         rt__defer_to_turn_end(&ch->rx_wake);
     }
     return 1;
