@@ -360,12 +360,14 @@ int rt_channel_try_send(struct rt_channel *ch, const void *msg)
     /*
      * Look for a waiting receiver at the end of the turn (publishing the
      * rest); and, in a long turn, every quarter of the ring already, so
-     * that the receiver drains while we fill instead of after.
+     * that the receiver drains while we fill instead of after. The check
+     * is queued exactly while tx_unchecked > 0, so only the first send
+     * after a check queues it.
      */
     if (++ch->tx_unchecked >= ch->batch) {
         rt__deferred_cancel(&ch->tx_wake);
         tx_wake_receiver(&ch->tx_wake);
-    } else {
+    } else if (ch->tx_unchecked == 1) {
         rt__defer_to_turn_end(&ch->tx_wake);
     }
     return 1;
@@ -417,7 +419,7 @@ int rt_channel_try_recv(struct rt_channel *ch, void *msg_out)
     if (++ch->rx_unchecked >= ch->batch) {
         rt__deferred_cancel(&ch->rx_wake);
         rx_wake_sender(&ch->rx_wake);
-    } else {
+    } else if (ch->rx_unchecked == 1) {
         rt__defer_to_turn_end(&ch->rx_wake);
     }
     return 1;
