@@ -32,13 +32,15 @@
  *
  * Waiting uses phase 3's doorbell: a side that finds the ring full (or
  * empty) raises its `waiting` flag and parks its task in rt_wait_notify;
- * the other side, after each send (or receive), looks at that flag and,
- * if it is up, takes it down and calls rt_executor_notify(). The flag is
- * taken down with an exchange, so of a batch of sends that find it up, only
- * the first rings. The flag and the counter form the same pattern as
- * phase 3's `sleeping` and `notified` (executor.c): each side writes one,
- * then reads the other, with a sequentially consistent fence between, so
- * that at least one side sees the other's write and no wake-up is lost.
+ * the other side, at the end of each turn in which it sent (or received),
+ * and every quarter ring in a long turn, publishes its counter, looks at
+ * that flag and, if it is up, takes it down and calls rt_executor_notify().
+ * The flag is taken down with an exchange, so of several checks that find
+ * it up, only the first rings. The flag and the counter form the same
+ * pattern as phase 3's `sleeping` and `notified` (executor.c): each side
+ * writes one, then reads the other, with a sequentially consistent fence
+ * between, so that at least one side sees the other's write and no wake-up
+ * is lost.
  */
 #include "channel.h"
 
