@@ -140,6 +140,18 @@ void test_expect_die(void (*misuse)(void *arg), void *arg, const char *message)
                   said, message);
 }
 
+const char *test_topology(const char *machine)
+{
+    /* This file is in tests/, and __FILE__ is its path as the compiler was given it. */
+    static char path[512];
+    const char *slash = strrchr(__FILE__, '/');
+    int dir_len = slash ? (int)(slash - __FILE__) : 1;
+
+    snprintf(path, sizeof(path), "%.*s/fixtures/topology/%s", dir_len, slash ? __FILE__ : ".",
+             machine);
+    return path;
+}
+
 struct rt_executor *test_executor_with(const struct rt_builder *b)
 {
     struct rt_executor *ex = NULL;

@@ -66,6 +66,13 @@ struct rt_executor *test_executor(void);
 /* Run `f` (of `size` bytes) as the main future of a new executor, destroy it, return the output. */
 intptr_t test_run(struct rt_future *f, size_t size);
 
+/*
+ * The fake machine `machine` under tests/fixtures/topology/ (phase 4's
+ * placement tests), as a path that works from wherever the tests run; "" is
+ * the directory itself. The string lives until the next call.
+ */
+const char *test_topology(const char *machine);
+
 /* ------------------------------------------------ small futures tests share */
 
 /* Ready at once with `value`. */

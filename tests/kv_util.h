@@ -42,20 +42,28 @@ struct kv_proc {
     int out; /* the read end of the server's stdout */
 };
 
-/* A program built next to the test runner: build/phaseN/<rel>. */
+/*
+ * A program built for this phase, build/phaseN/<rel>, found from the test
+ * runner's own path: build/phaseN/tests/run_tests, or, for an exercise's
+ * runner, build/phaseN/exercises/ex_N_M/run_tests, a level deeper.
+ */
 static inline void kv_built(const char *rel, char *path, size_t len)
 {
-    char self[4096];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    char *slash;
+    char dir[4096];
+    ssize_t n = readlink("/proc/self/exe", dir, sizeof(dir) - 1);
 
     ck_assert_msg(n > 0, "readlink /proc/self/exe: %s", strerror(errno));
-    self[n] = '\0';
-    slash = strrchr(self, '/'); /* .../build/phaseN/tests/run_tests */
-    *slash = '\0';
-    slash = strrchr(self, '/');
-    *slash = '\0';
-    ck_assert_int_lt(snprintf(path, len, "%s/%s", self, rel), (int)len);
+    dir[n] = '\0';
+    for (int up = 0; up < 3; up++) {
+        char *slash = strrchr(dir, '/');
+
+        ck_assert_msg(slash, "%s not found above the test runner", rel);
+        *slash = '\0';
+        ck_assert_int_lt(snprintf(path, len, "%s/%s", dir, rel), (int)len);
+        if (up > 0 && access(path, X_OK) == 0)
+            return;
+    }
+    ck_abort_msg("%s not found above the test runner (was it built?)", rel);
 }
 
 /* Read the server's stdout until a line says "port N"; N, or fail. */

@@ -33,18 +33,6 @@ TEST_SINCE_PHASE(4);
 
 #define WHY_LEN 256
 
-/* The fixtures, found from this file's path: the tests run from the repository's root. */
-static const char *fixture(const char *machine)
-{
-    static char path[512];
-    const char *slash = strrchr(__FILE__, '/');
-    int dir_len = slash ? (int)(slash - __FILE__) : 1;
-
-    snprintf(path, sizeof(path), "%.*s/fixtures/topology/%s", dir_len, slash ? __FILE__ : ".",
-             machine);
-    return path;
-}
-
 /* Every CPU the fake machines have: the fixtures are read as if all were in our mask. */
 static const int every_cpu[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
 #define EVERY_CPU every_cpu, sizeof(every_cpu) / sizeof(every_cpu[0])
@@ -52,7 +40,7 @@ static const int every_cpu[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14
 static struct rt_placement on(const char *machine, enum rt_placement_kind kind)
 {
     return (struct rt_placement){
-        .kind = kind, .sysfs_root = fixture(machine), .allowed = every_cpu, .nallowed = 16};
+        .kind = kind, .sysfs_root = test_topology(machine), .allowed = every_cpu, .nallowed = 16};
 }
 
 /* Plan `shards` shards with `p` and compare with `want`, naming the case in a failure. */
@@ -482,7 +470,7 @@ START_TEST(the_fixtures_are_what_make_sh_writes)
     char cmd[2048], dir[512];
 
     scratch_make();
-    snprintf(dir, sizeof(dir), "%s", fixture(""));
+    snprintf(dir, sizeof(dir), "%s", test_topology(""));
     /* Machine by machine: the fixtures' directory also holds make.sh itself. */
     snprintf(cmd, sizeof(cmd),
              "sh %smake.sh %s && for m in vm2 1s8c16t 2s2n_smt offline; do "

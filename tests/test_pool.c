@@ -666,10 +666,8 @@ START_TEST(impossible_requests_are_refused_before_any_thread_starts)
     struct log log = {0};
     struct rt_pool *p = NULL;
     static const int all[] = {0, 1};
-    char root[256];
+    const char *root = test_topology("vm2");
 
-    snprintf(root, sizeof(root), "%.*s/fixtures/topology/vm2",
-             (int)(strrchr(__FILE__, '/') - __FILE__), __FILE__);
     b.shards = 3;
     b.placement = (struct rt_placement){
         .kind = RT_PLACEMENT_PACK, .sysfs_root = root, .allowed = all, .nallowed = 2};

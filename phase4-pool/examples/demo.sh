@@ -23,7 +23,8 @@ trap cleanup EXIT
 trap 'exit 1' HUP INT PIPE TERM # a signal ends the script through the EXIT trap
 
 # wait_for_port NAME FILE: print the port NAME (in the background, $server) wrote to FILE
-# in its "... port N" line, waiting at most 5 s; on failure, show FILE and end the script.
+# in its "listening on ... port N" line (N may end the line or be followed by a comma),
+# waiting at most 5 s; on failure, show FILE and end the script.
 wait_for_port() {
     tries=0
     port=
@@ -35,7 +36,8 @@ wait_for_port() {
             exit 1
         fi
         sleep 0.1
-        port=$(sed -n 's/.* listening on .* port \([0-9][0-9]*\)$/\1/p' "$2")
+        port=$(sed -n -e 's/.* listening on .* port \([0-9][0-9]*\)$/\1/p' \
+            -e 's/.* listening on .* port \([0-9][0-9]*\),.*/\1/p' "$2")
     done
     echo "$port"
 }
@@ -156,18 +158,7 @@ if ! command -v redis-cli >/dev/null 2>&1; then
 fi
 "$b/examples/kv_server" --port 0 --shards 2 --placement unbound >kv.out 2>&1 &
 server=$!
-port=
-tries=0
-while [ -z "$port" ]; do # until it prints the port it listens on (at most 5 s)
-    tries=$((tries + 1))
-    if [ "$tries" -gt 50 ] || ! kill -0 "$server" 2>/dev/null; then
-        echo "kv_server did not start:"
-        cat kv.out
-        exit 1
-    fi
-    sleep 0.1
-    port=$(sed -n 's/.* listening on .* port \([0-9][0-9]*\),.*/\1/p' kv.out)
-done
+port=$(wait_for_port kv_server kv.out)
 cat kv.out
 cli() { # show the command as redis-cli's prompt would, then its reply
     echo "127.0.0.1:$port> $*"

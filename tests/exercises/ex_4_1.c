@@ -27,24 +27,12 @@ TEST_SINCE_PHASE(4);
 
 #define WHY_LEN 256
 
-/* The fixtures, found from this file's path (tests/exercises/): the tests run from the root. */
-static const char *fixture(const char *machine)
-{
-    static char path[512];
-    const char *slash = strrchr(__FILE__, '/');
-    int dir_len = slash ? (int)(slash - __FILE__) : 1;
-
-    snprintf(path, sizeof(path), "%.*s/../fixtures/topology/%s", dir_len, slash ? __FILE__ : ".",
-             machine);
-    return path;
-}
-
 static const int every_cpu[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
 
 static struct rt_placement cores_on(const char *machine, const int *allowed, size_t nallowed)
 {
     return (struct rt_placement){.kind = RT_PLACEMENT_CORES,
-                                 .sysfs_root = fixture(machine),
+                                 .sysfs_root = test_topology(machine),
                                  .allowed = allowed,
                                  .nallowed = nallowed};
 }

@@ -26,39 +26,12 @@ TEST_SINCE_PHASE(4);
 
 static const char *const keys[] = {"ap:0", "ap:2", "ap:3"};
 
-/*
- * kv_start() of kv_util.h, for this runner: it is build/phaseN/exercises/ex_4_6/run_tests, one
- * level deeper than the test runner, so the server is three levels up, in examples/.
- */
+/* kv_server with three shards. */
 static struct kv_proc start_three(void)
 {
-    char path[4096];
-    ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
-    struct kv_proc p;
-    int pipefd[2];
+    static const char *const three_shards[] = {"--shards", "3", NULL};
 
-    ck_assert_int_gt(n, 0);
-    path[n] = '\0';
-    for (int up = 0; up < 3; up++)
-        *strrchr(path, '/') = '\0';
-    ck_assert_int_lt(strlen(path) + sizeof("/examples/kv_server"), sizeof(path));
-    strcat(path, "/examples/kv_server");
-    ck_assert_int_eq(pipe(pipefd), 0);
-    p.pid = fork();
-    ck_assert_int_ge(p.pid, 0);
-    if (p.pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        dup2(pipefd[1], STDOUT_FILENO);
-        close(pipefd[0]);
-        close(pipefd[1]);
-        execl(path, "kv_server", "--port", "0", "--shards", "3", (char *)NULL);
-        fprintf(stderr, "exec %s: %s\n", path, strerror(errno));
-        _exit(127);
-    }
-    close(pipefd[1]);
-    p.out = pipefd[0];
-    p.port = kv_read_port(p.out);
-    return p;
+    return kv_start(three_shards);
 }
 
 static void stop(struct kv_proc *p)
