@@ -286,6 +286,7 @@ int rt__reactor_init(struct reactor *r, unsigned entries, int mode, char *why, s
     list_init(&r->waiting);
     r->in_flight = 0;
     r->parks = 0;
+    r->doorbell_parks = 0;
     memset(&r->stats, 0, sizeof(r->stats));
     return 0;
 }
@@ -555,6 +556,33 @@ void rt__reactor_ring_doorbell(struct reactor *r)
         rt__die("rt_executor_notify: writing the doorbell eventfd failed");
 }
 
+/*
+ * Nothing of ours is in the kernel and there is no deadline: only the
+ * doorbell can wake us. Then sleep on it directly, in read(2), the way a
+ * thread blocked on a pipe sleeps. Through the ring, the same wait takes a
+ * detour: the kernel tries the read, finds the count at 0, arms a poll of
+ * the eventfd, and on the write queues task work that retries the read and
+ * posts its CQE. Not while the ring's own read of the doorbell is armed:
+ * two reads would compete for one write, and if the ring's took it, this
+ * one would sleep on.
+ */
+static bool only_the_doorbell_can_wake(struct reactor *r, uint64_t timeout_ns)
+{
+    return timeout_ns == UINT64_MAX && rt__reactor_idle(r) && !r->doorbell_armed &&
+           io_uring_sq_ready(&r->ring) == 0;
+}
+
+static void sleep_on_doorbell(struct reactor *r)
+{
+    uint64_t count;
+
+    r->parks++;
+    r->doorbell_parks++;
+    /* -EINTR (a signal) ends the nap, as in the ring; the loop looks around again. */
+    if (read(r->doorbell_fd, &count, sizeof(count)) < 0 && errno != EINTR)
+        rt__die("reading the doorbell eventfd failed: %s", strerror(errno));
+}
+
 void rt__reactor_park(struct reactor *r, uint64_t timeout_ns)
 {
     struct __kernel_timespec ts = {
@@ -566,6 +594,10 @@ void rt__reactor_park(struct reactor *r, uint64_t timeout_ns)
     int ret;
 
     fill_ring(r);
+    if (only_the_doorbell_can_wake(r, timeout_ns)) {
+        sleep_on_doorbell(r);
+        return;
+    }
     doorbell = arm_doorbell(r);
     queued = io_uring_sq_ready(&r->ring);
     /*

@@ -96,11 +96,12 @@ struct reactor {
     unsigned in_flight;         /* SQEs put in the ring and not completed: each owes one CQE */
     struct reactor_stats stats; /* see above */
     /* Phase 3 */
-    int mode;                /* the RT_RING_* the ring was made with (executor.h) */
-    int doorbell_fd;         /* an eventfd: a write wakes the thread parked on this ring */
-    bool doorbell_armed;     /* a read of it is in the ring (not counted in in_flight) */
-    uint64_t doorbell_count; /* where that read puts the eventfd's count (not used) */
-    unsigned long parks;     /* times the thread slept in rt__reactor_park() */
+    int mode;                     /* the RT_RING_* the ring was made with (executor.h) */
+    int doorbell_fd;              /* an eventfd: a write wakes the thread parked on this ring */
+    bool doorbell_armed;          /* a read of it is in the ring (not counted in in_flight) */
+    uint64_t doorbell_count;      /* where that read puts the eventfd's count (not used) */
+    unsigned long parks;          /* times the thread slept in rt__reactor_park() */
+    unsigned long doorbell_parks; /* of those, the sleeps in read(2) on the doorbell alone */
 };
 
 /*
@@ -131,7 +132,8 @@ bool rt__reactor_has_waiting(const struct reactor *r);
 /*
  * Submit what waits, then sleep in the kernel until at least one completion
  * arrives, a write to doorbell_fd, or `timeout_ns` nanoseconds pass
- * (UINT64_MAX: no limit); then reap what arrived. New in phase 3.
+ * (UINT64_MAX: no limit); then reap what arrived. With nothing in the ring
+ * and no limit, it sleeps in read(2) on doorbell_fd instead. New in phase 3.
  */
 void rt__reactor_park(struct reactor *r, uint64_t timeout_ns);
 

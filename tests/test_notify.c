@@ -5,7 +5,9 @@
  * Cases: a notification racing the park, 100,000 times, is never lost
  * (another thread and a task play ping-pong through two atomics, so every
  * round needs its own wake-up, and the executor parks between most of
- * them); one notification wakes every waiter, each looks at its own
+ * them), once where the executor sleeps in read(2) on the doorbell (nothing
+ * else can wake it) and once where it sleeps in the ring (a deadline is
+ * set); one notification wakes every waiter, each looks at its own
  * condition and waits again if it is still false; a waiter whose condition
  * already holds is ready at once; and a waiting task that is cancelled
  * leaves the executor's list of waiters, so the next notification does not
@@ -21,6 +23,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 
+#include "common/clock.h"
 #include "reactor.h" /* parks: to see that the race was run against a sleeping executor */
 
 TEST_SINCE_PHASE(3);
@@ -70,8 +73,10 @@ static bool round_published(void *arg)
 struct ponger {
     struct rt_async async;
     struct ping_pong *p;
+    bool deadline; /* wait under an hour's timeout, so that the executor parks in the ring */
     struct round_ready want;
     struct rt_wait_notify wait;
+    struct rt_timeout timeout;
     pthread_t thread;
     intptr_t res;
 };
@@ -85,7 +90,12 @@ static enum rt_poll ponger_poll(struct rt_future *self, struct rt_context *cx, i
     ck_assert_int_eq(pthread_create(&f->thread, NULL, pinger_main, f->p), 0);
     for (f->want.round = 1; f->want.round <= ROUNDS; f->want.round++) {
         rt_wait_notify(&f->wait, round_published, &f->want);
-        AWAIT(&f->wait.future, &f->res);
+        if (f->deadline) {
+            rt_timeout(&f->timeout, &f->wait.future, 3600 * NSEC_PER_SEC);
+            AWAIT(&f->timeout.future, &f->res);
+        } else {
+            AWAIT(&f->wait.future, &f->res);
+        }
         ck_assert_int_eq(f->res, 0);
         ck_assert_int_eq(atomic_load(&f->p->sent), f->want.round); /* never ahead of our ack */
         atomic_store(&f->p->acked, f->want.round);
@@ -97,10 +107,13 @@ static enum rt_poll ponger_poll(struct rt_future *self, struct rt_context *cx, i
 
 static const struct rt_future_vtable ponger_vtable = {ponger_poll, rt_async_drop};
 
-START_TEST(notify_racing_the_park_is_never_lost)
+/* Returns the reactor's count of sleeps in read(2) on the doorbell. */
+static unsigned long race_the_park(bool deadline)
 {
     struct ping_pong p;
-    struct ponger f = {.async = RT_ASYNC_INIT(&ponger_vtable), .p = &p};
+    struct ponger f = {.async = RT_ASYNC_INIT(&ponger_vtable), .p = &p, .deadline = deadline};
+    const struct reactor *r;
+    unsigned long doorbell_parks;
 
     p.ex = test_executor();
     atomic_init(&p.sent, 0);
@@ -108,8 +121,24 @@ START_TEST(notify_racing_the_park_is_never_lost)
     ck_assert_int_eq(rt_executor_run(p.ex, &f.async.future, sizeof(f)), 0);
     ck_assert_int_eq(atomic_load(&p.acked), ROUNDS);
     /* The executor really slept between rounds: the race was run against parking. */
-    ck_assert_uint_gt(rt__executor_reactor(p.ex)->parks, 0);
+    r = rt__executor_reactor(p.ex);
+    ck_assert_uint_gt(r->parks, 0);
+    doorbell_parks = r->doorbell_parks;
     rt_executor_destroy(p.ex);
+    return doorbell_parks;
+}
+
+/* Nothing in the ring, no deadline: every park is a read(2) of the doorbell. */
+START_TEST(notify_racing_the_park_on_the_doorbell_is_never_lost)
+{
+    ck_assert_uint_gt(race_the_park(false), 0);
+}
+END_TEST
+
+/* A deadline: every park is an io_uring_enter() with the doorbell's read in the ring. */
+START_TEST(notify_racing_the_park_in_the_ring_is_never_lost)
+{
+    ck_assert_uint_eq(race_the_park(true), 0);
 }
 END_TEST
 
@@ -321,7 +350,8 @@ Suite *suite_notify(void)
     Suite *s = suite_create("notify");
     TCase *tc = test_case("notify");
 
-    tcase_add_test(tc, notify_racing_the_park_is_never_lost);
+    tcase_add_test(tc, notify_racing_the_park_on_the_doorbell_is_never_lost);
+    tcase_add_test(tc, notify_racing_the_park_in_the_ring_is_never_lost);
     tcase_add_test(tc, one_notification_wakes_every_waiter_to_look_again);
     tcase_add_test(tc, a_condition_that_holds_needs_no_notification);
     tcase_add_test(tc, a_cancelled_waiter_leaves_the_list);

@@ -6,7 +6,9 @@
  * Cases, each in every ring mode (AUTO, PLAIN, COOP, DEFER): an executor
  * waiting 300 ms for a sleep, or for a recv that never comes, uses less than
  * 1% of a CPU meanwhile; a parked executor wakes for a completion caused by
- * another thread, and for a notification from another thread. Then the
+ * another thread, and for a notification from another thread (parked in
+ * io_uring_enter for the first, in read(2) on the doorbell for the second,
+ * since nothing else can wake it then). Then the
  * doorbell's other half: a notification while the executor is awake costs
  * no system call; and spin_before_park_ns: an executor spinning before it
  * parks sees deadlines, completions and notifications without parking, and
@@ -16,8 +18,9 @@
  * getrusage(RUSAGE_THREAD) reports, in nanoseconds), so other programs
  * loading the machine do not count. To be sure a wake-up really reaches a
  * *parked* executor, the other thread waits until the executor's thread is
- * blocked in io_uring_enter, which it reads in /proc/self/task/TID/syscall:
- * parking is the only place the executor blocks while it runs. No timing is
+ * blocked in the system call it parks in, which it reads in
+ * /proc/self/task/TID/syscall: parking is the only place the executor
+ * blocks while it runs. No timing is
  * involved in that, so a slow machine makes the tests slower, never wrong.
  */
 #include "harness.h"
@@ -88,12 +91,12 @@ static long blocked_in(pid_t tid)
     return nr;
 }
 
-/* Wait until the executor on thread `tid` is parked: blocked in io_uring_enter. */
-static void wait_until_parked(pid_t tid)
+/* Wait until the executor on thread `tid` is parked: blocked in system call `nr`. */
+static void wait_until_parked(pid_t tid, long nr)
 {
     const struct timespec tenth_ms = {0, 100 * 1000};
 
-    while (blocked_in(tid) != SYS_io_uring_enter)
+    while (blocked_in(tid) != nr)
         nanosleep(&tenth_ms, NULL);
 }
 
@@ -195,7 +198,8 @@ static void *waker_thread_main(void *arg)
 {
     struct waker_thread *w = arg;
 
-    wait_until_parked(w->executor_tid);
+    /* With a recv in the ring it parks in the ring; with nothing there, on the doorbell itself. */
+    wait_until_parked(w->executor_tid, w->fd >= 0 ? SYS_io_uring_enter : SYS_read);
     if (w->fd >= 0) {
         ck_assert_int_eq(write(w->fd, "x", 1), 1);
     } else {
@@ -241,6 +245,10 @@ static enum rt_poll wake_from_afar_poll(struct rt_future *self, struct rt_contex
     }
     /* The other thread acted only once we were parked: only that wake-up can have woken us. */
     ck_assert_uint_ge(reactor_now()->parks, 1);
+    if (f->fd >= 0)
+        ck_assert_uint_eq(reactor_now()->doorbell_parks, 0);
+    else
+        ck_assert_uint_ge(reactor_now()->doorbell_parks, 1);
     ck_assert_int_eq(pthread_join(f->other->thread, NULL), 0);
     ASYNC_RETURN(0);
     ASYNC_END;
