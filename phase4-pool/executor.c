@@ -407,9 +407,17 @@ intptr_t rt_executor_run(struct rt_executor *ex, const struct rt_future *main, s
         fire_timers(ex);
         take_notifications(ex);
 
-        /* 4. Nothing is ready: sleep in the kernel until something happens. */
-        if (!task_is_done(main_task) && !has_work(ex))
+        /*
+         * 4. Nothing is ready: sleep in the kernel until something happens.
+         * The park reaps the completions that end it; the deadline or the
+         * notification that ends it is taken at once too, so that the task
+         * it wakes runs in the next step 1, not after a turn that runs nothing.
+         */
+        if (!task_is_done(main_task) && !has_work(ex)) {
             park(ex);
+            fire_timers(ex);
+            take_notifications(ex);
+        }
     }
 
     ASSERT(main_task->state & TASK_COMPLETED); /* nothing else holds a handle to cancel it */
