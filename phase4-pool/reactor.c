@@ -584,7 +584,7 @@ void rt__reactor_ring_doorbell(struct reactor *r)
  * two reads would compete for one write, and if the ring's took it, this
  * one would sleep on.
  */
-static bool only_the_doorbell_can_wake(struct reactor *r, uint64_t timeout_ns)
+static bool only_the_doorbell_can_wake(const struct reactor *r, uint64_t timeout_ns)
 {
     return timeout_ns == UINT64_MAX && rt__reactor_idle(r) && !r->doorbell_armed &&
            io_uring_sq_ready(&r->ring) == 0;
