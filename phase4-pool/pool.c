@@ -198,6 +198,7 @@ int rt_pool_start(const struct rt_pool_builder *b, rt_shard_fn make, void *arg,
 
     if (!b || !make || !out)
         rt__die("rt_pool_start: the builder, the shard function and the output must not be NULL");
+    *out = NULL; /* until the pool has started */
     n = count_shards(b, why, sizeof(why));
     if (n < 0) {
         rt__set_last_error("%s", why[0] ? why : "the shard count must be 1 to 1024");

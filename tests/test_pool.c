@@ -41,6 +41,10 @@ TEST_SINCE_PHASE(4);
 
 #define MAX_SHARDS 16
 
+/* Where a start that must fail puts its pool: rt_pool_start() must overwrite it with NULL. */
+static char not_a_pool;
+#define NOT_A_POOL ((struct rt_pool *)&not_a_pool)
+
 /* What the shards saw, each in its own slot; read by the test after the join. */
 struct log {
     atomic_int made; /* times the make function was called */
@@ -546,7 +550,7 @@ START_TEST(a_shard_whose_executor_cannot_be_made_stops_the_whole_start)
     for (int extra = 0; extra < per_executor; extra++) {
         struct rt_pool_builder b = RT_POOL_BUILDER_INIT;
         struct log log = {0};
-        struct rt_pool *p = NULL;
+        struct rt_pool *p = NOT_A_POOL;
         int fds_before = fd_count(), err;
 
         lim = old;
@@ -573,7 +577,7 @@ START_TEST(a_ring_too_big_for_every_shard)
 {
     struct rt_pool_builder b = RT_POOL_BUILDER_INIT;
     struct log log = {0};
-    struct rt_pool *p = NULL;
+    struct rt_pool *p = NOT_A_POOL;
     int fds_before = fd_count();
 
     b.shards = 3;
@@ -618,7 +622,7 @@ START_TEST(a_shard_whose_thread_cannot_start_stops_the_whole_start)
 {
     struct rt_pool_builder b = RT_POOL_BUILDER_INIT;
     struct log log = {0};
-    struct rt_pool *p = NULL;
+    struct rt_pool *p = NOT_A_POOL;
     char root[] = "/tmp/rt-pool-XXXXXX", path[128], online[32], cmd[64];
     int here = sched_getcpu(), cpus[4], allowed[2], fds_before = fd_count(), err;
 
@@ -664,7 +668,7 @@ START_TEST(impossible_requests_are_refused_before_any_thread_starts)
 {
     struct rt_pool_builder b = RT_POOL_BUILDER_INIT;
     struct log log = {0};
-    struct rt_pool *p = NULL;
+    struct rt_pool *p = NOT_A_POOL;
     static const int all[] = {0, 1};
     const char *root = test_topology("vm2");
 
