@@ -433,7 +433,7 @@ intptr_t rt_executor_run(struct rt_executor *ex, const struct rt_future *main, s
 
 /* ------------------------------------------------------------------ spawning */
 
-struct rt_join_handle rt_spawn(const struct rt_future *f, size_t size)
+RT__FLATTEN struct rt_join_handle rt_spawn(const struct rt_future *f, size_t size)
 {
     struct rt_task *t;
     struct task_queue *q;

@@ -6,7 +6,9 @@
  * polled.
  *
  * Phase 4: a task's block comes from its executor's per-core memory, and a
- * small future is copied in a word at a time (copy_future).
+ * small future is copied in a word at a time (copy_future). Releasing a
+ * reference is task.h's inline rt__task_unref(); the last one calls
+ * rt__task_free(), here. rt__task_run() is flattened (RT__FLATTEN, task.h).
  */
 #include "task.h"
 
@@ -86,11 +88,8 @@ void rt__task_ref(struct rt_task *t)
     t->refs++;
 }
 
-void rt__task_unref(struct rt_task *t)
+void rt__task_free(struct rt_task *t)
 {
-    ASSERT(t->refs > 0);
-    if (--t->refs > 0)
-        return;
     /*
      * Nobody can poll, wake or await this task any more. If its future never
      * finished (it waited for a wake-up that can no longer come), drop it now
@@ -125,7 +124,7 @@ static void task_finish(struct rt_task *t)
     rt_waker_wake(&t->awaiter);
 }
 
-void rt__task_run(struct rt_task *t)
+RT__FLATTEN void rt__task_run(struct rt_task *t)
 {
     /* This waker is lent to the future for one poll; it holds no reference of its own. */
     struct rt_waker waker = {.data = t, .vtable = &task_waker_vtable};

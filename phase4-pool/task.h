@@ -42,6 +42,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "common/fatal.h"
 #include "common/list.h"
 #include "future.h"
 #include "join.h"
@@ -92,7 +93,31 @@ struct rt_task *rt__task_new(struct rt_executor *ex, struct task_queue *q,
                              const struct rt_future *f, size_t size);
 
 void rt__task_ref(struct rt_task *t);
-void rt__task_unref(struct rt_task *t); /* frees the task when the count reaches zero */
+void rt__task_free(struct rt_task *t); /* its last reference is gone: see rt__task_unref() */
+
+/*
+ * Give back one reference; the last one frees the task. Phase 4: inline,
+ * with the freeing out of line. A task's references are given back two or
+ * more times (its run's, its handle's), and only the last one frees, so
+ * most calls only decrement: cheaper here than a call into task.c, which
+ * saves and restores the registers the freeing path needs.
+ */
+static inline void rt__task_unref(struct rt_task *t)
+{
+    ASSERT(t->refs > 0);
+    if (--t->refs == 0)
+        rt__task_free(t);
+}
+
+/*
+ * Phase 4: the three functions every task passes through, rt_spawn(),
+ * rt__task_run() and the join handle's poll, each take everything they
+ * call, at every depth, into themselves (`flatten`, an attribute gcc and
+ * clang share). Built with link-time optimization (the Makefile's
+ * LTO_PHASES), that reaches into the other files too: a task's whole path
+ * is three functions, with no call between the runtime's files left in it.
+ */
+#define RT__FLATTEN __attribute__((flatten))
 
 /* Put the task on its executor's run queue, unless it is queued or done already. */
 void rt__task_schedule(struct rt_task *t);
