@@ -112,10 +112,11 @@ static inline void rt__task_unref(struct rt_task *t)
 /*
  * Phase 4: the three functions every task passes through, rt_spawn(),
  * rt__task_run() and the join handle's poll, each take everything they
- * call, at every depth, into themselves (`flatten`, an attribute gcc and
- * clang share). Built with link-time optimization (the Makefile's
- * LTO_PHASES), that reaches into the other files too: a task's whole path
- * is three functions, with no call between the runtime's files left in it.
+ * call into themselves (`flatten`, an attribute gcc and clang share; gcc
+ * goes to every depth, clang one call deep). Built with link-time
+ * optimization (the Makefile's LTO_PHASES), that reaches into the other
+ * files too: with gcc, a task's whole path is three functions, with no call
+ * between the runtime's files left in it.
  */
 #define RT__FLATTEN __attribute__((flatten))
 
