@@ -9,7 +9,8 @@
  * (task_queue.c says which), fires the deadlines in the executor's timer
  * heap, and, when nothing is left to run, parks the thread in the kernel
  * instead of spinning. rt_executor_notify(), the one function another thread
- * may call, wakes it through a doorbell: an eventfd the ring is reading.
+ * may call, wakes it through a doorbell: an eventfd the ring is reading,
+ * or, when nothing of its own is in the ring, the futex it sleeps on.
  *
  * Making an executor also sets SIGPIPE aside (ignore_sigpipe()).
  */
@@ -60,9 +61,12 @@ struct rt_executor {
      * writes do not keep taking the line that holds the fields above away
      * from this executor's core.
      */
-    alignas(64) atomic_bool notified; /* a notification has come that the loop has not taken */
-    atomic_bool sleeping;             /* the thread is parked, or about to park */
+    alignas(64) atomic_uint notified; /* 1: a notification the loop has not taken; a futex word */
+    atomic_uint sleeping;             /* AWAKE, or where the thread sleeps (or is about to) */
 };
+
+/* Where the thread sleeps, in `sleeping`: what a notifier must do to wake it. */
+enum { AWAKE, IN_THE_RING, ON_THE_FUTEX };
 
 /* The executor running on this thread, so that tasks can spawn tasks. */
 static _Thread_local struct rt_executor *current;
@@ -155,8 +159,8 @@ int rt_executor_create(const struct rt_builder *b, struct rt_executor **out)
     rt__timers_init(&ex->timers);
     ex->slice_ns = b->preempt_slice_ns ? b->preempt_slice_ns : RT_SLICE_DEFAULT_NS;
     ex->spin_ns = b->spin_before_park_ns;
-    atomic_init(&ex->notified, false);
-    atomic_init(&ex->sleeping, false);
+    atomic_init(&ex->notified, 0);
+    atomic_init(&ex->sleeping, AWAKE);
     ignore_sigpipe();
     RT_TRACE(ex->trace_id = rt__trace_executor_new(b->cpu));
     RT_TRACE(
@@ -253,7 +257,7 @@ static void take_notifications(struct rt_executor *ex)
      * wrote before notifying (a message in a channel) is visible to the
      * tasks we wake now.
      */
-    atomic_exchange_explicit(&ex->notified, false, memory_order_acquire);
+    atomic_exchange_explicit(&ex->notified, 0, memory_order_acquire);
     while ((w = ex->waiters)) {
         ex->waiters = w->next;
         w->prev = w->next = NULL;
@@ -291,14 +295,20 @@ static void spin(struct rt_executor *ex)
 
 /*
  * Nothing is ready: sleep in the kernel until a completion, the nearest
- * deadline or a notification. The part that needs care is the race with
- * rt_executor_notify() on another thread, which does
+ * deadline or a notification. Where: in the ring, unless nothing of ours
+ * is there and there is no deadline. Then only a notification can wake us,
+ * and we sleep on `notified` itself, a futex: the notifier's wake reaches
+ * the thread directly, where the ring's read of the doorbell would take a
+ * detour (see rt__reactor_park()). `sleeping` tells the notifier which.
  *
- *     notified = true;   then   if (sleeping) write the eventfd;
+ * The part that needs care is the race with rt_executor_notify() on
+ * another thread, which does
+ *
+ *     notified = 1;   then   if (sleeping) write the eventfd, or wake the futex;
  *
  * while we do
  *
- *     sleeping = true;   then   if (!notified) sleep;
+ *     sleeping = where;   then   if (!notified) sleep;
  *
  * Each side writes its flag, then reads the other's. With sequentially
  * consistent atomics (the default for atomic_store and atomic_load) the
@@ -306,11 +316,15 @@ static void spin(struct rt_executor *ex)
  * agrees on, so at least one side sees the other's write: either the
  * notifier sees `sleeping` and rings, or we see `notified` and do not
  * sleep. The wake-up cannot be lost in between. (With weaker orderings
- * both reads could see the old values: that is the lost wake-up.)
+ * both reads could see the old values: that is the lost wake-up.) On the
+ * futex, the kernel closes the last gap, between our read of `notified` and
+ * the sleep: FUTEX_WAIT sleeps only if `notified` still holds 0, and the
+ * notifier set it to 1 before it woke the futex.
  */
 static void park(struct rt_executor *ex)
 {
     uint64_t next, now, timeout;
+    unsigned where;
 
     if (!can_be_woken(ex))
         rt__die("rt_executor_run: deadlock: the main future is pending and no task can run");
@@ -319,16 +333,21 @@ static void park(struct rt_executor *ex)
         if (has_work(ex))
             return;
     }
-    atomic_store(&ex->sleeping, true);
+    next = rt__timers_next(&ex->timers);
+    now = next == UINT64_MAX ? 0 : now_ns();
+    timeout = next == UINT64_MAX ? UINT64_MAX : next > now ? next - now : 0;
+    where = timeout == UINT64_MAX && rt__reactor_only_notifications(&ex->reactor) ? ON_THE_FUTEX
+                                                                                  : IN_THE_RING;
+    atomic_store(&ex->sleeping, where);
     if (!atomic_load(&ex->notified)) {
-        next = rt__timers_next(&ex->timers);
-        now = now_ns();
-        timeout = next == UINT64_MAX ? UINT64_MAX : next > now ? next - now : 0;
         RT_TRACE(rt__trace_park(timeout));
-        rt__reactor_park(&ex->reactor, timeout);
+        if (where == ON_THE_FUTEX)
+            rt__reactor_sleep_on(&ex->reactor, &ex->notified);
+        else
+            rt__reactor_park(&ex->reactor, timeout);
         RT_TRACE(rt__trace_unpark());
     }
-    atomic_store(&ex->sleeping, false);
+    atomic_store(&ex->sleeping, AWAKE);
 }
 
 intptr_t rt_executor_run(struct rt_executor *ex, const struct rt_future *main, size_t size)
@@ -530,6 +549,8 @@ void rt_yield_if_needed(struct rt_yield *y)
 
 void rt_executor_notify(struct rt_executor *ex)
 {
+    unsigned where;
+
     if (!ex)
         rt__die("rt_executor_notify: the executor is NULL");
     /*
@@ -537,16 +558,21 @@ void rt_executor_notify(struct rt_executor *ex)
      * flag also made sure the executor wakes (see park()), so there is
      * nothing more to do. This is what merges a burst of notifications.
      */
-    if (atomic_exchange(&ex->notified, true)) {
+    if (atomic_exchange(&ex->notified, 1)) {
         RT_TRACE(rt__trace_notify(ex->trace_id, "merged with one not yet taken"));
         return;
     }
-    if (atomic_load(&ex->sleeping)) {
-        RT_TRACE(rt__trace_notify(ex->trace_id, "it sleeps: the doorbell is rung"));
-        rt__reactor_ring_doorbell(&ex->reactor);
-    } else {
+    where = atomic_load(&ex->sleeping);
+    if (where == AWAKE) {
         RT_TRACE(rt__trace_notify(ex->trace_id, "it is awake: no system call"));
+        return;
     }
+    /* Ring the doorbell: the one that wakes the thread where it sleeps (see park()). */
+    RT_TRACE(rt__trace_notify(ex->trace_id, "it sleeps: the doorbell is rung"));
+    if (where == ON_THE_FUTEX)
+        rt__reactor_wake_futex(&ex->notified);
+    else
+        rt__reactor_ring_doorbell(&ex->reactor);
 }
 
 static void wait_notify_unlink(struct rt_wait_notify *w)

@@ -125,8 +125,8 @@ size_t rt_executor_task_count(const struct rt_executor *ex);
  * Wake `ex` if it is parked, so that its tasks waiting with rt_wait_notify()
  * look again. The one function of the runtime that any thread may call at
  * any time (while `ex` exists). Costs no system call while `ex` is awake,
- * and one eventfd write when it sleeps; notifications that come while one
- * is already pending are merged into it.
+ * and one when it sleeps (a write to its eventfd, or a wake of its futex);
+ * notifications that come while one is already pending are merged into it.
  */
 void rt_executor_notify(struct rt_executor *ex);
 

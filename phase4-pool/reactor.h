@@ -46,6 +46,7 @@
 
 #include <liburing.h>
 #include <stdalign.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -96,12 +97,12 @@ struct reactor {
     unsigned in_flight;         /* SQEs put in the ring and not completed: each owes one CQE */
     struct reactor_stats stats; /* see above */
     /* Phase 3 */
-    int mode;                     /* the RT_RING_* the ring was made with (executor.h) */
-    int doorbell_fd;              /* an eventfd: a write wakes the thread parked on this ring */
-    bool doorbell_armed;          /* a read of it is in the ring (not counted in in_flight) */
-    uint64_t doorbell_count;      /* where that read puts the eventfd's count (not used) */
-    unsigned long parks;          /* times the thread slept in rt__reactor_park() */
-    unsigned long doorbell_parks; /* of those, the sleeps in read(2) on the doorbell alone */
+    int mode;                  /* the RT_RING_* the ring was made with (executor.h) */
+    int doorbell_fd;           /* an eventfd: a write wakes the thread parked on this ring */
+    bool doorbell_armed;       /* a read of it is in the ring (not counted in in_flight) */
+    uint64_t doorbell_count;   /* where that read puts the eventfd's count (not used) */
+    unsigned long parks;       /* times the thread slept, in the ring or on a futex */
+    unsigned long futex_parks; /* of those, the sleeps on a futex (rt__reactor_sleep_on) */
 };
 
 /*
@@ -132,13 +133,26 @@ bool rt__reactor_has_waiting(const struct reactor *r);
 /*
  * Submit what waits, then sleep in the kernel until at least one completion
  * arrives, a write to doorbell_fd, or `timeout_ns` nanoseconds pass
- * (UINT64_MAX: no limit); then reap what arrived. With nothing in the ring
- * and no limit, it sleeps in read(2) on doorbell_fd instead. New in phase 3.
+ * (UINT64_MAX: no limit); then reap what arrived. New in phase 3.
  */
 void rt__reactor_park(struct reactor *r, uint64_t timeout_ns);
 
 /* Wake the thread parked on `r`, from any thread. New in phase 3. */
 void rt__reactor_ring_doorbell(struct reactor *r);
+
+/*
+ * Nothing of ours is in the kernel, in flight or queued: no completion can
+ * wake the thread, so it need not sleep in the ring. New in phase 3.
+ */
+bool rt__reactor_only_notifications(const struct reactor *r);
+
+/*
+ * Sleep on the futex `word` while it is 0, outside the ring; counted as a
+ * park of `r`. rt__reactor_wake_futex() on another thread, after it made
+ * `word` non-zero, ends the sleep. New in phase 3.
+ */
+void rt__reactor_sleep_on(struct reactor *r, atomic_uint *word);
+void rt__reactor_wake_futex(atomic_uint *word);
 
 /* A source with `len` bytes of memory for the kernel; NEW, not yet queued. */
 struct rt_source *rt__source_new(size_t len);

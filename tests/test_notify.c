@@ -5,13 +5,13 @@
  * Cases: a notification racing the park, 100,000 times, is never lost
  * (another thread and a task play ping-pong through two atomics, so every
  * round needs its own wake-up, and the executor parks between most of
- * them), once where the executor sleeps in read(2) on the doorbell (nothing
- * else can wake it) and once where it sleeps in the ring (a deadline is
- * set); one notification wakes every waiter, each looks at its own
- * condition and waits again if it is still false; a waiter whose condition
- * already holds is ready at once; and a waiting task that is cancelled
- * leaves the executor's list of waiters, so the next notification does not
- * touch its freed memory (AddressSanitizer would see it).
+ * them), once where the executor sleeps on its futex (nothing else can
+ * wake it) and once where it sleeps in the ring (a deadline is set); one
+ * notification wakes every waiter, each looks at its own condition and
+ * waits again if it is still false; a waiter whose condition already holds
+ * is ready at once; and a waiting task that is cancelled leaves the
+ * executor's list of waiters, so the next notification does not touch its
+ * freed memory (AddressSanitizer would see it).
  *
  * The race is meant to run under ThreadSanitizer too: everything the two
  * threads share is an atomic, and the test fails by hanging (the harness's
@@ -107,13 +107,13 @@ static enum rt_poll ponger_poll(struct rt_future *self, struct rt_context *cx, i
 
 static const struct rt_future_vtable ponger_vtable = {ponger_poll, rt_async_drop};
 
-/* How many parks were sleeps in read(2) on the doorbell; `*parks`: how many there were in all. */
+/* How many parks were sleeps on the futex; `*parks`: how many there were in all. */
 static unsigned long race_the_park(bool deadline, unsigned long *parks)
 {
     struct ping_pong p;
     struct ponger f = {.async = RT_ASYNC_INIT(&ponger_vtable), .p = &p, .deadline = deadline};
     const struct reactor *r;
-    unsigned long doorbell_parks;
+    unsigned long futex_parks;
 
     p.ex = test_executor();
     atomic_init(&p.sent, 0);
@@ -124,13 +124,13 @@ static unsigned long race_the_park(bool deadline, unsigned long *parks)
     r = rt__executor_reactor(p.ex);
     ck_assert_uint_gt(r->parks, 0);
     *parks = r->parks;
-    doorbell_parks = r->doorbell_parks;
+    futex_parks = r->futex_parks;
     rt_executor_destroy(p.ex);
-    return doorbell_parks;
+    return futex_parks;
 }
 
-/* Nothing in the ring, no deadline: every park is a read(2) of the doorbell. */
-START_TEST(notify_racing_the_park_on_the_doorbell_is_never_lost)
+/* Nothing in the ring, no deadline: every park is a sleep on the futex. */
+START_TEST(notify_racing_the_park_on_the_futex_is_never_lost)
 {
     unsigned long parks;
 
@@ -355,7 +355,7 @@ Suite *suite_notify(void)
     Suite *s = suite_create("notify");
     TCase *tc = test_case("notify");
 
-    tcase_add_test(tc, notify_racing_the_park_on_the_doorbell_is_never_lost);
+    tcase_add_test(tc, notify_racing_the_park_on_the_futex_is_never_lost);
     tcase_add_test(tc, notify_racing_the_park_in_the_ring_is_never_lost);
     tcase_add_test(tc, one_notification_wakes_every_waiter_to_look_again);
     tcase_add_test(tc, a_condition_that_holds_needs_no_notification);

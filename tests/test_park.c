@@ -7,8 +7,8 @@
  * waiting 300 ms for a sleep, or for a recv that never comes, uses less than
  * 1% of a CPU meanwhile; a parked executor wakes for a completion caused by
  * another thread, and for a notification from another thread (parked in
- * io_uring_enter for the first, in read(2) on the doorbell for the second,
- * since nothing else can wake it then). Then the
+ * io_uring_enter for the first, on its futex for the second, since
+ * nothing else can wake it then). Then the
  * doorbell's other half: a notification while the executor is awake costs
  * no system call; and spin_before_park_ns: an executor spinning before it
  * parks sees deadlines, completions and notifications without parking, and
@@ -198,8 +198,8 @@ static void *waker_thread_main(void *arg)
 {
     struct waker_thread *w = arg;
 
-    /* With a recv in the ring it parks in the ring; with nothing there, on the doorbell itself. */
-    wait_until_parked(w->executor_tid, w->fd >= 0 ? SYS_io_uring_enter : SYS_read);
+    /* With a recv in the ring it parks in the ring; with nothing there, on its futex. */
+    wait_until_parked(w->executor_tid, w->fd >= 0 ? SYS_io_uring_enter : SYS_futex);
     if (w->fd >= 0) {
         ck_assert_int_eq(write(w->fd, "x", 1), 1);
     } else {
@@ -246,9 +246,9 @@ static enum rt_poll wake_from_afar_poll(struct rt_future *self, struct rt_contex
     /* The other thread acted only once we were parked: only that wake-up can have woken us. */
     ck_assert_uint_ge(reactor_now()->parks, 1);
     if (f->fd >= 0)
-        ck_assert_uint_eq(reactor_now()->doorbell_parks, 0);
+        ck_assert_uint_eq(reactor_now()->futex_parks, 0);
     else
-        ck_assert_uint_ge(reactor_now()->doorbell_parks, 1);
+        ck_assert_uint_ge(reactor_now()->futex_parks, 1);
     ck_assert_int_eq(pthread_join(f->other->thread, NULL), 0);
     ASYNC_RETURN(0);
     ASYNC_END;

@@ -813,7 +813,7 @@ START_TEST(trace_of_queues_a_yield_a_park_and_a_notify)
     check_events(&tr, 0, want, N(want));
     notify = find(&tr, N(want), "- notify", "");
     ck_assert_int_ge(notify, 0);
-    if (strstr(tr.ev[notify].detail, "doorbell")) {
+    if (strstr(tr.ev[notify].detail, "it sleeps")) { /* in the ring or on its futex */
         /* It slept: parked before the notify, woke after it. */
         ck_assert_int_ge(find(&tr, N(want), "- park", ""), 0);
         ck_assert_int_lt(find(&tr, N(want), "- park", ""), notify);

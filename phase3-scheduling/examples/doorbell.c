@@ -8,8 +8,8 @@
  * times, and each rt_executor_notify() meets the executor in another state:
  *
  *   1. after a pause: the executor has nothing to do and is parked in the
- *      kernel, so the notify rings the doorbell (one write to an eventfd
- *      the ring is reading), which wakes it;
+ *      kernel, on its futex (nothing of its own is in the ring), so the
+ *      notify rings the doorbell (one futex wake), which wakes it;
  *   2. while it computes: it is awake, so the notify only sets a flag, with
  *      no system call; the executor finds the flag when its task returns;
  *   3. at once after that: the flag is still set, so this notify is merged
