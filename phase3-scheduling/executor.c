@@ -299,7 +299,8 @@ static void spin(struct rt_executor *ex)
  * is there and there is no deadline. Then only a notification can wake us,
  * and we sleep on `notified` itself, a futex: the notifier's wake reaches
  * the thread directly, where the ring's read of the doorbell would take a
- * detour (see rt__reactor_park()). `sleeping` tells the notifier which.
+ * detour (reactor.c, rt__reactor_only_notifications()). `sleeping` tells
+ * the notifier which.
  *
  * The part that needs care is the race with rt_executor_notify() on
  * another thread, which does
