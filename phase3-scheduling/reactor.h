@@ -95,7 +95,7 @@ struct reactor {
     bool doorbell_armed;       /* a read of it is in the ring (not counted in in_flight) */
     uint64_t doorbell_count;   /* where that read puts the eventfd's count (not used) */
     unsigned long parks;       /* times the thread slept, in the ring or on a futex */
-    unsigned long futex_parks; /* of those, the sleeps on a futex (rt__reactor_sleep_on) */
+    unsigned long futex_parks; /* of those, the sleeps on a futex (rt__reactor_sleep_on_futex) */
 };
 
 /*
@@ -144,7 +144,7 @@ bool rt__reactor_only_notifications(const struct reactor *r);
  * park of `r`. rt__reactor_wake_futex() on another thread, after it made
  * `word` non-zero, ends the sleep. New in phase 3.
  */
-void rt__reactor_sleep_on(struct reactor *r, atomic_uint *word);
+void rt__reactor_sleep_on_futex(struct reactor *r, atomic_uint *word);
 void rt__reactor_wake_futex(atomic_uint *word);
 
 /* A source with `len` bytes of memory for the kernel; NEW, not yet queued. */

@@ -379,7 +379,7 @@ static void park(struct rt_executor *ex)
     if (!atomic_load(&ex->notified)) {
         RT_TRACE(rt__trace_park(timeout));
         if (where == ON_THE_FUTEX)
-            rt__reactor_sleep_on(&ex->reactor, &ex->notified);
+            rt__reactor_sleep_on_futex(&ex->reactor, &ex->notified);
         else
             rt__reactor_park(&ex->reactor, timeout);
         RT_TRACE(rt__trace_unpark());

@@ -583,9 +583,9 @@ void rt__reactor_ring_doorbell(struct reactor *r)
  * a poll of the eventfd; the notifier's write fires the poll, which queues
  * task work for the sleeping thread; the thread wakes, runs it, the read is
  * tried again, and only then is the CQE there that ends io_uring_enter().
- * So the executor sleeps on a futex instead (rt__reactor_sleep_on), and the
- * notifier, told by the executor's `sleeping` which way it sleeps, wakes it
- * directly. A read of the doorbell left armed in the ring does not matter
+ * So the executor sleeps on a futex instead (rt__reactor_sleep_on_futex),
+ * and the notifier, told by the executor's `sleeping` which way it sleeps,
+ * wakes it directly. A read of the doorbell left armed in the ring does not matter
  * then: nobody writes the eventfd while we sleep on the futex.
  */
 bool rt__reactor_only_notifications(const struct reactor *r)
@@ -607,7 +607,7 @@ static long futex(atomic_uint *word, int op, unsigned val)
     return syscall(SYS_futex, word, op | FUTEX_PRIVATE_FLAG, val, NULL, NULL, 0);
 }
 
-void rt__reactor_sleep_on(struct reactor *r, atomic_uint *word)
+void rt__reactor_sleep_on_futex(struct reactor *r, atomic_uint *word)
 {
     r->parks++;
     r->futex_parks++;
