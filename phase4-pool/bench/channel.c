@@ -27,11 +27,23 @@
  *                                   CPU. On a machine busy with other work the
  *                                   rates above measure mostly how soon the
  *                                   scheduler runs a woken thread; these don't
+ *   channel_spin_msgs_per_s         the channel's messages again, with both
+ *                                   shards built with spin_before_park_ns =
+ *                                   SPIN_NS: a side with nothing to do looks
+ *                                   again for that long before it parks. Where
+ *                                   waking a parked thread takes longer than
+ *                                   the other side needs to fill or drain the
+ *                                   ring, the parked channel's two sides take
+ *                                   turns, each asleep while the other works;
+ *                                   spinning keeps both at work
+ *   channel_spin_vs_mutex_ratio     that divided by the mutex queue's rate
+ *   channel_spin_cpu_ns_per_msg     its CPU time per message (a spin counts)
  *   channel_pingpong_rtt_us         one message there and one back through
  *                                   two channels, ROUND_TRIPS times; no spinning,
- *                                   so each side parks (sleeps in io_uring)
- *                                   while it waits and is woken through its
- *                                   doorbell, an eventfd
+ *                                   so each side parks while it waits (with
+ *                                   nothing in its ring, it sleeps on its
+ *                                   futex) and is woken by the other's
+ *                                   rt_executor_notify()
  *   pipe_pingpong_rtt_us            the same between two threads blocked in
  *                                   read(2) on two pipes
  *   channel_vs_pipe_rtt_ratio       the first divided by the second (lower
@@ -43,7 +55,9 @@
  * line on stderr says which.
  *
  * Targets (reported, not asserted): the channel at least 10 times the mutex
- * queue; the parked round trip no slower than the pipe's.
+ * queue, with the executors' defaults (no spinning); the parked round trip no
+ * slower than the pipe's. The spinning channel has no target: it shows what a
+ * builder field buys where parking is what costs (BOOK section 4.11).
  */
 #define _GNU_SOURCE /* pthread_setaffinity_np and the CPU_* macros are GNU extensions */
 #include "rt.h"
@@ -64,6 +78,7 @@
 #define MSGS        2000000 /* messages per throughput sample */
 #define CAPACITY    1024    /* slots, in the channel and in the mutex queue alike */
 #define ROUND_TRIPS 10000   /* per round-trip sample */
+#define SPIN_NS     50000   /* the spinning channel's spin_before_park_ns: 50 us */
 
 static _Noreturn void fail(const char *what)
 {
@@ -105,7 +120,10 @@ static void choose_cpus(void)
 
 /* ------------------------------------------------------------ two shards */
 
-/* Run two futures as the two shards of a pool placed on cpus[]. */
+/*
+ * Run two futures as the two shards of a pool placed on cpus[], each executor
+ * spinning `spin_ns` before it parks.
+ */
 struct pair {
     const void *f[2];
     size_t size[2];
@@ -119,13 +137,14 @@ static size_t pair_make(unsigned shard, void *arg, void *buf)
     return p->size[shard];
 }
 
-static void run_pair(const void *f0, size_t size0, const void *f1, size_t size1)
+static void run_pair(const void *f0, size_t size0, const void *f1, size_t size1, uint64_t spin_ns)
 {
     struct pair pair = {{f0, f1}, {size0, size1}};
     struct rt_pool_builder b = RT_POOL_BUILDER_INIT;
     struct rt_pool *p;
 
     b.shards = 2;
+    b.executor.spin_before_park_ns = spin_ns;
     if (cpus[0] != RT_CPU_ANY)
         b.placement = (struct rt_placement){.kind = RT_PLACEMENT_CUSTOM, .cpus = cpus, .ncpus = 2};
     if (rt_pool_start(&b, pair_make, &pair, &p) < 0) {
@@ -201,7 +220,7 @@ static enum rt_poll receiver_poll(struct rt_future *self, struct rt_context *cx,
 
 static const struct rt_future_vtable receiver_vtable = {receiver_poll, rt_async_drop};
 
-static struct rate channel_sample(void)
+static struct rate channel_sample(uint64_t spin_ns)
 {
     struct stream s = {0};
     struct sender tx = {.async = RT_ASYNC_INIT(&sender_vtable), .s = &s};
@@ -210,7 +229,7 @@ static struct rate channel_sample(void)
 
     if (rt_channel_create(CAPACITY, sizeof(uint64_t), &s.ch) < 0)
         fail("rt_channel_create failed");
-    run_pair(&tx, sizeof(tx), &rx, sizeof(rx));
+    run_pair(&tx, sizeof(tx), &rx, sizeof(rx), spin_ns);
     if (s.received != MSGS)
         fail("messages went missing");
     return (struct rate){MSGS / ((double)(s.end_ns - s.start_ns) / NSEC_PER_SEC),
@@ -384,7 +403,7 @@ static double channel_rtt_sample(void)
         fail("rt_channel_create failed");
     pong.there = ping.there;
     pong.back = ping.back;
-    run_pair(&ping, sizeof(ping), &pong, sizeof(pong));
+    run_pair(&ping, sizeof(ping), &pong, sizeof(pong), 0);
     return (double)elapsed / ROUND_TRIPS / NSEC_PER_USEC;
 }
 
@@ -461,16 +480,20 @@ int main(void)
 {
     double ch[RUNS], mq[RUNS], tput_ratio[RUNS], ch_cpu[RUNS], mq_cpu[RUNS];
     double ch_rtt[RUNS], pipe_rtt[RUNS], rtt_ratio[RUNS];
+    double spin[RUNS], spin_ratio[RUNS], spin_cpu[RUNS];
 
     choose_cpus();
     for (int r = 0; r < RUNS; r++) {
-        struct rate c = channel_sample(), m = mutex_sample();
+        struct rate c = channel_sample(0), m = mutex_sample(), cs = channel_sample(SPIN_NS);
 
         ch[r] = c.per_s;
         mq[r] = m.per_s;
         tput_ratio[r] = c.per_s / m.per_s;
         ch_cpu[r] = c.cpu_ns;
         mq_cpu[r] = m.cpu_ns;
+        spin[r] = cs.per_s;
+        spin_ratio[r] = cs.per_s / m.per_s;
+        spin_cpu[r] = cs.cpu_ns;
         ch_rtt[r] = channel_rtt_sample();
         pipe_rtt[r] = pipe_rtt_sample();
         rtt_ratio[r] = ch_rtt[r] / pipe_rtt[r];
@@ -480,6 +503,9 @@ int main(void)
     printf("channel_vs_mutex_ratio=%.2f\n", bench_median(tput_ratio, RUNS));
     printf("channel_cpu_ns_per_msg=%.1f\n", bench_median(ch_cpu, RUNS));
     printf("mutex_condvar_queue_cpu_ns_per_msg=%.1f\n", bench_median(mq_cpu, RUNS));
+    printf("channel_spin_msgs_per_s=%.0f\n", bench_median(spin, RUNS));
+    printf("channel_spin_vs_mutex_ratio=%.2f\n", bench_median(spin_ratio, RUNS));
+    printf("channel_spin_cpu_ns_per_msg=%.1f\n", bench_median(spin_cpu, RUNS));
     printf("channel_pingpong_rtt_us=%.2f\n", bench_median(ch_rtt, RUNS));
     printf("pipe_pingpong_rtt_us=%.2f\n", bench_median(pipe_rtt, RUNS));
     printf("channel_vs_pipe_rtt_ratio=%.2f\n", bench_median(rtt_ratio, RUNS));
