@@ -20,8 +20,9 @@
  * *parked* executor, the other thread waits until the executor's thread is
  * blocked in the system call it parks in, which it reads in
  * /proc/self/task/TID/syscall: parking is the only place the executor
- * blocks while it runs. No timing is
- * involved in that, so a slow machine makes the tests slower, never wrong.
+ * blocks while it runs, once it has made the other thread (see
+ * waker_thread_main()). No timing is involved in that, so a slow machine
+ * makes the tests slower, never wrong.
  */
 #include "harness.h"
 
@@ -189,15 +190,25 @@ END_TEST
 struct waker_thread {
     struct rt_executor *ex;
     pid_t executor_tid;
-    int fd;           /* write a byte here; -1: set `flag` and notify instead */
-    atomic_bool flag; /* what the waiting task's `ready` reads */
+    int fd;              /* write a byte here; -1: set `flag` and notify instead */
+    atomic_bool flag;    /* what the waiting task's `ready` reads */
+    atomic_bool created; /* the executor's thread is past its pthread_create() of this one */
     pthread_t thread;
 };
 
 static void *waker_thread_main(void *arg)
 {
+    const struct timespec tenth_ms = {0, 100 * 1000};
     struct waker_thread *w = arg;
 
+    /*
+     * First, wait until pthread_create() has returned on the executor's
+     * thread. Under ThreadSanitizer it blocks in a futex until this thread
+     * has started, and when waking a thread is slow, /proc can still show it
+     * there after we run: that looks just like parking on the futex.
+     */
+    while (!atomic_load(&w->created))
+        nanosleep(&tenth_ms, NULL);
     /* With a recv in the ring it parks in the ring; with nothing there, on its futex. */
     wait_until_parked(w->executor_tid, w->fd >= 0 ? SYS_io_uring_enter : SYS_futex);
     if (w->fd >= 0) {
@@ -233,6 +244,7 @@ static enum rt_poll wake_from_afar_poll(struct rt_future *self, struct rt_contex
     ASYNC_BEGIN(f, cx, out);
     f->other->executor_tid = thread_id();
     ck_assert_int_eq(pthread_create(&f->other->thread, NULL, waker_thread_main, f->other), 0);
+    atomic_store(&f->other->created, true);
     if (f->fd >= 0) {
         rt_io_recv(&f->io, f->fd, f->buf, sizeof(f->buf));
         AWAIT(&f->io.future, &f->res);
@@ -265,6 +277,7 @@ static void check_wake_from_afar(int mode, bool by_notify)
     skip_unless_proc_shows_syscalls();
     other.ex = executor_in_mode(mode);
     atomic_init(&other.flag, false);
+    atomic_init(&other.created, false);
     ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
     f.fd = by_notify ? -1 : fds[0];
     other.fd = by_notify ? -1 : fds[1];
