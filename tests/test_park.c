@@ -75,6 +75,9 @@ static pid_t thread_id(void)
     return (pid_t)syscall(SYS_gettid);
 }
 
+/* How long the waker thread naps between two looks. */
+static const struct timespec tenth_ms = {0, 100 * 1000};
+
 /* The system call thread `tid` of this process is blocked in, or -1 if it is not blocked. */
 static long blocked_in(pid_t tid)
 {
@@ -95,8 +98,6 @@ static long blocked_in(pid_t tid)
 /* Wait until the executor on thread `tid` is parked: blocked in system call `nr`. */
 static void wait_until_parked(pid_t tid, long nr)
 {
-    const struct timespec tenth_ms = {0, 100 * 1000};
-
     while (blocked_in(tid) != nr)
         nanosleep(&tenth_ms, NULL);
 }
@@ -198,7 +199,6 @@ struct waker_thread {
 
 static void *waker_thread_main(void *arg)
 {
-    const struct timespec tenth_ms = {0, 100 * 1000};
     struct waker_thread *w = arg;
 
     /*
