@@ -3,18 +3,19 @@
  * to a mutex + condition variable queue, and a round trip between two
  * parked executors next to one between two threads over pipes.
  *
- * Run it with `make phase4 bench` (or build/phase4/bench/channel). It prints
- * one `name=value` line per figure, each the median of RUNS samples, the
- * runtime and its baseline alternating so that a noisy neighbour touches
- * both alike:
+ * Run it with `make phase4 bench` (or build/phase4/bench/channel; `channel
+ * SLOTS` gives the channel and the queue SLOTS slots instead of CAPACITY).
+ * It prints one `name=value` line per figure, each the median of RUNS
+ * samples, the runtime and its baseline alternating so that a noisy
+ * neighbour touches both alike:
  *
  *   channel_msgs_per_s              MSGS 8-byte messages from one shard to
  *                                   another through a channel of CAPACITY
  *                                   slots: a task sending them in a loop, a
  *                                   task receiving them in a loop
  *   mutex_condvar_queue_msgs_per_s  the same messages between two plain
- *                                   threads through a bounded queue of
- *                                   CAPACITY slots under a pthread mutex,
+ *                                   threads through a bounded queue of as
+ *                                   many slots under a pthread mutex,
  *                                   with a condition variable for "not full"
  *                                   and one for "not empty" (the textbook
  *                                   queue: lock, wait while full or empty,
@@ -58,6 +59,16 @@
  * queue, with the executors' defaults (no spinning); the parked round trip no
  * slower than the pipe's. The spinning channel has no target: it shows what a
  * builder field buys where parking is what costs (BOOK section 4.11).
+ *
+ * The capacity. A parked side is woken when the other has moved a quarter of
+ * the ring (channel.c), and until it is back the other side can go on only
+ * while the ring has room (or messages) left: three quarters of it. So the
+ * ring must hold what one side moves while the other wakes up, the rate
+ * times the wake-up's latency, as a network link's buffer must hold its
+ * bandwidth times its delay. CAPACITY is sized for 90 million messages a
+ * second and wake-ups of up to about 130 us; `channel 1024` shows what
+ * happens on a machine whose wake-ups outlast three quarters of a smaller
+ * ring: the two sides take turns, one asleep while the other works.
  */
 #define _GNU_SOURCE /* pthread_setaffinity_np and the CPU_* macros are GNU extensions */
 #include "rt.h"
@@ -74,17 +85,21 @@
 #include "common/bench.h"
 #include "common/clock.h"
 
-#define RUNS        5       /* samples per figure; the median is printed */
-#define MSGS        2000000 /* messages per throughput sample */
-#define CAPACITY    1024    /* slots, in the channel and in the mutex queue alike */
-#define ROUND_TRIPS 10000   /* per round-trip sample */
-#define SPIN_NS     50000   /* the spinning channel's spin_before_park_ns: 50 us */
+#define RUNS        5           /* samples per figure; the median is printed */
+#define MSGS        2000000     /* messages per throughput sample */
+#define CAPACITY    16384       /* slots, in the channel and in the mutex queue alike (see above) */
+#define MAX_SLOTS   (1ul << 24) /* the most a channel has (channel.h) */
+#define ROUND_TRIPS 10000       /* per round-trip sample */
+#define SPIN_NS     50000       /* the spinning channel's spin_before_park_ns: 50 us */
 
 static _Noreturn void fail(const char *what)
 {
     fprintf(stderr, "bench/channel: %s\n", what);
     exit(1);
 }
+
+/* The slots of the throughput runs' channel and queue: CAPACITY, or the command line's. */
+static size_t slots = CAPACITY;
 
 /* CPU time this process has used so far, user and system, in ns. */
 static uint64_t cpu_used_ns(void)
@@ -227,7 +242,7 @@ static struct rate channel_sample(uint64_t spin_ns)
     struct receiver rx = {.async = RT_ASYNC_INIT(&receiver_vtable), .s = &s};
     uint64_t cpu = cpu_used_ns();
 
-    if (rt_channel_create(CAPACITY, sizeof(uint64_t), &s.ch) < 0)
+    if (rt_channel_create(slots, sizeof(uint64_t), &s.ch) < 0)
         fail("rt_channel_create failed");
     run_pair(&tx, sizeof(tx), &rx, sizeof(rx), spin_ns);
     if (s.received != MSGS)
@@ -240,7 +255,7 @@ static struct rate channel_sample(uint64_t spin_ns)
 struct mutex_queue {
     pthread_mutex_t lock;
     pthread_cond_t not_full, not_empty;
-    uint64_t slots[CAPACITY];
+    uint64_t *slot;      /* `slots` of them */
     uint64_t head, tail; /* taken out, put in */
     bool closed;
     uint64_t start_ns, end_ns, received;
@@ -261,9 +276,9 @@ static void *mutex_sender(void *arg)
     q->start_ns = now_ns();
     for (uint64_t i = 0; i < MSGS; i++) {
         pthread_mutex_lock(&q->lock);
-        while (q->tail - q->head == CAPACITY)
+        while (q->tail - q->head == slots)
             pthread_cond_wait(&q->not_full, &q->lock);
-        q->slots[q->tail++ % CAPACITY] = i;
+        q->slot[q->tail++ % slots] = i;
         pthread_cond_signal(&q->not_empty);
         pthread_mutex_unlock(&q->lock);
     }
@@ -290,7 +305,7 @@ static void *mutex_receiver(void *arg)
             pthread_mutex_unlock(&q->lock);
             break;
         }
-        msg = q->slots[q->head++ % CAPACITY];
+        msg = q->slot[q->head++ % slots];
         pthread_cond_signal(&q->not_full);
         pthread_mutex_unlock(&q->lock);
         if (msg != next++)
@@ -303,11 +318,12 @@ static void *mutex_receiver(void *arg)
 
 static struct rate mutex_sample(void)
 {
-    static struct mutex_queue q; /* static: 8 KiB of slots */
+    struct mutex_queue q = {.slot = calloc(slots, sizeof(uint64_t))};
     pthread_t tx, rx;
     uint64_t cpu = cpu_used_ns();
 
-    memset(&q, 0, sizeof(q));
+    if (!q.slot)
+        fail("out of memory");
     pthread_mutex_init(&q.lock, NULL);
     pthread_cond_init(&q.not_full, NULL);
     pthread_cond_init(&q.not_empty, NULL);
@@ -319,6 +335,7 @@ static struct rate mutex_sample(void)
     pthread_cond_destroy(&q.not_empty);
     pthread_cond_destroy(&q.not_full);
     pthread_mutex_destroy(&q.lock);
+    free(q.slot);
     if (q.received != MSGS)
         fail("messages went missing (mutex queue)");
     return (struct rate){MSGS / ((double)(q.end_ns - q.start_ns) / NSEC_PER_SEC),
@@ -476,12 +493,29 @@ static double pipe_rtt_sample(void)
 
 /* ---------------------------------------------------------------------- main */
 
-int main(void)
+int main(int argc, char **argv)
 {
     double ch[RUNS], mq[RUNS], tput_ratio[RUNS], ch_cpu[RUNS], mq_cpu[RUNS];
     double ch_rtt[RUNS], pipe_rtt[RUNS], rtt_ratio[RUNS];
     double spin[RUNS], spin_ratio[RUNS], spin_cpu[RUNS];
 
+    if (argc > 1) {
+        char *end;
+        unsigned long n;
+
+        errno = 0;
+        n = strtoul(argv[1], &end, 10);
+        if (argc > 2 || errno != 0 || end == argv[1] || *end != '\0' || argv[1][0] == '-' ||
+            n < 2 || n > MAX_SLOTS || (n & (n - 1)) != 0) {
+            /* A power of two, as the channel rounds its capacity up to one (channel.h). */
+            fprintf(stderr,
+                    "usage: channel [SLOTS]  (SLOTS a power of two from 2 to %lu; default %lu)\n",
+                    MAX_SLOTS, (unsigned long)CAPACITY);
+            return 2;
+        }
+        slots = n;
+    }
+    fprintf(stderr, "bench/channel: %zu slots in the channel and the queue\n", slots);
     choose_cpus();
     for (int r = 0; r < RUNS; r++) {
         struct rate c = channel_sample(0), m = mutex_sample(), cs = channel_sample(SPIN_NS);
