@@ -22,6 +22,16 @@
  * runtime that let the hog carry on would show thousands of chunks there;
  * a correct one shows at most the latency's worth.
  *
+ * Each test pins its thread to the CPU it starts on, and unpins it at the
+ * end. The slice timer is an hrtimer, which stays on the CPU that armed it:
+ * a thread that has moved since learns that it fired only once that other
+ * CPU takes the timer's interrupt. On a virtual machine, that CPU is often
+ * idle, and a busy host can be late to wake it; the thread meanwhile goes
+ * on computing, so the hog's count grows through a delay that is the host's
+ * (CI once saw a deadline served 122 chunks late this way). Pinned, the
+ * timer fires on the hog's own CPU, and a host that holds that CPU back
+ * holds the hog back with it.
+ *
  * The latency queues have the most shares and the hogs the fewest. A
  * latency shortens the running slice; it does not override fairness: the
  * next queue is still the one with the least virtual runtime (as in
@@ -34,6 +44,7 @@
  * to a whole slice) is the priorities example's to show; nothing here
  * asserts on it.
  */
+#define _GNU_SOURCE /* sched_getcpu(), sched_getaffinity() and pthread_attr_setaffinity_np() */
 #include "harness.h"
 
 #include <pthread.h>
@@ -56,13 +67,25 @@ TEST_SINCE_PHASE(3);
 static const int ring_modes[] = {RT_RING_AUTO, RT_RING_PLAIN, RT_RING_COOP, RT_RING_DEFER};
 #define N_RING_MODES ((int)(sizeof(ring_modes) / sizeof(ring_modes[0])))
 
+/* The thread's CPUs before the test pinned it: given back at the end, and to the sender thread. */
+static cpu_set_t unpinned;
+
+/* Pin the thread where it is (see the top of the file), then make the executor. */
 static struct rt_executor *executor_for(int ring_mode, uint64_t slice_ns)
 {
     struct rt_builder b = RT_BUILDER_INIT;
 
+    ck_assert_int_eq(sched_getaffinity(0, sizeof(unpinned), &unpinned), 0);
+    ck_assert_int_eq(rt_pin_current_thread(sched_getcpu()), 0);
     b.ring_mode = ring_mode;
     b.preempt_slice_ns = slice_ns;
     return test_executor_with(&b);
+}
+
+static void executor_done(struct rt_executor *ex)
+{
+    rt_executor_destroy(ex);
+    ck_assert_int_eq(sched_setaffinity(0, sizeof(unpinned), &unpinned), 0);
 }
 
 static void busy_for(uint64_t ns)
@@ -223,7 +246,7 @@ START_TEST(periodic_timer_is_served_within_its_latency_beside_a_hog)
     struct rt_executor *ex = executor_for(RT_RING_AUTO, 0); /* the default 10 ms slice */
 
     ck_assert_int_eq(rt_executor_run(ex, &f.async.future, sizeof(f)), 0);
-    rt_executor_destroy(ex);
+    executor_done(ex);
 }
 END_TEST
 
@@ -307,7 +330,7 @@ START_TEST(latency_queue_woken_mid_slice_cuts_the_slice_short)
     struct rt_executor *ex = executor_for(RT_RING_AUTO, LONG_SLICE_NS);
 
     ck_assert_int_eq(rt_executor_run(ex, &f.async.future, sizeof(f)), 0);
-    rt_executor_destroy(ex);
+    executor_done(ex);
 }
 END_TEST
 
@@ -422,6 +445,7 @@ struct io_mid_slice {
     int fds[2];
     bool stop;
     struct sender sender;
+    pthread_attr_t attr;
     struct rt_join_handle spinner, task;
 };
 
@@ -447,7 +471,11 @@ static enum rt_poll io_mid_slice_poll(struct rt_future *self, struct rt_context 
         ck_assert_int_eq(rt_spawn_into(latency_queue, &r.async.future, sizeof(r), &f->task), 0);
         ck_assert_int_eq(rt_spawn_into(busy_queue, &s.future, sizeof(s), &f->spinner), 0);
     }
-    ck_assert_int_eq(pthread_create(&f->sender.thread, NULL, sender_main, &f->sender), 0);
+    /* The sender may run on any of the CPUs the test had, not only on the spinner's. */
+    ck_assert_int_eq(pthread_attr_init(&f->attr), 0);
+    ck_assert_int_eq(pthread_attr_setaffinity_np(&f->attr, sizeof(unpinned), &unpinned), 0);
+    ck_assert_int_eq(pthread_create(&f->sender.thread, &f->attr, sender_main, &f->sender), 0);
+    ck_assert_int_eq(pthread_attr_destroy(&f->attr), 0);
     AWAIT(&f->task.future, NULL); /* it joins the sender */
     AWAIT(&f->spinner.future, NULL);
     ASYNC_RETURN(0);
@@ -463,7 +491,7 @@ START_TEST(latency_queue_woken_by_a_completion_is_served_within_its_latency)
 
     ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, f.fds), 0);
     ck_assert_int_eq(rt_executor_run(ex, &f.async.future, sizeof(f)), 0);
-    rt_executor_destroy(ex);
+    executor_done(ex);
     close(f.fds[0]);
     close(f.fds[1]);
 }
