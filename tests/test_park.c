@@ -5,24 +5,22 @@
  *
  * Cases, each in every ring mode (AUTO, PLAIN, COOP, DEFER): an executor
  * waiting 300 ms for a sleep, or for a recv that never comes, uses less than
- * 1% of a CPU meanwhile; a parked executor wakes for a completion caused by
- * another thread, and for a notification from another thread (parked in
- * io_uring_enter for the first, on its futex for the second, since
- * nothing else can wake it then). Then the
- * doorbell's other half: a notification while the executor is awake costs
- * no system call; and spin_before_park_ns: an executor spinning before it
- * parks sees deadlines, completions and notifications without parking, and
- * still parks after a short spin.
+ * 1% of a CPU meanwhile (in two waits of three); a parked executor wakes
+ * for a completion caused by another thread, and for a notification from
+ * another thread (parked in io_uring_enter for the first, on its futex for
+ * the second, since nothing else can wake it then). Then the doorbell's
+ * other half: a notification while the executor is awake costs no system
+ * call; and spin_before_park_ns: an executor spinning before it parks sees
+ * deadlines, completions and notifications without parking, and still
+ * parks after a short spin.
  *
  * CPU time is the thread's own (CLOCK_THREAD_CPUTIME_ID: what
  * getrusage(RUSAGE_THREAD) reports, in nanoseconds), so other programs
- * loading the machine do not count. To be sure a wake-up really reaches a
- * *parked* executor, the other thread waits until the executor's thread is
- * blocked in the system call it parks in, which it reads in
- * /proc/self/task/TID/syscall: parking is the only place the executor
- * blocks while it runs, once it has made the other thread (see
- * waker_thread_main()). No timing is involved in that, so a slow machine
- * makes the tests slower, never wrong.
+ * loading the machine do not count (almost: see the idle cases). To be sure a wake-up really
+ * reaches a *parked* executor, the other thread waits until the executor's thread is blocked in the
+ * system call it parks in, which it reads in /proc/self/task/TID/syscall: parking is the only place
+ * the executor blocks while it runs, once it has made the other thread (see waker_thread_main()).
+ * No timing is involved in that, so a slow machine makes the tests slower, never wrong.
  */
 #include "harness.h"
 
@@ -42,7 +40,8 @@
 
 TEST_SINCE_PHASE(3);
 
-#define IDLE_NS (300 * NSEC_PER_MSEC)
+#define IDLE_NS     (300 * NSEC_PER_MSEC)
+#define IDLE_ROUNDS 3 /* waits measured in a row; two must stay under the bar (see below) */
 
 /* The modes a loop test runs in: _i indexes this. */
 static const int ring_modes[] = {RT_RING_AUTO, RT_RING_PLAIN, RT_RING_COOP, RT_RING_DEFER};
@@ -117,6 +116,27 @@ static void skip_unless_proc_shows_syscalls(void)
 
 /* ----------------------------------------- idle: 300 ms costs < 1% of a CPU */
 
+/*
+ * What is measured is the thread's CPU time across one wait: the turns of
+ * the loop that start and end it, and the park. So nothing else goes in:
+ *
+ * - A 1 ms wait of the same kind comes first, unmeasured. An executor's
+ *   first turns touch memory nothing has touched yet (its ring, its first
+ *   requests), which costs page faults: a start-up cost, not idling. Under
+ *   ThreadSanitizer the warm-up takes about 40% off the measured CPU time.
+ * - The result is checked after the measurement. A passing Check assertion
+ *   writes to a file (where the test got to, for the report if it
+ *   crashes); in one run, 2.3 ms of the thread's time fell between the
+ *   wait's end and the measurement's, where only that assertion ran.
+ * - Three waits are measured, and two of them must stay under the bar (the
+ *   median, that is). Now and then, on the VM this was measured on, a wait
+ *   was charged 2 to 3 ms instead of the usual 0.2 ms (under
+ *   ThreadSanitizer, mostly while other programs kept both CPUs busy),
+ *   close to or over the bar of 3 ms. A stall like that hits one wait; an
+ *   executor that spins before it parks, or wakes up to poll, pays in every
+ *   wait, so the median still shows it.
+ */
+
 struct idle {
     struct rt_async async;
     int fds[2]; /* a connected pair nobody writes to; only for the recv case */
@@ -125,36 +145,60 @@ struct idle {
     struct rt_io io;
     struct rt_timeout timeout;
     char buf[8];
-    uint64_t cpu, wall; /* at the start, then how much was used */
+    int round;                      /* 0: the warm-up; 1 to IDLE_ROUNDS: measured */
+    uint64_t cpu_start, wall_start; /* when the current round began */
+    uint64_t cpu[IDLE_ROUNDS];      /* CPU time each measured wait used */
+    uint64_t wall[IDLE_ROUNDS];     /* and how long it took */
+    unsigned long parks_before;     /* the reactor's count of parks before the measured waits */
     intptr_t res;
 };
+
+/* The measured waits: each 300 ms or more, and in two of them, under 1% of a CPU. */
+static void check_idle_rounds(const struct idle *f)
+{
+    int under = 0;
+
+    _Static_assert(IDLE_ROUNDS == 3, "the message below shows three waits");
+    for (int i = 0; i < IDLE_ROUNDS; i++) {
+        /* A deadline never passes early, so at least 300 ms went by; a spinning loop uses ~all. */
+        ck_assert_uint_ge(f->wall[i], IDLE_NS);
+        under += f->cpu[i] * 100 < f->wall[i];
+    }
+    ck_assert_msg(
+        under >= 2,
+        "%s ring: of 3 waits of 300 ms, %d used 1%% of a CPU or more: %llu, %llu, %llu us",
+        rt__ring_mode_name(reactor_now()->mode), IDLE_ROUNDS - under,
+        (unsigned long long)(f->cpu[0] / NSEC_PER_USEC),
+        (unsigned long long)(f->cpu[1] / NSEC_PER_USEC),
+        (unsigned long long)(f->cpu[2] / NSEC_PER_USEC));
+}
 
 static enum rt_poll idle_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
 {
     struct idle *f = (struct idle *)self;
 
     ASYNC_BEGIN(f, cx, out);
-    f->wall = now_ns();
-    f->cpu = thread_cpu_ns();
-    if (f->recv) {
-        rt_io_recv(&f->io, f->fds[0], f->buf, sizeof(f->buf));
-        rt_timeout(&f->timeout, &f->io.future, IDLE_NS);
-        AWAIT(&f->timeout.future, &f->res);
-        ck_assert_int_eq(f->res, -ETIMEDOUT);
-    } else {
-        rt_sleep(&f->sleep, IDLE_NS);
-        AWAIT(&f->sleep.future, &f->res);
-        ck_assert_int_eq(f->res, 0);
+    for (f->round = 0; f->round <= IDLE_ROUNDS; f->round++) {
+        if (f->round == 1) /* the warm-up need not park: its 1 ms may be over before it could */
+            f->parks_before = reactor_now()->parks;
+        f->wall_start = now_ns();
+        f->cpu_start = thread_cpu_ns();
+        if (f->recv) {
+            rt_io_recv(&f->io, f->fds[0], f->buf, sizeof(f->buf));
+            rt_timeout(&f->timeout, &f->io.future, f->round ? IDLE_NS : NSEC_PER_MSEC);
+            AWAIT(&f->timeout.future, &f->res);
+        } else {
+            rt_sleep(&f->sleep, f->round ? IDLE_NS : NSEC_PER_MSEC);
+            AWAIT(&f->sleep.future, &f->res);
+        }
+        if (f->round > 0) {
+            f->cpu[f->round - 1] = thread_cpu_ns() - f->cpu_start;
+            f->wall[f->round - 1] = now_ns() - f->wall_start;
+        }
+        ck_assert_int_eq(f->res, f->recv ? -ETIMEDOUT : 0);
     }
-    f->cpu = thread_cpu_ns() - f->cpu;
-    f->wall = now_ns() - f->wall;
-    ck_assert_uint_ge(reactor_now()->parks, 1);
-    /* A deadline never passes early, so at least 300 ms went by; a spinning loop would use ~all. */
-    ck_assert_uint_ge(f->wall, IDLE_NS);
-    ck_assert_msg(f->cpu * 100 < f->wall, "%s ring: waiting %llu ms used %llu us of CPU (>= 1%%)",
-                  rt__ring_mode_name(reactor_now()->mode),
-                  (unsigned long long)(f->wall / NSEC_PER_MSEC),
-                  (unsigned long long)(f->cpu / NSEC_PER_USEC));
+    ck_assert_uint_ge(reactor_now()->parks - f->parks_before, IDLE_ROUNDS);
+    check_idle_rounds(f);
     ASYNC_RETURN(0);
     ASYNC_END;
 }
