@@ -130,9 +130,9 @@ static void skip_unless_proc_shows_syscalls(void)
  *   wait's end and the measurement's, where only that assertion ran.
  * - Three waits are measured, and two of them must stay under the bar (the
  *   median, that is). Now and then, on the VM this was measured on, a wait
- *   was charged 2 to 3 ms instead of the usual 0.2 ms (under
+ *   was charged 2 to 7 ms instead of the usual 0.2 ms (under
  *   ThreadSanitizer, mostly while other programs kept both CPUs busy),
- *   close to or over the bar of 3 ms. A stall like that hits one wait; an
+ *   against a bar of 3 ms. A stall like that hits one wait; an
  *   executor that spins before it parks, or wakes up to poll, pays in every
  *   wait, so the median still shows it.
  */
