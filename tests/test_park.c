@@ -16,11 +16,13 @@
  *
  * CPU time is the thread's own (CLOCK_THREAD_CPUTIME_ID: what
  * getrusage(RUSAGE_THREAD) reports, in nanoseconds), so other programs
- * loading the machine do not count (almost: see the idle cases). To be sure a wake-up really
- * reaches a *parked* executor, the other thread waits until the executor's thread is blocked in the
- * system call it parks in, which it reads in /proc/self/task/TID/syscall: parking is the only place
- * the executor blocks while it runs, once it has made the other thread (see waker_thread_main()).
- * No timing is involved in that, so a slow machine makes the tests slower, never wrong.
+ * loading the machine do not count (almost: see the idle cases). To be sure
+ * a wake-up really reaches a *parked* executor, the other thread waits until
+ * the executor's thread is blocked in the system call it parks in, which it
+ * reads in /proc/self/task/TID/syscall: parking is the only place the
+ * executor blocks while it runs, once it has made the other thread (see
+ * waker_thread_main()). No timing is involved in that, so a slow machine
+ * makes the tests slower, never wrong.
  */
 #include "harness.h"
 
@@ -132,9 +134,9 @@ static void skip_unless_proc_shows_syscalls(void)
  *   median, that is). Now and then, on the VM this was measured on, a wait
  *   was charged 2 to 7 ms instead of the usual 0.2 ms (under
  *   ThreadSanitizer, mostly while other programs kept both CPUs busy),
- *   against a bar of 3 ms. A stall like that hits one wait; an
- *   executor that spins before it parks, or wakes up to poll, pays in every
- *   wait, so the median still shows it.
+ *   against a bar of 3 ms. A stall like that hits one wait; an executor
+ *   that spins before it parks, or wakes up to poll, pays in every wait, so
+ *   the median still shows it.
  */
 
 struct idle {
@@ -152,6 +154,12 @@ struct idle {
     unsigned long parks_before;     /* the reactor's count of parks before the measured waits */
     intptr_t res;
 };
+
+/* How long round `round` waits: 1 ms for the warm-up, IDLE_NS for the measured waits. */
+static uint64_t idle_round_ns(int round)
+{
+    return round == 0 ? NSEC_PER_MSEC : IDLE_NS;
+}
 
 /* The measured waits: each 300 ms or more, and in two of them, under 1% of a CPU. */
 static void check_idle_rounds(const struct idle *f)
@@ -185,10 +193,10 @@ static enum rt_poll idle_poll(struct rt_future *self, struct rt_context *cx, int
         f->cpu_start = thread_cpu_ns();
         if (f->recv) {
             rt_io_recv(&f->io, f->fds[0], f->buf, sizeof(f->buf));
-            rt_timeout(&f->timeout, &f->io.future, f->round ? IDLE_NS : NSEC_PER_MSEC);
+            rt_timeout(&f->timeout, &f->io.future, idle_round_ns(f->round));
             AWAIT(&f->timeout.future, &f->res);
         } else {
-            rt_sleep(&f->sleep, f->round ? IDLE_NS : NSEC_PER_MSEC);
+            rt_sleep(&f->sleep, idle_round_ns(f->round));
             AWAIT(&f->sleep.future, &f->res);
         }
         if (f->round > 0) {
