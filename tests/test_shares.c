@@ -52,15 +52,31 @@ static struct rt_task_queue_stats stats_of(int queue)
 
 #define CHUNK_NS (20 * NSEC_PER_USEC)
 
-/* What a hog saw of itself. */
+/*
+ * What a hog saw of itself. Its queue holds only it, and each of its
+ * slices is one poll (it yields only when its time is up), so the runtime
+ * its queue was charged between two of its polls' starts is exactly one
+ * slice's charge: the bounds below use what the scheduler charged, not a
+ * clock of the test's own, which would miss the time around the poll.
+ */
 struct hog_record {
-    uint64_t polls;      /* times it was polled */
-    uint64_t cpu_ns;     /* CPU time those polls used */
-    uint64_t longest_ns; /* the longest poll that ended in a yield, in wall time */
-    bool watching;       /* set by the test: at the next poll, note watched_queue's runtime */
-    int watched_queue;
-    uint64_t watched_runtime_ns;
+    int queue;                 /* the task queue it runs in */
+    uint64_t polls;            /* times it was polled */
+    uint64_t cpu_ns;           /* CPU time those polls used */
+    uint64_t slice_runtime_ns; /* its queue's runtime when its latest slice (poll) began */
+    uint64_t slice_vruntime;   /* and its queue's virtual runtime then */
+    uint64_t longest_ns;       /* the longest slice charged before that one */
+    struct hog_record *watch;  /* set by the test: at the next poll, note watch's runtime */
+    uint64_t watched_runtime_ns, watched_longest_ns;
 };
+
+/* The longest slice charged to r's queue so far. Only while r's hog is not running. */
+static uint64_t longest_slice(const struct hog_record *r)
+{
+    uint64_t last = stats_of(r->queue).runtime_ns - r->slice_runtime_ns;
+
+    return last > r->longest_ns ? last : r->longest_ns;
+}
 
 /*
  * Computes in chunks of 20 us until *stop, asking after each chunk whether
@@ -71,20 +87,26 @@ struct hog {
     struct rt_async async;
     bool *stop;
     struct hog_record *rec;
-    uint64_t poll_start, cpu_start, chunk_start;
+    uint64_t cpu_start, chunk_start;
     struct rt_yield yield;
 };
 
 static enum rt_poll hog_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
 {
     struct hog *f = (struct hog *)self;
+    struct hog_record *rec = f->rec;
+    struct rt_task_queue_stats st = stats_of(rec->queue);
 
-    f->rec->polls++;
-    if (f->rec->watching) {
-        f->rec->watched_runtime_ns = stats_of(f->rec->watched_queue).runtime_ns;
-        f->rec->watching = false;
+    rec->polls++;
+    if (st.runtime_ns - rec->slice_runtime_ns > rec->longest_ns)
+        rec->longest_ns = st.runtime_ns - rec->slice_runtime_ns;
+    rec->slice_runtime_ns = st.runtime_ns;
+    rec->slice_vruntime = st.vruntime;
+    if (rec->watch) {
+        rec->watched_runtime_ns = stats_of(rec->watch->queue).runtime_ns;
+        rec->watched_longest_ns = longest_slice(rec->watch);
+        rec->watch = NULL;
     }
-    f->poll_start = now_ns();
     f->cpu_start = thread_cpu_ns();
     ASYNC_BEGIN(f, cx, out);
     while (!*f->stop) {
@@ -92,11 +114,8 @@ static enum rt_poll hog_poll(struct rt_future *self, struct rt_context *cx, intp
         while (now_ns() - f->chunk_start < CHUNK_NS)
             ;
         rt_yield_if_needed(&f->yield);
-        if (rt_need_preempt()) { /* this AWAIT yields: the poll, and the slice, end here */
+        if (rt_need_preempt()) /* this AWAIT yields: the poll, and the slice, end here */
             f->rec->cpu_ns += thread_cpu_ns() - f->cpu_start;
-            if (now_ns() - f->poll_start > f->rec->longest_ns)
-                f->rec->longest_ns = now_ns() - f->poll_start;
-        }
         AWAIT(&f->yield.future, NULL);
     }
     f->rec->cpu_ns += thread_cpu_ns() - f->cpu_start;
@@ -111,6 +130,7 @@ static struct rt_join_handle spawn_hog(int queue, bool *stop, struct hog_record 
     struct hog h = {.async = RT_ASYNC_INIT(&hog_vtable), .stop = stop, .rec = rec};
     struct rt_join_handle job;
 
+    rec->queue = queue;
     ck_assert_int_eq(rt_spawn_into(queue, &h.async.future, sizeof(h), &job), 0);
     return job;
 }
@@ -128,14 +148,16 @@ struct two_to_one {
     struct rt_join_handle hogs[2];
     struct rt_sleep sleep;
     struct rt_task_queue_stats b, s;
+    uint64_t longest_big, longest_small; /* the longest slice each queue was charged */
 };
 
 /*
  * What the scheduler promises: it always runs the queue with the smaller
- * virtual runtime, so after any slice the two differ by at most that
- * slice's charge. In the small queue's nanoseconds: |big/2 - small| is at
- * most the longest slice, plus the loop's own time around it (1 ms, far
- * more than it takes). Slices are 1 ms, so over 500 ms that is within 1%
+ * virtual runtime, and both started level, so after any slice the two
+ * differ by at most the longest slice's charge. In the small queue's
+ * nanoseconds (virtual runtime / 10), where a slice of the big queue
+ * counts half: |big/2 - small| is at most the longest small slice or half
+ * the longest big one. Slices are 1 ms, so over 500 ms that is within 1%
  * of 2:1; but the runtime charged is wall time, and a slice during which
  * the machine gave our CPU to another program is charged whole, so on a
  * loaded machine the longest slice is what it is (tens of ms have been
@@ -145,16 +167,17 @@ struct two_to_one {
  */
 static void check_two_to_one(const struct two_to_one *f)
 {
-    uint64_t longest =
-        f->rec[0].longest_ns > f->rec[1].longest_ns ? f->rec[0].longest_ns : f->rec[1].longest_ns;
     double big = (double)f->b.runtime_ns, small = (double)f->s.runtime_ns;
-    double gap = big / 2 - small, bound = (double)(longest + NSEC_PER_MSEC);
+    double gap = big / 2 - small, bound = (double)f->longest_small;
+
+    if ((double)f->longest_big / 2 > bound)
+        bound = (double)f->longest_big / 2;
 
     ck_assert_msg(gap <= bound && -gap <= bound,
-                  "shares 200:100 got runtime %.1f ms : %.1f ms (ratio %.3f): %.1f ms from fair, "
-                  "more than the longest slice (%.1f ms) + 1 ms",
-                  big / 1e6, small / 1e6, big / small, (gap < 0 ? -gap : gap) / 1e6, longest / 1e6);
-    if (longest <= 3 * SLICE_NS)
+                  "shares 200:100 got runtime %.1f ms : %.1f ms (ratio %.3f): %.3f ms from fair, "
+                  "more than the longest slice allows (%.3f ms)",
+                  big / 1e6, small / 1e6, big / small, (gap < 0 ? -gap : gap) / 1e6, bound / 1e6);
+    if (f->longest_big <= 3 * SLICE_NS && f->longest_small <= 3 * SLICE_NS)
         ck_assert_msg(big / small > 1.9 && big / small < 2.1,
                       "shares 200:100 got runtime %.1f ms : %.1f ms, a ratio of %.3f", big / 1e6,
                       small / 1e6, big / small);
@@ -174,6 +197,8 @@ static enum rt_poll two_to_one_poll(struct rt_future *self, struct rt_context *c
     AWAIT(&f->sleep.future, NULL);
     f->b = stats_of(f->big);
     f->s = stats_of(f->small);
+    f->longest_big = longest_slice(&f->rec[0]);
+    f->longest_small = longest_slice(&f->rec[1]);
     f->stop = true;
     AWAIT(&f->hogs[0].future, NULL);
     AWAIT(&f->hogs[1].future, NULL);
@@ -207,7 +232,7 @@ struct no_credit {
     struct rt_join_handle hogs[2];
     struct rt_sleep sleep;
     struct rt_task_queue_stats b, i;
-    uint64_t bound;
+    uint64_t last_slice_ns, bound;
 };
 
 /*
@@ -216,9 +241,11 @@ struct no_credit {
  * would have the thread to itself for 100 ms. Without (the rule), it starts
  * at the virtual runtime the busy queue had when its last slice began, so
  * it is behind by that one slice, and the busy queue is back after the
- * idle one has made that up: a slice of each. Slices are 2 ms, but a slice
- * is charged in wall time, so on a loaded machine one can be much longer;
- * the bounds use the longest each hog saw, plus 1 ms for the loop.
+ * idle one has made that up: the busy queue's last slice, and at most one
+ * more of the idle queue's own. Slices are 2 ms, but a slice is charged in
+ * wall time, so on a loaded machine one can be much longer; the bounds use
+ * the slices as the scheduler charged them (shares 100: virtual runtime is
+ * runtime x 10).
  */
 static enum rt_poll no_credit_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
 {
@@ -235,23 +262,30 @@ static enum rt_poll no_credit_poll(struct rt_future *self, struct rt_context *cx
     f->b = stats_of(f->busy);
     f->i = stats_of(f->idle);
     ck_assert_uint_eq(f->i.runtime_ns, 0);
-    /* Where it starts: at most the busy queue's longest slice behind it (shares 100: x 10). */
-    f->bound = (f->rec[0].longest_ns + NSEC_PER_MSEC) * 10;
-    ck_assert_msg(f->i.vruntime + f->bound >= f->b.vruntime,
-                  "the idle queue woke at vruntime %llu, the busy one is at %llu",
-                  (unsigned long long)f->i.vruntime, (unsigned long long)f->b.vruntime);
+    /* Where it starts: where the busy queue's last slice began, or later, but not past it. */
+    ck_assert_msg(f->i.vruntime >= f->rec[0].slice_vruntime && f->i.vruntime <= f->b.vruntime,
+                  "the idle queue woke at vruntime %llu, the busy one's last slice began at %llu "
+                  "and it is now at %llu",
+                  (unsigned long long)f->i.vruntime, (unsigned long long)f->rec[0].slice_vruntime,
+                  (unsigned long long)f->b.vruntime);
 
-    /* What it runs before the busy queue has the thread again: about one slice. */
-    f->rec[0].watched_queue = f->idle;
-    f->rec[0].watching = true;
-    while (f->rec[0].watching) {
+    /* What it runs before the busy queue has the thread again: until it is level, no further. */
+    f->last_slice_ns = f->b.runtime_ns - f->rec[0].slice_runtime_ns;
+    f->rec[0].watch = &f->rec[1];
+    while (f->rec[0].watch) {
         rt_sleep(&f->sleep, NSEC_PER_MSEC);
         AWAIT(&f->sleep.future, NULL);
     }
-    f->bound = f->rec[0].longest_ns + f->rec[1].longest_ns + NSEC_PER_MSEC;
-    ck_assert_msg(f->rec[0].watched_runtime_ns <= f->bound,
-                  "the idle queue ran %.1f ms before the busy one ran again (bound %.1f ms)",
-                  f->rec[0].watched_runtime_ns / 1e6, f->bound / 1e6);
+    ck_assert_msg(f->rec[0].watched_runtime_ns * 10 >= f->b.vruntime - f->i.vruntime,
+                  "the busy queue ran again after the idle one ran %.3f ms, %.3f ms short of level",
+                  f->rec[0].watched_runtime_ns / 1e6,
+                  (f->b.vruntime - f->i.vruntime) / 1e7 - f->rec[0].watched_runtime_ns / 1e6);
+    f->bound = f->last_slice_ns + f->rec[0].watched_longest_ns;
+    ck_assert_msg(
+        f->rec[0].watched_runtime_ns <= f->bound,
+        "the idle queue ran %.3f ms before the busy one ran again (bound %.3f ms: the busy "
+        "queue's last slice and the idle one's longest)",
+        f->rec[0].watched_runtime_ns / 1e6, f->bound / 1e6);
     f->stop = true;
     AWAIT(&f->hogs[0].future, NULL);
     AWAIT(&f->hogs[1].future, NULL);
