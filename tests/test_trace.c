@@ -559,7 +559,13 @@ END_TEST
 #if PHASE >= 2
 /* ------------------------------------ phase 2: a timeout cancels its recv */
 
-/* A recv that nothing will answer, under a 1 ms deadline. */
+/*
+ * A recv that nothing will answer, under a 100 ms deadline: long enough
+ * that the executor submits the recv and parks before it passes, even on
+ * a loaded machine. (With 1 ms, a turn slowed by TSan beside two CPU hogs
+ * let the deadline pass before the park, and phase 3 fired the timer
+ * before it submitted anything: another trace.)
+ */
 struct late_recv {
     struct rt_async async;
     int fd;
@@ -575,7 +581,7 @@ static enum rt_poll late_recv_poll(struct rt_future *self, struct rt_context *cx
 
     ASYNC_BEGIN(f, cx, out);
     rt_io_recv(&f->recv, f->fd, f->buf, sizeof(f->buf));
-    rt_timeout(&f->limit, &f->recv.future, 1 * 1000 * 1000);
+    rt_timeout(&f->limit, &f->recv.future, 100 * 1000 * 1000);
     AWAIT(&f->limit.future, &f->res);
     ASYNC_RETURN(f->res);
     ASYNC_END;
@@ -612,13 +618,13 @@ START_TEST(trace_of_a_timeout_that_cancels_its_recv)
         {"task 1 poll", NULL},
         {"req 1 queue", "RECV fd"}, /* queued by its first poll, not yet in the kernel */
 #if PHASE >= 3
-        {"timer 1 start", "1.000 ms"}, /* phase 3: a deadline in the executor's heap */
+        {"timer 1 start", "100.000 ms"}, /* phase 3: a deadline in the executor's heap */
         {"task 1 pending", NULL},
         {"- submit", "1 request"}, /* the recv alone, with the system call that parks */
         {"timer 1 fire", NULL},
         {"task 1 wake", "by timer 1"}, /* woken by the executor's timer, not by a task */
 #else
-        {"req 2 queue", "TIMEOUT 1.000 ms"},
+        {"req 2 queue", "TIMEOUT 100.000 ms"},
         {"task 1 pending", NULL},
         {"- submit", "2 requests"}, /* both, with one system call, after the tasks ran */
         {"req 2 done", "TIMEOUT -> -62"},
