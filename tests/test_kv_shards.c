@@ -36,7 +36,8 @@ __attribute__((format(printf, 2, 3))) static void text_add(struct text *t, const
 
     for (;;) {
         va_start(ap, fmt);
-        n = vsnprintf(t->s + t->len, t->cap - t->len, fmt, ap);
+        /* Before the first realloc, t->s is NULL: measure only (NULL + 0 is undefined in C). */
+        n = vsnprintf(t->s ? t->s + t->len : NULL, t->cap - t->len, fmt, ap);
         va_end(ap);
         if (t->s && (size_t)n < t->cap - t->len)
             break;
