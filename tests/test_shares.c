@@ -70,7 +70,7 @@ struct hog_record {
     uint64_t watched_runtime_ns, watched_longest_ns;
 };
 
-/* The longest slice charged to r's queue so far. Only while r's hog is not running. */
+/* The longest slice charged to r's queue so far. Not in the middle of one of its slices. */
 static uint64_t longest_slice(const struct hog_record *r)
 {
     uint64_t last = stats_of(r->queue).runtime_ns - r->slice_runtime_ns;
@@ -95,11 +95,11 @@ static enum rt_poll hog_poll(struct rt_future *self, struct rt_context *cx, intp
 {
     struct hog *f = (struct hog *)self;
     struct hog_record *rec = f->rec;
-    struct rt_task_queue_stats st = stats_of(rec->queue);
+    struct rt_task_queue_stats st;
 
     rec->polls++;
-    if (st.runtime_ns - rec->slice_runtime_ns > rec->longest_ns)
-        rec->longest_ns = st.runtime_ns - rec->slice_runtime_ns;
+    rec->longest_ns = longest_slice(rec); /* its last slice was charged when it ended */
+    st = stats_of(rec->queue);
     rec->slice_runtime_ns = st.runtime_ns;
     rec->slice_vruntime = st.vruntime;
     if (rec->watch) {

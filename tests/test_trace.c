@@ -562,9 +562,8 @@ END_TEST
 /*
  * A recv that nothing will answer, under a 100 ms deadline: long enough
  * that the executor submits the recv and parks before it passes, even on
- * a loaded machine. (With 1 ms, a turn slowed by TSan beside two CPU hogs
- * let the deadline pass before the park, and phase 3 fired the timer
- * before it submitted anything: another trace.)
+ * a loaded machine under TSan. A deadline that passed first would make
+ * phase 3 fire its timer before it submits the recv: another trace.
  */
 struct late_recv {
     struct rt_async async;
