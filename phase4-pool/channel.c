@@ -178,6 +178,21 @@ static unsigned char *slot(const struct rt_channel *ch, size_t i)
 }
 
 /*
+ * Copy one message into a slot or out of one. The size is known only at run
+ * time, so memcpy() is a call into the C library, which on some machines
+ * costs about a fifth of a message's time (BOOK section 4.11). A message of
+ * one word (a number, a pointer: the common kind) is copied with a constant
+ * size instead, which the compiler turns into one load and one store.
+ */
+static void copy_msg(const struct rt_channel *ch, void *to, const void *from)
+{
+    if (ch->msg_size == sizeof(uint64_t))
+        memcpy(to, from, sizeof(uint64_t));
+    else
+        memcpy(to, from, ch->msg_size);
+}
+
+/*
  * Prefetching: each side asks for the slots it will use AHEAD lines from
  * now, so that the line's trip from the other core overlaps the work on the
  * lines before it. Only for slots already theirs: the sender prefetches
@@ -363,7 +378,7 @@ int rt_channel_try_send(struct rt_channel *ch, const void *msg)
         if (tail - ch->head_seen > ch->mask)
             return 0;
     }
-    memcpy(slot(ch, tail), msg, ch->msg_size);
+    copy_msg(ch, slot(ch, tail), msg);
     ch->tx_next = ++tail;
     RT_TRACE(rt__trace_msg_send(ch->trace_id, tail - 1));
     /* A line of slots is full: show it to the receiver, and ask for the line AHEAD of us. */
@@ -423,7 +438,7 @@ int rt_channel_try_recv(struct rt_channel *ch, void *msg_out)
                 return -ENODATA;
         }
     }
-    memcpy(msg_out, slot(ch, head), ch->msg_size);
+    copy_msg(ch, msg_out, slot(ch, head));
     ch->rx_next = ++head;
     RT_TRACE(rt__trace_msg_recv(ch->trace_id, head - 1));
     /* As for sending: a line at a time, at the end of the turn, and every quarter ring. */
