@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/args.h"
 #include "common/bench.h"
 #include "common/clock.h"
 
@@ -311,12 +312,9 @@ int main(int argc, char **argv)
     double spawn_runs[RUNS], floor_runs[RUNS], yield_runs[RUNS], thread_runs[RUNS];
     double spawn_ns, floor_ns;
 
-    /* An optional BATCH argument, to compare batch sizes by hand. */
-    if (argc > 1) {
-        batch = strtol(argv[1], NULL, 10);
-        if (batch < 1 || batch > TASKS)
-            fail("BATCH must be between 1 and 1000000");
-    }
+    /* An optional BATCH argument, to compare batch sizes by hand: digits only, 1 to TASKS. */
+    if (argc > 1 && !args_number("bench/executor", "BATCH", argv[1], 1, TASKS, &batch))
+        return 2; /* a bad command line */
 
     /*
      * Start a thread before anything is timed. From the first pthread_create

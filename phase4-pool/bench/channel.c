@@ -73,6 +73,7 @@
 #define _GNU_SOURCE /* pthread_setaffinity_np and the CPU_* macros are GNU extensions */
 #include "rt.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
@@ -503,9 +504,10 @@ int main(int argc, char **argv)
         char *end;
         unsigned long n;
 
+        /* A digit first: strtoul() would skip blanks and take a sign (" -1" wraps around). */
         errno = 0;
         n = strtoul(argv[1], &end, 10);
-        if (argc > 2 || errno != 0 || end == argv[1] || *end != '\0' || argv[1][0] == '-' ||
+        if (argc > 2 || errno != 0 || !isdigit((unsigned char)argv[1][0]) || *end != '\0' ||
             n < 2 || n > MAX_SLOTS || (n & (n - 1)) != 0) {
             /* A power of two, as the channel rounds its capacity up to one (channel.h). */
             fprintf(stderr,

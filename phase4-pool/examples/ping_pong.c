@@ -28,9 +28,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/args.h"
 #include "common/bench.h"
 #include "common/clock.h"
 #include "rt.h"
+
+/*
+ * The most round trips: a hundred times the default. Their times take 8 MB,
+ * and at 10 us or more per parked round trip they last 10 s or more.
+ */
+#define MAX_ROUNDS  1000000
+/* The longest --spin: the pool refuses a spin_before_park_ns over a second (executor.c). */
+#define MAX_SPIN_NS ((long)NSEC_PER_SEC)
 
 /* What both shards share; main() owns it and outlives the pool. */
 struct game {
@@ -126,6 +135,21 @@ static int usage(const char *prog)
     return 2;
 }
 
+/* Free what main() made, on a way out before the game was played: both channels and the times. */
+static void game_free(struct game *g)
+{
+    /* A channel is freed with the last of its two ends (channel.h). */
+    if (g->there) {
+        rt_channel_close_tx(g->there);
+        rt_channel_close_rx(g->there);
+    }
+    if (g->back) {
+        rt_channel_close_tx(g->back);
+        rt_channel_close_rx(g->back);
+    }
+    free(g->rtt_ns);
+}
+
 int main(int argc, char **argv)
 {
     struct rt_pool_builder b = RT_POOL_BUILDER_INIT;
@@ -139,16 +163,21 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i += 2) {
         if (i + 1 >= argc)
             return usage(argv[0]);
-        if (strcmp(argv[i], "--rounds") == 0 && (g.rounds = atol(argv[i + 1])) > 0)
-            continue;
-        if (strcmp(argv[i], "--spin") == 0 && (spin = atol(argv[i + 1])) >= 0)
-            continue;
-        return usage(argv[0]);
+        if (strcmp(argv[i], "--rounds") == 0) {
+            if (!args_number("ping_pong", argv[i], argv[i + 1], 1, MAX_ROUNDS, &g.rounds))
+                return usage(argv[0]);
+        } else if (strcmp(argv[i], "--spin") == 0) {
+            if (!args_number("ping_pong", argv[i], argv[i + 1], 0, MAX_SPIN_NS, &spin))
+                return usage(argv[0]);
+        } else {
+            return usage(argv[0]);
+        }
     }
     g.rtt_ns = calloc((size_t)g.rounds, sizeof(double));
     if (!g.rtt_ns || rt_channel_create(2, sizeof(uint64_t), &g.there) < 0 ||
         rt_channel_create(2, sizeof(uint64_t), &g.back) < 0) {
         fprintf(stderr, "ping_pong: out of memory\n");
+        game_free(&g);
         return 1;
     }
 
@@ -157,7 +186,9 @@ int main(int argc, char **argv)
     if (sched_getaffinity(0, sizeof(mask), &mask) == 0 && CPU_COUNT(&mask) >= 2)
         b.placement.kind = RT_PLACEMENT_SPREAD;
     if (rt_pool_start(&b, make_player, &g, &pool) < 0) {
+        /* No shard ever ran (rt_pool_start is all or nothing): every end is still main()'s. */
         fprintf(stderr, "ping_pong: %s\n", rt_last_error());
+        game_free(&g);
         return 1;
     }
     printf("ping_pong: shard 0 on CPU %d, shard 1 on CPU %d (-1: unbound), %ld round trips, "
@@ -167,6 +198,7 @@ int main(int argc, char **argv)
     rt_pool_join(pool, out);
     if (out[0] < 0) {
         fprintf(stderr, "ping_pong: a round trip brought back the wrong number\n");
+        free(g.rtt_ns);
         return 1;
     }
     median = bench_median(g.rtt_ns, (size_t)g.rounds); /* sorts them: the p99 is an index */

@@ -24,6 +24,7 @@
  *      and the same with --placement pack: max-spread against max-pack on two sockets.
  */
 #define _GNU_SOURCE /* sched_getcpu(), sched_getaffinity(), CPU_* and pthread_getname_np() */
+#include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
@@ -32,10 +33,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/args.h"
 #include "rt.h"
 
 #define MAX_SHARDS 1024
-#define MAX_CPUS   CPU_SETSIZE
+#define MAX_CPUS   CPU_SETSIZE /* CPUs 0 to MAX_CPUS - 1, as placement.c takes them */
 
 /* What one shard says about itself; each shard writes only its own, main() reads after the join. */
 struct hello {
@@ -91,21 +93,39 @@ static void print_cpus(const cpu_set_t *set)
     }
 }
 
-/* Parse "0-3,6" into `out`; returns how many CPUs, or -1. */
+/*
+ * One CPU number of a list, at `s`: digits only (strtol alone would skip
+ * blanks and take a sign), from 0 to MAX_CPUS - 1, so it cannot wrap when
+ * stored in an int. Returns it and sets *end past it, or returns -1.
+ */
+static long parse_cpu(const char *s, char **end)
+{
+    long cpu;
+
+    if (!isdigit((unsigned char)s[0]))
+        return -1;
+    errno = 0;
+    cpu = strtol(s, end, 10);
+    return errno == ERANGE || cpu >= MAX_CPUS ? -1 : cpu;
+}
+
+/*
+ * Parse "0-3,6" into `out`; returns how many CPUs, or -1. An empty item
+ * ("1,", "0,,1") is refused.
+ */
 static int parse_cpus(const char *s, int *out, int max)
 {
     int n = 0;
 
     while (*s) {
         char *end;
-        long lo = strtol(s, &end, 10), hi = lo;
+        long lo = parse_cpu(s, &end), hi = lo;
 
-        if (end == s || lo < 0)
+        if (lo < 0)
             return -1;
         if (*end == '-') {
-            s = end + 1;
-            hi = strtol(s, &end, 10);
-            if (end == s || hi < lo)
+            hi = parse_cpu(end + 1, &end);
+            if (hi < lo)
                 return -1;
         }
         for (long c = lo; c <= hi; c++) {
@@ -113,9 +133,11 @@ static int parse_cpus(const char *s, int *out, int max)
                 return -1;
             out[n++] = (int)c;
         }
-        s = *end == ',' ? end + 1 : end;
+        if (*end == ',' && end[1] == '\0')
+            return -1; /* a list that ends with a comma: an empty last item */
         if (*end && *end != ',')
             return -1;
+        s = *end == ',' ? end + 1 : end;
     }
     return n;
 }
@@ -189,6 +211,14 @@ static int usage(const char *prog)
     return 2;
 }
 
+/* Say on stderr why a CPU list was refused; returns false, for main()'s `ok`. */
+static bool bad_cpu_list(const char *opt, const char *val)
+{
+    fprintf(stderr, "pool_hello: %s %s: not a list of up to %d CPUs from 0 to %d, such as 0-3,6\n",
+            opt, val, MAX_CPUS, MAX_CPUS - 1);
+    return false;
+}
+
 static int kind_of(const char *name)
 {
     for (int k = RT_PLACEMENT_UNBOUND; k <= RT_PLACEMENT_CUSTOM; k++)
@@ -206,6 +236,7 @@ int main(int argc, char **argv)
     struct rt_pool *pool;
     char why[256];
     int ncpus = -1, nallowed = -1, kind = RT_PLACEMENT_SPREAD, n, err;
+    long shards = 0; /* 0: not given */
 
     for (int i = 1; i < argc; i += 2) {
         const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -216,11 +247,11 @@ int main(int argc, char **argv)
         else if (strcmp(opt, "--placement") == 0)
             ok = (kind = kind_of(val)) >= 0;
         else if (strcmp(opt, "--shards") == 0)
-            ok = (b.shards = (unsigned)atoi(val)) > 0 && b.shards <= MAX_SHARDS;
+            ok = args_number("pool_hello", opt, val, 1, MAX_SHARDS, &shards);
         else if (strcmp(opt, "--cpus") == 0)
-            ok = (ncpus = parse_cpus(val, cpus, MAX_CPUS)) > 0;
+            ok = (ncpus = parse_cpus(val, cpus, MAX_CPUS)) > 0 || bad_cpu_list(opt, val);
         else if (strcmp(opt, "--allowed") == 0)
-            ok = (nallowed = parse_cpus(val, allowed, MAX_CPUS)) >= 0;
+            ok = (nallowed = parse_cpus(val, allowed, MAX_CPUS)) >= 0 || bad_cpu_list(opt, val);
         else if (strcmp(opt, "--sysfs-root") == 0)
             p->sysfs_root = val;
         else
@@ -229,6 +260,7 @@ int main(int argc, char **argv)
             return usage(argv[0]);
     }
     p->kind = (enum rt_placement_kind)kind;
+    b.shards = (unsigned)shards;
     if (ncpus > 0) {
         p->cpus = cpus;
         p->ncpus = (size_t)ncpus;

@@ -35,6 +35,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "common/args.h"
 #include "rt.h"
 
 #define BUF_SIZE   (16 * 1024) /* per connection: what one receive may bring */
@@ -239,7 +240,10 @@ static int signals_to_fd(void)
     return signalfd(-1, &set, SFD_CLOEXEC);
 }
 
-/* Listening sockets for `n` shards on one port; the first picks it when `port` is 0. */
+/*
+ * Listening sockets for `n` shards on one port; the first picks it when `port` is 0.
+ * Returns the port, or -1 with none of the sockets open.
+ */
 static int listen_all(struct server *s, unsigned n, const char *host, long port)
 {
     for (unsigned k = 0; k < n; k++) {
@@ -247,6 +251,8 @@ static int listen_all(struct server *s, unsigned n, const char *host, long port)
 
         if (fd < 0) {
             fprintf(stderr, "sharded_echo: listen on %s port %ld: %s\n", host, port, strerror(-fd));
+            while (k > 0)
+                close(s->shards[--k].listen_fd);
             return -1;
         }
         s->shards[k].listen_fd = fd;
@@ -261,7 +267,9 @@ int main(int argc, char **argv)
     static intptr_t sig[MAX_SHARDS]; /* each shard's output: the signal that stopped it */
     struct rt_pool_builder b = RT_POOL_BUILDER_INIT;
     const char *host = "127.0.0.1";
-    long port = -1;
+    long port = -1, shards = 0;   /* shards 0: one per CPU */
+    struct sockaddr_storage addr; /* only to check the host early */
+    socklen_t addr_len;
     struct rt_pool *pool;
     cpu_set_t mask;
     int got_port, cpus;
@@ -269,17 +277,28 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i += 2) {
         if (i + 1 >= argc)
             return usage(argv[0]);
-        if (strcmp(argv[i], "--host") == 0)
+        if (strcmp(argv[i], "--host") == 0) {
             host = argv[i + 1];
-        else if (strcmp(argv[i], "--port") == 0)
-            port = atol(argv[i + 1]);
-        else if (strcmp(argv[i], "--shards") == 0)
-            b.shards = (unsigned)atoi(argv[i + 1]);
-        else
+        } else if (strcmp(argv[i], "--port") == 0) {
+            if (!args_number("sharded_echo", argv[i], argv[i + 1], 0, 65535, &port))
+                return usage(argv[0]);
+        } else if (strcmp(argv[i], "--shards") == 0) {
+            if (!args_number("sharded_echo", argv[i], argv[i + 1], 1, MAX_SHARDS, &shards))
+                return usage(argv[0]);
+        } else {
             return usage(argv[0]);
+        }
     }
-    if (port < 0 || port > 65535 || b.shards > MAX_SHARDS)
+    if (port < 0)
         return usage(argv[0]);
+    if (rt_sockaddr(host, 0, &addr, &addr_len) < 0) {
+        fprintf(stderr,
+                "sharded_echo: %s: not a numeric IPv4 or IPv6 address (looking up a name "
+                "would block the executor)\n",
+                host);
+        return 2;
+    }
+    b.shards = (unsigned)shards;
     cpus = sched_getaffinity(0, sizeof(mask), &mask) == 0 ? CPU_COUNT(&mask) : 1;
     if (b.shards == 0)
         b.shards = (unsigned)(cpus < MAX_SHARDS ? cpus : MAX_SHARDS);
@@ -295,10 +314,16 @@ int main(int argc, char **argv)
         return 1;
     }
     got_port = listen_all(&server, b.shards, host, port);
-    if (got_port < 0)
+    if (got_port < 0) {
+        close(server.signal_fd);
         return 1;
+    }
     if (rt_pool_start(&b, make_serve, &server, &pool) < 0) {
+        /* No shard ever ran (rt_pool_start is all or nothing): the sockets are all still ours. */
         fprintf(stderr, "sharded_echo: %s\n", rt_last_error());
+        for (unsigned k = 0; k < b.shards; k++)
+            close(server.shards[k].listen_fd);
+        close(server.signal_fd);
         return 1;
     }
     printf("sharded_echo: %u shards (placement %s) listening on %s port %d\n", b.shards,

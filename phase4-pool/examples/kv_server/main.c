@@ -12,6 +12,7 @@
  * listens, and then only waits for a signal; on one, it tells every shard
  * to stop (an eventfd they all read) and joins them.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <malloc.h>
@@ -25,10 +26,20 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "common/args.h"
 #include "rt.h"
 #include "server.h"
 
 #define MESH_SLOTS 1024 /* messages in flight from one shard to another before the sender waits */
+
+/*
+ * The most shards. The mesh has a channel from every shard to every other,
+ * each of MESH_SLOTS slots of KV_MSG_SIZE bytes (64 KiB), so its memory
+ * grows with the square of the shard count: 64 shards make 4,032 channels,
+ * 252 MiB of slots at most (a page costs memory once a message touches it),
+ * where 1024 shards would ask for 64 GiB and run out of memory.
+ */
+#define MAX_SHARDS 64
 
 struct options {
     const char *host;
@@ -43,14 +54,16 @@ static int usage(const char *prog)
     fprintf(stderr,
             "usage: %s --port P [--host 127.0.0.1] [--shards N] [--placement "
             "spread|pack|unbound]\n"
-            "          [--max-bulk 512mb] [--max-query 1gb]   (P = 0: any free port)\n",
-            prog);
+            "          [--max-bulk 512mb] [--max-query 1gb]   (P = 0: any free port; N: 1 to %d)\n",
+            prog, MAX_SHARDS);
     return 2;
 }
 
-/* A size as Redis's configuration writes them: 1000, 64k, 64kb, 512mb, 1gb (k = 1000, kb = 1024).
+/*
+ * A size as Redis's configuration writes them: 1000, 64k, 64kb, 512mb, 1gb (k = 1000, kb = 1024),
+ * given for `option`. Anything else is refused with a message on stderr.
  */
-static int parse_size(const char *s, size_t *out)
+static int parse_size(const char *option, const char *s, size_t *out)
 {
     static const struct {
         const char *suffix;
@@ -62,16 +75,22 @@ static int parse_size(const char *s, size_t *out)
     char *end;
     unsigned long long n;
 
-    errno = 0;
-    n = strtoull(s, &end, 10);
-    if (end == s || *s == '-' || errno)
-        return -1;
-    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-        if (strcasecmp(end, units[i].suffix) == 0 && n <= SIZE_MAX / units[i].unit && n > 0) {
-            *out = (size_t)(n * units[i].unit);
-            return 0;
+    /*
+     * A digit first: strtoull() would skip blanks and take a sign, and " -5"
+     * would wrap around to 2^64 - 5.
+     */
+    if (isdigit((unsigned char)s[0])) {
+        errno = 0;
+        n = strtoull(s, &end, 10);
+        for (size_t i = 0; errno == 0 && i < sizeof(units) / sizeof(units[0]); i++) {
+            if (strcasecmp(end, units[i].suffix) == 0 && n <= SIZE_MAX / units[i].unit && n > 0) {
+                *out = (size_t)(n * units[i].unit);
+                return 0;
+            }
         }
     }
+    fprintf(stderr, "kv_server: %s %s: not a size above 0 (e.g. 1000, 64k, 64kb, 512mb, 1gb)\n",
+            option, s);
     return -1;
 }
 
@@ -81,22 +100,23 @@ static int parse_options(int argc, char **argv, struct options *o)
                           .port = -1,
                           .max_bulk = 512 * 1024 * 1024,
                           .max_query = 1024 * 1024 * 1024};
+    struct sockaddr_storage addr; /* only to check the host early */
+    socklen_t len;
+
     for (int i = 1; i < argc; i += 2) {
         const char *name = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
-        char *end;
 
         if (!value)
             return -1;
         if (strcmp(name, "--host") == 0) {
             o->host = value;
         } else if (strcmp(name, "--port") == 0) {
-            o->port = strtol(value, &end, 10);
-            if (*value == '\0' || *end != '\0' || o->port < 0 || o->port > 65535)
+            if (!args_number("kv_server", name, value, 0, 65535, &o->port))
                 return -1;
         } else if (strcmp(name, "--shards") == 0) {
-            long n = strtol(value, &end, 10);
+            long n;
 
-            if (*value == '\0' || *end != '\0' || n < 1 || n > 1024)
+            if (!args_number("kv_server", name, value, 1, MAX_SHARDS, &n))
                 return -1;
             o->shards = (unsigned)n;
         } else if (strcmp(name, "--placement") == 0) {
@@ -104,16 +124,23 @@ static int parse_options(int argc, char **argv, struct options *o)
             if (strcmp(value, "spread") && strcmp(value, "pack") && strcmp(value, "unbound"))
                 return -1;
         } else if (strcmp(name, "--max-bulk") == 0) {
-            if (parse_size(value, &o->max_bulk) < 0)
+            if (parse_size(name, value, &o->max_bulk) < 0)
                 return -1;
         } else if (strcmp(name, "--max-query") == 0) {
-            if (parse_size(value, &o->max_query) < 0)
+            if (parse_size(name, value, &o->max_query) < 0)
                 return -1;
         } else {
             return -1;
         }
     }
-    return o->port < 0 ? -1 : 0;
+    if (o->port < 0)
+        return -1;
+    /* A name such as "localhost" would need a lookup: only addresses are taken. */
+    if (rt_sockaddr(o->host, 0, &addr, &len) < 0) {
+        fprintf(stderr, "kv_server: %s: not a numeric IPv4 or IPv6 address\n", o->host);
+        return -1;
+    }
+    return 0;
 }
 
 /*
@@ -126,8 +153,8 @@ static void choose_placement(struct options *o, struct rt_placement *p)
     char why[256];
     int cpus = rt_topology_read(&(struct rt_placement){0}, NULL, 0, why, sizeof(why));
 
-    if (o->shards == 0)
-        o->shards = cpus > 0 ? (unsigned)cpus : 1;
+    if (o->shards == 0) /* one per CPU, up to MAX_SHARDS (the mesh's memory) */
+        o->shards = cpus > 0 ? (unsigned)(cpus < MAX_SHARDS ? cpus : MAX_SHARDS) : 1;
     if (!o->placement)
         o->placement = cpus > 0 && o->shards <= (unsigned)cpus ? "spread" : "unbound";
     *p = (struct rt_placement){.kind = strcmp(o->placement, "spread") == 0 ? RT_PLACEMENT_SPREAD
@@ -141,16 +168,10 @@ static void choose_placement(struct options *o, struct rt_placement *p)
  * join the group (a second kv_server started on the same port by mistake
  * would silently take half the connections), so a given port is first bound
  * alone, without it: if anything listens there, that fails as it should.
+ * On a failure it says why and returns -1 with none of its sockets open.
  */
 static int listen_all(const struct options *o, int *fds, int *port)
 {
-    struct sockaddr_storage addr;
-    socklen_t len;
-
-    if (rt_sockaddr(o->host, 0, &addr, &len) < 0) {
-        fprintf(stderr, "kv_server: %s: not a numeric IPv4 or IPv6 address\n", o->host);
-        return -1;
-    }
     *port = (int)o->port;
     if (*port != 0) {
         int probe = rt_tcp_listen(o->host, (uint16_t)*port, 1);
@@ -175,6 +196,14 @@ static int listen_all(const struct options *o, int *fds, int *port)
             *port = rt_tcp_port(fds[0]);
     }
     return 0;
+}
+
+/* Close the `n` listening sockets in `fds`, and free the array. */
+static void close_all(int *fds, unsigned n)
+{
+    for (unsigned k = 0; k < n; k++)
+        close(fds[k]);
+    free(fds);
 }
 
 /*
@@ -235,8 +264,14 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &signals, NULL);
 
     fds = calloc(o.shards, sizeof(*fds));
-    if (!fds || listen_all(&o, fds, &port) < 0)
+    if (!fds) {
+        fprintf(stderr, "kv_server: out of memory\n");
         return 1;
+    }
+    if (listen_all(&o, fds, &port) < 0) {
+        free(fds); /* listen_all() closed the sockets it had opened */
+        return 1;
+    }
     srv = (struct kv_server){
         .cfg = {o.host, port, o.shards, o.max_bulk, o.max_query},
         .listen_fds = fds,
@@ -244,6 +279,7 @@ int main(int argc, char **argv)
     };
     if (srv.stop_fd < 0) {
         perror("kv_server: eventfd");
+        close_all(fds, o.shards);
         return 1;
     }
 
@@ -253,7 +289,10 @@ int main(int argc, char **argv)
     b.mesh_msg_size = KV_MSG_SIZE;
     err = rt_pool_start(&b, kv_shard_main, &srv, &pool);
     if (err < 0) {
+        /* No shard ever ran (rt_pool_start cleans up after itself): all that is left is ours. */
         fprintf(stderr, "kv_server: %s\n", rt_last_error());
+        close_all(fds, o.shards);
+        close(srv.stop_fd);
         return 1;
     }
     printf("kv_server: listening on %s port %d, %u shard%s (%s)\n", o.host, port, o.shards,
@@ -268,10 +307,8 @@ int main(int argc, char **argv)
         return 1;
     }
     rt_pool_join(pool, NULL);
-    for (unsigned k = 0; k < o.shards; k++)
-        close(fds[k]);
+    close_all(fds, o.shards);
     close(srv.stop_fd);
-    free(fds);
     printf("kv_server: %s: every connection closed, %u shard%s joined\n",
            sig == SIGINT ? "SIGINT" : "SIGTERM", o.shards, o.shards == 1 ? "" : "s");
     return 0;
