@@ -39,8 +39,8 @@ READING_ORDER_2 := reactor.h reactor.c io.h io.c executor.c executor.h file.h fi
 READING_ORDER_3 := reactor.h reactor.c executor.h executor.c timers.h timers.c timer.h timer.c \
 	preempt.h preempt.c scheduling.h task_queue.h task_queue.c task.h task.c
 READING_ORDER_4 := placement.h placement.c pool.h pool.c executor.h executor.c channel.h channel.c \
-	deferred.h mesh.h mesh.c percore.h percore.c task.h task.c reactor.h reactor.c io.h io.c \
-	net.h net.c rt.h
+	deferred.h mesh.h mesh.c percore.h percore.c task.h task.c reactor.h reactor.c join.c io.h \
+	io.c net.h net.c rt.h
 
 # -D_DEFAULT_SOURCE: C11 plus the POSIX and BSD interfaces (clock_gettime, sockets);
 # a file that needs GNU extensions defines _GNU_SOURCE itself and says why.
