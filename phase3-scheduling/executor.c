@@ -17,6 +17,7 @@
 #include "executor.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdalign.h>
 #include <stdarg.h>
@@ -55,6 +56,7 @@ struct rt_executor {
     uint64_t slice_start;           /* when the running queue's slice began */
     bool yield_requested;           /* a task called rt_yield_now(): end the slice */
     struct rt_wait_notify *waiters; /* tasks waiting for another thread's notification */
+    pthread_t maker;                /* the thread that made it (see check_thread) */
 
     /*
      * Written by other threads. On a cache line of their own, so that their
@@ -159,6 +161,7 @@ int rt_executor_create(const struct rt_builder *b, struct rt_executor **out)
     rt__timers_init(&ex->timers);
     ex->slice_ns = b->preempt_slice_ns ? b->preempt_slice_ns : RT_SLICE_DEFAULT_NS;
     ex->spin_ns = b->spin_before_park_ns;
+    ex->maker = pthread_self();
     atomic_init(&ex->notified, 0);
     atomic_init(&ex->sleeping, AWAKE);
     ignore_sigpipe();
@@ -351,6 +354,21 @@ static void park(struct rt_executor *ex)
     atomic_store(&ex->sleeping, AWAKE);
 }
 
+/*
+ * A ring made in DEFER mode is IORING_SETUP_SINGLE_ISSUER: the kernel takes
+ * requests from the thread that made it and answers any other with -EEXIST.
+ * So an executor in that mode is run and destroyed where it was made; in
+ * the other modes it may move to another thread between runs.
+ */
+static void check_thread(const struct rt_executor *ex, const char *what)
+{
+    if (ex->reactor.mode == RT_RING_DEFER && !pthread_equal(ex->maker, pthread_self()))
+        rt__die("%s: this executor was made on another thread, and its ring (mode \"defer\", "
+                "IORING_SETUP_SINGLE_ISSUER) takes requests from that thread only; fix: make the "
+                "executor on the thread that uses it, or choose ring_mode RT_RING_COOP",
+                what);
+}
+
 intptr_t rt_executor_run(struct rt_executor *ex, const struct rt_future *main, size_t size)
 {
     struct rt_task *main_task;
@@ -362,6 +380,7 @@ intptr_t rt_executor_run(struct rt_executor *ex, const struct rt_future *main, s
         rt__die("rt_executor_run: an executor is already running on this thread");
     if (ex->running)
         rt__die("rt_executor_run: this executor is already running on another thread");
+    check_thread(ex, "rt_executor_run");
     current = ex;
     ex->running = true;
     RT_TRACE(rt__trace_run(ex->trace_id));
@@ -680,6 +699,7 @@ void rt_executor_destroy(struct rt_executor *ex)
     ASSERT_ARG(ex);
     if (ex->running)
         rt__die("rt_executor_destroy: the executor is running");
+    check_thread(ex, "rt_executor_destroy");
     RT_TRACE(rt__trace_destroy(ex->trace_id));
     cancel_all_tasks(ex);
 

@@ -62,6 +62,7 @@
 #define AHEAD        4 /* lines: how far ahead of itself each side prefetches slots */
 #define CAPACITY_MAX (1u << 24)
 #define MSG_SIZE_MAX 65536u
+#define RING_MAX     ((size_t)1 << 30) /* bytes of slots: each limit above allows far more */
 
 struct rt_channel {
     /* The sender's own line: only the sender's thread reads or writes it. */
@@ -137,11 +138,13 @@ int rt_channel_create(size_t capacity, size_t msg_size, struct rt_channel **out)
         return -EINVAL;
     while (cap < capacity)
         cap *= 2;
+    if (cap * msg_size > RING_MAX) /* at most 2^24 * 2^16: no overflow in 64 bits */
+        return -EINVAL;
     ch = aligned_alloc(CACHE_LINE, sizeof(*ch));
     if (!ch)
         rt__die("out of memory allocating a channel");
     memset(ch, 0, sizeof(*ch));
-    /* At most 2^24 * 2^16 bytes, rounded up to whole lines: no overflow in 64 bits. */
+    /* At most RING_MAX bytes, rounded up to whole lines. */
     ch->slots =
         aligned_alloc(CACHE_LINE, (cap * msg_size + CACHE_LINE - 1) & ~(size_t)(CACHE_LINE - 1));
     if (!ch->slots)
@@ -237,23 +240,27 @@ static void release_end(struct rt_channel *ch)
 
 /*
  * This end now belongs to the running executor; another executor using it
- * is a bug. A send calls this only when tx_unchecked is 0 (a receive, when
- * rx_unchecked is): on the first use of an end, and then on the first use
- * after each end-of-turn check. Every turn of the owner ends with that
- * check, so an executor that uses the end after the owner's turn, on this
- * thread or another, is caught. Per message it would cost a call to
+ * is a bug, and so is using it after it was closed (the other side's close
+ * may free the channel at any moment). A send calls this only when
+ * tx_unchecked is 0 (a receive, when rx_unchecked is): on the first use of
+ * an end, on the first use after each end-of-turn check, and on the first
+ * use after its close. Every turn of the owner ends with that check, so an
+ * executor that uses the end after the owner's turn, on this thread or
+ * another, is caught. Per message it would cost a call to
  * rt_executor_current() on each side: bench/channel moves about a fifth
  * more messages a second without those calls. Two
  * threads using one end at the same moment race on everything here, and
  * were never caught reliably (both can find `end` empty).
  */
-static void attach(_Atomic(struct rt_executor *) *end, const char *which)
+static void attach(_Atomic(struct rt_executor *) *end, atomic_bool *closed, const char *which)
 {
     struct rt_executor *ex = rt_executor_current(), *had;
 
     /* First: with no executor running, an end nobody has used yet would look "ours". */
     if (!ex)
         rt__die("a channel's %s end was used outside an executor", which);
+    if (atomic_load_explicit(closed, memory_order_relaxed))
+        rt__die("a channel's %s end was used after it was closed", which);
     had = atomic_load_explicit(end, memory_order_relaxed);
     if (had == ex)
         return;
@@ -345,6 +352,7 @@ void rt_channel_close_tx(struct rt_channel *ch)
     if (atomic_exchange_explicit(&ch->tx_closed, true, memory_order_release))
         rt__die("a channel's sending end was closed twice");
     rt__deferred_cancel(&ch->tx_wake); /* the channel may be gone after release_end() */
+    ch->tx_unchecked = 0;              /* so a send after the close is caught (attach) */
     RT_TRACE(rt__trace_channel_close(ch->trace_id, "sending"));
     wake_other(&ch->rx_waiting, &ch->rx_ex);
     release_end(ch);
@@ -355,6 +363,7 @@ void rt_channel_close_rx(struct rt_channel *ch)
     if (atomic_exchange_explicit(&ch->rx_closed, true, memory_order_release))
         rt__die("a channel's receiving end was closed twice");
     rt__deferred_cancel(&ch->rx_wake); /* the channel may be gone after release_end() */
+    ch->rx_unchecked = 0;              /* so a receive after the close is caught (attach) */
     RT_TRACE(rt__trace_channel_close(ch->trace_id, "receiving"));
     wake_other(&ch->tx_waiting, &ch->tx_ex);
     release_end(ch);
@@ -367,7 +376,7 @@ int rt_channel_try_send(struct rt_channel *ch, const void *msg)
     size_t tail = ch->tx_next;
 
     if (ch->tx_unchecked == 0)
-        attach(&ch->tx_ex, "sending"); /* once per batch: see attach() */
+        attach(&ch->tx_ex, &ch->tx_closed, "sending"); /* once per batch: see attach() */
     if (atomic_load_explicit(&ch->rx_closed, memory_order_relaxed))
         return -EPIPE;
     if (tail - ch->head_seen > ch->mask) {
@@ -423,7 +432,7 @@ int rt_channel_try_recv(struct rt_channel *ch, void *msg_out)
     size_t head = ch->rx_next;
 
     if (ch->rx_unchecked == 0)
-        attach(&ch->rx_ex, "receiving"); /* once per batch: see attach() */
+        attach(&ch->rx_ex, &ch->rx_closed, "receiving"); /* once per batch: see attach() */
     if (head == ch->tail_seen) {
         /* Empty as far as we knew. Acquire: the bytes of the messages we now see are there. */
         if (one_thread(ch))

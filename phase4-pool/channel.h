@@ -37,13 +37,17 @@ struct rt_channel;
  * receives; using an end from another executor stops the program. Each side
  * may ring the other's doorbell, so both executors must outlive the channel:
  * destroy an executor only once every channel it used is freed (the pool in
- * pool.h does it in that order).
+ * pool.h does it in that order). So close an end on its own executor's
+ * thread too: a close rings the other side, and from a third thread that
+ * ring can come after the other side has seen the close, finished, and had
+ * its executor destroyed (a shard of a pool, say).
  *
  * Make a channel of `capacity` slots (rounded up to a power of two, at
- * least 2, at most 1 << 24) of `msg_size` bytes each (1 to 65536). Returns
- * 0, or -EINVAL for sizes out of range. Both ends are open; each must be
- * closed once, with rt_channel_close_tx() and rt_channel_close_rx() (closing
- * one twice stops the program, if the other is still open to notice).
+ * least 2, at most 1 << 24) of `msg_size` bytes each (1 to 65536), 1 GiB
+ * of slots at most. Returns 0, or -EINVAL for sizes out of range. Both ends are open; each must be
+ * closed once, with rt_channel_close_tx() and rt_channel_close_rx(). Closing
+ * one twice, or using one after its close, stops the program, if the other
+ * end is still open to notice.
  */
 int rt_channel_create(size_t capacity, size_t msg_size, struct rt_channel **out);
 

@@ -114,6 +114,11 @@ void rt_executor_destroy(struct rt_executor *ex);
  * until that one is finished, and return its output. Stops the program if
  * the main future is pending while no task is runnable and no I/O is in
  * flight: with nothing that could ever wake it, that is a deadlock.
+ *
+ * Phase 3: an executor whose ring is in DEFER mode (RT_RING_AUTO's choice
+ * on Linux 6.1 and later) is run and destroyed on the thread that made it,
+ * the only thread its ring takes requests from; another thread stops the
+ * program with a message saying so. In the other modes it may move.
  */
 intptr_t rt_executor_run(struct rt_executor *ex, const struct rt_future *main, size_t size);
 

@@ -116,6 +116,8 @@ void rt__percore_free_slow(struct rt_percore *pc, void *block, size_t size)
         release(pc, block, l->block_size);
         return;
     }
+    /* The link goes in the first word, which a block of fewer bytes was not given (ASan). */
+    ASAN_UNPOISON_MEMORY_REGION(block, sizeof(void *));
     memcpy(block, &l->first, sizeof(void *));
     l->first = block;
     l->len++;

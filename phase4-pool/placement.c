@@ -21,6 +21,9 @@
 /* CPU numbers this file handles: the size of a cpu_set_t. */
 #define MAX_CPUS CPU_SETSIZE
 
+/* The largest core, package or node number taken from sysfs: far above any machine's. */
+#define MAX_ID 1000000
+
 const char *rt_placement_name(enum rt_placement_kind kind)
 {
     static const char *const names[] = {"unbound", "fenced", "spread", "pack", "custom"};
@@ -37,7 +40,8 @@ static int read_line(const char *root, const char *path, char *buf, size_t len)
     FILE *f;
     int err = 0;
 
-    snprintf(full, sizeof(full), "%s/%s", root, path);
+    if ((size_t)snprintf(full, sizeof(full), "%s/%s", root, path) >= sizeof(full))
+        return -ENAMETOOLONG;
     f = fopen(full, "r");
     if (!f)
         return -errno;
@@ -57,7 +61,7 @@ static int read_int(const char *root, const char *path, int *out)
     if (err < 0)
         return err;
     v = strtol(buf, &end, 10);
-    if (end == buf || v < -1 || v > 1000000)
+    if (end == buf || v < -1 || v > MAX_ID)
         return -EINVAL;
     *out = (int)v;
     return 0;
@@ -111,7 +115,7 @@ static int cpu_node(const char *root, int cpu)
         if (strncmp(e->d_name, "node", 4) != 0)
             continue;
         n = strtol(e->d_name + 4, &end, 10);
-        if (end != e->d_name + 4 && *end == '\0' && n >= 0) {
+        if (end != e->d_name + 4 && *end == '\0' && n >= 0 && n <= MAX_ID) {
             node = (int)n;
             break;
         }

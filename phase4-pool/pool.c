@@ -186,6 +186,10 @@ static int count_shards(const struct rt_pool_builder *b, char *why, size_t why_l
     if ((kind == RT_PLACEMENT_CUSTOM || kind == RT_PLACEMENT_FENCED) && b->placement.ncpus > 0)
         return b->placement.ncpus > 1024 ? -EINVAL : (int)b->placement.ncpus;
     n = rt_topology_read(&b->placement, NULL, 0, why, why_len);
+    if (n == 0)
+        snprintf(why, why_len,
+                 "one shard per usable CPU, and there is none: no online CPU is in the allowed set "
+                 "(the affinity mask, or the placement's `allowed` list)");
     return n == 0 ? -EINVAL : n;
 }
 

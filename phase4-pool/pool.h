@@ -54,7 +54,10 @@ struct rt_pool_builder {
 /*
  * Build shard `shard`'s main future in `buf` (RT_SHARD_FUTURE_MAX bytes,
  * aligned for any type) and return its size. Called on the shard's own
- * thread, once every shard's executor exists, just before it runs.
+ * thread, once every shard's executor exists, just before it runs: that
+ * may be after rt_pool_start() has returned, so `arg`, and what it points
+ * to, must stay valid until rt_pool_join() (not a local of a function that
+ * returns before the join).
  */
 typedef size_t (*rt_shard_fn)(unsigned shard, void *arg, void *buf);
 

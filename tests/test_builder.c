@@ -10,6 +10,9 @@
  * preempt_slice_ns over RT_SLICE_MAX_NS, or spin_before_park_ns over a
  * second is refused with -EINVAL, rt_last_error() naming the field, and
  * nothing made (the leak check), while the limits themselves are accepted.
+ * An executor in COOP mode made on one thread runs on another; one in DEFER
+ * mode (SINGLE_ISSUER) run or destroyed on another thread stops the program
+ * with a message that says why.
  *
  * A kernel too old for a mode makes its test SKIP with rt_last_error()'s
  * reason (test_executor_with does that), never pass silently.
@@ -17,6 +20,7 @@
 #include "harness.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -244,6 +248,102 @@ START_TEST(builder_fields_out_of_range_are_refused)
 }
 END_TEST
 
+/* ------------------------------------------------------ the thread an executor is used on */
+
+struct elsewhere {
+    struct rt_executor *ex;
+    int made;     /* rt_executor_create()'s result */
+    intptr_t out; /* rt_executor_run()'s */
+};
+
+static void on_another_thread(void *(*fn)(void *), struct elsewhere *e)
+{
+    pthread_t thread;
+
+    ck_assert_int_eq(pthread_create(&thread, NULL, fn, e), 0);
+    ck_assert_int_eq(pthread_join(thread, NULL), 0);
+}
+
+static void *run_there(void *arg)
+{
+    struct elsewhere *e = arg;
+    struct nop f = {.async = RT_ASYNC_INIT(&nop_vtable)};
+
+    e->out = rt_executor_run(e->ex, &f.async.future, sizeof(f)); /* a NOP: one trip to the ring */
+    return NULL;
+}
+
+static void *make_there(void *arg)
+{
+    struct elsewhere *e = arg;
+    struct rt_builder b = RT_BUILDER_INIT;
+
+    b.ring_mode = RT_RING_DEFER;
+    e->made = rt_executor_create(&b, &e->ex);
+    return NULL;
+}
+
+/*
+ * Make a COOP executor on this thread, run it on another, destroy it here.
+ * The test does this on a thread of its own: phase 4 caches blocks the run
+ * allocated, and frees them at destroy, on another thread than the run's,
+ * which would upset the test thread's count of live blocks (common/alloc.h).
+ */
+static void *coop_moves(void *arg)
+{
+    struct elsewhere *e = arg;
+    struct rt_builder b = RT_BUILDER_INIT;
+
+    b.ring_mode = RT_RING_COOP;
+    e->made = rt_executor_create(&b, &e->ex);
+    if (e->made == 0) {
+        on_another_thread(run_there, e);
+        rt_executor_destroy(e->ex);
+    }
+    return NULL;
+}
+
+static void defer_run_elsewhere(void *arg)
+{
+    struct rt_builder b = RT_BUILDER_INIT;
+    struct elsewhere e = {0};
+
+    (void)arg;
+    b.ring_mode = RT_RING_DEFER;
+    ck_assert_int_eq(rt_executor_create(&b, &e.ex), 0);
+    on_another_thread(run_there, &e); /* dies there */
+}
+
+static void defer_destroy_elsewhere(void *arg)
+{
+    struct elsewhere e = {0};
+
+    (void)arg;
+    on_another_thread(make_there, &e);
+    ck_assert_int_eq(e.made, 0);
+    rt_executor_destroy(e.ex); /* dies */
+}
+
+START_TEST(only_a_defer_executor_stays_on_the_thread_that_made_it)
+{
+    struct rt_builder b = RT_BUILDER_INIT;
+    struct elsewhere e = {.out = -1};
+
+    b.ring_mode = RT_RING_COOP;
+    rt_executor_destroy(test_executor_with(&b)); /* skips the test on a kernel without COOP */
+    on_another_thread(coop_moves, &e);
+    ck_assert_int_eq(e.made, 0);
+    ck_assert_int_eq(e.out, 0);
+
+    b.ring_mode = RT_RING_DEFER;
+    rt_executor_destroy(test_executor_with(&b)); /* and the rest on a kernel without DEFER */
+    test_expect_die(defer_run_elsewhere, NULL,
+                    "rt_executor_run: this executor was made on another thread");
+    test_expect_die(defer_destroy_elsewhere, NULL,
+                    "rt_executor_destroy: this executor was made on another thread");
+}
+END_TEST
+
 Suite *suite_builder(void)
 {
     Suite *s = suite_create("builder");
@@ -251,6 +351,7 @@ Suite *suite_builder(void)
 
     tcase_add_loop_test(tc, every_ring_mode_does_the_everyday_things, 0, N_RING_MODES);
     tcase_add_test(tc, builder_fields_out_of_range_are_refused);
+    tcase_add_test(tc, only_a_defer_executor_stays_on_the_thread_that_made_it);
     suite_add_tcase(s, tc);
     return s;
 }

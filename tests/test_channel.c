@@ -10,8 +10,8 @@
  * sender -EPIPE; a receiver parked on a new channel when its first message
  * comes is always woken (the race, 100,000 times); the channel is freed
  * when both ends are closed, in either order; sizes out of range are
- * refused; and using one end from two executors, or closing one twice,
- * stops the program with a message that says so.
+ * refused; and using one end from two executors, closing one twice, or
+ * using one after its close, stops the program with a message that says so.
  *
  * Tests that need two threads run a pool of two shards (pool.h), which keeps
  * both executors until both shards have finished: either side may ring the
@@ -825,6 +825,8 @@ START_TEST(sizes_out_of_range_are_refused_and_capacity_rounds_up)
     ck_assert_int_eq(rt_channel_create((1u << 24) + 1, 8, &ch), -EINVAL);
     ck_assert_int_eq(rt_channel_create(4, 0, &ch), -EINVAL);
     ck_assert_int_eq(rt_channel_create(4, 65537, &ch), -EINVAL);
+    ck_assert_int_eq(rt_channel_create(1u << 24, 128, &ch), -EINVAL);         /* 2 GiB of slots */
+    ck_assert_int_eq(rt_channel_create((1u << 14) + 1, 65536, &ch), -EINVAL); /* rounds to 2 GiB */
     ck_assert_ptr_null(ch);
     ck_assert_int_eq(rt_channel_create(1, 65536, &ch), 0);
     rt_channel_close_rx(ch);
@@ -910,6 +912,48 @@ START_TEST(closing_an_end_twice_stops_the_program)
 }
 END_TEST
 
+/*
+ * An end used after its close: the other side's close would free the
+ * channel under it. Each end has been used first, so that its end-of-turn
+ * check is queued and the end is past its first-use check.
+ */
+static void send_after_close(void *arg)
+{
+    (void)arg;
+    ck_assert_int_eq(rt_channel_create(64, sizeof(uint64_t), &shared), 0);
+    ck_assert_int_eq(rt_channel_try_send(shared, &scratch_msg), 1);
+    rt_channel_close_tx(shared);
+    rt_channel_try_send(shared, &scratch_msg); /* dies */
+}
+
+static void recv_after_close(void *arg)
+{
+    (void)arg;
+    ck_assert_int_eq(rt_channel_create(64, sizeof(uint64_t), &shared), 0);
+    ck_assert_int_eq(rt_channel_try_send(shared, &scratch_msg), 1);
+    ck_assert_int_eq(rt_channel_try_send(shared, &scratch_msg), 1);
+    ck_assert_int_eq(rt_channel_try_recv(shared, &scratch_msg), 1);
+    rt_channel_close_rx(shared);
+    rt_channel_try_recv(shared, &scratch_msg); /* dies, although a message is left */
+}
+
+static void sending_after_close(void *arg)
+{
+    call_in_executor(send_after_close, arg);
+}
+
+static void receiving_after_close(void *arg)
+{
+    call_in_executor(recv_after_close, arg);
+}
+
+START_TEST(using_an_end_after_its_close_stops_the_program)
+{
+    test_expect_die(sending_after_close, NULL, "sending end was used after it was closed");
+    test_expect_die(receiving_after_close, NULL, "receiving end was used after it was closed");
+}
+END_TEST
+
 START_TEST(one_end_used_from_two_executors_stops_the_program)
 {
     test_expect_die(two_senders, NULL, "sending end was used from two executors");
@@ -936,6 +980,7 @@ Suite *suite_channel(void)
     tcase_add_test(tc, the_channel_is_freed_when_both_ends_are_closed);
     tcase_add_test(tc, sizes_out_of_range_are_refused_and_capacity_rounds_up);
     tcase_add_test(tc, one_end_used_from_two_executors_stops_the_program);
+    tcase_add_test(tc, using_an_end_after_its_close_stops_the_program);
     tcase_add_test(tc, closing_an_end_twice_stops_the_program);
     suite_add_tcase(s, tc);
     return s;

@@ -194,6 +194,8 @@ static const struct reply_case cases[] = {
          "config get APPENDONLY\r\n",
          "*2\r\n$4\r\nsave\r\n$0\r\n\r\n*4\r\n$4\r\nSAVE\r\n$0\r\n\r\n$10\r\nappendonly\r\n"
          "$2\r\nno\r\n*2\r\n$4\r\nsave\r\n$0\r\n\r\n*2\r\n$10\r\nAPPENDONLY\r\n$2\r\nno\r\n"),
+    /* Forty stars: a matcher that tries every way of splitting the name among them never ends. */
+    CASE("config-get-stars", "CONFIG GET ****************************************@\r\n", "*0\r\n"),
     CASE("client",
          "CLIENT GETNAME\r\nCLIENT SETNAME app-1\r\nCLIENT GETNAME\r\nCLIENT SETNAME \"a b\"\r\n"
          "CLIENT SETNAME \"\"\r\nCLIENT GETNAME\r\nCLIENT FOO\r\nCLIENT ID x\r\nCLIENT\r\n",

@@ -405,6 +405,14 @@ START_TEST(a_bad_sysfs_root_is_an_error_with_a_sentence)
                   "%s", why);
     ck_assert_int_eq(rt_placement_plan(&p, 1, got, why, sizeof(why)), -ENOENT);
 
+    /* A root too long for a path: said so, not cut short into some other path. */
+    char long_root[600];
+    memset(long_root, 'x', sizeof(long_root) - 1);
+    long_root[sizeof(long_root) - 1] = '\0';
+    p.sysfs_root = long_root;
+    ck_assert_int_eq(rt_topology_read(&p, NULL, 0, why, sizeof(why)), -ENAMETOOLONG);
+    ck_assert_msg(strstr(why, "cannot read the online CPUs"), "%s", why);
+
     scratch_make();
     scratch_write("devices/system/cpu/online", "zero\n");
     EXPECT_READ_ERROR(-EINVAL, "online CPUs", scratch);

@@ -685,6 +685,14 @@ START_TEST(impossible_requests_are_refused_before_any_thread_starts)
     ck_assert_msg(strstr(rt_last_error(), "/nonexistent/devices/system/cpu/online"), "%s",
                   rt_last_error());
 
+    /* One per usable CPU, and none is: the fake machine's CPUs are 0 and 1. */
+    static const int elsewhere[] = {5};
+    b.placement = (struct rt_placement){
+        .kind = RT_PLACEMENT_SPREAD, .sysfs_root = root, .allowed = elsewhere, .nallowed = 1};
+    ck_assert_int_eq(rt_pool_start(&b, make_report, &log, &p), -EINVAL);
+    ck_assert_msg(strstr(rt_last_error(), "no online CPU is in the allowed set"), "%s",
+                  rt_last_error());
+
     b.placement = (struct rt_placement){.kind = RT_PLACEMENT_UNBOUND};
     b.shards = 1025;
     ck_assert_int_eq(rt_pool_start(&b, make_report, &log, &p), -EINVAL);

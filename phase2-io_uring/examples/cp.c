@@ -18,6 +18,10 @@
  * slots run in any order: no two share a file position.
  *
  * Permissions are not copied: DST is made with mode 0666 minus the umask.
+ * SRC must be a regular file: the slots read it at offsets, which a pipe or
+ * a terminal ignores (their bytes would land in DST in whatever order the
+ * slots ran), and a directory cannot be read at all. It is checked before
+ * DST is opened, which truncates DST.
  *
  * Run: make phase2 && build/phase2/examples/cp SRC DST && cmp SRC DST
  */
@@ -112,6 +116,24 @@ static const struct rt_future_vtable slot_vtable = {slot_poll, slot_drop};
 
 /* ------------------------------------------------------- the whole copy */
 
+/* Is SRC, open as `fd`, a regular file? If not, say so. fstat() asks nothing of the disk. */
+static intptr_t check_src(int fd, const char *path)
+{
+    struct stat st;
+
+    if (fstat(fd, &st) < 0) {
+        fprintf(stderr, "cp: %s: %s\n", path, strerror(errno));
+        return -errno;
+    }
+    if (S_ISREG(st.st_mode))
+        return 0;
+    fprintf(stderr, "cp: %s: %s\n", path,
+            S_ISDIR(st.st_mode) ? strerror(EISDIR)
+                                : "not a regular file (a pipe or a device): it cannot be read at "
+                                  "offsets");
+    return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+}
+
 static enum rt_poll copy_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
 {
     struct copy *f = (struct copy *)self;
@@ -124,6 +146,9 @@ static enum rt_poll copy_poll(struct rt_future *self, struct rt_context *cx, int
         ASYNC_RETURN(f->n);
     }
     f->in = (int)f->n;
+    f->n = check_src(f->in, f->src);
+    if (f->n < 0)
+        ASYNC_RETURN(f->n); /* copy_drop() closes SRC; DST is not touched */
     rt_io_open(&f->io, f->dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
     AWAIT(&f->io.future, &f->n);
     if (f->n < 0) {

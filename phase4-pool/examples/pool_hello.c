@@ -274,8 +274,9 @@ int main(int argc, char **argv)
         p->allowed = allowed;
         p->nallowed = (size_t)nallowed;
     }
-    if (kind == RT_PLACEMENT_FENCED && ncpus <= 0) {
-        fprintf(stderr, "pool_hello: a fenced placement needs --cpus LIST\n");
+    if ((kind == RT_PLACEMENT_FENCED || kind == RT_PLACEMENT_CUSTOM) && ncpus <= 0) {
+        fprintf(stderr, "pool_hello: a %s placement needs --cpus LIST\n",
+                rt_placement_name(p->kind));
         return 2;
     }
     if (b.shards == 0) {

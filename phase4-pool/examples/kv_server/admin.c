@@ -241,34 +241,61 @@ static bool set_holds(const char **pp, const char *pend, char c)
 }
 
 /*
+ * Does the pattern's next token (at *pp: a set, an escaped byte, '?' or a
+ * byte) match the byte c? If so, *pp moves past it.
+ */
+static bool token_matches(const char **pp, const char *pend, char c)
+{
+    const char *p = *pp;
+    bool hit;
+
+    if (*p == '[') {
+        p++;
+        hit = set_holds(&p, pend, c); /* leaves p on the ']', or at the end if there is none */
+        if (p < pend)
+            p++;
+    } else if (*p == '\\' && p + 1 < pend) {
+        hit = lower(p[1]) == lower(c);
+        p += 2;
+    } else {
+        hit = *p == '?' || lower(*p) == lower(c);
+        p++;
+    }
+    if (hit)
+        *pp = p;
+    return hit;
+}
+
+/*
  * Redis's glob (stringmatchlen, ignoring case), for CONFIG GET: * any bytes,
  * ? one byte, [abc] [^abc] [a-z] one byte of a set, \x the byte x.
+ *
+ * Without recursion: when the rest fails to match, only the last '*' seen
+ * takes one byte more and the match goes on from there (an earlier '*'
+ * could only do what the last one does). So a pattern of many stars costs
+ * at most its length times the name's, not a call per way of splitting the
+ * name, and no stack: a client's pattern of a million stars is just long.
  */
 static bool glob(const char *p, const char *pend, const char *s, const char *send)
 {
-    for (; p < pend; p++, s++) {
-        if (*p == '*') {
-            for (const char *t = s; t <= send; t++)
-                if (glob(p + 1, pend, t, send))
-                    return true;
-            return false;
-        }
-        if (s == send)
-            return false;
-        if (*p == '[') {
-            p++;
-            if (!set_holds(&p, pend, *s))
-                return false;
-            if (p == pend)
-                return s + 1 == send; /* a set without its ']' ends the pattern */
-        } else if (*p == '\\' && p + 1 < pend) {
-            if (lower(*++p) != lower(*s))
-                return false;
-        } else if (*p != '?' && lower(*p) != lower(*s)) {
+    const char *star = NULL, *star_s = NULL; /* after the last '*', and where its match ends */
+
+    while (s < send) {
+        if (p < pend && *p == '*') {
+            star = ++p; /* it matches nothing, for now */
+            star_s = s;
+        } else if (p < pend && token_matches(&p, pend, *s)) {
+            s++;
+        } else if (star) {
+            p = star; /* the last '*' takes one byte more */
+            s = ++star_s;
+        } else {
             return false;
         }
     }
-    return s == send;
+    while (p < pend && *p == '*')
+        p++;
+    return p == pend;
 }
 
 /* The settings CONFIG GET knows: Redis's names, this server's values. */
