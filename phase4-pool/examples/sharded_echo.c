@@ -246,6 +246,22 @@ static int signals_to_fd(void)
  */
 static int listen_all(struct server *s, unsigned n, const char *host, long port)
 {
+    /*
+     * SO_REUSEPORT would also let these sockets join those of a server
+     * already on the port, if it set the option too: the kernel would then
+     * share the connections between the two, and neither would know. A
+     * socket without the option first makes the port's owner say so.
+     */
+    if (port != 0) {
+        int probe = rt_tcp_listen(host, (uint16_t)port, 1);
+
+        if (probe < 0) {
+            fprintf(stderr, "sharded_echo: listen on %s port %ld: %s\n", host, port,
+                    strerror(-probe));
+            return -1;
+        }
+        close(probe);
+    }
     for (unsigned k = 0; k < n; k++) {
         int fd = rt_tcp_listen_shared(host, (uint16_t)port, SOMAXCONN);
 
