@@ -151,7 +151,8 @@ void rt_io_read_owned(struct rt_io *io, int fd, size_t len, uint64_t offset, str
  * empty rt_buf is fine. Only on that executor's thread: elsewhere it stops
  * the program with a message, because that memory belongs to one thread.
  * (A buffer read outside any executor came from malloc: any thread may
- * release it.)
+ * release it.) So a buffer read on a pool's shard is released there, before
+ * the shard's future finishes: once its thread has ended, no thread can.
  */
 void rt_buf_release(struct rt_buf *b);
 

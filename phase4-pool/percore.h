@@ -29,6 +29,9 @@
  * executor: blocks are taken and given back there only (tasks and sources
  * never cross threads, and an rt_buf must not either). Giving one back on
  * another thread stops the program with a message: it costs one compare.
+ * The compare is of a thread-local byte's address, and a thread started
+ * after another has ended may be given the same one: it catches the usual
+ * mistake, not every one.
  *
  * Lifetime. The executor makes its per-core memory and closes it when it is
  * destroyed: the cached blocks are freed then. A block still out at that
