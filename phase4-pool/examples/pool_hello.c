@@ -224,6 +224,7 @@ static int kind_of(const char *name)
     for (int k = RT_PLACEMENT_UNBOUND; k <= RT_PLACEMENT_CUSTOM; k++)
         if (strcmp(name, rt_placement_name((enum rt_placement_kind)k)) == 0)
             return k;
+    fprintf(stderr, "pool_hello: no placement is called \"%s\"\n", name);
     return -1;
 }
 

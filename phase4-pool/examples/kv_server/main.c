@@ -121,8 +121,11 @@ static int parse_options(int argc, char **argv, struct options *o)
             o->shards = (unsigned)n;
         } else if (strcmp(name, "--placement") == 0) {
             o->placement = value;
-            if (strcmp(value, "spread") && strcmp(value, "pack") && strcmp(value, "unbound"))
+            if (strcmp(value, "spread") && strcmp(value, "pack") && strcmp(value, "unbound")) {
+                fprintf(stderr, "kv_server: --placement is spread, pack or unbound, not \"%s\"\n",
+                        value);
                 return -1;
+            }
         } else if (strcmp(name, "--max-bulk") == 0) {
             if (parse_size(name, value, &o->max_bulk) < 0)
                 return -1;
