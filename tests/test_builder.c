@@ -251,6 +251,7 @@ END_TEST
 /* ------------------------------------------------------ the thread an executor is used on */
 
 struct elsewhere {
+    int mode; /* the ring mode to make the executor in */
     struct rt_executor *ex;
     int made;     /* rt_executor_create()'s result */
     intptr_t out; /* rt_executor_run()'s */
@@ -264,6 +265,7 @@ static void on_another_thread(void *(*fn)(void *), struct elsewhere *e)
     ck_assert_int_eq(pthread_join(thread, NULL), 0);
 }
 
+/* Run e->ex on the calling thread, another one than its maker's. */
 static void *run_there(void *arg)
 {
     struct elsewhere *e = arg;
@@ -273,12 +275,13 @@ static void *run_there(void *arg)
     return NULL;
 }
 
-static void *make_there(void *arg)
+/* Make e->ex, in ring mode e->mode, on the calling thread (also a pthread start routine). */
+static void *make_here(void *arg)
 {
     struct elsewhere *e = arg;
     struct rt_builder b = RT_BUILDER_INIT;
 
-    b.ring_mode = RT_RING_DEFER;
+    b.ring_mode = e->mode;
     e->made = rt_executor_create(&b, &e->ex);
     return NULL;
 }
@@ -292,10 +295,8 @@ static void *make_there(void *arg)
 static void *coop_moves(void *arg)
 {
     struct elsewhere *e = arg;
-    struct rt_builder b = RT_BUILDER_INIT;
 
-    b.ring_mode = RT_RING_COOP;
-    e->made = rt_executor_create(&b, &e->ex);
+    make_here(e);
     if (e->made == 0) {
         on_another_thread(run_there, e);
         rt_executor_destroy(e->ex);
@@ -305,21 +306,20 @@ static void *coop_moves(void *arg)
 
 static void defer_run_elsewhere(void *arg)
 {
-    struct rt_builder b = RT_BUILDER_INIT;
-    struct elsewhere e = {0};
+    struct elsewhere e = {.mode = RT_RING_DEFER};
 
     (void)arg;
-    b.ring_mode = RT_RING_DEFER;
-    ck_assert_int_eq(rt_executor_create(&b, &e.ex), 0);
+    make_here(&e);
+    ck_assert_int_eq(e.made, 0);
     on_another_thread(run_there, &e); /* dies there */
 }
 
 static void defer_destroy_elsewhere(void *arg)
 {
-    struct elsewhere e = {0};
+    struct elsewhere e = {.mode = RT_RING_DEFER};
 
     (void)arg;
-    on_another_thread(make_there, &e);
+    on_another_thread(make_here, &e);
     ck_assert_int_eq(e.made, 0);
     rt_executor_destroy(e.ex); /* dies */
 }
@@ -327,7 +327,7 @@ static void defer_destroy_elsewhere(void *arg)
 START_TEST(only_a_defer_executor_stays_on_the_thread_that_made_it)
 {
     struct rt_builder b = RT_BUILDER_INIT;
-    struct elsewhere e = {.out = -1};
+    struct elsewhere e = {.mode = RT_RING_COOP, .out = -1};
 
     b.ring_mode = RT_RING_COOP;
     rt_executor_destroy(test_executor_with(&b)); /* skips the test on a kernel without COOP */
