@@ -122,8 +122,10 @@ static intptr_t check_src(int fd, const char *path)
     struct stat st;
 
     if (fstat(fd, &st) < 0) {
-        fprintf(stderr, "cp: %s: %s\n", path, strerror(errno));
-        return -errno;
+        int err = errno; /* before fprintf(), which may change it */
+
+        fprintf(stderr, "cp: %s: %s\n", path, strerror(err));
+        return -err;
     }
     if (S_ISREG(st.st_mode))
         return 0;
