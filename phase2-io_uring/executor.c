@@ -78,17 +78,16 @@ int rt_executor_create(const struct rt_builder *b, struct rt_executor **out)
     if (!b)
         b = &defaults;
     last_error[0] = '\0';
-    if (b->cpu != RT_CPU_ANY) {
-        err = rt_pin_current_thread(b->cpu);
-        if (err < 0)
-            return err;
-    }
     ex = rt__calloc(1, sizeof(*ex));
     err = rt__reactor_init(&ex->reactor, b->ring_entries ? b->ring_entries : DEFAULT_RING_ENTRIES,
                            last_error, sizeof(last_error));
-    if (err < 0) {
-        rt__free(ex);
-        return err;
+    if (err < 0)
+        goto no_ring;
+    /* Pinned last: a create that fails leaves the thread on the CPUs it had. */
+    if (b->cpu != RT_CPU_ANY) {
+        err = rt_pin_current_thread(b->cpu);
+        if (err < 0)
+            goto not_pinned;
     }
     run_queue_init(&ex->run_queue);
     list_init(&ex->tasks);
@@ -96,6 +95,12 @@ int rt_executor_create(const struct rt_builder *b, struct rt_executor **out)
     RT_TRACE(ex->trace_id = rt__trace_executor_new(b->cpu));
     *out = ex;
     return 0;
+
+not_pinned:
+    rt__reactor_destroy(&ex->reactor);
+no_ring:
+    rt__free(ex);
+    return err;
 }
 
 /* ------------------------------------------------------------- the run loop */

@@ -9,11 +9,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/fatal.h"
+
 int rt_sockaddr(const char *host, uint16_t port, struct sockaddr_storage *addr, socklen_t *len)
 {
     struct sockaddr_in *v4 = (struct sockaddr_in *)addr;
     struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)addr;
 
+    ASSERT_ARG(host);
     memset(addr, 0, sizeof(*addr));
     if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
         v4->sin_family = AF_INET;

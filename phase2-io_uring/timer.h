@@ -35,8 +35,8 @@
  * from now on: it drops it when it finishes, when it times out, or when it
  * is dropped itself, so the caller must not. `inner` must not move while
  * the timeout is alive (keep both in the same struct). Like an rt_io
- * (io.h), `t` must be zero-filled or finished when it is made into a
- * timeout.
+ * (io.h), `t` must be zero-filled, finished or dropped when it is made into
+ * a timeout; one still racing its future stops the program with a message.
  */
 struct rt_timeout {
     struct rt_future future; /* await this */

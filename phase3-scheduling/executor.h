@@ -69,7 +69,8 @@ enum {
 /*
  * Make an executor on the calling thread; `b` may be NULL for the defaults.
  * With b->cpu set, the calling thread is pinned to that CPU, and stays so
- * after the executor is destroyed.
+ * after the executor is destroyed; a create that fails leaves it on the
+ * CPUs it had (phase 2: it is pinned last, once the ring exists).
  * Returns 0, or -EINVAL for a CPU that does not exist or that this process
  * may not use (or, phase 3, a ring_mode, preempt_slice_ns or
  * spin_before_park_ns out of range), or the -errno with which the io_uring

@@ -60,6 +60,12 @@ static const struct rt_future_vtable sleep_vtable = {sleep_poll, sleep_drop};
 
 void rt_sleep(struct rt_sleep *s, uint64_t ns)
 {
+    struct rt_executor *ex = rt_executor_current();
+
+    /* Zeroing it would leave its deadline in the heap, pointing at a sleep that no longer waits. */
+    if (ex && rt__timers_holds(rt__executor_timers(ex), &s->timer))
+        rt__die("an rt_sleep was prepared again while its deadline was still in the heap: await "
+                "it to the end or drop it first");
     *s = (struct rt_sleep){.future = {&sleep_vtable}, .ns = ns};
     s->timer.index = RT_TIMER_NOT_IN_HEAP;
 }
@@ -114,6 +120,9 @@ static const struct rt_future_vtable timeout_vtable = {timeout_poll, timeout_dro
 
 void rt_timeout(struct rt_timeout *t, struct rt_future *inner, uint64_t ns)
 {
+    if (t->inner)
+        rt__die("an rt_timeout was prepared again while it still had a future to race: await it "
+                "to the end or drop it first, and start from a zero-filled struct rt_timeout");
     t->future.vtable = &timeout_vtable;
     t->inner = inner;
     t->ns = ns;

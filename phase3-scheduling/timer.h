@@ -43,7 +43,12 @@ struct rt_timer {
 
 #define RT_TIMER_NOT_IN_HEAP ((size_t)-1)
 
-/* Output: 0 once `ns` nanoseconds have passed since the first poll, or -EINVAL (see above). */
+/*
+ * Output: 0 once `ns` nanoseconds have passed since the first poll, or
+ * -EINVAL (see above). A sleep whose deadline is still in the heap (polled,
+ * and neither finished nor dropped) must not be made into a sleep again:
+ * that stops the program with a message.
+ */
 struct rt_sleep {
     struct rt_future future; /* await this */
     uint64_t ns;             /* private: how long, counted from the first poll */
@@ -62,8 +67,8 @@ void rt_sleep(struct rt_sleep *s, uint64_t ns);
  * from now on: it drops it when it finishes, when it times out, or when it
  * is dropped itself, so the caller must not. `inner` must not move while
  * the timeout is alive (keep both in the same struct). Like an rt_io
- * (io.h), `t` must be zero-filled or finished when it is made into a
- * timeout.
+ * (io.h), `t` must be zero-filled, finished or dropped when it is made into
+ * a timeout; one still racing its future stops the program with a message.
  */
 struct rt_timeout {
     struct rt_future future; /* await this */

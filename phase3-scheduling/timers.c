@@ -107,6 +107,11 @@ void rt__timers_remove(struct timer_heap *h, struct rt_timer *e)
     sink(h, h->items[i]->index);
 }
 
+bool rt__timers_holds(const struct timer_heap *h, const struct rt_timer *e)
+{
+    return e->index < h->len && h->items[e->index] == e;
+}
+
 uint64_t rt__timers_next(const struct timer_heap *h)
 {
     return h->len ? h->items[0]->deadline : UINT64_MAX;

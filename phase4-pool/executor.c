@@ -148,23 +148,19 @@ int rt_executor_create(const struct rt_builder *b, struct rt_executor **out)
     err = check_builder(b);
     if (err < 0)
         return err;
-    if (b->cpu != RT_CPU_ANY) {
-        err = rt_pin_current_thread(b->cpu);
-        if (err < 0)
-            return err;
-    }
     ex = rt__calloc(1, sizeof(*ex));
     err = rt__reactor_init(&ex->reactor, b->ring_entries ? b->ring_entries : DEFAULT_RING_ENTRIES,
                            b->ring_mode, last_error, sizeof(last_error));
-    if (err < 0) {
-        rt__free(ex);
-        return err;
-    }
+    if (err < 0)
+        goto no_ring;
     err = rt__preempt_init(&ex->preempt, last_error, sizeof(last_error));
-    if (err < 0) {
-        rt__reactor_destroy(&ex->reactor);
-        rt__free(ex);
-        return err;
+    if (err < 0)
+        goto no_timer;
+    /* Pinned last: a create that fails leaves the thread on the CPUs it had. */
+    if (b->cpu != RT_CPU_ANY) {
+        err = rt_pin_current_thread(b->cpu);
+        if (err < 0)
+            goto not_pinned;
     }
     list_init(&ex->tasks);
     list_init(&ex->deferred);
@@ -182,6 +178,14 @@ int rt_executor_create(const struct rt_builder *b, struct rt_executor **out)
         rt__trace_task_queue(ex->trace_id, RT_TASK_QUEUE_DEFAULT, "default", RT_SHARES_MAX, 0));
     *out = ex;
     return 0;
+
+not_pinned:
+    rt__preempt_destroy(&ex->preempt);
+no_timer:
+    rt__reactor_destroy(&ex->reactor);
+no_ring:
+    rt__free(ex);
+    return err;
 }
 
 /* ------------------------------------------------------------- the run loop */

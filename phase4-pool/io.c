@@ -157,8 +157,12 @@ static void copy_in(struct rt_source *s, const void *from, size_t len)
 
 void rt_io_open(struct rt_io *io, const char *path, int flags, mode_t mode)
 {
-    size_t len = strlen(path) + 1;
-    struct rt_source *s = io_init(io, len);
+    size_t len;
+    struct rt_source *s;
+
+    ASSERT_ARG(path);
+    len = strlen(path) + 1;
+    s = io_init(io, len);
 
     /* The request reaches the kernel at the end of the turn, when the caller's path may be gone. */
     copy_in(s, path, len);

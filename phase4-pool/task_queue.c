@@ -208,6 +208,8 @@ int rt_spawn_into(int queue, const struct rt_future *f, size_t size, struct rt_j
     struct task_queue *q;
     struct rt_task *t;
 
+    ASSERT_ARG(f);
+    ASSERT_ARG(out);
     if (!ex)
         rt__die("rt_spawn_into: no executor is running on this thread; spawn from inside a task");
     q = rt__scheduler_find(rt__executor_scheduler(ex), queue);

@@ -22,6 +22,7 @@
 #ifndef RT_TIMERS_H
 #define RT_TIMERS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -44,6 +45,9 @@ void rt__timers_add(struct timer_heap *h, struct rt_timer *e);
 
 /* Take `e` out of the heap; nothing happens if it is not in it. No system call, ever. */
 void rt__timers_remove(struct timer_heap *h, struct rt_timer *e);
+
+/* Is `e` in the heap? Only the slot its index names can hold it: garbage in `e` answers false. */
+bool rt__timers_holds(const struct timer_heap *h, const struct rt_timer *e);
 
 /* The nearest deadline, or UINT64_MAX when there is none. */
 uint64_t rt__timers_next(const struct timer_heap *h);

@@ -1,8 +1,9 @@
 /*
  * tests/test_misuse.c - misuse stops the program with a message that names
- * it: a NULL where an executor, a future or an out pointer belongs, a size
- * so large that it wraps around, (phase 2) an rt_io prepared while it still
- * holds a request.
+ * it: a NULL where an executor, a future or an out pointer belongs (and,
+ * phase 2, a path or a host), a size so large that it wraps around, (phase
+ * 2) an rt_io or an rt_timeout prepared while it still holds a request or a
+ * race, (phase 3) an rt_sleep prepared while its deadline waits.
  *
  * Each case runs in a child process of its own, and the test reads what the
  * child printed: it must die of SIGABRT (rt__die() calls abort()) after
@@ -12,6 +13,7 @@
  */
 #include "harness.h"
 
+#include <fcntl.h>
 #include <stdint.h>
 #include <string.h>
 #include <unistd.h>
@@ -126,6 +128,57 @@ static void join_null_thread(void)
     rt_thread_join(NULL, NULL);
 }
 
+#if PHASE >= 2
+static void open_null_path(void)
+{
+    struct rt_io io = {0};
+
+    rt_io_open(&io, NULL, O_RDONLY, 0);
+}
+
+static void listen_on_null_host(void)
+{
+    rt_tcp_listen(NULL, 0, 1);
+}
+#endif
+
+#if PHASE >= 3
+/* A future that, when polled, spawns into the default queue with rt_spawn_into(). */
+struct spawner_into {
+    struct rt_future future;
+    const struct rt_future *spawn;
+    size_t size;
+    struct rt_join_handle *into;
+};
+
+static enum rt_poll spawner_into_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct spawner_into *f = (struct spawner_into *)self;
+
+    (void)cx;
+    *out = rt_spawn_into(RT_TASK_QUEUE_DEFAULT, f->spawn, f->size, f->into);
+    return RT_READY;
+}
+
+static const struct rt_future_vtable spawner_into_vtable = {.poll = spawner_into_poll};
+
+static void spawn_into_null_future(void)
+{
+    struct rt_join_handle h;
+    struct spawner_into f = {{&spawner_into_vtable}, NULL, sizeof(value_future), &h};
+
+    run_in_child(&f.future, sizeof(f));
+}
+
+static void spawn_into_null_handle(void)
+{
+    struct spawner_into f = {
+        {&spawner_into_vtable}, &value_future.future, sizeof(value_future), NULL};
+
+    run_in_child(&f.future, sizeof(f));
+}
+#endif
+
 START_TEST(a_null_argument_is_named)
 {
     static const struct {
@@ -140,6 +193,14 @@ START_TEST(a_null_argument_is_named)
         {builder_spawn_null_future, "fatal: rt_builder_spawn: f is NULL"},
         {builder_spawn_into_null, "fatal: rt_builder_spawn: out is NULL"},
         {join_null_thread, "fatal: rt_thread_join: t is NULL"},
+#if PHASE >= 2
+        {open_null_path, "fatal: rt_io_open: path is NULL"},
+        {listen_on_null_host, "fatal: rt_sockaddr: host is NULL"},
+#endif
+#if PHASE >= 3
+        {spawn_into_null_future, "fatal: rt_spawn_into: f is NULL"},
+        {spawn_into_null_handle, "fatal: rt_spawn_into: out is NULL"},
+#endif
     };
 
     need_an_executor();
@@ -238,6 +299,90 @@ START_TEST(an_rt_io_holding_a_request_cannot_be_prepared)
     assert_dies(reprepare_in_flight, "an rt_io was prepared again while it still had a request");
 }
 END_TEST
+
+/* ------------------------------------ a timeout (phase 3: a sleep) prepared twice */
+
+static void timeout_twice(void)
+{
+    struct rt_timeout t = {0};
+    struct test_value a = test_value(1), b = test_value(2);
+
+    rt_timeout(&t, &a.future, 1000000);
+    rt_timeout(&t, &b.future, 1000000); /* `a` would be forgotten, never dropped */
+}
+
+/* Starts a timeout around a long sleep, then makes it again while the two race. */
+struct retimeout {
+    struct rt_async async;
+    struct rt_io sleep;
+    struct rt_timeout timeout;
+    struct test_value value;
+};
+
+static enum rt_poll retimeout_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct retimeout *f = (struct retimeout *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    rt_io_sleep(&f->sleep, 3600ull * 1000000000ull);
+    rt_timeout(&f->timeout, &f->sleep.future, 3600ull * 1000000000ull);
+    ck_assert(rt_future_poll(&f->timeout.future, cx, NULL) == RT_PENDING);
+    f->value = test_value(1);
+    rt_timeout(&f->timeout, &f->value.future, 1000000);
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable retimeout_vtable = {retimeout_poll, rt_async_drop};
+
+static void retimeout_while_racing(void)
+{
+    struct retimeout f = {.async = RT_ASYNC_INIT(&retimeout_vtable)};
+
+    run_in_child(&f.async.future, sizeof(f));
+}
+
+#if PHASE >= 3
+/* Starts a sleep, then makes it again while its deadline is in the executor's heap. */
+struct resleep {
+    struct rt_async async;
+    struct rt_sleep sleep;
+};
+
+static enum rt_poll resleep_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct resleep *f = (struct resleep *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    rt_sleep(&f->sleep, 3600ull * 1000000000ull);
+    ck_assert(rt_future_poll(&f->sleep.future, cx, NULL) == RT_PENDING);
+    rt_sleep(&f->sleep, 1000000);
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable resleep_vtable = {resleep_poll, rt_async_drop};
+
+static void resleep_while_waiting(void)
+{
+    struct resleep f = {.async = RT_ASYNC_INIT(&resleep_vtable)};
+
+    run_in_child(&f.async.future, sizeof(f));
+}
+#endif
+
+START_TEST(a_timeout_still_racing_cannot_be_prepared)
+{
+    need_an_executor();
+    assert_dies(timeout_twice, "an rt_timeout was prepared again while it still had a future");
+    assert_dies(retimeout_while_racing,
+                "an rt_timeout was prepared again while it still had a future");
+#if PHASE >= 3
+    assert_dies(resleep_while_waiting,
+                "an rt_sleep was prepared again while its deadline was still in the heap");
+#endif
+}
+END_TEST
 #endif
 
 Suite *suite_misuse(void)
@@ -249,6 +394,7 @@ Suite *suite_misuse(void)
     tcase_add_test(tc, a_size_that_wraps_around_is_refused);
 #if PHASE >= 2
     tcase_add_test(tc, an_rt_io_holding_a_request_cannot_be_prepared);
+    tcase_add_test(tc, a_timeout_still_racing_cannot_be_prepared);
 #endif
     suite_add_tcase(s, tc);
     return s;

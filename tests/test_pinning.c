@@ -2,7 +2,8 @@
  * tests/test_pinning.c - executors on threads of their own: pinned to a CPU
  * (checked with sched_getcpu() inside the thread), unpinned, the error for a
  * CPU that does not exist, and rt_last_error() explaining a failure, even
- * one that happened on the executor's own thread.
+ * one that happened on the executor's own thread; (phase 2) a create that
+ * fails leaves the calling thread's CPUs alone.
  */
 #define _GNU_SOURCE /* sched_getcpu(), CPU_COUNT() and pthread_getname_np() are GNU extensions */
 #include "harness.h"
@@ -170,6 +171,32 @@ START_TEST(executor_pins_the_calling_thread)
 }
 END_TEST
 
+#if PHASE >= 2
+/*
+ * A create that fails after its CPU was accepted, here at the ring, leaves
+ * the thread on the CPUs it had. (With a single CPU allowed, pinning could
+ * not change the mask, and this cannot tell; on two or more it can.)
+ */
+START_TEST(a_failed_create_leaves_the_thread_where_it_was)
+{
+    struct rt_builder b = RT_BUILDER_INIT;
+    struct rt_executor *ex;
+    cpu_set_t before, after;
+    int cpu;
+
+    ck_assert_int_eq(sched_getaffinity(0, sizeof(before), &before), 0);
+    for (cpu = CPU_SETSIZE - 1; !CPU_ISSET(cpu, &before); cpu--)
+        ; /* the highest CPU we may use */
+    b.cpu = cpu;
+    b.ring_entries = 1u << 20; /* more than the kernel takes */
+    ck_assert_int_eq(rt_executor_create(&b, &ex), -EINVAL);
+    ck_assert_int_eq(sched_getaffinity(0, sizeof(after), &after), 0);
+    ck_assert_int_eq(CPU_COUNT(&after), CPU_COUNT(&before));
+    ck_assert(CPU_EQUAL(&after, &before));
+}
+END_TEST
+#endif
+
 Suite *suite_pinning(void)
 {
     Suite *s = suite_create("pinning");
@@ -180,6 +207,9 @@ Suite *suite_pinning(void)
     tcase_add_test(tc, invalid_cpu_is_an_error);
     tcase_add_test(tc, a_failure_is_explained_to_the_caller);
     tcase_add_test(tc, executor_pins_the_calling_thread);
+#if PHASE >= 2
+    tcase_add_test(tc, a_failed_create_leaves_the_thread_where_it_was);
+#endif
     suite_add_tcase(s, tc);
     return s;
 }
