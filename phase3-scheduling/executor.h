@@ -47,7 +47,7 @@ struct rt_builder {
     /* Phase 3: scheduling */
     int ring_mode;                /* RT_RING_*: how completions reach the thread; see reactor.c */
     uint64_t preempt_slice_ns;    /* longest run of one task queue while others wait; 0: 10 ms */
-    uint64_t spin_before_park_ns; /* with nothing to do, look again this long before sleeping */
+    uint64_t spin_before_park_ns; /* with nothing to do, look again this long (at most 1 s) */
 };
 
 /* Ring modes (struct rt_builder's ring_mode); reactor.c explains them. */
