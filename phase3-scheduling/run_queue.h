@@ -1,5 +1,5 @@
 /*
- * queue.h - the run queue: a FIFO of tasks that are ready to be polled (internal).
+ * run_queue.h - the run queue: a FIFO of tasks that are ready to be polled (internal).
  *
  * An intrusive list: each task carries its own link, so pushing never
  * allocates and cannot fail. First in, first out is what makes the executor

@@ -18,7 +18,7 @@
  * replies must not change.
  *
  * Left out on purpose, because the bytes cannot be the same: replies with a
- * connection's number (CLIENT ID, HELLO's id; test_kv_server.c checks their
+ * connection's number (CLIENT ID, HELLO's id; test_kv_shards.c checks their
  * shape), COMMAND COUNT and COMMAND DOCS (Redis has more commands), and
  * HELLO 3 (this server speaks RESP2 only and answers -NOPROTO).
  */

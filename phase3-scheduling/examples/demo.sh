@@ -1,7 +1,7 @@
 #!/bin/sh
-# Phase 3's showcase, run by `make demo`: phase 2's I/O examples, then what phase 3 adds: task
-# queues (priorities, shares), the doorbell (waking an executor from another thread), and an
-# echo server that sleeps in the kernel when it has nothing to do.
+# Phase 3's showcase, run by `make demo`: first what phase 3 adds, task queues (priorities,
+# shares) and the doorbell (waking an executor from another thread), then phase 2's I/O examples
+# and an echo server that sleeps in the kernel when it has nothing to do.
 # Usage: demo.sh BUILD_DIR   (build/phase3)
 # Phase 1's examples are built into BUILD_DIR too; phase 1's demo is the one that runs them.
 set -eu
