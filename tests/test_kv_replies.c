@@ -82,6 +82,10 @@ static const struct reply_case cases[] = {
          "SET k v FOO\r\nSET k v PX 1 EXAT 1\r\nSET k v EXAT 1 PXAT 1\r\nSET k v NXX\r\n",
          "-ERR syntax error\r\n-ERR syntax error\r\n-ERR syntax error\r\n-ERR syntax error\r\n"
          "-ERR syntax error\r\n-ERR syntax error\r\n-ERR syntax error\r\n-ERR syntax error\r\n"),
+    /* KEEPTTL is an expire option that may be given twice, like the others. */
+    CASE("set-keepttl-twice",
+         "SET k v EX 100\r\nSET k w KEEPTTL KEEPTTL\r\nTTL k\r\nSET k v EX 1 KEEPTTL\r\n",
+         "+OK\r\n+OK\r\n:100\r\n-ERR syntax error\r\n"),
     CASE("set-expire-errors",
          "SET k v EX 0\r\nSET k v EX -1\r\nSET k v EX x\r\nSET k v EX 9223372036854775\r\n"
          "SET k v PX 9223372036854775807\r\nSET k v EX 1.5\r\nSET k v PX 01\r\nSET k v EXAT 0\r\n",
@@ -194,6 +198,11 @@ static const struct reply_case cases[] = {
          "config get APPENDONLY\r\n",
          "*2\r\n$4\r\nsave\r\n$0\r\n\r\n*4\r\n$4\r\nSAVE\r\n$0\r\n\r\n$10\r\nappendonly\r\n"
          "$2\r\nno\r\n*2\r\n$4\r\nsave\r\n$0\r\n\r\n*2\r\n$10\r\nAPPENDONLY\r\n$2\r\nno\r\n"),
+    /* A pattern ends at a NUL (Redis matches C strings); a name with a NUL in it matches none. */
+    CASE("config-get-nul",
+         "*3\r\n$6\r\nCONFIG\r\n$3\r\nGET\r\n$11\r\nappendon*\0x\r\n"
+         "*3\r\n$6\r\nCONFIG\r\n$3\r\nGET\r\n$12\r\nappendonly\0*\r\n",
+         "*2\r\n$10\r\nappendonly\r\n$2\r\nno\r\n*0\r\n"),
     /* Forty stars: a matcher that tries every way of splitting the name among them never ends. */
     CASE("config-get-stars", "CONFIG GET ****************************************@\r\n", "*0\r\n"),
     CASE("client",
@@ -216,6 +225,40 @@ static const struct reply_case cases[] = {
          "-WRONGPASS invalid username-password pair or user is disabled.\r\n"
          "-ERR Client names cannot contain spaces, newlines or special characters.\r\n"
          "-ERR Syntax error in HELLO option 'FOO'\r\n"),
+    /* Each option takes effect in turn: the first to fail is the reply, and a name set stays. */
+    CASE("hello-options-in-order",
+         "HELLO 2 SETNAME \"a b\" AUTH x y\r\nHELLO 2 SETNAME ok AUTH x y\r\nCLIENT GETNAME\r\n"
+         "HELLO 2 AUTH x y SETNAME \"a b\"\r\nHELLO 2 SETNAME \"a b\" FOO\r\n",
+         "-ERR Client names cannot contain spaces, newlines or special characters.\r\n"
+         "-WRONGPASS invalid username-password pair or user is disabled.\r\n$2\r\nok\r\n"
+         "-WRONGPASS invalid username-password pair or user is disabled.\r\n"
+         "-ERR Client names cannot contain spaces, newlines or special characters.\r\n"),
+    /* An error as long as its text: 600 bytes of option, quoted whole. */
+    CASE("error-longer-than-512",
+         "HELLO 2 "
+         "012345678901234567890123456789012345678901234567890123456789"
+         "012345678901234567890123456789012345678901234567890123456789"
+         "012345678901234567890123456789012345678901234567890123456789"
+         "012345678901234567890123456789012345678901234567890123456789"
+         "012345678901234567890123456789012345678901234567890123456789"
+         "012345678901234567890123456789012345678901234567890123456789"
+         "012345678901234567890123456789012345678901234567890123456789"
+         "012345678901234567890123456789012345678901234567890123456789"
+         "012345678901234567890123456789012345678901234567890123456789"
+         "012345678901234567890123456789012345678901234567890123456789"
+         "\r\n",
+         "-ERR Syntax error in HELLO option '"
+         "012345678901234567890123456789012345678901234567890123456789"
+         "012345678901234567890123456789012345678901234567890123456789"
+         "012345678901234567890123456789012345678901234567890123456789"
+         "012345678901234567890123456789012345678901234567890123456789"
+         "012345678901234567890123456789012345678901234567890123456789"
+         "012345678901234567890123456789012345678901234567890123456789"
+         "012345678901234567890123456789012345678901234567890123456789"
+         "012345678901234567890123456789012345678901234567890123456789"
+         "012345678901234567890123456789012345678901234567890123456789"
+         "012345678901234567890123456789012345678901234567890123456789"
+         "'\r\n"),
     CASE("inline-quoting",
          "SET \"a b\" c\r\nGET \"a b\"\r\nSET 'it\\'s' \"\\x41\\n\\t\\\"\"\r\nGET 'it\\'s'\r\n"
          "  GET   \"a b\"  \r\n",

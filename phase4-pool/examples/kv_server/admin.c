@@ -94,9 +94,12 @@ static void hello_map(struct kv_client *c, struct resp_out *out)
                       "$7\r\nmodules\r\n*0\r\n");
 }
 
+/*
+ * The options take effect one by one, in the order given, as in Redis: the
+ * first that fails is the reply, and a name set before it stays set.
+ */
 void admin_hello(struct kv_request *r, struct kv_client *c, struct resp_out *out)
 {
-    const struct resp_arg *user = NULL, *name = NULL;
     size_t j = 1;
     long long version;
 
@@ -111,21 +114,21 @@ void admin_hello(struct kv_request *r, struct kv_client *c, struct resp_out *out
         size_t more = r->argc - 1 - j;
 
         if (resp_arg_is(&r->argv[j], "auth") && more >= 2) {
-            user = &r->argv[j + 1];
+            const struct resp_arg *user = &r->argv[j + 1];
+
+            /* The only user is Redis's "default", with no password: any password is right. */
+            if (!(user->len == 7 && memcmp(user->p, "default", 7) == 0))
+                return resp_out_str(
+                    out, "-WRONGPASS invalid username-password pair or user is disabled.\r\n");
             j += 2;
         } else if (resp_arg_is(&r->argv[j], "setname") && more >= 1) {
-            name = &r->argv[++j];
+            if (!set_name(c, &r->argv[++j]))
+                return resp_out_str(out, ERR_NAME);
         } else {
             return resp_out_errorf(out, "Syntax error in HELLO option '%.*s'",
                                    resp_arg_cstr_len(&r->argv[j]), r->argv[j].p);
         }
     }
-    /* The only user is Redis's "default", with no password: any password is right. */
-    if (user && !(user->len == 7 && memcmp(user->p, "default", 7) == 0))
-        return resp_out_str(out,
-                            "-WRONGPASS invalid username-password pair or user is disabled.\r\n");
-    if (name && !set_name(c, name))
-        return resp_out_str(out, ERR_NAME);
     hello_map(c, out);
 }
 
@@ -339,13 +342,15 @@ void admin_config_get(struct kv_request *r, struct kv_client *c, struct resp_out
 
     for (size_t j = 2; j < r->argc; j++) {
         const struct resp_arg *a = &r->argv[j];
+        /* A pattern ends at a NUL, as in Redis (C strings); a name with a NUL matches none. */
+        size_t plen = strnlen(a->p, a->len);
         bool pattern =
-            memchr(a->p, '*', a->len) || memchr(a->p, '?', a->len) || memchr(a->p, '[', a->len);
+            memchr(a->p, '*', plen) || memchr(a->p, '?', plen) || memchr(a->p, '[', plen);
 
         for (size_t k = 0; k < N_CONFIGS; k++) {
             const char *name = config_names[k];
 
-            if (found[k] || !(pattern ? glob(a->p, a->p + a->len, name, name + strlen(name))
+            if (found[k] || !(pattern ? glob(a->p, a->p + plen, name, name + strlen(name))
                                       : resp_arg_is(a, name) && a->len == strlen(name)))
                 continue;
             found[k] = true;

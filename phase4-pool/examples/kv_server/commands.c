@@ -158,9 +158,9 @@ static int set_option(const struct kv_request *r, size_t j, int f)
         return SET_XX;
     if (resp_arg_is(opt, "get"))
         return SET_GET;
-    if (resp_arg_is(opt, "keepttl") && !(f & ttl))
+    /* One expire option only (KEEPTTL is one); the same one twice is allowed, the last counts. */
+    if (resp_arg_is(opt, "keepttl") && !(f & (ttl & ~SET_KEEPTTL)))
         return SET_KEEPTTL;
-    /* One expire option only; the same one twice is allowed, and the last one counts. */
     if (resp_arg_is(opt, "ex") && !(f & (ttl & ~SET_EX)) && next)
         return SET_EX;
     if (resp_arg_is(opt, "px") && !(f & (ttl & ~SET_PX)) && next)

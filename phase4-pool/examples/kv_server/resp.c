@@ -491,14 +491,23 @@ void resp_out_bulk_str(struct resp_out *o, const char *s)
 
 void resp_out_errorf(struct resp_out *o, const char *fmt, ...)
 {
-    char text[512], *s = text;
+    char *s;
     size_t n;
+    int len;
     va_list ap;
 
+    /* Formatted in place, after room for "-ERR ": an error is as long as its text, as in Redis. */
     va_start(ap, fmt);
-    vsnprintf(text, sizeof(text), fmt, ap);
+    len = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
-    n = strlen(s);
+    if (len < 0)
+        die("an error reply's format failed: %s", fmt);
+    reserve(o, 5 + (size_t)len + 1 + 2);
+    s = o->buf + o->len + 5;
+    va_start(ap, fmt);
+    vsnprintf(s, (size_t)len + 1, fmt, ap);
+    va_end(ap);
+    n = (size_t)len;
     while (n && (s[n - 1] == '\r' || s[n - 1] == '\n'))
         n--;
     while (n && (*s == '\r' || *s == '\n'))
@@ -506,8 +515,12 @@ void resp_out_errorf(struct resp_out *o, const char *fmt, ...)
     for (size_t i = 0; i < n; i++)
         if (s[i] == '\r' || s[i] == '\n')
             s[i] = ' ';
-    if (!n || s[0] != '-')
-        resp_out_bytes(o, "-ERR ", 5);
-    resp_out_bytes(o, s, n);
-    resp_out_bytes(o, "\r\n", 2);
+    if (!n || s[0] != '-') {
+        memcpy(o->buf + o->len, "-ERR ", 5);
+        o->len += 5;
+    }
+    memmove(o->buf + o->len, s, n);
+    o->len += n;
+    memcpy(o->buf + o->len, "\r\n", 2);
+    o->len += 2;
 }

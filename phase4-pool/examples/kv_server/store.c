@@ -140,9 +140,10 @@ void store_delete(struct kv_store *s, struct kv_entry *e)
     free_entry(e);
 }
 
+/* Gone once its millisecond has passed: a key set to expire at `now` still answers (PTTL 0). */
 static bool expired(const struct kv_entry *e, int64_t now)
 {
-    return e->expire_at != 0 && e->expire_at <= now;
+    return e->expire_at != 0 && e->expire_at < now;
 }
 
 struct kv_entry *store_find(struct kv_store *s, const void *key, size_t klen, int64_t now)
