@@ -1,5 +1,5 @@
 /*
- * executor.h - the LocalExecutor: one thread, one run queue, many tasks.
+ * executor.h - the LocalExecutor: one thread, task queues, many tasks.
  *
  * Phase 2: each executor owns an io_uring (its reactor), so making one can
  * fail in new ways; rt_last_error() says why, and how to fix it. And the
@@ -102,8 +102,9 @@ void rt_executor_destroy(struct rt_executor *ex);
 /*
  * Copy the `size` bytes of the future at `main` into a task, then run tasks
  * until that one is finished, and return its output. Stops the program if
- * the main future is pending while no task is runnable and no I/O is in
- * flight: with nothing that could ever wake it, that is a deadlock.
+ * the main future is pending while no task is runnable and nothing could
+ * make one runnable (no I/O in flight, no rt_sleep deadline, no pending
+ * rt_wait_notify): that is a deadlock.
  *
  * Phase 3: an executor whose ring is in DEFER mode (RT_RING_AUTO's choice
  * on Linux 6.1 and later) is run and destroyed on the thread that made it,

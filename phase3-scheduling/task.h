@@ -50,7 +50,7 @@ enum task_state {
 };
 
 struct rt_task {
-    struct list_node queue_link;  /* in the executor's run queue while SCHEDULED */
+    struct list_node queue_link;  /* in its task queue's run queue while SCHEDULED */
     struct list_node all_link;    /* in the executor's list of every task it owns */
     struct rt_executor *executor; /* the executor it runs on; NULL once destroyed */
     struct task_queue *queue;     /* phase 3: the task queue it runs in; NULL once destroyed */
@@ -83,7 +83,7 @@ struct rt_task *rt__task_new(struct rt_executor *ex, struct task_queue *q,
 void rt__task_ref(struct rt_task *t);
 void rt__task_unref(struct rt_task *t); /* frees the task when the count reaches zero */
 
-/* Put the task on its executor's run queue, unless it is queued or done already. */
+/* Put the task on its task queue's run queue, unless it is queued or done already. */
 void rt__task_schedule(struct rt_task *t);
 
 /* Poll the task once, consuming the queue's reference that came with it. */

@@ -7,8 +7,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <stdbool.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <string.h>
 #include <unistd.h>
 

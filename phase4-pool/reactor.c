@@ -19,7 +19,9 @@
  *      source on the waiting list. Nothing reaches the kernel yet.
  *   2. The executor's loop calls rt__reactor_poll(): submit_waiting() copies
  *      every waiting SQE into the ring and hands them all to the kernel with
- *      one io_uring_submit(): that is the batching.
+ *      one io_uring_submit(): that is the batching. (With nothing to run, it
+ *      calls rt__reactor_park() instead, whose one system call submits the
+ *      batch and sleeps: io_uring_submit_and_wait_timeout().)
  *   3. reap_completions() reads the CQEs the kernel has written, stores each
  *      result in its source (user_data points at it), and wakes the task.
  *   4. The task polls its future again, which takes the result and frees

@@ -60,7 +60,7 @@ enum task_state {
 };
 
 struct rt_task {
-    struct list_node queue_link;  /* in the executor's run queue while SCHEDULED */
+    struct list_node queue_link;  /* in its task queue's run queue while SCHEDULED */
     struct list_node all_link;    /* in the executor's list of every task it owns */
     struct rt_executor *executor; /* the executor it runs on; NULL once destroyed */
     struct task_queue *queue;     /* phase 3: the task queue it runs in; NULL once destroyed */
@@ -120,7 +120,7 @@ static inline void rt__task_unref(struct rt_task *t)
  */
 #define RT__FLATTEN __attribute__((flatten))
 
-/* Put the task on its executor's run queue, unless it is queued or done already. */
+/* Put the task on its task queue's run queue, unless it is queued or done already. */
 void rt__task_schedule(struct rt_task *t);
 
 /* Poll the task once, consuming the queue's reference that came with it. */
