@@ -20,15 +20,18 @@
  *   - each side rereads the other's counter only when its copy says the
  *     ring is full (sender) or empty (receiver);
  *   - each side *publishes* its counter, copies tx_next to tail (rx_next to
- *     head), only once per cache line of slots, at the end of its turn, and
- *     when it closes, not after every message: the receiver then takes
- *     lines the sender has finished, instead of reading a line the sender
- *     is still writing to, and the line holding tail moves between the
- *     cores once per line of messages, not once per message. A message is
- *     thus visible to the receiver at the latest at the end of the sender's
- *     turn, which is also when a waiting receiver is woken for it.
+ *     head), only once per PUBLISH cache lines of slots, every quarter
+ *     ring, at the end of its turn, and when it closes, not after every
+ *     message: the receiver then takes lines the sender has finished,
+ *     instead of reading a line the sender is still writing to, and the
+ *     line holding tail moves between the cores once per few lines of
+ *     messages, not once per message. A message is thus visible to the
+ *     receiver at the latest at the end of the sender's turn, which is also
+ *     when a waiting receiver is woken for it.
  * And each side prefetches the slots it will use a few lines ahead, so a
- * line's trip between the cores overlaps the work on the lines before it.
+ * line's trip between the cores overlaps the work on the lines before it;
+ * when it rereads the other's counter and finds lines newly its own, it
+ * asks for the first few of them at once, so that their trips overlap.
  *
  * Waiting uses phase 3's doorbell: a side that finds the ring full (or
  * empty) raises its `waiting` flag and parks its task in rt_wait_notify;
@@ -59,7 +62,8 @@
 #include "deferred.h"
 
 #define CACHE_LINE   64
-#define AHEAD        4 /* lines: how far ahead of itself each side prefetches slots */
+#define AHEAD        4  /* lines: how far ahead of itself each side prefetches slots */
+#define PUBLISH      16 /* lines: how many a side fills (or empties) between publications */
 #define CAPACITY_MAX (1u << 24)
 #define MSG_SIZE_MAX 65536u
 #define RING_MAX     ((size_t)1 << 30) /* bytes of slots: each limit above allows far more */
@@ -95,7 +99,7 @@ struct rt_channel {
     /* Set at creation, read-only after. */
     alignas(CACHE_LINE) size_t mask; /* capacity - 1: capacity is a power of two */
     size_t batch;     /* look for a waiting peer at least every `batch` messages: capacity / 4 */
-    size_t line_msgs; /* publish at least every `line_msgs` messages: a cache line of slots */
+    size_t line_msgs; /* messages in a cache line of slots (publish every PUBLISH lines) */
     size_t msg_size;  /* bytes per slot */
     bool prefetchw;   /* the CPU has x86's PREFETCHW (see prefetch_to_write) */
     unsigned long trace_id; /* its number in an RT_TRACE trace; 0 when not traced */
@@ -386,13 +390,16 @@ int rt_channel_try_send(struct rt_channel *ch, const void *msg)
         ch->head_seen = atomic_load_explicit(&ch->head, memory_order_acquire);
         if (tail - ch->head_seen > ch->mask)
             return 0;
+        for (size_t k = 1; k <= AHEAD; k++) /* lines just freed: their trips overlap */
+            prefetch_to_write(ch, tail + k * ch->line_msgs);
     }
     copy_msg(ch, slot(ch, tail), msg);
     ch->tx_next = ++tail;
     RT_TRACE(rt__trace_msg_send(ch->trace_id, tail - 1));
-    /* A line of slots is full: show it to the receiver, and ask for the line AHEAD of us. */
+    /* A line of slots is full: ask for the line AHEAD of us; every PUBLISH lines, show them. */
     if ((tail & (ch->line_msgs - 1)) == 0) {
-        publish_tail(ch);
+        if ((tail & (PUBLISH * ch->line_msgs - 1)) == 0)
+            publish_tail(ch);
         prefetch_to_write(ch, tail + AHEAD * ch->line_msgs);
     }
     /*
@@ -438,6 +445,8 @@ int rt_channel_try_recv(struct rt_channel *ch, void *msg_out)
         if (one_thread(ch))
             publish_tail(ch);
         ch->tail_seen = atomic_load_explicit(&ch->tail, memory_order_acquire);
+        for (size_t k = 1; k <= AHEAD; k++) /* lines just published: their trips overlap */
+            prefetch_to_read(ch, head + k * ch->line_msgs);
         if (head == ch->tail_seen) {
             if (!atomic_load_explicit(&ch->tx_closed, memory_order_acquire))
                 return 0;
@@ -450,9 +459,10 @@ int rt_channel_try_recv(struct rt_channel *ch, void *msg_out)
     copy_msg(ch, msg_out, slot(ch, head));
     ch->rx_next = ++head;
     RT_TRACE(rt__trace_msg_recv(ch->trace_id, head - 1));
-    /* As for sending: a line at a time, at the end of the turn, and every quarter ring. */
+    /* As for sending: every PUBLISH lines, at the end of the turn, and every quarter ring. */
     if ((head & (ch->line_msgs - 1)) == 0) {
-        publish_head(ch);
+        if ((head & (PUBLISH * ch->line_msgs - 1)) == 0)
+            publish_head(ch);
         prefetch_to_read(ch, head + AHEAD * ch->line_msgs);
     }
     if (++ch->rx_unchecked >= ch->batch) {

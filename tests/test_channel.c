@@ -231,15 +231,15 @@ START_TEST(a_tiny_ring_keeps_the_order_through_constant_waiting)
 END_TEST
 
 /*
- * A sender makes its messages visible a cache line of slots at a time (8
- * of these), and the rest at the end of its turn (channel.c). A close in
- * the same turn as the last sends must make them visible too, or the
- * receiver would see the end first: 1 to 11 messages, each lot sent and
- * closed in one turn.
+ * A sender makes its messages visible sixteen cache lines of slots at a
+ * time (128 of these), and the rest at the end of its turn (channel.c). A
+ * close in the same turn as the last sends must make them visible too, or
+ * the receiver would see the end first: 1 to 11 messages, and 126 to 131 (a
+ * publication and some), each lot sent and closed in one turn.
  */
 START_TEST(messages_sent_in_the_turn_of_the_close_all_arrive)
 {
-    for (uint64_t n = 1; n <= 11; n++)
+    for (uint64_t n = 1; n <= 131; n = n == 11 ? 126 : n + 1)
         stream_between_two_threads(n, 1024);
 }
 END_TEST
@@ -247,8 +247,8 @@ END_TEST
 /*
  * With both ends on one executor, a receive right after a send sees the
  * message, and a send right after a receive sees the room, though neither
- * side has published yet: a ring of 64 slots publishes only every 8
- * messages (a line), every 16 (a quarter) and at the end of a turn.
+ * side has published yet: a ring of 64 slots publishes only every 16
+ * messages (a quarter of it) and at the end of a turn.
  */
 static void one_executor_both_ends(void *arg)
 {
