@@ -208,6 +208,10 @@ unsigned rt_shard_of(const void *key, size_t len, unsigned shards)
     const unsigned char *p = key;
     uint64_t h = UINT64_C(14695981039346656037); /* FNV-1a's offset basis */
 
+    if (shards == 0)
+        rt__die("rt_shard_of: 0 shards: there is no shard to give the key to");
+    if (len > 0)
+        ASSERT_ARG(key);
     for (size_t i = 0; i < len; i++) {
         h ^= p[i];
         h *= UINT64_C(1099511628211); /* FNV-1a's prime */

@@ -62,6 +62,8 @@ void rt_mesh_recv(struct rt_mesh_recv *f, struct rt_mesh *m, unsigned me, void *
  * every byte), then the top 32 bits mapped onto [0, shards) by a
  * multiply-shift ((top * shards) >> 32), which needs no division. The same
  * key goes to the same shard in every process and on every machine.
+ * `shards` must be at least 1, and `key` may be NULL only when `len` is 0:
+ * otherwise the program stops with a message saying which.
  */
 unsigned rt_shard_of(const void *key, size_t len, unsigned shards);
 

@@ -385,12 +385,26 @@ static void receive_as_no_shard(void *arg)
     rt_mesh_recv(&f, misused, 2, &note);
 }
 
+static void shard_of_no_shards(void *arg)
+{
+    (void)arg;
+    rt_shard_of("k", 1, 0);
+}
+
+static void shard_of_no_key(void *arg)
+{
+    (void)arg;
+    rt_shard_of(NULL, 1, 4);
+}
+
 START_TEST(misuse_stops_the_program_naming_the_shard)
 {
     test_expect_die(destroy_with_shard_1_open, NULL, "shard 1 has not closed its ends");
     test_expect_die(send_to_oneself, NULL, "from shard 1 to shard 1 in a mesh of 2");
     test_expect_die(send_from_a_closed_shard, NULL, "shard 0 has closed its ends");
     test_expect_die(receive_as_no_shard, NULL, "shard 2 in a mesh of 2");
+    test_expect_die(shard_of_no_shards, NULL, "rt_shard_of: 0 shards");
+    test_expect_die(shard_of_no_key, NULL, "rt_shard_of: key is NULL");
 }
 END_TEST
 
