@@ -447,6 +447,8 @@ static void reserve(struct resp_out *o, size_t n)
 
 void resp_out_bytes(struct resp_out *o, const void *p, size_t n)
 {
+    if (n == 0)
+        return; /* a fresh resp_out has no buffer yet, and NULL + 0 is undefined in C */
     reserve(o, n);
     memcpy(o->buf + o->len, p, n);
     o->len += n;
@@ -479,7 +481,8 @@ void resp_out_bulk(struct resp_out *o, const void *p, size_t n)
 {
     resp_out_prefixed(o, '$', (long long)n);
     reserve(o, n + 2);
-    memcpy(o->buf + o->len, p, n);
+    if (n > 0) /* `p` may be NULL when `n` is 0, and memcpy() must not be given NULL */
+        memcpy(o->buf + o->len, p, n);
     memcpy(o->buf + o->len + n, "\r\n", 2);
     o->len += n + 2;
 }

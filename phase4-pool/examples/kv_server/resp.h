@@ -13,6 +13,10 @@
  * bytes are needed. It follows Redis 7.0's networking.c step by step, so that
  * malformed input gets Redis's own error text (and, where Redis does not check
  * something, such as the CRLF after a bulk, it does not check it either).
+ * How the bytes were split into pieces changes nothing, with one exception
+ * that Redis has too: a line (inline request, count or length) longer than
+ * RESP_INLINE_MAX is refused only when more than that much of it has arrived
+ * without its end, so the same line may pass if it comes in one piece.
  *
  * Memory grows only as bytes arrive. A client announcing a 500 MB bulk and
  * sending nothing costs a 16 KiB buffer; each receive asks for at most as many
@@ -25,6 +29,7 @@
  *              request does not depend on how the bytes were split into reads.
  *
  * Replies are written with the resp_out_* functions into a growing buffer.
+ * A zero-filled struct resp_out is an empty one; `p` may be NULL when `n` is 0.
  */
 #ifndef KV_RESP_H
 #define KV_RESP_H
