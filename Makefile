@@ -17,6 +17,7 @@
 #   CC=clang             build with clang instead of cc (gcc on Debian)
 #   B=dir                build under dir/ instead of build/
 #   LTO=0                build phase 4 without link-time optimization, to compare
+#   TESTS_SIDE_BY_SIDE=1 with make -j -O test: the phases' tests run at the same time (CI)
 #   V=1                  show whole command lines
 #
 # CC needs no line here: it is make's own variable, `cc` unless the command line
@@ -221,16 +222,24 @@ $(foreach n,$(ALL_PHASES),$(foreach d,$(P$(n)_EXAMPLE_DIRS),$(eval $(call EXAMPL
 FORCE:
 
 # ---------------------------------------------------------------- every phase
+# TESTS_SIDE_BY_SIDE=1 (CI's later steps): under make -j the phases' test runs go side by side
+# instead of in turn, the last phase's (the longest) first. Give make -O (--output-sync) too, so
+# that each phase's output is printed whole when its run ends.
+reverse = $(if $(1),$(call reverse,$(wordlist 2,$(words $(1)),$(1))) $(firstword $(1)))
+ifeq ($(TESTS_SIDE_BY_SIDE),1)
+test: $(addprefix test-,$(call reverse,$(PHASES)))
+else
 test: $(addprefix test-,$(PHASES))
+endif
 bench: $(addprefix bench-,$(PHASES))
 demo: $(addprefix demo-,$(PHASES))
 
 # Under make -j the phases build side by side, but their runs take turns, in
 # phase order, so that two phases' output never interleaves (and benchmarks do
 # not compete for the CPUs): $(call in_turn,test,1 2 3) adds "test-2: | test-1"
-# and "test-3: | test-2".
+# and "test-3: | test-2". (Tests under TESTS_SIDE_BY_SIDE=1 excepted: see above.)
 in_turn = $(if $(word 2,$(2)),$(eval $(1)-$(word 2,$(2)): | $(1)-$(word 1,$(2)))$(call in_turn,$(1),$(wordlist 2,$(words $(2)),$(2))))
-$(call in_turn,test,$(PHASES))
+$(if $(filter 1,$(TESTS_SIDE_BY_SIDE)),,$(call in_turn,test,$(PHASES)))
 $(call in_turn,bench,$(PHASES))
 $(call in_turn,demo,$(PHASES))
 
