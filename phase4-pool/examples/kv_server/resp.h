@@ -16,7 +16,8 @@
  * How the bytes were split into pieces changes nothing, with one exception
  * that Redis has too: a line (inline request, count or length) longer than
  * RESP_INLINE_MAX is refused only when more than that much of it has arrived
- * without its end, so the same line may pass if it comes in one piece.
+ * without its end, so whether the same line passes depends on where its pieces
+ * end.
  *
  * Memory grows only as bytes arrive. A client announcing a 500 MB bulk and
  * sending nothing costs a 16 KiB buffer; each receive asks for at most as many
