@@ -20,8 +20,11 @@ static enum rt_poll sleep_poll(struct rt_future *self, struct rt_context *cx, in
 {
     struct rt_sleep *s = (struct rt_sleep *)self;
 
+    if (s->finished)
+        rt__die("an rt_sleep was polled after it finished");
     if (!s->started) {
         if (s->ns > RT_DURATION_MAX) {
+            s->finished = true;
             *out = -EINVAL;
             return RT_READY;
         }
@@ -40,6 +43,7 @@ static enum rt_poll sleep_poll(struct rt_future *self, struct rt_context *cx, in
         rt_waker_register(&s->timer.waker, cx);
         return RT_PENDING;
     }
+    s->finished = true;
     *out = 0;
     return RT_READY;
 }

@@ -46,13 +46,15 @@ struct rt_timer {
 /*
  * Output: 0 once `ns` nanoseconds have passed since the first poll, or
  * -EINVAL (see above). A sleep whose deadline is still in the heap (polled,
- * and neither finished nor dropped) must not be made into a sleep again:
- * that stops the program with a message.
+ * and neither finished nor dropped) must not be made into a sleep again, and
+ * a finished one must not be polled again: each stops the program with a
+ * message.
  */
 struct rt_sleep {
     struct rt_future future; /* await this */
     uint64_t ns;             /* private: how long, counted from the first poll */
     bool started;            /* private: the deadline was put in the heap */
+    bool finished;           /* private: its poll returned RT_READY */
     struct rt_executor *ex;  /* private: whose heap, once started */
     struct rt_timer timer;   /* private */
 };

@@ -3,7 +3,8 @@
  * it: a NULL where an executor, a future or an out pointer belongs (and,
  * phase 2, a path or a host), a size so large that it wraps around, (phase
  * 2) an rt_io or an rt_timeout prepared while it still holds a request or a
- * race, (phase 3) an rt_sleep prepared while its deadline waits.
+ * race, or polled again once finished, (phase 3) an rt_sleep prepared while
+ * its deadline waits, or polled again once finished.
  *
  * Each case runs in a child process of its own, and the test reads what the
  * child printed: it must die of SIGABRT (rt__die() calls abort()) after
@@ -371,6 +372,90 @@ static void resleep_while_waiting(void)
 }
 #endif
 
+/*
+ * Awaits a NOP (which = 0), a timeout (1) or, phase 3, a sleep (2) or a
+ * sleep refused for its absurd duration (3), to the end; then polls it again.
+ */
+struct poll_again {
+    struct rt_async async;
+    int which;
+    struct rt_future *done; /* the future awaited to the end */
+    struct rt_io io;
+    struct test_value value;
+    struct rt_timeout timeout;
+#if PHASE >= 3
+    struct rt_sleep sleep;
+#endif
+};
+
+static enum rt_poll poll_again_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct poll_again *f = (struct poll_again *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    if (f->which == 0) {
+        rt_io_nop(&f->io);
+        f->done = &f->io.future;
+    } else if (f->which == 1) {
+        f->value = test_value(1);
+        rt_timeout(&f->timeout, &f->value.future, 1000000000);
+        f->done = &f->timeout.future;
+    }
+#if PHASE >= 3
+    else {
+        rt_sleep(&f->sleep, f->which == 2 ? 1000 : UINT64_MAX);
+        f->done = &f->sleep.future;
+    }
+#endif
+    AWAIT(f->done, NULL);
+    rt_future_poll(f->done, cx, NULL); /* the misuse */
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable poll_again_vtable = {poll_again_poll, rt_async_drop};
+
+static void poll_again(int which)
+{
+    struct poll_again f = {.async = RT_ASYNC_INIT(&poll_again_vtable), .which = which};
+
+    run_in_child(&f.async.future, sizeof(f));
+}
+
+static void nop_polled_again(void)
+{
+    poll_again(0);
+}
+
+static void timeout_polled_again(void)
+{
+    poll_again(1);
+}
+
+#if PHASE >= 3
+static void sleep_polled_again(void)
+{
+    poll_again(2);
+}
+
+static void refused_sleep_polled_again(void)
+{
+    poll_again(3);
+}
+#endif
+
+START_TEST(a_finished_future_polled_again_stops_the_program)
+{
+    need_an_executor();
+    assert_dies(nop_polled_again, "an rt_io future was polled after it finished");
+    assert_dies(timeout_polled_again, "an rt_timeout was polled after it finished");
+#if PHASE >= 3
+    assert_dies(sleep_polled_again, "an rt_sleep was polled after it finished");
+    assert_dies(refused_sleep_polled_again, "an rt_sleep was polled after it finished");
+#endif
+}
+END_TEST
+
 START_TEST(a_timeout_still_racing_cannot_be_prepared)
 {
     need_an_executor();
@@ -395,6 +480,7 @@ Suite *suite_misuse(void)
 #if PHASE >= 2
     tcase_add_test(tc, an_rt_io_holding_a_request_cannot_be_prepared);
     tcase_add_test(tc, a_timeout_still_racing_cannot_be_prepared);
+    tcase_add_test(tc, a_finished_future_polled_again_stops_the_program);
 #endif
     suite_add_tcase(s, tc);
     return s;
