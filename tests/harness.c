@@ -152,6 +152,25 @@ const char *test_topology(const char *machine)
     return path;
 }
 
+void test_built(const char *rel, char *path, size_t len)
+{
+    char dir[4096];
+    ssize_t n = readlink("/proc/self/exe", dir, sizeof(dir) - 1);
+
+    ck_assert_msg(n > 0, "readlink /proc/self/exe: %s", strerror(errno));
+    dir[n] = '\0';
+    for (int up = 0; up < 3; up++) {
+        char *slash = strrchr(dir, '/');
+
+        ck_assert_msg(slash, "%s not found above the test runner", rel);
+        *slash = '\0';
+        ck_assert_int_lt(snprintf(path, len, "%s/%s", dir, rel), (int)len);
+        if (up > 0 && access(path, X_OK) == 0)
+            return;
+    }
+    ck_abort_msg("%s not found above the test runner (was it built?)", rel);
+}
+
 struct rt_executor *test_executor_with(const struct rt_builder *b)
 {
     struct rt_executor *ex = NULL;

@@ -73,6 +73,14 @@ intptr_t test_run(struct rt_future *f, size_t size);
  */
 const char *test_topology(const char *machine);
 
+/*
+ * A program built for this phase, build/phaseN/<rel> ("examples/cat"), into
+ * `path`: found from the test runner's own path, build/phaseN/tests/run_tests
+ * or, for an exercise's runner, build/phaseN/exercises/ex_N_M/run_tests, a
+ * level deeper. Fails the test if it is not there.
+ */
+void test_built(const char *rel, char *path, size_t len);
+
 /* ------------------------------------------------ small futures tests share */
 
 /* Ready at once with `value`. */

@@ -34,6 +34,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "harness.h" /* test_built() */
+
 #define KV_WAIT_MS 10000 /* how long a test waits for the server before failing */
 
 struct kv_proc {
@@ -41,30 +43,6 @@ struct kv_proc {
     int port;
     int out; /* the read end of the server's stdout */
 };
-
-/*
- * A program built for this phase, build/phaseN/<rel>, found from the test
- * runner's own path: build/phaseN/tests/run_tests, or, for an exercise's
- * runner, build/phaseN/exercises/ex_N_M/run_tests, a level deeper.
- */
-static inline void kv_built(const char *rel, char *path, size_t len)
-{
-    char dir[4096];
-    ssize_t n = readlink("/proc/self/exe", dir, sizeof(dir) - 1);
-
-    ck_assert_msg(n > 0, "readlink /proc/self/exe: %s", strerror(errno));
-    dir[n] = '\0';
-    for (int up = 0; up < 3; up++) {
-        char *slash = strrchr(dir, '/');
-
-        ck_assert_msg(slash, "%s not found above the test runner", rel);
-        *slash = '\0';
-        ck_assert_int_lt(snprintf(path, len, "%s/%s", dir, rel), (int)len);
-        if (up > 0 && access(path, X_OK) == 0)
-            return;
-    }
-    ck_abort_msg("%s not found above the test runner (was it built?)", rel);
-}
 
 /* Read the server's stdout until a line says "port N"; N, or fail. */
 static inline int kv_read_port(int fd)
@@ -96,7 +74,7 @@ static inline struct kv_proc kv_start(const char *const *args)
     struct kv_proc p;
     int pipefd[2], n = 3;
 
-    kv_built("examples/kv_server", path, sizeof(path));
+    test_built("examples/kv_server", path, sizeof(path));
     for (; args && *args && n < 30; args++)
         argv[n++] = *args;
     argv[n] = NULL;

@@ -112,6 +112,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s FILE...\n", argv[0]);
         return 2;
     }
+    /*
+     * Standard output must be open before the executor is made. A closed fd 1
+     * is the lowest free number, so the executor's ring would get it, and the
+     * chunks would be written into the ring ("write error: Invalid argument").
+     */
+    if (fcntl(STDOUT_FILENO, F_GETFD) < 0) {
+        fprintf(stderr, "cat: standard output: %s\n", strerror(errno));
+        return 1;
+    }
     if (rt_executor_create(NULL, &ex) < 0) {
         fprintf(stderr, "cat: %s\n", rt_last_error());
         return 1;
