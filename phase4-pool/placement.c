@@ -7,13 +7,17 @@
 #define _GNU_SOURCE
 #include "placement.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/alloc.h"
 #include "executor.h"
@@ -33,25 +37,48 @@ const char *rt_placement_name(enum rt_placement_kind kind)
 
 /* ---------------------------------------------------------------- sysfs */
 
-/* Read the first line of root/path into buf. Returns 0 or -errno. */
+/*
+ * Read the first line of root/path into buf, NUL-terminated. Returns 0 or
+ * -errno: -EOVERFLOW if the line does not fit (cutting it could turn "1000"
+ * into "1", another CPU), -EINVAL if it holds a NUL or the file is not a
+ * regular file, as every sysfs attribute is. The open does not wait, so a
+ * FIFO put in a file's place is refused rather than hanging the caller.
+ */
 static int read_line(const char *root, const char *path, char *buf, size_t len)
 {
-    char full[512];
-    FILE *f;
-    int err = 0;
+    char full[512], more;
+    struct stat st;
+    ssize_t n = 0;
+    int fd, err = 0;
 
     if ((size_t)snprintf(full, sizeof(full), "%s/%s", root, path) >= sizeof(full))
         return -ENAMETOOLONG;
-    f = fopen(full, "r");
-    if (!f)
+    fd = open(full, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
         return -errno;
-    if (!fgets(buf, (int)len, f))
-        err = -EIO;
-    fclose(f);
+    if (fstat(fd, &st) < 0)
+        err = -errno;
+    else if (!S_ISREG(st.st_mode))
+        err = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+    else if ((n = read(fd, buf, len - 1)) < 0)
+        err = -errno;
+    if (err == 0) {
+        char *nl = memchr(buf, '\n', (size_t)n);
+
+        if (memchr(buf, '\0', nl ? (size_t)(nl - buf) : (size_t)n))
+            err = -EINVAL;
+        else if (nl)
+            nl[1] = '\0';
+        else if ((size_t)n == len - 1 && read(fd, &more, 1) > 0)
+            err = -EOVERFLOW;
+        else
+            buf[n] = '\0';
+    }
+    close(fd);
     return err;
 }
 
-/* Read an integer file such as topology/core_id. Returns 0 or -errno. */
+/* Read an integer file such as topology/core_id: digits (or -1), then the line's end. */
 static int read_int(const char *root, const char *path, int *out)
 {
     char buf[64], *end;
@@ -60,8 +87,11 @@ static int read_int(const char *root, const char *path, int *out)
 
     if (err < 0)
         return err;
+    /* strtol alone would also take blanks, a sign and trailing bytes: "0x10" would be 0. */
+    if (!isdigit((unsigned char)buf[0]) && !(buf[0] == '-' && isdigit((unsigned char)buf[1])))
+        return -EINVAL;
     v = strtol(buf, &end, 10);
-    if (end == buf || v < -1 || v > MAX_ID)
+    if ((*end != '\n' && *end != '\0') || v < -1 || v > MAX_ID)
         return -EINVAL;
     *out = (int)v;
     return 0;
@@ -69,29 +99,35 @@ static int read_int(const char *root, const char *path, int *out)
 
 /*
  * Parse a kernel CPU list ("0-3,8,10-11") into set[0..MAX_CPUS). Returns 0,
- * or -EINVAL for anything else.
+ * or -EINVAL for anything else. Each number must start with a digit, since
+ * strtol would also skip blanks and take a sign.
  */
 static int parse_cpu_list(const char *s, bool *set)
 {
     while (*s && *s != '\n') {
         char *end;
-        long lo = strtol(s, &end, 10), hi = lo;
+        long lo, hi;
 
-        if (end == s || lo < 0 || lo >= MAX_CPUS)
+        if (!isdigit((unsigned char)*s))
+            return -EINVAL;
+        lo = hi = strtol(s, &end, 10);
+        if (lo >= MAX_CPUS)
             return -EINVAL;
         s = end;
         if (*s == '-') {
+            if (!isdigit((unsigned char)s[1]))
+                return -EINVAL;
             hi = strtol(s + 1, &end, 10);
-            if (end == s + 1 || hi < lo || hi >= MAX_CPUS)
+            if (hi < lo || hi >= MAX_CPUS)
                 return -EINVAL;
             s = end;
         }
         for (long c = lo; c <= hi; c++)
             set[c] = true;
-        if (*s == ',')
+        if (*s == ',' && isdigit((unsigned char)s[1]))
             s++;
         else if (*s && *s != '\n')
-            return -EINVAL;
+            return -EINVAL; /* a trailing comma too */
     }
     return 0;
 }
@@ -112,7 +148,7 @@ static int cpu_node(const char *root, int cpu)
         char *end;
         long n;
 
-        if (strncmp(e->d_name, "node", 4) != 0)
+        if (strncmp(e->d_name, "node", 4) != 0 || !isdigit((unsigned char)e->d_name[4]))
             continue;
         n = strtol(e->d_name + 4, &end, 10);
         if (end != e->d_name + 4 && *end == '\0' && n >= 0 && n <= MAX_ID) {
@@ -164,8 +200,10 @@ int rt_topology_read(const struct rt_placement *p, struct rt_cpu_info *out, size
     if (err == 0)
         err = parse_cpu_list(line, online);
     if (err < 0) {
-        snprintf(why, why_len, "cannot read the online CPUs from %s/devices/system/cpu/online: %s",
-                 root, strerror(-err));
+        snprintf(why, why_len,
+                 "cannot read the online CPUs from %s/devices/system/cpu/online: %s (a list such "
+                 "as 0-3,8, of CPUs numbered below %d)",
+                 root, strerror(-err), MAX_CPUS);
         goto out;
     }
     err = allowed_set(p, allowed, why, why_len);
@@ -280,6 +318,64 @@ static void spread(struct rt_cpu_info *cpus, int n, unsigned shards, int *cpu_of
     }
 }
 
+/* How many nodes, packages and cores a run of CPUs spans. */
+struct span {
+    int nodes, packages, cores;
+};
+
+/* The span of cpus[0..k), sorted by position: one more at each change from one CPU to the next. */
+static struct span span_of(const struct rt_cpu_info *cpus, unsigned k)
+{
+    struct span s = {1, 1, 1};
+
+    for (unsigned i = 1; i < k; i++) {
+        bool node = cpus[i].node != cpus[i - 1].node;
+        bool package = node || cpus[i].package != cpus[i - 1].package;
+
+        s.nodes += node;
+        s.packages += package;
+        s.cores += package || cpus[i].core != cpus[i - 1].core;
+    }
+    return s;
+}
+
+/* Does run `a` pack tighter than run `b`? Fewer nodes first, then packages, then cores. */
+static bool packs_better(struct span a, struct span b)
+{
+    if (a.nodes != b.nodes)
+        return a.nodes < b.nodes;
+    if (a.packages != b.packages)
+        return a.packages < b.packages;
+    return a.cores < b.cores;
+}
+
+/*
+ * PACK: sort the CPUs by position (node, package, core, number), so that
+ * siblings sit side by side, then take the run of `shards` neighbours that
+ * spans the fewest nodes, then packages, then cores; the first on a tie.
+ * On a whole machine that is the first run. With only some CPUs usable it
+ * may not be: of CPUs 3, 4 and 5, where 3 is alone on node 0, two shards
+ * get 4 and 5.
+ */
+static void pack(struct rt_cpu_info *cpus, int n, unsigned shards, int *cpu_of)
+{
+    int best = 0;
+    struct span best_span;
+
+    qsort(cpus, (size_t)n, sizeof(cpus[0]), by_position);
+    best_span = span_of(cpus, shards);
+    for (int i = 1; i + (int)shards <= n; i++) {
+        struct span s = span_of(cpus + i, shards);
+
+        if (packs_better(s, best_span)) {
+            best = i;
+            best_span = s;
+        }
+    }
+    for (unsigned k = 0; k < shards; k++)
+        cpu_of[k] = cpus[best + (int)k].cpu;
+}
+
 /* rt_placement_plan() on the usable CPUs cpus[0..n). */
 static int place(const struct rt_placement *p, struct rt_cpu_info *cpus, int n, unsigned shards,
                  int *cpu_of, char *why, size_t why_len)
@@ -324,13 +420,10 @@ static int place(const struct rt_placement *p, struct rt_cpu_info *cpus, int n, 
                      shards, shards, n);
             return -EINVAL;
         }
-        if (p->kind == RT_PLACEMENT_SPREAD) {
+        if (p->kind == RT_PLACEMENT_SPREAD)
             spread(cpus, n, shards, cpu_of);
-        } else {
-            qsort(cpus, (size_t)n, sizeof(cpus[0]), by_position);
-            for (unsigned k = 0; k < shards; k++)
-                cpu_of[k] = cpus[k].cpu;
-        }
+        else
+            pack(cpus, n, shards, cpu_of);
         return 0;
     case RT_PLACEMENT_UNBOUND:
         break;

@@ -9,7 +9,9 @@
  *   SPREAD  one shard per NUMA node first, then per package, then per core;
  *           SMT siblings only once every core has a shard;
  *   PACK    both SMT siblings of a core, then the next core, then the next
- *           package (and node).
+ *           package (and node); with only some CPUs usable, the run of
+ *           neighbours in that order that spans the fewest nodes, then
+ *           packages, then cores.
  * Each case spells out the machine, so the lists can be checked by eye.
  * Placements read the fake trees with an explicit `allowed` list, so the
  * CPUs of the machine running the tests do not matter; the cases named
@@ -249,6 +251,36 @@ START_TEST(a_restricted_mask_is_respected)
 }
 END_TEST
 
+/*
+ * PACK with only some CPUs usable keeps the shards as close as they can be, which is not
+ * always where the first usable CPUs are.
+ */
+START_TEST(pack_takes_the_tightest_run_of_a_restricted_set)
+{
+    /* 2s2n_smt, {3, 4, 5}: 3 is alone on node 0; 4 and 5 are two cores of node 1. */
+    static const int split[] = {3, 4, 5};
+    /* 1s8c16t, {1, 2, 10}: 2 and 10 are the siblings of core 2; 1 is alone on core 1. */
+    static const int siblings[] = {1, 2, 10};
+    /* 1s8c16t, {1, 9, 2, 3, 11}: cores 1 and 3 whole, core 2 half. */
+    static const int cores[] = {1, 9, 2, 3, 11};
+    struct rt_placement p = on("2s2n_smt", RT_PLACEMENT_PACK);
+
+    p.allowed = split;
+    p.nallowed = 3;
+    EXPECT_PLAN(&p, 4, 5);
+    EXPECT_PLAN(&p, 3, 4, 5);
+    p = on("1s8c16t", RT_PLACEMENT_PACK);
+    p.allowed = siblings;
+    p.nallowed = 3;
+    EXPECT_PLAN(&p, 2, 10);
+    p.allowed = cores;
+    p.nallowed = 5;
+    EXPECT_PLAN(&p, 1, 9);    /* the first of two whole cores */
+    EXPECT_PLAN(&p, 1, 9, 2); /* 2 cores, as {2, 3, 11}; {9, 2, 3} would take 3 */
+    EXPECT_PLAN(&p, 1, 9, 2, 3);
+}
+END_TEST
+
 START_TEST(more_bound_shards_than_cpus_is_refused_with_the_numbers)
 {
     struct rt_placement p = on("vm2", RT_PLACEMENT_SPREAD);
@@ -375,7 +407,8 @@ static void scratch_remove(void)
 /* Reading `scratch` fails with `err`, and the sentence says each of `words`. */
 static void expect_read_error(int err, const char *const *words)
 {
-    struct rt_placement p = {.kind = RT_PLACEMENT_PACK, .sysfs_root = scratch};
+    struct rt_placement p = {
+        .kind = RT_PLACEMENT_PACK, .sysfs_root = scratch, .allowed = EVERY_CPU};
     struct rt_cpu_info cpus[8];
     char why[WHY_LEN] = "";
     int got[2];
@@ -428,7 +461,76 @@ START_TEST(a_bad_sysfs_root_is_an_error_with_a_sentence)
     EXPECT_READ_ERROR(-EINVAL, "topology of CPU 1");
     scratch_write("devices/system/cpu/cpu1/topology/core_id", "1\n");
     p.sysfs_root = scratch;
+    p.allowed = every_cpu;
+    p.nallowed = 16;
     ck_assert_int_eq(rt_topology_read(&p, NULL, 0, why, sizeof(why)), 2);
+    scratch_remove();
+}
+END_TEST
+
+/* Write `len` bytes of `bytes` to scratch/path, which exists: for text with a NUL in it. */
+static void scratch_write_bytes(const char *path, const char *bytes, size_t len)
+{
+    char full[512];
+    FILE *f;
+
+    snprintf(full, sizeof(full), "%s/%s", scratch, path);
+    f = fopen(full, "w");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(bytes, 1, len, f), len);
+    fclose(f);
+}
+
+/*
+ * Text a kernel never writes is refused, not read as something near it:
+ * strtol alone takes blanks, a sign, "0x10" as 0 and "5abc" as 5, and a
+ * line cut to fit a buffer can name another CPU ("1000" cut to "1"). A FIFO
+ * in a file's place is refused at once instead of hanging the reader.
+ */
+START_TEST(sysfs_text_is_read_strictly)
+{
+    static const char *const bad_lists[] = {" 0-1\n", "+0-1\n", "0-+1\n",
+                                            "0- 1\n", "0,\n",   "0-1,\n"};
+    static const char *const bad_ints[] = {"0x10\n", " 1\n", "+1\n", "1abc\n", "1 \n", "-\n"};
+    const char *core1 = "devices/system/cpu/cpu1/topology/core_id";
+    char full[512], *list;
+    size_t len;
+
+    scratch_make();
+    scratch_write("devices/system/cpu/cpu0/topology/physical_package_id", "0\n");
+    scratch_write("devices/system/cpu/cpu0/topology/core_id", "0\n");
+    scratch_write("devices/system/cpu/cpu1/topology/physical_package_id", "-1\n"); /* allowed */
+    scratch_write(core1, "1\n");
+    for (size_t i = 0; i < sizeof(bad_lists) / sizeof(bad_lists[0]); i++) {
+        scratch_write("devices/system/cpu/online", bad_lists[i]);
+        EXPECT_READ_ERROR(-EINVAL, "online CPUs", "below 1024");
+    }
+    /* "0,0,...,0,1000\n": 4,099 bytes, more than the reader's 4 KiB; cut to fit, it ends in "1". */
+    list = malloc(2048 * 2 + 8);
+    ck_assert_ptr_nonnull(list);
+    len = 0;
+    for (int i = 0; i < 2047; i++)
+        len += (size_t)sprintf(list + len, "0,");
+    sprintf(list + len, "1000\n");
+    scratch_write("devices/system/cpu/online", list);
+    free(list);
+    EXPECT_READ_ERROR(-EOVERFLOW, "online CPUs");
+
+    scratch_write("devices/system/cpu/online", "0-1\n");
+    for (size_t i = 0; i < sizeof(bad_ints) / sizeof(bad_ints[0]); i++) {
+        scratch_write(core1, bad_ints[i]);
+        EXPECT_READ_ERROR(-EINVAL, "topology of CPU 1");
+    }
+    scratch_write_bytes(core1, "1\0junk\n", 7);
+    EXPECT_READ_ERROR(-EINVAL, "topology of CPU 1");
+
+    snprintf(full, sizeof(full), "%s/%s", scratch, core1);
+    ck_assert_int_eq(unlink(full), 0);
+    ck_assert_int_eq(mkdir(full, 0755), 0);
+    EXPECT_READ_ERROR(-EISDIR, "topology of CPU 1");
+    ck_assert_int_eq(rmdir(full), 0);
+    ck_assert_int_eq(mkfifo(full, 0644), 0);
+    EXPECT_READ_ERROR(-EINVAL, "topology of CPU 1");
     scratch_remove();
 }
 END_TEST
@@ -502,11 +604,13 @@ Suite *suite_placement(void)
     tcase_add_test(tc, spread_and_pack_on_two_sockets_two_nodes_with_smt);
     tcase_add_test(tc, spread_and_pack_skip_offline_cpus);
     tcase_add_test(tc, a_restricted_mask_is_respected);
+    tcase_add_test(tc, pack_takes_the_tightest_run_of_a_restricted_set);
     tcase_add_test(tc, more_bound_shards_than_cpus_is_refused_with_the_numbers);
     tcase_add_test(tc, fenced_checks_its_cpus_and_binds_no_shard);
     tcase_add_test(tc, custom_puts_shard_k_on_cpu_k_and_checks_the_list);
     tcase_add_test(tc, unbound_binds_nothing_and_reads_nothing);
     tcase_add_test(tc, a_bad_sysfs_root_is_an_error_with_a_sentence);
+    tcase_add_test(tc, sysfs_text_is_read_strictly);
     tcase_add_test(tc, an_allowed_cpu_out_of_range_is_refused);
     tcase_add_test(tc, this_machine_offers_its_affinity_mask);
     tcase_add_test(tc, the_fixtures_are_what_make_sh_writes);
