@@ -8,8 +8,10 @@
  * partly full or full, before the other side ever used its end or while it
  * waits parked, gives the receiver what is left and then the end, and the
  * sender -EPIPE; a receiver parked on a new channel when its first message
- * comes is always woken (the race, 100,000 times); the channel is freed
- * when both ends are closed, in either order; sizes out of range are
+ * comes is always woken (the race, 100,000 times, each round ending with
+ * both threads closing their ends of the channel at about the same moment,
+ * racing to free it); the channel is freed when both ends are closed, in
+ * either order; sizes out of range are
  * refused; and using one end from two executors, closing one twice, or
  * using one after its close, stops the program with a message that says so.
  *
