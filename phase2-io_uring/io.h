@@ -44,7 +44,9 @@
  * the fields it does not name), finished (awaited to the end), or dropped.
  * Preparing one that holds a request, in flight or merely prepared, stops
  * the program with a message. An rt_io left uninitialized on the stack may
- * look like one that holds a request: zero it first.
+ * look like one that holds a request: zero it first. A buffer (or address)
+ * may be NULL only when its length is 0; a NULL with bytes to move also
+ * stops the program.
  */
 #ifndef RT_IO_H
 #define RT_IO_H
@@ -103,5 +105,14 @@ void rt_io_nop(struct rt_io *io);
  * false if it ends, with its output in *n.
  */
 bool rt__transfer_step(intptr_t *n, size_t *done, bool reading);
+
+/*
+ * Internal (file.c and net.c use it): stops the program if `io`, the rt_io
+ * inside the future called `what` that is being prepared, still holds a
+ * request. Preparing would zero the struct and lose that request: nobody
+ * could cancel it or free its memory, and the executor's teardown would
+ * wait for it for ever.
+ */
+void rt__io_check_unused(const struct rt_io *io, const char *what);
 
 #endif /* RT_IO_H */

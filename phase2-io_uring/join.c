@@ -52,12 +52,14 @@ struct rt_join_handle rt__join_handle_new(struct rt_task *t)
 
 void rt_join_detach(struct rt_join_handle *h)
 {
+    ASSERT_ARG(h);
     if (h->task)
         join_release(h);
 }
 
 bool rt_join_cancel(struct rt_join_handle *h)
 {
+    ASSERT_ARG(h);
     if (!h->task || task_is_done(h->task))
         return false;
     rt__task_cancel(h->task);

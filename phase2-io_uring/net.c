@@ -106,6 +106,7 @@ static const struct rt_future_vtable connect_vtable = {connect_poll, connect_dro
 
 void rt_tcp_connect(struct rt_tcp_connect *f, const char *host, uint16_t port)
 {
+    rt__io_check_unused(&f->io, "rt_tcp_connect");
     *f = (struct rt_tcp_connect){.async = RT_ASYNC_INIT(&connect_vtable), .fd = -1};
     f->err = rt_sockaddr(host, port, &f->addr, &f->addr_len);
 }
@@ -131,6 +132,7 @@ static const struct rt_future_vtable send_all_vtable = {send_all_poll, rt_async_
 
 void rt_send_all(struct rt_send_all *f, int fd, const void *buf, size_t len)
 {
+    rt__io_check_unused(&f->io, "rt_send_all");
     *f = (struct rt_send_all){
         .async = RT_ASYNC_INIT(&send_all_vtable), .fd = fd, .buf = buf, .len = len};
 }

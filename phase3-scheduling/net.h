@@ -16,6 +16,10 @@
  * same on every kernel: a request completes when there is something to
  * report. O_NONBLOCK would change less than it suggests: on Linux 6.18 a
  * RECV or SEND does not look at it, and only MSG_DONTWAIT gets -EAGAIN back.
+ *
+ * The two futures below are prepared only when they hold no request, as an
+ * rt_io is (io.h): zero-filled, finished or dropped. Preparing one again
+ * while its request is in flight stops the program with a message.
  */
 #ifndef RT_NET_H
 #define RT_NET_H

@@ -7,6 +7,10 @@
  * until the job is done, which is what a caller usually means, by the rule
  * that io.h states for every whole transfer (rt_send_all() too). Both are
  * written with the async macros: read their poll functions in file.c.
+ *
+ * As with an rt_io (io.h), each is prepared only when it holds no request:
+ * zero-filled, finished or dropped. Preparing one again while its request
+ * is in flight stops the program with a message.
  */
 #ifndef RT_FILE_H
 #define RT_FILE_H

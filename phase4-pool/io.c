@@ -148,6 +148,13 @@ static size_t clamp(size_t len)
     return len < RT_IO_MAX ? len : RT_IO_MAX;
 }
 
+/* A buffer may be NULL only when it is empty, as in read(2) and write(2). */
+#define ASSERT_BUF(buf, len)                                                         \
+    do {                                                                             \
+        if (!(buf) && (len) > 0)                                                     \
+            rt__die("%s: %s is NULL, for %zu bytes", __func__, #buf, (size_t)(len)); \
+    } while (0)
+
 /* Copy the caller's bytes into the source. `from` may be NULL when `len` is 0, as in write(2). */
 static void copy_in(struct rt_source *s, const void *from, size_t len)
 {
@@ -171,7 +178,10 @@ void rt_io_open(struct rt_io *io, const char *path, int flags, mode_t mode)
 
 void rt_io_read(struct rt_io *io, int fd, void *buf, size_t len, uint64_t offset)
 {
-    struct rt_source *s = io_init(io, clamp(len));
+    struct rt_source *s;
+
+    ASSERT_BUF(buf, len);
+    s = io_init(io, clamp(len));
 
     io_uring_prep_read(&s->sqe, fd, s->data, (unsigned)clamp(len), offset);
     io->read_into = buf;
@@ -179,7 +189,10 @@ void rt_io_read(struct rt_io *io, int fd, void *buf, size_t len, uint64_t offset
 
 void rt_io_write(struct rt_io *io, int fd, const void *buf, size_t len, uint64_t offset)
 {
-    struct rt_source *s = io_init(io, clamp(len));
+    struct rt_source *s;
+
+    ASSERT_BUF(buf, len);
+    s = io_init(io, clamp(len));
 
     copy_in(s, buf, clamp(len));
     io_uring_prep_write(&s->sqe, fd, s->data, (unsigned)clamp(len), offset);
@@ -202,7 +215,10 @@ void rt_io_accept(struct rt_io *io, int listen_fd)
 
 void rt_io_connect(struct rt_io *io, int fd, const struct sockaddr *addr, socklen_t addr_len)
 {
-    struct rt_source *s = io_init(io, addr_len);
+    struct rt_source *s;
+
+    ASSERT_BUF(addr, addr_len);
+    s = io_init(io, addr_len);
 
     copy_in(s, addr, addr_len);
     io_uring_prep_connect(&s->sqe, fd, (const struct sockaddr *)s->data, addr_len);
@@ -210,7 +226,10 @@ void rt_io_connect(struct rt_io *io, int fd, const struct sockaddr *addr, sockle
 
 void rt_io_recv(struct rt_io *io, int fd, void *buf, size_t len)
 {
-    struct rt_source *s = io_init(io, clamp(len));
+    struct rt_source *s;
+
+    ASSERT_BUF(buf, len);
+    s = io_init(io, clamp(len));
 
     io_uring_prep_recv(&s->sqe, fd, s->data, clamp(len), 0);
     io->read_into = buf;
@@ -218,7 +237,10 @@ void rt_io_recv(struct rt_io *io, int fd, void *buf, size_t len)
 
 void rt_io_send(struct rt_io *io, int fd, const void *buf, size_t len)
 {
-    struct rt_source *s = io_init(io, clamp(len));
+    struct rt_source *s;
+
+    ASSERT_BUF(buf, len);
+    s = io_init(io, clamp(len));
 
     copy_in(s, buf, clamp(len));
     /* MSG_NOSIGNAL: a peer that has gone away gives -EPIPE, not a SIGPIPE that kills us. */
@@ -250,8 +272,12 @@ void rt_io_nop(struct rt_io *io)
 
 void rt_io_read_owned(struct rt_io *io, int fd, size_t len, uint64_t offset, struct rt_buf *out)
 {
-    struct rt_source *s = io_init(io, sizeof(struct rt_buf));
-    struct rt_buf *b = (struct rt_buf *)s->data;
+    struct rt_source *s;
+    struct rt_buf *b;
+
+    ASSERT_ARG(out);
+    s = io_init(io, sizeof(struct rt_buf));
+    b = (struct rt_buf *)s->data;
 
     /*
      * The buffer comes from the same memory as its source, and lives in it
@@ -270,6 +296,7 @@ void rt_io_read_owned(struct rt_io *io, int fd, size_t len, uint64_t offset, str
 
 void rt_buf_release(struct rt_buf *b)
 {
+    ASSERT_ARG(b);
     if (!b->data)
         return;
     rt__percore_free(b->owner, b->data, b->size);
@@ -277,6 +304,14 @@ void rt_buf_release(struct rt_buf *b)
 }
 
 /* ------------------------------------------------------------- whole transfers */
+
+void rt__io_check_unused(const struct rt_io *io, const char *what)
+{
+    if (io->source)
+        rt__die("an %s was prepared again while its request was in flight: await it to the end "
+                "or drop it first, and start from a zero-filled struct %s",
+                what, what);
+}
 
 bool rt__transfer_step(intptr_t *n, size_t *done, bool reading)
 {

@@ -60,12 +60,14 @@ const struct rt_future_vtable rt__join_vtable = {
 
 void rt_join_detach(struct rt_join_handle *h)
 {
+    ASSERT_ARG(h);
     if (h->task)
         join_release(h);
 }
 
 bool rt_join_cancel(struct rt_join_handle *h)
 {
+    ASSERT_ARG(h);
     if (!h->task || task_is_done(h->task))
         return false;
     rt__task_cancel(h->task);

@@ -1,10 +1,13 @@
 /*
  * tests/test_misuse.c - misuse stops the program with a message that names
- * it: a NULL where an executor, a future or an out pointer belongs (and,
- * phase 2, a path or a host), a size so large that it wraps around, (phase
- * 2) an rt_io or an rt_timeout prepared while it still holds a request or a
- * race, or polled again once finished, (phase 3) an rt_sleep prepared while
- * its deadline waits, or polled again once finished.
+ * it: a NULL where an executor, a future, a join handle or an out pointer
+ * belongs (and, phase 2, a path, a host, a buffer with bytes to move or a
+ * timeout's future; phase 4, an owned buffer), a size so large that it
+ * wraps around, (phase 2) an rt_io or an rt_timeout prepared while it still
+ * holds a request or a race, or polled again once finished, a whole
+ * transfer or a connect prepared while its request is in flight, (phase 3)
+ * an rt_sleep prepared while its deadline waits, or polled again once
+ * finished.
  *
  * Each case runs in a child process of its own, and the test reads what the
  * child printed: it must die of SIGABRT (rt__die() calls abort()) after
@@ -17,6 +20,7 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 TEST_SINCE_PHASE(1);
@@ -129,6 +133,16 @@ static void join_null_thread(void)
     rt_thread_join(NULL, NULL);
 }
 
+static void cancel_null_handle(void)
+{
+    rt_join_cancel(NULL);
+}
+
+static void detach_null_handle(void)
+{
+    rt_join_detach(NULL);
+}
+
 #if PHASE >= 2
 static void open_null_path(void)
 {
@@ -140,6 +154,42 @@ static void open_null_path(void)
 static void listen_on_null_host(void)
 {
     rt_tcp_listen(NULL, 0, 1);
+}
+
+/* A NULL buffer with bytes to move (one with none is allowed, as in read(2)). */
+static void read_into_null(void)
+{
+    struct rt_io io = {0};
+
+    rt_io_read(&io, 0, NULL, 10, 0);
+}
+
+static void write_from_null(void)
+{
+    struct rt_io io = {0};
+
+    rt_io_write(&io, 1, NULL, 10, 0);
+}
+
+static void timeout_around_null(void)
+{
+    struct rt_timeout t = {0};
+
+    rt_timeout(&t, NULL, 1000);
+}
+#endif
+
+#if PHASE >= 4
+static void read_owned_into_null(void)
+{
+    struct rt_io io = {0};
+
+    rt_io_read_owned(&io, 0, 10, 0, NULL);
+}
+
+static void release_null_buffer(void)
+{
+    rt_buf_release(NULL);
 }
 #endif
 
@@ -194,9 +244,18 @@ START_TEST(a_null_argument_is_named)
         {builder_spawn_null_future, "fatal: rt_builder_spawn: f is NULL"},
         {builder_spawn_into_null, "fatal: rt_builder_spawn: out is NULL"},
         {join_null_thread, "fatal: rt_thread_join: t is NULL"},
+        {cancel_null_handle, "fatal: rt_join_cancel: h is NULL"},
+        {detach_null_handle, "fatal: rt_join_detach: h is NULL"},
 #if PHASE >= 2
         {open_null_path, "fatal: rt_io_open: path is NULL"},
         {listen_on_null_host, "fatal: rt_sockaddr: host is NULL"},
+        {read_into_null, "fatal: rt_io_read: buf is NULL, for 10 bytes"},
+        {write_from_null, "fatal: rt_io_write: buf is NULL, for 10 bytes"},
+        {timeout_around_null, "fatal: rt_timeout: inner is NULL"},
+#endif
+#if PHASE >= 4
+        {read_owned_into_null, "fatal: rt_io_read_owned: out is NULL"},
+        {release_null_buffer, "fatal: rt_buf_release: b is NULL"},
 #endif
 #if PHASE >= 3
         {spawn_into_null_future, "fatal: rt_spawn_into: f is NULL"},
@@ -292,6 +351,100 @@ static void reprepare_in_flight(void)
 
     run_in_child(&f.async.future, sizeof(f));
 }
+
+/*
+ * One of the whole transfers (file.h, net.h) or a connect, prepared, polled
+ * once (its request is made), and prepared again. Preparing zeroes the
+ * struct, rt_io and all, so without the check the first request would be
+ * lost: its memory leaked, the connect's socket too, and a read that never
+ * completes would keep the executor's teardown waiting for ever.
+ */
+struct reprepare_transfer {
+    struct rt_future future;
+    int which; /* 0: rt_read_exact, 1: rt_write_all, 2: rt_send_all, 3: rt_tcp_connect */
+    int fds[2];
+    char buf[4];
+    struct rt_read_exact read;
+    struct rt_write_all write;
+    struct rt_send_all send;
+    struct rt_tcp_connect connect;
+};
+
+static enum rt_poll reprepare_transfer_poll(struct rt_future *self, struct rt_context *cx,
+                                            intptr_t *out)
+{
+    struct reprepare_transfer *f = (struct reprepare_transfer *)self;
+    int fd = f->fds[0];
+
+    (void)out;
+    switch (f->which) {
+    case 0:
+        rt_read_exact(&f->read, fd, f->buf, sizeof(f->buf), RT_OFFSET_CURRENT);
+        ck_assert(rt_future_poll(&f->read.async.future, cx, NULL) == RT_PENDING);
+        rt_read_exact(&f->read, fd, f->buf, sizeof(f->buf), RT_OFFSET_CURRENT);
+        break;
+    case 1:
+        rt_write_all(&f->write, fd, f->buf, sizeof(f->buf), RT_OFFSET_CURRENT);
+        ck_assert(rt_future_poll(&f->write.async.future, cx, NULL) == RT_PENDING);
+        rt_write_all(&f->write, fd, f->buf, sizeof(f->buf), RT_OFFSET_CURRENT);
+        break;
+    case 2:
+        rt_send_all(&f->send, fd, f->buf, sizeof(f->buf));
+        ck_assert(rt_future_poll(&f->send.async.future, cx, NULL) == RT_PENDING);
+        rt_send_all(&f->send, fd, f->buf, sizeof(f->buf));
+        break;
+    default:
+        rt_tcp_connect(&f->connect, "127.0.0.1", 9);
+        ck_assert(rt_future_poll(&f->connect.async.future, cx, NULL) == RT_PENDING);
+        rt_tcp_connect(&f->connect, "127.0.0.1", 9);
+        break;
+    }
+    ck_abort_msg("preparing it again did not stop the program");
+}
+
+static const struct rt_future_vtable reprepare_transfer_vtable = {.poll = reprepare_transfer_poll};
+
+static void reprepare_transfer(int which)
+{
+    struct reprepare_transfer f = {.future = {&reprepare_transfer_vtable}, .which = which};
+
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, f.fds), 0);
+    run_in_child(&f.future, sizeof(f));
+}
+
+static void reprepare_read_exact(void)
+{
+    reprepare_transfer(0);
+}
+
+static void reprepare_write_all(void)
+{
+    reprepare_transfer(1);
+}
+
+static void reprepare_send_all(void)
+{
+    reprepare_transfer(2);
+}
+
+static void reprepare_connect(void)
+{
+    reprepare_transfer(3);
+}
+
+START_TEST(a_transfer_or_connect_in_flight_cannot_be_prepared)
+{
+    need_an_executor();
+    assert_dies(reprepare_read_exact,
+                "an rt_read_exact was prepared again while its request was in flight");
+    assert_dies(reprepare_write_all,
+                "an rt_write_all was prepared again while its request was in flight");
+    assert_dies(reprepare_send_all,
+                "an rt_send_all was prepared again while its request was in flight");
+    assert_dies(reprepare_connect,
+                "an rt_tcp_connect was prepared again while its request was in flight");
+}
+END_TEST
 
 START_TEST(an_rt_io_holding_a_request_cannot_be_prepared)
 {
@@ -479,6 +632,7 @@ Suite *suite_misuse(void)
     tcase_add_test(tc, a_size_that_wraps_around_is_refused);
 #if PHASE >= 2
     tcase_add_test(tc, an_rt_io_holding_a_request_cannot_be_prepared);
+    tcase_add_test(tc, a_transfer_or_connect_in_flight_cannot_be_prepared);
     tcase_add_test(tc, a_timeout_still_racing_cannot_be_prepared);
     tcase_add_test(tc, a_finished_future_polled_again_stops_the_program);
 #endif
