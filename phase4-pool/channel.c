@@ -138,6 +138,7 @@ int rt_channel_create(size_t capacity, size_t msg_size, struct rt_channel **out)
     struct rt_channel *ch;
     size_t cap = 2;
 
+    ASSERT_ARG(out);
     if (capacity == 0 || capacity > CAPACITY_MAX || msg_size == 0 || msg_size > MSG_SIZE_MAX)
         return -EINVAL;
     while (cap < capacity)
@@ -352,6 +353,7 @@ static void rx_wake_sender(struct deferred *d)
  */
 void rt_channel_close_tx(struct rt_channel *ch)
 {
+    ASSERT_ARG(ch);
     publish_tail(ch); /* before the flag: a receiver that sees it closed sees every message */
     if (atomic_exchange_explicit(&ch->tx_closed, true, memory_order_release))
         rt__die("a channel's sending end was closed twice");
@@ -364,6 +366,7 @@ void rt_channel_close_tx(struct rt_channel *ch)
 
 void rt_channel_close_rx(struct rt_channel *ch)
 {
+    ASSERT_ARG(ch);
     if (atomic_exchange_explicit(&ch->rx_closed, true, memory_order_release))
         rt__die("a channel's receiving end was closed twice");
     rt__deferred_cancel(&ch->rx_wake); /* the channel may be gone after release_end() */
@@ -525,6 +528,8 @@ void rt_channel_send(struct rt_channel_send *f, struct rt_channel *ch, const voi
      * 16-byte store of the header, say) waits for the store to reach the
      * cache, which profiling showed to be most of a send's time.
      */
+    ASSERT_ARG(ch);
+    ASSERT_ARG(msg);
     f->async.future.vtable = &send_vtable;
     f->async.line = 0;
     f->async.awaiting = NULL;
@@ -550,6 +555,8 @@ static const struct rt_future_vtable recv_vtable = {recv_poll, rt_async_drop};
 void rt_channel_recv(struct rt_channel_recv *f, struct rt_channel *ch, void *msg_out)
 {
     /* Field by field, as rt_channel_send() does. */
+    ASSERT_ARG(ch);
+    ASSERT_ARG(msg_out);
     f->async.future.vtable = &recv_vtable;
     f->async.line = 0;
     f->async.awaiting = NULL;

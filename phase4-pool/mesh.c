@@ -38,6 +38,7 @@ int rt_mesh_create(unsigned shards, size_t capacity, size_t msg_size, struct rt_
     struct rt_channel *probe;
     int err;
 
+    ASSERT_ARG(out);
     if (shards == 0 || shards > SHARDS_MAX)
         return -EINVAL;
     /* Check the sizes once, so that a failure cannot leave half a mesh behind. */
@@ -67,6 +68,7 @@ int rt_mesh_create(unsigned shards, size_t capacity, size_t msg_size, struct rt_
 
 void rt_mesh_destroy(struct rt_mesh *m)
 {
+    ASSERT_ARG(m);
     /* Cell from * n + to: its sending end is shard `from`'s, its receiving end shard `to`'s. */
     for (size_t i = 0; i < (size_t)m->n * m->n; i++)
         if (m->tx[i] || m->rx[i])
@@ -86,6 +88,7 @@ unsigned rt_mesh_shards(const struct rt_mesh *m)
 
 void rt_mesh_close_shard(struct rt_mesh *m, unsigned me)
 {
+    ASSERT_ARG(m);
     ASSERT(me < m->n);
     for (unsigned peer = 0; peer < m->n; peer++) {
         struct rt_channel **out = &m->tx[me * m->n + peer], **in = &m->rx[peer * m->n + me];
@@ -104,6 +107,8 @@ void rt_mesh_close_shard(struct rt_mesh *m, unsigned me)
 void rt_mesh_send(struct rt_mesh_send *f, struct rt_mesh *m, unsigned from, unsigned to,
                   const void *msg)
 {
+    ASSERT_ARG(m);
+    ASSERT_ARG(msg);
     if (from >= m->n || to >= m->n || from == to)
         rt__die("rt_mesh_send: from shard %u to shard %u in a mesh of %u", from, to, m->n);
     if (!m->tx[from * m->n + to])
@@ -175,6 +180,8 @@ static const struct rt_future_vtable recv_vtable = {recv_poll, rt_async_drop};
 
 void rt_mesh_recv(struct rt_mesh_recv *f, struct rt_mesh *m, unsigned me, void *msg_out)
 {
+    ASSERT_ARG(m);
+    ASSERT_ARG(msg_out);
     if (me >= m->n)
         rt__die("rt_mesh_recv: shard %u in a mesh of %u", me, m->n);
     *f = (struct rt_mesh_recv){

@@ -276,6 +276,7 @@ int rt_pool_start(const struct rt_pool_builder *b, rt_shard_fn make, void *arg,
 
 void rt_pool_join(struct rt_pool *p, intptr_t *outputs)
 {
+    ASSERT_ARG(p);
     for (unsigned k = 0; k < p->b.shards; k++) {
         pthread_join(p->shards[k].thread, NULL);
         if (outputs)

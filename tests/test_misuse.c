@@ -2,7 +2,8 @@
  * tests/test_misuse.c - misuse stops the program with a message that names
  * it: a NULL where an executor, a future, a join handle or an out pointer
  * belongs (and, phase 2, a path, a host, a buffer with bytes to move or a
- * timeout's future; phase 4, an owned buffer), a size so large that it
+ * timeout's future; phase 4, an owned buffer, a channel, a message, a mesh
+ * or a pool), a size so large that it
  * wraps around, (phase 2) an rt_io or an rt_timeout prepared while it still
  * holds a request or a race, or polled again once finished, a whole
  * transfer or a connect prepared while its request is in flight, (phase 3)
@@ -191,6 +192,45 @@ static void release_null_buffer(void)
 {
     rt_buf_release(NULL);
 }
+
+static void channel_into_null(void)
+{
+    rt_channel_create(4, 8, NULL);
+}
+
+static void close_null_channel(void)
+{
+    rt_channel_close_tx(NULL);
+}
+
+/* A send of no message, and a receive into nowhere, on a channel that exists. */
+static void send_null_message(void)
+{
+    struct rt_channel *ch;
+    struct rt_channel_send send;
+
+    ck_assert_int_eq(rt_channel_create(4, 8, &ch), 0);
+    rt_channel_send(&send, ch, NULL);
+}
+
+static void receive_into_null(void)
+{
+    struct rt_channel *ch;
+    struct rt_channel_recv recv;
+
+    ck_assert_int_eq(rt_channel_create(4, 8, &ch), 0);
+    rt_channel_recv(&recv, ch, NULL);
+}
+
+static void mesh_into_null(void)
+{
+    rt_mesh_create(2, 4, 8, NULL);
+}
+
+static void join_null_pool(void)
+{
+    rt_pool_join(NULL, NULL);
+}
 #endif
 
 #if PHASE >= 3
@@ -256,6 +296,12 @@ START_TEST(a_null_argument_is_named)
 #if PHASE >= 4
         {read_owned_into_null, "fatal: rt_io_read_owned: out is NULL"},
         {release_null_buffer, "fatal: rt_buf_release: b is NULL"},
+        {channel_into_null, "fatal: rt_channel_create: out is NULL"},
+        {close_null_channel, "fatal: rt_channel_close_tx: ch is NULL"},
+        {send_null_message, "fatal: rt_channel_send: msg is NULL"},
+        {receive_into_null, "fatal: rt_channel_recv: msg_out is NULL"},
+        {mesh_into_null, "fatal: rt_mesh_create: out is NULL"},
+        {join_null_pool, "fatal: rt_pool_join: p is NULL"},
 #endif
 #if PHASE >= 3
         {spawn_into_null_future, "fatal: rt_spawn_into: f is NULL"},
