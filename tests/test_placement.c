@@ -408,7 +408,7 @@ static void scratch_remove(void)
 static void expect_read_error(int err, const char *const *words)
 {
     struct rt_placement p = {
-        .kind = RT_PLACEMENT_PACK, .sysfs_root = scratch, .allowed = EVERY_CPU};
+        .kind = RT_PLACEMENT_PACK, .sysfs_root = scratch, .allowed = every_cpu, .nallowed = 16};
     struct rt_cpu_info cpus[8];
     char why[WHY_LEN] = "";
     int got[2];
