@@ -49,8 +49,9 @@ struct rt_builder {
 int rt_executor_create(const struct rt_builder *b, struct rt_executor **out);
 
 /*
- * Why the last rt_executor_create(), rt_builder_spawn() or rt_thread_join()
- * on this thread failed, and what to do about it; "" if it succeeded.
+ * Why the last rt_executor_create(), rt_builder_spawn(), rt_thread_join() or
+ * rt_pin_current_thread() on this thread failed, and what to do about it; ""
+ * if it succeeded.
  */
 const char *rt_last_error(void);
 

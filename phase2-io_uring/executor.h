@@ -2,8 +2,8 @@
  * executor.h - the LocalExecutor: one thread, one run queue, many tasks.
  *
  * Phase 2: each executor owns an io_uring (its reactor), so making one can
- * fail in new ways; rt_last_error() says why, and how to fix it. And the
- * first executor makes the process ignore SIGPIPE (see rt_executor_create()).
+ * fail in new ways; rt_last_error() says why, and how to fix it. And making
+ * one makes the process ignore SIGPIPE (see rt_executor_create()).
  *
  * An executor owns tasks and polls the ones that are ready, one at a time,
  * on the thread that runs it. rt_executor_run() drives a main future to
@@ -64,8 +64,9 @@ struct rt_builder {
 int rt_executor_create(const struct rt_builder *b, struct rt_executor **out);
 
 /*
- * Why the last rt_executor_create(), rt_builder_spawn() or rt_thread_join()
- * on this thread failed, and what to do about it; "" if it succeeded.
+ * Why the last rt_executor_create(), rt_builder_spawn(), rt_thread_join() or
+ * rt_pin_current_thread() on this thread failed, and what to do about it; ""
+ * if it succeeded.
  */
 const char *rt_last_error(void);
 

@@ -2,8 +2,8 @@
  * executor.h - the LocalExecutor: one thread, task queues, many tasks.
  *
  * Phase 2: each executor owns an io_uring (its reactor), so making one can
- * fail in new ways; rt_last_error() says why, and how to fix it. And the
- * first executor makes the process ignore SIGPIPE (see rt_executor_create()).
+ * fail in new ways; rt_last_error() says why, and how to fix it. And making
+ * one makes the process ignore SIGPIPE (see rt_executor_create()).
  *
  * Phase 3: with nothing to run, the executor sleeps in the kernel (it
  * parks) until a completion, the nearest deadline, or rt_executor_notify()
@@ -90,8 +90,9 @@ enum {
 int rt_executor_create(const struct rt_builder *b, struct rt_executor **out);
 
 /*
- * Why the last rt_executor_create(), rt_builder_spawn() or rt_thread_join()
- * on this thread failed, and what to do about it; "" if it succeeded.
+ * Why the last rt_executor_create(), rt_builder_spawn(), rt_thread_join(),
+ * rt_pin_current_thread() or rt_pool_start() on this thread failed, and what
+ * to do about it; "" if it succeeded.
  */
 const char *rt_last_error(void);
 

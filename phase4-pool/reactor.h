@@ -31,10 +31,12 @@
  * take the result, the reactor releases it by the operation's rule in
  * rt__io_ops[] (io.c), so a cancelled accept never leaves a connection open.
  *
- *   NEW ──poll──▶ WAITING ──room in the ring──▶ IN_FLIGHT ──CQE──▶ DONE
+ *   NEW ──poll──▶ WAITING ──end of turn──▶ IN_FLIGHT ──CQE──▶ DONE
  *
  * NEW:       prepared by the future; nothing is queued until the first poll.
- * WAITING:   on the reactor's waiting list: the ring has no room for it yet.
+ * WAITING:   on the reactor's waiting list, from its first poll until the end
+ *            of the turn, when the reactor moves what the ring has room for
+ *            into it (so the turn's requests go to the kernel together).
  * IN_FLIGHT: in the ring; the kernel owns its memory until the CQE.
  * DONE:      the CQE arrived; `res` holds the result.
  *
@@ -160,10 +162,16 @@ struct rt_source *rt__source_new(size_t len);
 /* Queue a NEW source's request on the reactor `r`. */
 void rt__source_submit(struct reactor *r, struct rt_source *s);
 
-/* Free a DONE source: its future has taken the result (and an owned buffer not handed out). */
+/*
+ * Free a DONE source (its future has taken the result) or a NEW one (never
+ * submitted), and an owned buffer it did not hand out.
+ */
 void rt__source_free(struct rt_source *s);
 
-/* The future is gone. Free the source now if the kernel never saw it, else cancel and orphan it. */
+/*
+ * The future is gone. Free the source now if it is not in flight (releasing a
+ * result nobody took, such as an accepted descriptor), else cancel and orphan it.
+ */
 void rt__source_abandon(struct rt_source *s);
 
 /*
