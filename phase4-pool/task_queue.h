@@ -10,12 +10,18 @@
  *     by 1000 / shares, so that a queue with twice the shares ages half
  *     as fast;
  *   - the queue with work and the smallest virtual runtime runs next, for
- *     one slice or until it runs out of work;
- *   - a queue that had no work and gets some starts at the virtual runtime
- *     of the queue that ran last (min_vruntime), whichever side it was on,
- *     as Glommio does: an idle queue banks no credit that would let it hog
- *     the thread later, and a queue that ran long before it went idle
- *     carries no debt that would make it miss its latency when it wakes.
+ *     one slice or until it runs out of work; on a tie, the one that has
+ *     waited longest;
+ *   - a queue that had no work and gets some starts at min_vruntime,
+ *     whichever side of it it was on, as in Glommio: an idle queue banks
+ *     no credit that would let it hog the thread later, and a queue that
+ *     ran long before it went idle carries no debt that would make it miss
+ *     its latency when it wakes;
+ *   - min_vruntime is the least virtual runtime of the queues with work,
+ *     taken when a queue is picked, and when a queue that has run out of
+ *     work is charged (counting that queue); it never goes back. The second
+ *     is what stops a queue that runs out of work every slice from waking
+ *     where it began the slice, and so running for ever.
  *
  * Queues are few (a handful per program), so "the smallest" is a walk
  * along a list; Glommio keeps its active queues in a binary heap, which
@@ -39,7 +45,7 @@ struct task_queue {
     unsigned shares;                  /* 1..1000 */
     uint64_t latency_ns;              /* 0: latency does not matter; else serve it within this */
     uint64_t vruntime;                /* see above: the queue with work and the least runs next */
-    uint64_t ready_since;             /* when it last got work while not running (for the stats) */
+    uint64_t ready_since;             /* since when it has waited for its turn (stats, ties) */
     size_t live_tasks;                /* its tasks not yet freed: it cannot be removed while > 0 */
     struct rt_task_queue_stats stats; /* runtime, tasks run, waiting */
 };
@@ -48,7 +54,7 @@ struct scheduler {
     struct list_node queues;         /* every task queue, the default one first */
     struct task_queue default_queue; /* RT_TASK_QUEUE_DEFAULT: always there */
     struct task_queue *running;      /* the queue whose slice this is, or NULL between slices */
-    uint64_t min_vruntime;           /* the vruntime of the queue that ran last: see above */
+    uint64_t min_vruntime;           /* where a queue that wakes starts: see above */
     int next_id;                     /* the next queue's id; ids are never reused */
     size_t ready_tasks;              /* tasks ready in all queues together */
 };

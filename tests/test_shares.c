@@ -6,8 +6,10 @@
  * rt_yield_if_needed(), get runtime within 5% of 2:1; a queue that has been
  * idle while another ran for a long time starts at the current minimum
  * virtual runtime when it gets work, so it does not then monopolize the
- * thread; and each queue's statistics (tasks run, runtime, time spent
- * waiting and the longest wait) agree with what the test saw happen.
+ * thread; each queue's statistics (tasks run, runtime, time spent
+ * waiting and the longest wait) agree with what the test saw happen; and a
+ * queue that runs out of work at the end of every slice (its task awaits a
+ * NOP) neither starves another such queue nor a hog's queue beside it.
  *
  * The fairness test reads the runtime the scheduler charged, which is wall
  * time: if the machine takes the CPU away in the middle of a slice, that
@@ -393,6 +395,150 @@ START_TEST(stats_agree_with_what_happened)
 }
 END_TEST
 
+/* ------------------------------------ queues that run out of work every slice */
+
+#define IDLER_ROUNDS 2000
+
+/*
+ * A task that does a little and then waits for the kernel, again and
+ * again: its queue runs out of work at the end of every slice and has
+ * work again (the NOP's completion) before the next pick. Until all of
+ * them have done IDLER_ROUNDS rounds together, or *stop is set.
+ */
+struct idler {
+    struct rt_async async;
+    int *rounds;     /* this task's rounds */
+    int *all_rounds; /* every idler's rounds together */
+    bool *stop;
+    struct rt_io io;
+};
+
+static enum rt_poll idler_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct idler *f = (struct idler *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    while (*f->all_rounds < IDLER_ROUNDS && !*f->stop) {
+        (*f->rounds)++;
+        (*f->all_rounds)++;
+        rt_io_nop(&f->io);
+        AWAIT(&f->io.future, NULL);
+    }
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable idler_vtable = {idler_poll, rt_async_drop};
+
+static struct rt_join_handle spawn_idler(int queue, int *rounds, int *all_rounds, bool *stop)
+{
+    struct idler i = {.async = RT_ASYNC_INIT(&idler_vtable),
+                      .rounds = rounds,
+                      .all_rounds = all_rounds,
+                      .stop = stop};
+    struct rt_join_handle job;
+
+    ck_assert_int_eq(rt_spawn_into(queue, &i.async.future, sizeof(i), &job), 0);
+    return job;
+}
+
+/*
+ * Two such queues, equal shares. Each slice charges the queue that ran;
+ * had the minimum stayed where it was when that slice began, the queue
+ * would wake level with it again, win the tie, and run every slice: the
+ * first queue made did all the rounds, the second none.
+ */
+struct two_idlers {
+    struct rt_async async;
+    int q[2], rounds[2], all_rounds;
+    bool stop;
+    struct rt_join_handle job[2];
+    int i;
+};
+
+static enum rt_poll two_idlers_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct two_idlers *f = (struct two_idlers *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    for (f->i = 0; f->i < 2; f->i++) {
+        f->q[f->i] = rt_task_queue_create(rt_executor_current(), "idler", 1000, 0);
+        ck_assert_int_gt(f->q[f->i], 0);
+        f->job[f->i] = spawn_idler(f->q[f->i], &f->rounds[f->i], &f->all_rounds, &f->stop);
+    }
+    for (f->i = 0; f->i < 2; f->i++)
+        AWAIT(&f->job[f->i].future, NULL);
+    ck_assert_int_eq(f->rounds[0] + f->rounds[1], IDLER_ROUNDS);
+    ck_assert_msg(f->rounds[0] >= IDLER_ROUNDS / 4 && f->rounds[1] >= IDLER_ROUNDS / 4,
+                  "one queue was starved: %d rounds against %d", f->rounds[1], f->rounds[0]);
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable two_idlers_vtable = {two_idlers_poll, rt_async_drop};
+
+START_TEST(queues_that_idle_every_slice_take_turns)
+{
+    struct two_idlers f = {.async = RT_ASYNC_INIT(&two_idlers_vtable)};
+    struct rt_executor *ex = test_executor();
+
+    ck_assert_int_eq(rt_executor_run(ex, &f.async.future, sizeof(f)), 0);
+    rt_executor_destroy(ex);
+}
+END_TEST
+
+/*
+ * One such queue beside a hog's, equal shares, the idler's made first (so
+ * it would win the ties). The idler's slices are short, but they add up,
+ * and once they pass the hog's the hog must run: while the idler did its
+ * rounds, the hog's queue was charged about as much (one slice of 1 ms
+ * apart). Had each slice of the idler been forgotten as it woke, the hog
+ * would not have run at all until the idler was done.
+ */
+struct idler_and_hog {
+    struct rt_async async;
+    int idler_queue, rounds, all_rounds;
+    bool stop;
+    struct hog_record rec;
+    struct rt_join_handle idler, hog;
+    uint64_t idler_ns, hog_ns; /* their queues' runtimes when the idler finished */
+};
+
+static enum rt_poll idler_and_hog_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct idler_and_hog *f = (struct idler_and_hog *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    f->idler_queue = rt_task_queue_create(rt_executor_current(), "idler", 1000, 0);
+    ck_assert_int_gt(f->idler_queue, 0);
+    f->idler = spawn_idler(f->idler_queue, &f->rounds, &f->all_rounds, &f->stop);
+    f->hog =
+        spawn_hog(rt_task_queue_create(rt_executor_current(), "hog", 1000, 0), &f->stop, &f->rec);
+    AWAIT(&f->idler.future, NULL);
+    f->idler_ns = stats_of(f->idler_queue).runtime_ns;
+    f->hog_ns = stats_of(f->rec.queue).runtime_ns;
+    f->stop = true;
+    AWAIT(&f->hog.future, NULL);
+    ck_assert_int_eq(f->rounds, IDLER_ROUNDS);
+    ck_assert_msg(f->hog_ns >= f->idler_ns / 4,
+                  "the hog's queue ran %llu ns while the idler's ran %llu ns",
+                  (unsigned long long)f->hog_ns, (unsigned long long)f->idler_ns);
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable idler_and_hog_vtable = {idler_and_hog_poll, rt_async_drop};
+
+START_TEST(a_queue_that_idles_every_slice_is_charged_for_its_slices)
+{
+    struct idler_and_hog f = {.async = RT_ASYNC_INIT(&idler_and_hog_vtable)};
+    struct rt_executor *ex = executor_with_slice(NSEC_PER_MSEC);
+
+    ck_assert_int_eq(rt_executor_run(ex, &f.async.future, sizeof(f)), 0);
+    rt_executor_destroy(ex);
+}
+END_TEST
+
 Suite *suite_shares(void)
 {
     Suite *s = suite_create("shares");
@@ -401,6 +547,8 @@ Suite *suite_shares(void)
     tcase_add_test(tc, shares_two_to_one_get_runtime_two_to_one);
     tcase_add_test(tc, a_queue_that_wakes_gets_no_banked_credit);
     tcase_add_test(tc, stats_agree_with_what_happened);
+    tcase_add_test(tc, queues_that_idle_every_slice_take_turns);
+    tcase_add_test(tc, a_queue_that_idles_every_slice_is_charged_for_its_slices);
     suite_add_tcase(s, tc);
     return s;
 }
