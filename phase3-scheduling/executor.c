@@ -653,6 +653,12 @@ static const struct rt_future_vtable wait_notify_vtable = {wait_notify_poll, wai
 
 void rt_wait_notify(struct rt_wait_notify *w, bool (*ready)(void *arg), void *arg)
 {
+    ASSERT_ARG(w);
+    ASSERT_ARG(ready);
+    /* Zeroing one that waits would leave the executor's list of waiters pointing into it. */
+    if (current && w->ex == current && (w->prev ? w->prev->next == w : current->waiters == w))
+        rt__die("an rt_wait_notify was prepared again while it was waiting: await it to the end "
+                "or drop it first");
     *w = (struct rt_wait_notify){.future = {&wait_notify_vtable}, .ready = ready, .arg = arg};
 }
 

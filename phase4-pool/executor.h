@@ -155,7 +155,8 @@ void rt_executor_notify(struct rt_executor *ex);
  * every rt_executor_notify() on this executor, so the other thread must make
  * the change `ready` looks for *before* it notifies. `ready` runs on the
  * executor's thread; what it reads must be safe to read there (an atomic,
- * say). Phase 4's channels are built on this.
+ * say). Phase 4's channels are built on this. Like every future, prepare it
+ * only when it is not waiting: zero-filled, finished, or dropped.
  */
 struct rt_wait_notify {
     struct rt_future future;  /* await this */

@@ -265,13 +265,56 @@ static void on_another_thread(void *(*fn)(void *), struct elsewhere *e)
     ck_assert_int_eq(pthread_join(thread, NULL), 0);
 }
 
+/* A task that sleeps for an hour: still there when its executor is destroyed. */
+struct sleeper {
+    struct rt_async async;
+    struct rt_sleep sleep;
+};
+
+static enum rt_poll sleeper_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct sleeper *f = (struct sleeper *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    rt_sleep(&f->sleep, 3600 * NSEC_PER_SEC);
+    AWAIT(&f->sleep.future, NULL);
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable sleeper_vtable = {sleeper_poll, rt_async_drop};
+
+/* A NOP (one trip to the ring), then a sleeper spawned and left behind: the run's main. */
+struct nop_and_leave {
+    struct rt_async async;
+    struct rt_io io;
+    intptr_t res;
+};
+
+static enum rt_poll nop_and_leave_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct nop_and_leave *f = (struct nop_and_leave *)self;
+    struct sleeper s = {.async = RT_ASYNC_INIT(&sleeper_vtable)};
+    struct rt_join_handle left;
+
+    ASYNC_BEGIN(f, cx, out);
+    rt_io_nop(&f->io);
+    AWAIT(&f->io.future, &f->res);
+    left = rt_spawn(&s.async.future, sizeof(s));
+    rt_join_detach(&left);
+    ASYNC_RETURN(f->res);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable nop_and_leave_vtable = {nop_and_leave_poll, rt_async_drop};
+
 /* Run e->ex on the calling thread, another one than its maker's. */
 static void *run_there(void *arg)
 {
     struct elsewhere *e = arg;
-    struct nop f = {.async = RT_ASYNC_INIT(&nop_vtable)};
+    struct nop_and_leave f = {.async = RT_ASYNC_INIT(&nop_and_leave_vtable)};
 
-    e->out = rt_executor_run(e->ex, &f.async.future, sizeof(f)); /* a NOP: one trip to the ring */
+    e->out = rt_executor_run(e->ex, &f.async.future, sizeof(f));
     return NULL;
 }
 
@@ -287,10 +330,11 @@ static void *make_here(void *arg)
 }
 
 /*
- * Make a COOP executor on this thread, run it on another, destroy it here.
- * The test does this on a thread of its own: phase 4 caches blocks the run
- * allocated, and frees them at destroy, on another thread than the run's,
- * which would upset the test thread's count of live blocks (common/alloc.h).
+ * Make a COOP executor on this thread, run it on another, destroy it here,
+ * with the run's sleeper still in it: destroy frees its task here. The test
+ * does this on a thread of its own: blocks the run allocated are freed at
+ * destroy, on another thread than the run's, which would upset the test
+ * thread's count of live blocks (common/alloc.h).
  */
 static void *coop_moves(void *arg)
 {

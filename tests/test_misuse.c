@@ -268,6 +268,19 @@ static void spawn_into_null_handle(void)
 
     run_in_child(&f.future, sizeof(f));
 }
+
+static bool never_ready(void *arg)
+{
+    (void)arg;
+    return false;
+}
+
+static void wait_for_null(void)
+{
+    struct rt_wait_notify w = {0};
+
+    rt_wait_notify(&w, NULL, NULL);
+}
 #endif
 
 START_TEST(a_null_argument_is_named)
@@ -306,6 +319,7 @@ START_TEST(a_null_argument_is_named)
 #if PHASE >= 3
         {spawn_into_null_future, "fatal: rt_spawn_into: f is NULL"},
         {spawn_into_null_handle, "fatal: rt_spawn_into: out is NULL"},
+        {wait_for_null, "fatal: rt_wait_notify: ready is NULL"},
 #endif
     };
 
@@ -569,6 +583,33 @@ static void resleep_while_waiting(void)
 
     run_in_child(&f.async.future, sizeof(f));
 }
+
+/* Starts a wait for a notification, then makes it again while it is on the executor's list. */
+struct rewait {
+    struct rt_async async;
+    struct rt_wait_notify wait;
+};
+
+static enum rt_poll rewait_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct rewait *f = (struct rewait *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    rt_wait_notify(&f->wait, never_ready, NULL);
+    ck_assert(rt_future_poll(&f->wait.future, cx, NULL) == RT_PENDING);
+    rt_wait_notify(&f->wait, never_ready, NULL);
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable rewait_vtable = {rewait_poll, rt_async_drop};
+
+static void rewait_while_waiting(void)
+{
+    struct rewait f = {.async = RT_ASYNC_INIT(&rewait_vtable)};
+
+    run_in_child(&f.async.future, sizeof(f));
+}
 #endif
 
 /*
@@ -664,6 +705,7 @@ START_TEST(a_timeout_still_racing_cannot_be_prepared)
 #if PHASE >= 3
     assert_dies(resleep_while_waiting,
                 "an rt_sleep was prepared again while its deadline was still in the heap");
+    assert_dies(rewait_while_waiting, "an rt_wait_notify was prepared again while it was waiting");
 #endif
 }
 END_TEST
