@@ -380,6 +380,10 @@ static void pack(struct rt_cpu_info *cpus, int n, unsigned shards, int *cpu_of)
 static int place(const struct rt_placement *p, struct rt_cpu_info *cpus, int n, unsigned shards,
                  int *cpu_of, char *why, size_t why_len)
 {
+    if (p->ncpus > 0 && !p->cpus) {
+        snprintf(why, why_len, "the placement's ncpus is %zu but its cpus is NULL", p->ncpus);
+        return -EINVAL;
+    }
     switch (p->kind) {
     case RT_PLACEMENT_FENCED:
         if (p->ncpus == 0) {

@@ -314,6 +314,9 @@ START_TEST(fenced_checks_its_cpus_and_binds_no_shard)
 
     p.ncpus = 0;
     EXPECT_REFUSED(&p, 2, "at least one CPU");
+    p.cpus = NULL;
+    p.ncpus = 2;
+    EXPECT_REFUSED(&p, 2, "ncpus is 2 but its cpus is NULL");
     p.cpus = with_offline;
     p.ncpus = 2;
     EXPECT_REFUSED(&p, 2, "CPU 2", "not online or not allowed");
@@ -340,6 +343,8 @@ START_TEST(custom_puts_shard_k_on_cpu_k_and_checks_the_list)
     p.cpus = with_offline;
     p.ncpus = 3;
     EXPECT_REFUSED(&p, 3, "shard 1's CPU 5", "not online or not allowed");
+    p.cpus = NULL;
+    EXPECT_REFUSED(&p, 3, "ncpus is 3 but its cpus is NULL");
 }
 END_TEST
 
