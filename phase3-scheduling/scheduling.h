@@ -14,8 +14,10 @@
  *
  * Task queues are scheduling classes, as in Glommio. Each has shares (its
  * part of the CPU, relative to the others: 1 to 1000) and a latency
- * requirement: 0 if latency does not matter, or a duration within which the
- * queue must be served once it has work. Every task runs in one queue:
+ * requirement: 0 if latency does not matter, or a duration within which,
+ * once the queue has work, the slice running then must end. (It then runs
+ * if its virtual runtime, below, is the least: a latency shortens others'
+ * slices, it does not override shares.) Every task runs in one queue:
  * main and the tasks rt_spawn() makes run in the queue of the task that
  * spawned them (the default queue, 0, at first); rt_spawn_into() picks one.
  * The executor runs the queue that has used the least CPU time relative to
