@@ -79,8 +79,14 @@ uint64_t rt__scheduler_push(struct scheduler *s, struct task_queue *q, struct rt
     s->ready_tasks++;
     if (had_work || q == s->running)
         return 0;
-    /* It wakes up level with the others, credit and debt forgotten (task_queue.h). */
-    q->vruntime = s->min_vruntime;
+    /*
+     * No credit: it wakes up no further behind than the others. It keeps its
+     * debt, but a latency queue no more than its latency's worth (task_queue.h).
+     */
+    if (q->vruntime < s->min_vruntime)
+        q->vruntime = s->min_vruntime;
+    else if (q->latency_ns && q->vruntime - s->min_vruntime > q->latency_ns)
+        q->vruntime = s->min_vruntime + q->latency_ns;
     q->ready_since = now_ns();
     return q->latency_ns ? q->ready_since + q->latency_ns : 0;
 }
@@ -125,8 +131,6 @@ struct task_queue *rt__scheduler_pick(struct scheduler *s, uint64_t now)
 void rt__scheduler_charge(struct scheduler *s, uint64_t ran_ns, uint64_t now)
 {
     struct task_queue *q = s->running;
-    uint64_t least;
-    struct list_node *node;
 
     q->vruntime += ran_ns * VRUNTIME_SCALE / q->shares;
     q->stats.runtime_ns += ran_ns;
@@ -134,26 +138,6 @@ void rt__scheduler_charge(struct scheduler *s, uint64_t ran_ns, uint64_t now)
     /* Still work to do: from now on it waits for its next turn. */
     q->ready_since = now;
     s->running = NULL;
-    /*
-     * A queue that has run out of work leaves the minimum no lower than the
-     * virtual runtime it has reached, unless a queue with work has less. Were
-     * the minimum left where it was, the queue, waking again before the next
-     * pick, would be set back to where it began this slice, and would run
-     * again and again ahead of a queue with more virtual runtime. (A queue
-     * that still has work raises nothing: a queue that wakes during its next
-     * slice should come before it, not tie with it.)
-     */
-    if (!run_queue_empty(&q->ready))
-        return;
-    least = q->vruntime;
-    for (node = s->queues.next; node != &s->queues; node = node->next) {
-        const struct task_queue *other = container_of(node, struct task_queue, link);
-
-        if (!run_queue_empty(&other->ready) && other->vruntime < least)
-            least = other->vruntime;
-    }
-    if (least > s->min_vruntime)
-        s->min_vruntime = least;
 }
 
 uint64_t rt__scheduler_latency_deadline(const struct scheduler *s)

@@ -12,16 +12,17 @@
  *   - the queue with work and the smallest virtual runtime runs next, for
  *     one slice or until it runs out of work; on a tie, the one that has
  *     waited longest;
- *   - a queue that had no work and gets some starts at min_vruntime,
- *     whichever side of it it was on, as in Glommio: an idle queue banks
- *     no credit that would let it hog the thread later, and a queue that
- *     ran long before it went idle carries no debt that would make it miss
- *     its latency when it wakes;
- *   - min_vruntime is the least virtual runtime of the queues with work,
- *     taken when a queue is picked, and when a queue that has run out of
- *     work is charged (counting that queue); it never goes back. The second
- *     is what stops a queue that runs out of work every slice from waking
- *     where it began the slice, and so running for ever.
+ *   - a queue that had no work and gets some is raised to min_vruntime,
+ *     the least virtual runtime of the queues with work when one was last
+ *     picked (it never goes back): an idle queue banks no credit that would
+ *     let it hog the thread later;
+ *   - it keeps its debt, the time it ran beyond its share before it went
+ *     idle, as in Linux's CFS, so a queue that runs out of work every slice
+ *     pays for its slices like any other. A latency queue keeps at most
+ *     latency_ns of it (it starts no higher than min_vruntime + latency_ns,
+ *     which a queue of 1000 shares covers in latency_ns of running, any
+ *     other sooner), so a queue that ran long once is not passed over for
+ *     long when it wakes.
  *
  * Queues are few (a handful per program), so "the smallest" is a walk
  * along a list; Glommio keeps its active queues in a binary heap, which
@@ -54,7 +55,7 @@ struct scheduler {
     struct list_node queues;         /* every task queue, the default one first */
     struct task_queue default_queue; /* RT_TASK_QUEUE_DEFAULT: always there */
     struct task_queue *running;      /* the queue whose slice this is, or NULL between slices */
-    uint64_t min_vruntime;           /* where a queue that wakes starts: see above */
+    uint64_t min_vruntime;           /* no queue that wakes starts below it: see above */
     int next_id;                     /* the next queue's id; ids are never reused */
     size_t ready_tasks;              /* tasks ready in all queues together */
 };

@@ -70,7 +70,7 @@ struct rt_task_queue_stats {
     uint64_t waiting_ns;  /* time it had tasks ready to run while another queue ran */
     uint64_t max_wait_ns; /* the longest single such wait */
     uint64_t vruntime;    /* its virtual runtime: runtime_ns scaled by 1000 / shares, and
-                             set to the scheduler's minimum when it wakes (task_queue.h) */
+                             raised to the scheduler's minimum when it wakes (task_queue.h) */
     unsigned shares;      /* as created */
     uint64_t latency_ns;  /* as created; 0: latency does not matter */
 };

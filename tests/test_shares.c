@@ -7,9 +7,10 @@
  * idle while another ran for a long time starts at the current minimum
  * virtual runtime when it gets work, so it does not then monopolize the
  * thread; each queue's statistics (tasks run, runtime, time spent
- * waiting and the longest wait) agree with what the test saw happen; and a
- * queue that runs out of work at the end of every slice (its task awaits a
- * NOP) neither starves another such queue nor a hog's queue beside it.
+ * waiting and the longest wait) agree with what the test saw happen; and
+ * queues that run out of work at the end of every slice (their tasks await
+ * a NOP), one or two, with a latency or without, are charged for their
+ * slices: they take turns, and a hog's queue beside them gets its share.
  *
  * The fairness test reads the runtime the scheduler charged, which is wall
  * time: if the machine takes the CPU away in the middle of a slice, that
@@ -400,10 +401,10 @@ END_TEST
 #define IDLER_ROUNDS 2000
 
 /*
- * A task that does a little and then waits for the kernel, again and
- * again: its queue runs out of work at the end of every slice and has
- * work again (the NOP's completion) before the next pick. Until all of
- * them have done IDLER_ROUNDS rounds together, or *stop is set.
+ * A task that computes for a chunk (20 us) and then waits for the kernel,
+ * again and again: its queue runs out of work at the end of every slice
+ * and has work again (the NOP's completion) before the next pick. Until
+ * all of them have done IDLER_ROUNDS rounds together, or *stop is set.
  */
 struct idler {
     struct rt_async async;
@@ -411,6 +412,7 @@ struct idler {
     int *all_rounds; /* every idler's rounds together */
     bool *stop;
     struct rt_io io;
+    uint64_t chunk_start;
 };
 
 static enum rt_poll idler_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
@@ -421,6 +423,9 @@ static enum rt_poll idler_poll(struct rt_future *self, struct rt_context *cx, in
     while (*f->all_rounds < IDLER_ROUNDS && !*f->stop) {
         (*f->rounds)++;
         (*f->all_rounds)++;
+        f->chunk_start = now_ns();
+        while (now_ns() - f->chunk_start < CHUNK_NS)
+            ;
         rt_io_nop(&f->io);
         AWAIT(&f->io.future, NULL);
     }
@@ -443,99 +448,88 @@ static struct rt_join_handle spawn_idler(int queue, int *rounds, int *all_rounds
 }
 
 /*
- * Two such queues, equal shares. Each slice charges the queue that ran;
- * had the minimum stayed where it was when that slice began, the queue
- * would wake level with it again, win the tie, and run every slice: the
- * first queue made did all the rounds, the second none.
+ * Such queues beside a hog's, all with equal shares, the idlers' made first
+ * (so they would win the ties). An idler's slices are short (20 us), but
+ * they add up, 40 ms in all, and once they pass the hog's the hog must run:
+ * while the idlers did their rounds, the hog's queue was charged about as
+ * much as each of them (one slice of 1 ms apart). Had each slice of an
+ * idler been forgotten as it woke, the hog would have run one slice at
+ * most until the idlers were done; and with two of them, one idler might
+ * have done every round.
  */
-struct two_idlers {
+struct idlers_and_hog {
     struct rt_async async;
+    int nidlers;         /* 1 or 2 */
+    uint64_t latency_ns; /* the idlers' queues' latency */
     int q[2], rounds[2], all_rounds;
     bool stop;
-    struct rt_join_handle job[2];
+    struct hog_record rec;
+    struct rt_join_handle idler[2], hog;
+    uint64_t idler_ns[2], hog_ns; /* the queues' runtimes when the idlers finished */
     int i;
 };
 
-static enum rt_poll two_idlers_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+static enum rt_poll idlers_and_hog_poll(struct rt_future *self, struct rt_context *cx,
+                                        intptr_t *out)
 {
-    struct two_idlers *f = (struct two_idlers *)self;
+    struct idlers_and_hog *f = (struct idlers_and_hog *)self;
 
     ASYNC_BEGIN(f, cx, out);
-    for (f->i = 0; f->i < 2; f->i++) {
-        f->q[f->i] = rt_task_queue_create(rt_executor_current(), "idler", 1000, 0);
+    for (f->i = 0; f->i < f->nidlers; f->i++) {
+        f->q[f->i] = rt_task_queue_create(rt_executor_current(), "idler", 1000, f->latency_ns);
         ck_assert_int_gt(f->q[f->i], 0);
-        f->job[f->i] = spawn_idler(f->q[f->i], &f->rounds[f->i], &f->all_rounds, &f->stop);
+        f->idler[f->i] = spawn_idler(f->q[f->i], &f->rounds[f->i], &f->all_rounds, &f->stop);
     }
-    for (f->i = 0; f->i < 2; f->i++)
-        AWAIT(&f->job[f->i].future, NULL);
-    ck_assert_int_eq(f->rounds[0] + f->rounds[1], IDLER_ROUNDS);
-    ck_assert_msg(f->rounds[0] >= IDLER_ROUNDS / 4 && f->rounds[1] >= IDLER_ROUNDS / 4,
-                  "one queue was starved: %d rounds against %d", f->rounds[1], f->rounds[0]);
-    ASYNC_RETURN(0);
-    ASYNC_END;
-}
-
-static const struct rt_future_vtable two_idlers_vtable = {two_idlers_poll, rt_async_drop};
-
-START_TEST(queues_that_idle_every_slice_take_turns)
-{
-    struct two_idlers f = {.async = RT_ASYNC_INIT(&two_idlers_vtable)};
-    struct rt_executor *ex = test_executor();
-
-    ck_assert_int_eq(rt_executor_run(ex, &f.async.future, sizeof(f)), 0);
-    rt_executor_destroy(ex);
-}
-END_TEST
-
-/*
- * One such queue beside a hog's, equal shares, the idler's made first (so
- * it would win the ties). The idler's slices are short, but they add up,
- * and once they pass the hog's the hog must run: while the idler did its
- * rounds, the hog's queue was charged about as much (one slice of 1 ms
- * apart). Had each slice of the idler been forgotten as it woke, the hog
- * would not have run at all until the idler was done.
- */
-struct idler_and_hog {
-    struct rt_async async;
-    int idler_queue, rounds, all_rounds;
-    bool stop;
-    struct hog_record rec;
-    struct rt_join_handle idler, hog;
-    uint64_t idler_ns, hog_ns; /* their queues' runtimes when the idler finished */
-};
-
-static enum rt_poll idler_and_hog_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
-{
-    struct idler_and_hog *f = (struct idler_and_hog *)self;
-
-    ASYNC_BEGIN(f, cx, out);
-    f->idler_queue = rt_task_queue_create(rt_executor_current(), "idler", 1000, 0);
-    ck_assert_int_gt(f->idler_queue, 0);
-    f->idler = spawn_idler(f->idler_queue, &f->rounds, &f->all_rounds, &f->stop);
     f->hog =
         spawn_hog(rt_task_queue_create(rt_executor_current(), "hog", 1000, 0), &f->stop, &f->rec);
-    AWAIT(&f->idler.future, NULL);
-    f->idler_ns = stats_of(f->idler_queue).runtime_ns;
+    for (f->i = 0; f->i < f->nidlers; f->i++)
+        AWAIT(&f->idler[f->i].future, NULL);
+    for (f->i = 0; f->i < f->nidlers; f->i++)
+        f->idler_ns[f->i] = stats_of(f->q[f->i]).runtime_ns;
     f->hog_ns = stats_of(f->rec.queue).runtime_ns;
     f->stop = true;
     AWAIT(&f->hog.future, NULL);
-    ck_assert_int_eq(f->rounds, IDLER_ROUNDS);
-    ck_assert_msg(f->hog_ns >= f->idler_ns / 4,
-                  "the hog's queue ran %llu ns while the idler's ran %llu ns",
-                  (unsigned long long)f->hog_ns, (unsigned long long)f->idler_ns);
+    ck_assert_int_eq(f->rounds[0] + f->rounds[1], IDLER_ROUNDS);
+    for (f->i = 0; f->i < f->nidlers; f->i++) {
+        ck_assert_msg(f->rounds[f->i] >= IDLER_ROUNDS / 4 / f->nidlers,
+                      "idler %d did %d of the %d rounds", f->i, f->rounds[f->i], IDLER_ROUNDS);
+        ck_assert_msg(f->hog_ns >= f->idler_ns[f->i] / 4,
+                      "the hog's queue ran %llu ns while idler %d's ran %llu ns",
+                      (unsigned long long)f->hog_ns, f->i, (unsigned long long)f->idler_ns[f->i]);
+    }
     ASYNC_RETURN(0);
     ASYNC_END;
 }
 
-static const struct rt_future_vtable idler_and_hog_vtable = {idler_and_hog_poll, rt_async_drop};
+static const struct rt_future_vtable idlers_and_hog_vtable = {idlers_and_hog_poll, rt_async_drop};
 
-START_TEST(a_queue_that_idles_every_slice_is_charged_for_its_slices)
+static void run_idlers_and_hog(int nidlers, uint64_t latency_ns)
 {
-    struct idler_and_hog f = {.async = RT_ASYNC_INIT(&idler_and_hog_vtable)};
+    struct idlers_and_hog f = {.async = RT_ASYNC_INIT(&idlers_and_hog_vtable),
+                               .nidlers = nidlers,
+                               .latency_ns = latency_ns};
     struct rt_executor *ex = executor_with_slice(NSEC_PER_MSEC);
 
     ck_assert_int_eq(rt_executor_run(ex, &f.async.future, sizeof(f)), 0);
     rt_executor_destroy(ex);
+}
+
+START_TEST(a_queue_that_idles_every_slice_is_charged_for_its_slices)
+{
+    run_idlers_and_hog(1, 0);
+}
+END_TEST
+
+START_TEST(queues_that_idle_every_slice_take_turns_beside_a_hog)
+{
+    run_idlers_and_hog(2, 0);
+}
+END_TEST
+
+/* A latency queue's debt is forgiven beyond its latency's worth: that must not undo the rest. */
+START_TEST(latency_queues_that_idle_every_slice_take_turns_beside_a_hog)
+{
+    run_idlers_and_hog(2, NSEC_PER_MSEC);
 }
 END_TEST
 
@@ -547,8 +541,9 @@ Suite *suite_shares(void)
     tcase_add_test(tc, shares_two_to_one_get_runtime_two_to_one);
     tcase_add_test(tc, a_queue_that_wakes_gets_no_banked_credit);
     tcase_add_test(tc, stats_agree_with_what_happened);
-    tcase_add_test(tc, queues_that_idle_every_slice_take_turns);
     tcase_add_test(tc, a_queue_that_idles_every_slice_is_charged_for_its_slices);
+    tcase_add_test(tc, queues_that_idle_every_slice_take_turns_beside_a_hog);
+    tcase_add_test(tc, latency_queues_that_idle_every_slice_take_turns_beside_a_hog);
     suite_add_tcase(s, tc);
     return s;
 }

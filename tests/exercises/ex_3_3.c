@@ -1,10 +1,11 @@
 /*
  * tests/exercises/ex_3_3.c - exercise 3.3: a woken latency queue is served in time, in debt or not.
  *
- * Phase 3 wakes a task queue at the current minimum virtual runtime
- * whichever side it was on (Glommio's rule): a queue that ran ahead of its
- * share before it went idle has its debt forgiven, and this test passes.
- * The exercise first keeps the debt (raise the virtual runtime to the
+ * Phase 3 wakes a task queue no lower than the current minimum virtual
+ * runtime, and keeps its debt, but a latency queue's no higher than the
+ * minimum plus its latency: a latency queue that ran far ahead of its share
+ * before it went idle has most of its debt forgiven, and this test passes.
+ * The exercise first keeps the whole debt (raise the virtual runtime to the
  * minimum, never lower it: Linux CFS's rule), which makes this test fail,
  * then makes it pass again without forgiving the debt: a pick that serves
  * first a latency queue whose deadline has passed. Appendix D discusses both.
