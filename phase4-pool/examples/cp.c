@@ -18,10 +18,10 @@
  * slots run in any order: no two share a file position.
  *
  * Permissions are not copied: DST is made with mode 0666 minus the umask.
- * SRC must be a regular file: the slots read it at offsets, which a pipe or
- * a terminal ignores (their bytes would land in DST in whatever order the
- * slots ran), and a directory cannot be read at all. It is checked before
- * DST is opened, which truncates DST.
+ * SRC and DST must be regular files: the slots read and write them at
+ * offsets, which a pipe or a terminal ignores (the bytes would arrive in
+ * whatever order the slots ran), and a directory cannot be read at all.
+ * SRC is checked before DST is opened, which truncates DST; DST just after.
  *
  * Run: make phase2 && build/phase2/examples/cp SRC DST && cmp SRC DST
  */
@@ -117,7 +117,8 @@ static const struct rt_future_vtable slot_vtable = {slot_poll, slot_drop};
 /* ------------------------------------------------------- the whole copy */
 
 /* Is SRC, open as `fd`, a regular file? If not, say so. fstat() asks nothing of the disk. */
-static intptr_t check_src(int fd, const char *path)
+/* Whether `fd` is a regular file, which `how` ("read" or "written") works on at offsets. */
+static intptr_t check_regular(int fd, const char *path, const char *how)
 {
     struct stat st;
 
@@ -129,10 +130,12 @@ static intptr_t check_src(int fd, const char *path)
     }
     if (S_ISREG(st.st_mode))
         return 0;
-    fprintf(stderr, "cp: %s: %s\n", path,
-            S_ISDIR(st.st_mode) ? strerror(EISDIR)
-                                : "not a regular file (a pipe or a device): it cannot be read at "
-                                  "offsets");
+    if (S_ISDIR(st.st_mode))
+        fprintf(stderr, "cp: %s: %s\n", path, strerror(EISDIR));
+    else
+        fprintf(stderr,
+                "cp: %s: not a regular file (a pipe or a device): it cannot be %s at offsets\n",
+                path, how);
     return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
 }
 
@@ -148,7 +151,7 @@ static enum rt_poll copy_poll(struct rt_future *self, struct rt_context *cx, int
         ASYNC_RETURN(f->n);
     }
     f->in = (int)f->n;
-    f->n = check_src(f->in, f->src);
+    f->n = check_regular(f->in, f->src, "read");
     if (f->n < 0)
         ASYNC_RETURN(f->n); /* copy_drop() closes SRC; DST is not touched */
     rt_io_open(&f->io, f->dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
@@ -158,6 +161,9 @@ static enum rt_poll copy_poll(struct rt_future *self, struct rt_context *cx, int
         ASYNC_RETURN(f->n); /* copy_drop() closes SRC */
     }
     f->out = (int)f->n;
+    f->n = check_regular(f->out, f->dst, "written");
+    if (f->n < 0)
+        ASYNC_RETURN(f->n); /* copy_drop() closes both */
 
     /* The window: all the slots are queued now and run while we wait for the first one. */
     for (f->i = 0; f->i < WINDOW; f->i++) {
