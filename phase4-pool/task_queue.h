@@ -22,7 +22,8 @@
  *     latency_ns of it (it starts no higher than min_vruntime + latency_ns,
  *     which a queue of 1000 shares covers in latency_ns of running, any
  *     other sooner), so a queue that ran long once is not passed over for
- *     long when it wakes.
+ *     long when it wakes. The price: a latency queue whose tasks run longer
+ *     than its latency per wake takes more than its share (BOOK 3.7).
  *
  * Queues are few (a handful per program), so "the smallest" is a walk
  * along a list; Glommio keeps its active queues in a binary heap, which
