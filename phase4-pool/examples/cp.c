@@ -116,8 +116,10 @@ static const struct rt_future_vtable slot_vtable = {slot_poll, slot_drop};
 
 /* ------------------------------------------------------- the whole copy */
 
-/* Is SRC, open as `fd`, a regular file? If not, say so. fstat() asks nothing of the disk. */
-/* Whether `fd` is a regular file, which `how` ("read" or "written") works on at offsets. */
+/*
+ * Is `path`, open as `fd`, a regular file, which the slots need to be `how`
+ * ("read" or "written") at offsets? If not, say so. fstat() asks nothing of the disk.
+ */
 static intptr_t check_regular(int fd, const char *path, const char *how)
 {
     struct stat st;
