@@ -171,6 +171,67 @@ void test_built(const char *rel, char *path, size_t len)
     ck_abort_msg("%s not found above the test runner (was it built?)", rel);
 }
 
+/* Everything until end of file from `fd` (at most len - 1 bytes), NUL-terminated; closes fd. */
+static void read_all(int fd, char *buf, size_t len)
+{
+    size_t have = 0;
+    ssize_t n;
+
+    while (have < len - 1 && (n = read(fd, buf + have, len - 1 - have)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        ck_assert_msg(n > 0, "read from a test's program: %s", strerror(errno));
+        have += (size_t)n;
+    }
+    buf[have] = '\0';
+    close(fd);
+}
+
+void test_run_built(const char *rel, const char *const *argv, bool closed_out,
+                    struct test_program *r)
+{
+    char path[4096];
+    int out[2], err[2], status;
+    pid_t pid;
+
+    rt_executor_destroy(test_executor());
+    test_built(rel, path, sizeof(path));
+    ck_assert_int_eq(pipe(out), 0);
+    ck_assert_int_eq(pipe(err), 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        dup2(out[1], STDOUT_FILENO);
+        dup2(err[1], STDERR_FILENO);
+        close(out[0]);
+        close(out[1]);
+        close(err[0]);
+        close(err[1]);
+        if (closed_out)
+            close(STDOUT_FILENO);
+        execv(path, (char *const *)argv);
+        _exit(127);
+    }
+    close(out[1]);
+    close(err[1]);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    r->status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    read_all(out[0], r->out, sizeof(r->out));
+    read_all(err[0], r->err, sizeof(r->err));
+}
+
+void test_temp_file(char *path, const void *bytes, size_t len)
+{
+    const char *dir = getenv("TMPDIR");
+    int fd;
+
+    snprintf(path, 64, "%s/rt-test-XXXXXX", dir && *dir && strlen(dir) < 40 ? dir : "/tmp");
+    fd = mkstemp(path);
+    ck_assert_msg(fd >= 0, "mkstemp: %s", strerror(errno));
+    ck_assert_int_eq(write(fd, bytes, len), (ssize_t)len);
+    close(fd);
+}
+
 struct rt_executor *test_executor_with(const struct rt_builder *b)
 {
     struct rt_executor *ex = NULL;

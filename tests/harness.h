@@ -27,6 +27,7 @@
 #define TESTS_HARNESS_H
 
 #include <check.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "common/alloc.h"
@@ -80,6 +81,27 @@ const char *test_topology(const char *machine);
  * level deeper. Fails the test if it is not there.
  */
 void test_built(const char *rel, char *path, size_t len);
+
+/* What one run of a built program did (test_run_built). */
+struct test_program {
+    int status;     /* its exit status, or -1 if a signal ended it */
+    char out[4096]; /* what it wrote to standard output, NUL-terminated */
+    char err[4096]; /* ... and to standard error */
+};
+
+/*
+ * Run the program test_built() finds at `rel` with `argv` (argv[0] first,
+ * NULL-terminated), as a user would: its standard output and error into
+ * pipes, or its standard output closed if `closed_out`; wait for it. It
+ * must print less than a pipe holds (64 KiB): the pipes are read after it
+ * exits. Skips the test where the machine cannot make an executor, which
+ * the examples need.
+ */
+void test_run_built(const char *rel, const char *const *argv, bool closed_out,
+                    struct test_program *r);
+
+/* A new temporary file holding the `len` bytes at `bytes`; its path into `path` (64 bytes). */
+void test_temp_file(char *path, const void *bytes, size_t len);
 
 /* ------------------------------------------------ small futures tests share */
 
