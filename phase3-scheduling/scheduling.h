@@ -17,7 +17,9 @@
  * requirement: 0 if latency does not matter, or a duration within which,
  * once the queue has work, the slice running then must end. (It then runs
  * if its virtual runtime, below, is the least: a latency shortens others'
- * slices, it does not override shares.) Every task runs in one queue:
+ * slices, it does not override shares; so for a queue that has used more
+ * than its share, the slice ends only once the running queue has caught
+ * up with it, if that is later.) Every task runs in one queue:
  * main and the tasks rt_spawn() makes run in the queue of the task that
  * spawned them (the default queue, 0, at first); rt_spawn_into() picks one.
  * The executor runs the queue that has used the least CPU time relative to

@@ -71,24 +71,58 @@ struct task_queue *rt__scheduler_find(struct scheduler *s, int id)
 
 /* ------------------------------------------------------------- scheduling */
 
+/*
+ * A latency queue that wakes with more debt than its latency is let off the
+ * rest, unless it was let off recently: FORGIVE_FACTOR times the running
+ * time it was let off last must have passed. Then it can take no more than
+ * a tenth of the time beyond its share, however its tasks behave.
+ */
+#define FORGIVE_FACTOR 10u
+
+static void forgive_debt(struct scheduler *s, struct task_queue *q, uint64_t now)
+{
+    uint64_t excess = q->vruntime - s->min_vruntime - q->latency_ns; /* the debt let off */
+    uint64_t ran = excess / VRUNTIME_SCALE * q->shares; /* that much running at its shares */
+
+    q->vruntime -= excess;
+    q->forgive_after =
+        ran > (UINT64_MAX - now) / FORGIVE_FACTOR ? UINT64_MAX : now + ran * FORGIVE_FACTOR;
+}
+
+/* When `q` must start for its latency: by its deadline, or once the running queue has caught up. */
+static uint64_t start_by(const struct scheduler *s, const struct task_queue *q)
+{
+    const struct task_queue *run = s->running;
+    uint64_t deadline = q->ready_since + q->latency_ns, behind, caught_up;
+
+    if (!run || q->vruntime <= run->vruntime)
+        return deadline;
+    /* Running this long (rounded up) takes `run` as far as `q`; `q` wins the tie. */
+    behind = q->vruntime - run->vruntime;
+    caught_up = (behind / VRUNTIME_SCALE + 1) * run->shares;
+    if (caught_up > UINT64_MAX - s->running_since)
+        return UINT64_MAX;
+    return deadline > s->running_since + caught_up ? deadline : s->running_since + caught_up;
+}
+
 uint64_t rt__scheduler_push(struct scheduler *s, struct task_queue *q, struct rt_task *t)
 {
     bool had_work = !run_queue_empty(&q->ready);
+    uint64_t now;
 
     run_queue_push(&q->ready, t);
     s->ready_tasks++;
     if (had_work || q == s->running)
         return 0;
-    /*
-     * No credit: it wakes up no further behind than the others. It keeps its
-     * debt, but a latency queue no more than its latency's worth (task_queue.h).
-     */
+    /* No credit: it wakes up no further behind than the others. It keeps its debt (see above). */
+    now = now_ns();
     if (q->vruntime < s->min_vruntime)
         q->vruntime = s->min_vruntime;
-    else if (q->latency_ns && q->vruntime - s->min_vruntime > q->latency_ns)
-        q->vruntime = s->min_vruntime + q->latency_ns;
-    q->ready_since = now_ns();
-    return q->latency_ns ? q->ready_since + q->latency_ns : 0;
+    else if (q->latency_ns && q->vruntime - s->min_vruntime > q->latency_ns &&
+             now >= q->forgive_after)
+        forgive_debt(s, q, now);
+    q->ready_since = now;
+    return q->latency_ns ? start_by(s, q) : 0;
 }
 
 struct rt_task *rt__scheduler_pop(struct scheduler *s, struct task_queue *q)
@@ -125,6 +159,7 @@ struct task_queue *rt__scheduler_pick(struct scheduler *s, uint64_t now)
     if (best->vruntime > s->min_vruntime)
         s->min_vruntime = best->vruntime;
     s->running = best;
+    s->running_since = now;
     return best;
 }
 
@@ -147,10 +182,13 @@ uint64_t rt__scheduler_latency_deadline(const struct scheduler *s)
 
     for (node = s->queues.next; node != &s->queues; node = node->next) {
         const struct task_queue *q = container_of(node, struct task_queue, link);
+        uint64_t by;
 
-        if (q != s->running && q->latency_ns && !run_queue_empty(&q->ready) &&
-            q->ready_since + q->latency_ns < deadline)
-            deadline = q->ready_since + q->latency_ns;
+        if (q == s->running || !q->latency_ns || run_queue_empty(&q->ready))
+            continue;
+        by = start_by(s, q);
+        if (by < deadline)
+            deadline = by;
     }
     return deadline;
 }

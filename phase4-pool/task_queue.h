@@ -18,12 +18,17 @@
  *     let it hog the thread later;
  *   - it keeps its debt, the time it ran beyond its share before it went
  *     idle, as in Linux's CFS, so a queue that runs out of work every slice
- *     pays for its slices like any other. A latency queue keeps at most
- *     latency_ns of it (it starts no higher than min_vruntime + latency_ns,
- *     which a queue of 1000 shares covers in latency_ns of running, any
- *     other sooner), so a queue that ran long once is not passed over for
- *     long when it wakes. The price: a latency queue whose tasks run longer
- *     than its latency per wake takes more than its share (BOOK 3.7).
+ *     pays for its slices like any other. A latency queue is let off the
+ *     debt beyond latency_ns (it starts no higher than min_vruntime +
+ *     latency_ns, which a queue of 1000 shares covers in latency_ns of
+ *     running, any other sooner), so a queue that ran long once is not
+ *     passed over for long when it wakes; but not again until ten times
+ *     the running time it was let off has passed, so that it cannot take
+ *     more than a tenth of the thread beyond its share (BOOK 3.7);
+ *   - a latency queue that gets work ends the running slice by its
+ *     deadline, or, if it has more virtual runtime than the running queue,
+ *     when the running queue has caught up with it, whichever is later:
+ *     ending the slice sooner would not let it run.
  *
  * Queues are few (a handful per program), so "the smallest" is a walk
  * along a list; Glommio keeps its active queues in a binary heap, which
@@ -48,6 +53,7 @@ struct task_queue {
     uint64_t latency_ns;              /* 0: latency does not matter; else serve it within this */
     uint64_t vruntime;                /* see above: the queue with work and the least runs next */
     uint64_t ready_since;             /* since when it has waited for its turn (stats, ties) */
+    uint64_t forgive_after;           /* a latency queue: let off no debt before this (above) */
     size_t live_tasks;                /* its tasks not yet freed: it cannot be removed while > 0 */
     struct rt_task_queue_stats stats; /* runtime, tasks run, waiting */
 };
@@ -56,6 +62,7 @@ struct scheduler {
     struct list_node queues;         /* every task queue, the default one first */
     struct task_queue default_queue; /* RT_TASK_QUEUE_DEFAULT: always there */
     struct task_queue *running;      /* the queue whose slice this is, or NULL between slices */
+    uint64_t running_since;          /* when its slice began */
     uint64_t min_vruntime;           /* no queue that wakes starts below it: see above */
     int next_id;                     /* the next queue's id; ids are never reused */
     size_t ready_tasks;              /* tasks ready in all queues together */
@@ -72,7 +79,7 @@ struct task_queue *rt__scheduler_find(struct scheduler *s, int id);
 /*
  * Put a task that has just been scheduled on its queue's run queue. If the
  * queue had no work before and latency matters to it, returns the time by
- * which it must start running; otherwise 0.
+ * which the running slice must end for it (see above); otherwise 0.
  */
 uint64_t rt__scheduler_push(struct scheduler *s, struct task_queue *q, struct rt_task *t);
 
@@ -86,8 +93,8 @@ struct task_queue *rt__scheduler_pick(struct scheduler *s, uint64_t now);
 void rt__scheduler_charge(struct scheduler *s, uint64_t ran_ns, uint64_t now);
 
 /*
- * The time by which some queue other than the running one must start, for
- * its latency (UINT64_MAX: none waits). The running slice must end by then.
+ * The time by which the running slice must end for the latency of some
+ * other queue (see above; UINT64_MAX: none waits).
  */
 uint64_t rt__scheduler_latency_deadline(const struct scheduler *s);
 

@@ -10,7 +10,11 @@
  * waiting and the longest wait) agree with what the test saw happen; and
  * queues that run out of work at the end of every slice (their tasks await
  * a NOP), one or two, with a latency or without, are charged for their
- * slices: they take turns, and a hog's queue beside them gets its share.
+ * slices: they take turns, and a hog's queue beside them gets its share,
+ * also when their latency (1 us) is shorter than their work per wake; and
+ * a latency queue that ran far beyond its share is let off its debt when
+ * it wakes, but not again soon after, when the queue beside it runs whole
+ * slices until it has caught up.
  *
  * The fairness test reads the runtime the scheduler charged, which is wall
  * time: if the machine takes the CPU away in the middle of a slice, that
@@ -526,10 +530,131 @@ START_TEST(queues_that_idle_every_slice_take_turns_beside_a_hog)
 }
 END_TEST
 
-/* A latency queue's debt is forgiven beyond its latency's worth: that must not undo the rest. */
+/* A latency queue is let off some debt now and then: that must not undo the rest. */
 START_TEST(latency_queues_that_idle_every_slice_take_turns_beside_a_hog)
 {
     run_idlers_and_hog(2, NSEC_PER_MSEC);
+}
+END_TEST
+
+/* A latency shorter than the idlers' work per wake (20 us): its debt is not let off each time. */
+START_TEST(a_latency_shorter_than_the_work_per_wake_takes_no_more_than_its_share)
+{
+    run_idlers_and_hog(1, NSEC_PER_USEC);
+}
+END_TEST
+
+START_TEST(latency_queues_shorter_than_their_work_per_wake_take_turns_beside_a_hog)
+{
+    run_idlers_and_hog(2, NSEC_PER_USEC);
+}
+END_TEST
+
+/* ------------------------------------------------ a latency queue's debt, let off */
+
+#define DEBT_NS    (10 * NSEC_PER_MSEC)  /* what the urgent task computes in one poll */
+#define FORGIVE_NS (100 * NSEC_PER_MSEC) /* ten times that: the debt is let off no sooner again */
+
+/*
+ * A task in a latency queue computes DEBT_NS in one poll, far beyond its
+ * share beside the hog's queue (equal shares), then waits for a NOP; three
+ * times. What the hog did while it waited tells how it was placed:
+ *
+ *   - round 0: let off its debt beyond its latency, so it runs again
+ *     within a slice or two of the hog's;
+ *   - round 1, right after: let off no more (it was let off DEBT_NS of
+ *     running, so not for ten times that), so the hog must catch up first,
+ *     about DEBT_NS of its running; and it does so in whole slices, not in
+ *     slices cut short at the urgent queue's deadline, which would not let
+ *     the urgent queue run;
+ *   - round 2, after a sleep longer than that: let off again.
+ */
+struct debt_rounds {
+    struct rt_async async;
+    bool *stop;
+    struct hog_record *hog;
+    struct rt_io io;
+    struct rt_sleep sleep;
+    uint64_t start, hog_ns;
+    uint64_t hog_polls;
+    int round;
+};
+
+static enum rt_poll debt_rounds_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct debt_rounds *f = (struct debt_rounds *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    for (f->round = 0; f->round < 3; f->round++) {
+        if (f->round == 2) {
+            rt_sleep(&f->sleep, 2 * FORGIVE_NS);
+            AWAIT(&f->sleep.future, NULL);
+        }
+        f->start = now_ns();
+        while (now_ns() - f->start < DEBT_NS)
+            ;
+        f->hog_ns = stats_of(f->hog->queue).runtime_ns;
+        f->hog_polls = f->hog->polls;
+        rt_io_nop(&f->io);
+        AWAIT(&f->io.future, NULL);
+        f->hog_ns = stats_of(f->hog->queue).runtime_ns - f->hog_ns;
+        f->hog_polls = f->hog->polls - f->hog_polls;
+        if (f->round == 1) {
+            ck_assert_msg(f->hog_ns >= DEBT_NS / 2,
+                          "round 1: let off its debt again; the hog ran %llu ns meanwhile",
+                          (unsigned long long)f->hog_ns);
+            ck_assert_msg(f->hog_polls <= f->hog_ns / (NSEC_PER_MSEC / 2) + 2,
+                          "round 1: the hog ran %llu ns in %llu slices: cut short for nothing",
+                          (unsigned long long)f->hog_ns, (unsigned long long)f->hog_polls);
+        } else {
+            ck_assert_msg(f->hog_polls <= 3, "round %d: not let off; it waited %llu hog slices",
+                          f->round, (unsigned long long)f->hog_polls);
+        }
+    }
+    *f->stop = true;
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable debt_rounds_vtable = {debt_rounds_poll, rt_async_drop};
+
+struct debt_main {
+    struct rt_async async;
+    bool stop;
+    struct hog_record rec;
+    struct rt_join_handle urgent, hog;
+};
+
+static enum rt_poll debt_main_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct debt_main *f = (struct debt_main *)self;
+    struct rt_executor *ex = rt_executor_current();
+
+    ASYNC_BEGIN(f, cx, out);
+    {
+        struct debt_rounds d = {
+            .async = RT_ASYNC_INIT(&debt_rounds_vtable), .stop = &f->stop, .hog = &f->rec};
+        int uq = rt_task_queue_create(ex, "urgent", 100, NSEC_PER_MSEC);
+
+        ck_assert_int_gt(uq, 0);
+        ck_assert_int_eq(rt_spawn_into(uq, &d.async.future, sizeof(d), &f->urgent), 0);
+        f->hog = spawn_hog(rt_task_queue_create(ex, "hog", 100, 0), &f->stop, &f->rec);
+    }
+    AWAIT(&f->urgent.future, NULL);
+    AWAIT(&f->hog.future, NULL);
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable debt_main_vtable = {debt_main_poll, rt_async_drop};
+
+START_TEST(a_latency_queue_is_let_off_its_debt_now_and_then)
+{
+    struct debt_main f = {.async = RT_ASYNC_INIT(&debt_main_vtable)};
+    struct rt_executor *ex = executor_with_slice(NSEC_PER_MSEC);
+
+    ck_assert_int_eq(rt_executor_run(ex, &f.async.future, sizeof(f)), 0);
+    rt_executor_destroy(ex);
 }
 END_TEST
 
@@ -544,6 +669,9 @@ Suite *suite_shares(void)
     tcase_add_test(tc, a_queue_that_idles_every_slice_is_charged_for_its_slices);
     tcase_add_test(tc, queues_that_idle_every_slice_take_turns_beside_a_hog);
     tcase_add_test(tc, latency_queues_that_idle_every_slice_take_turns_beside_a_hog);
+    tcase_add_test(tc, a_latency_shorter_than_the_work_per_wake_takes_no_more_than_its_share);
+    tcase_add_test(tc, latency_queues_shorter_than_their_work_per_wake_take_turns_beside_a_hog);
+    tcase_add_test(tc, a_latency_queue_is_let_off_its_debt_now_and_then);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -15,8 +15,8 @@
  * task in queue "batch" (same shares, latency does not matter) wakes it
  * and counts its own slices. The urgent task must run within the next
  * slice or two of the batch task; with the debt kept and nothing else
- * changed it waits for hundreds, until the batch queue's virtual runtime
- * has caught up with the urgent one's.
+ * changed it waits for about thirty, until the batch queue's virtual
+ * runtime has caught up with the urgent one's.
  *
  * Run: make exercise E=3.3
  */
