@@ -74,19 +74,24 @@ struct task_queue *rt__scheduler_find(struct scheduler *s, int id)
 /*
  * A latency queue that wakes with more debt than its latency is let off the
  * rest, unless it was let off recently: FORGIVE_FACTOR times the running
- * time it was let off last must have passed. Then it can take no more than
- * a tenth of the time beyond its share, however its tasks behave.
+ * time it was let off last, and at least FORGIVE_MIN_NS, must have passed.
+ * Then it can take no more than a tenth of the time beyond its share,
+ * however its tasks behave, and a queue that wakes every microsecond is
+ * not let off its few nanoseconds of debt at every wake.
  */
 #define FORGIVE_FACTOR 10u
+#define FORGIVE_MIN_NS UINT64_C(1000000)
 
 static void forgive_debt(struct scheduler *s, struct task_queue *q, uint64_t now)
 {
     uint64_t excess = q->vruntime - s->min_vruntime - q->latency_ns; /* the debt let off */
-    uint64_t ran = excess / VRUNTIME_SCALE * q->shares; /* that much running at its shares */
+    uint64_t ran = (excess / VRUNTIME_SCALE + 1) * q->shares; /* that much running, rounded up */
+    uint64_t wait = ran > UINT64_MAX / FORGIVE_FACTOR ? UINT64_MAX : ran * FORGIVE_FACTOR;
 
+    if (wait < FORGIVE_MIN_NS)
+        wait = FORGIVE_MIN_NS;
     q->vruntime -= excess;
-    q->forgive_after =
-        ran > (UINT64_MAX - now) / FORGIVE_FACTOR ? UINT64_MAX : now + ran * FORGIVE_FACTOR;
+    q->forgive_after = wait > UINT64_MAX - now ? UINT64_MAX : now + wait;
 }
 
 /* When `q` must start for its latency: by its deadline, or once the running queue has caught up. */

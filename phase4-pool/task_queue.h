@@ -23,8 +23,9 @@
  *     latency_ns, which a queue of 1000 shares covers in latency_ns of
  *     running, any other sooner), so a queue that ran long once is not
  *     passed over for long when it wakes; but not again until ten times
- *     the running time it was let off has passed, so that it cannot take
- *     more than a tenth of the thread beyond its share (BOOK 3.7);
+ *     the running time it was let off (a millisecond at least) has
+ *     passed, so that it cannot take more than a tenth of the thread
+ *     beyond its share (BOOK 3.7);
  *   - a latency queue that gets work ends the running slice by its
  *     deadline, or, if it has more virtual runtime than the running queue,
  *     when the running queue has caught up with it, whichever is later:

@@ -405,16 +405,19 @@ END_TEST
 #define IDLER_ROUNDS 2000
 
 /*
- * A task that computes for a chunk (20 us) and then waits for the kernel,
- * again and again: its queue runs out of work at the end of every slice
- * and has work again (the NOP's completion) before the next pick. Until
- * all of them have done IDLER_ROUNDS rounds together, or *stop is set.
+ * A task that computes for a chunk (20 us, or chunk_ns) and then waits for
+ * the kernel, again and again: its queue runs out of work at the end of
+ * every slice and has work again (the NOP's completion) before the next
+ * pick. Until all of them have done IDLER_ROUNDS rounds (or goal) together,
+ * or *stop is set.
  */
 struct idler {
     struct rt_async async;
     int *rounds;     /* this task's rounds */
     int *all_rounds; /* every idler's rounds together */
     bool *stop;
+    uint64_t chunk_ns;
+    int goal;
     struct rt_io io;
     uint64_t chunk_start;
 };
@@ -424,11 +427,11 @@ static enum rt_poll idler_poll(struct rt_future *self, struct rt_context *cx, in
     struct idler *f = (struct idler *)self;
 
     ASYNC_BEGIN(f, cx, out);
-    while (*f->all_rounds < IDLER_ROUNDS && !*f->stop) {
+    while (*f->all_rounds < f->goal && !*f->stop) {
         (*f->rounds)++;
         (*f->all_rounds)++;
         f->chunk_start = now_ns();
-        while (now_ns() - f->chunk_start < CHUNK_NS)
+        while (now_ns() - f->chunk_start < f->chunk_ns)
             ;
         rt_io_nop(&f->io);
         AWAIT(&f->io.future, NULL);
@@ -439,12 +442,15 @@ static enum rt_poll idler_poll(struct rt_future *self, struct rt_context *cx, in
 
 static const struct rt_future_vtable idler_vtable = {idler_poll, rt_async_drop};
 
-static struct rt_join_handle spawn_idler(int queue, int *rounds, int *all_rounds, bool *stop)
+static struct rt_join_handle spawn_idler(int queue, int *rounds, int *all_rounds, bool *stop,
+                                         uint64_t chunk_ns, int goal)
 {
     struct idler i = {.async = RT_ASYNC_INIT(&idler_vtable),
                       .rounds = rounds,
                       .all_rounds = all_rounds,
-                      .stop = stop};
+                      .stop = stop,
+                      .chunk_ns = chunk_ns,
+                      .goal = goal};
     struct rt_join_handle job;
 
     ck_assert_int_eq(rt_spawn_into(queue, &i.async.future, sizeof(i), &job), 0);
@@ -464,7 +470,10 @@ static struct rt_join_handle spawn_idler(int queue, int *rounds, int *all_rounds
 struct idlers_and_hog {
     struct rt_async async;
     int nidlers;         /* 1 or 2 */
+    unsigned shares;     /* the idlers' queues' shares (the hog's: 1000) */
     uint64_t latency_ns; /* the idlers' queues' latency */
+    uint64_t chunk_ns;   /* the idlers' work per wake */
+    int goal;            /* their rounds together */
     int q[2], rounds[2], all_rounds;
     bool stop;
     struct hog_record rec;
@@ -480,9 +489,10 @@ static enum rt_poll idlers_and_hog_poll(struct rt_future *self, struct rt_contex
 
     ASYNC_BEGIN(f, cx, out);
     for (f->i = 0; f->i < f->nidlers; f->i++) {
-        f->q[f->i] = rt_task_queue_create(rt_executor_current(), "idler", 1000, f->latency_ns);
+        f->q[f->i] = rt_task_queue_create(rt_executor_current(), "idler", f->shares, f->latency_ns);
         ck_assert_int_gt(f->q[f->i], 0);
-        f->idler[f->i] = spawn_idler(f->q[f->i], &f->rounds[f->i], &f->all_rounds, &f->stop);
+        f->idler[f->i] = spawn_idler(f->q[f->i], &f->rounds[f->i], &f->all_rounds, &f->stop,
+                                     f->chunk_ns, f->goal);
     }
     f->hog =
         spawn_hog(rt_task_queue_create(rt_executor_current(), "hog", 1000, 0), &f->stop, &f->rec);
@@ -493,11 +503,11 @@ static enum rt_poll idlers_and_hog_poll(struct rt_future *self, struct rt_contex
     f->hog_ns = stats_of(f->rec.queue).runtime_ns;
     f->stop = true;
     AWAIT(&f->hog.future, NULL);
-    ck_assert_int_eq(f->rounds[0] + f->rounds[1], IDLER_ROUNDS);
+    ck_assert_int_eq(f->rounds[0] + f->rounds[1], f->goal);
     for (f->i = 0; f->i < f->nidlers; f->i++) {
-        ck_assert_msg(f->rounds[f->i] >= IDLER_ROUNDS / 4 / f->nidlers,
-                      "idler %d did %d of the %d rounds", f->i, f->rounds[f->i], IDLER_ROUNDS);
-        ck_assert_msg(f->hog_ns >= f->idler_ns[f->i] / 4,
+        ck_assert_msg(f->rounds[f->i] >= f->goal / 4 / f->nidlers,
+                      "idler %d did %d of the %d rounds", f->i, f->rounds[f->i], f->goal);
+        ck_assert_msg(f->hog_ns >= f->idler_ns[f->i] / f->shares * 1000 / 4,
                       "the hog's queue ran %llu ns while idler %d's ran %llu ns",
                       (unsigned long long)f->hog_ns, f->i, (unsigned long long)f->idler_ns[f->i]);
     }
@@ -507,15 +517,24 @@ static enum rt_poll idlers_and_hog_poll(struct rt_future *self, struct rt_contex
 
 static const struct rt_future_vtable idlers_and_hog_vtable = {idlers_and_hog_poll, rt_async_drop};
 
-static void run_idlers_and_hog(int nidlers, uint64_t latency_ns)
+static void run_idlers_and_hog_with(int nidlers, unsigned shares, uint64_t latency_ns,
+                                    uint64_t chunk_ns, int goal)
 {
     struct idlers_and_hog f = {.async = RT_ASYNC_INIT(&idlers_and_hog_vtable),
                                .nidlers = nidlers,
-                               .latency_ns = latency_ns};
+                               .shares = shares,
+                               .latency_ns = latency_ns,
+                               .chunk_ns = chunk_ns,
+                               .goal = goal};
     struct rt_executor *ex = executor_with_slice(NSEC_PER_MSEC);
 
     ck_assert_int_eq(rt_executor_run(ex, &f.async.future, sizeof(f)), 0);
     rt_executor_destroy(ex);
+}
+
+static void run_idlers_and_hog(int nidlers, uint64_t latency_ns)
+{
+    run_idlers_and_hog_with(nidlers, 1000, latency_ns, CHUNK_NS, IDLER_ROUNDS);
 }
 
 START_TEST(a_queue_that_idles_every_slice_is_charged_for_its_slices)
@@ -547,6 +566,27 @@ END_TEST
 START_TEST(latency_queues_shorter_than_their_work_per_wake_take_turns_beside_a_hog)
 {
     run_idlers_and_hog(2, NSEC_PER_USEC);
+}
+END_TEST
+
+/*
+ * No work at all per wake, only NOPs, and a latency of 1 ns: each wake's debt
+ * is a few nanoseconds of virtual runtime, and most of the thread's time goes
+ * between the slices, charged to no queue. Were the debt let off at every
+ * wake (the running time let off rounded down to 0, or ten times it shorter
+ * than a round), the minimum would creep up by a nanosecond a round and the
+ * hog would wait for it, nearly for ever.
+ */
+START_TEST(a_latency_queue_of_nops_leaves_a_hog_its_share)
+{
+    run_idlers_and_hog_with(1, 1000, 1, 0, 100000);
+}
+END_TEST
+
+/* The same with 100 shares: the hog, with 1000, must get several times the idler's runtime. */
+START_TEST(a_latency_queue_of_nops_with_fewer_shares_leaves_a_hog_its_share)
+{
+    run_idlers_and_hog_with(1, 100, 1, 0, 100000);
 }
 END_TEST
 
@@ -671,6 +711,8 @@ Suite *suite_shares(void)
     tcase_add_test(tc, latency_queues_that_idle_every_slice_take_turns_beside_a_hog);
     tcase_add_test(tc, a_latency_shorter_than_the_work_per_wake_takes_no_more_than_its_share);
     tcase_add_test(tc, latency_queues_shorter_than_their_work_per_wake_take_turns_beside_a_hog);
+    tcase_add_test(tc, a_latency_queue_of_nops_leaves_a_hog_its_share);
+    tcase_add_test(tc, a_latency_queue_of_nops_with_fewer_shares_leaves_a_hog_its_share);
     tcase_add_test(tc, a_latency_queue_is_let_off_its_debt_now_and_then);
     suite_add_tcase(s, tc);
     return s;
