@@ -3,8 +3,10 @@
  *
  * Phase 3 wakes a task queue no lower than the current minimum virtual
  * runtime, and keeps its debt, but a latency queue's no higher than the
- * minimum plus its latency: a latency queue that ran far ahead of its share
- * before it went idle has most of its debt forgiven, and this test passes.
+ * minimum plus its latency (unless it was let off within ten times the
+ * running time it was let off last): a latency queue that ran far ahead of
+ * its share before it went idle has most of its debt forgiven, and this
+ * test passes.
  * The exercise first keeps the whole debt (raise the virtual runtime to the
  * minimum, never lower it: Linux CFS's rule), which makes this test fail,
  * then makes it pass again without forgiving the debt: a pick that serves
