@@ -42,8 +42,8 @@ struct rt_channel;
  * ring can come after the other side has seen the close, finished, and had
  * its executor destroyed (a shard of a pool, say).
  *
- * Make a channel of `capacity` slots (rounded up to a power of two, at
- * least 2, at most 1 << 24) of `msg_size` bytes each (1 to 65536), 1 GiB
+ * Make a channel of `capacity` slots (1 to 1 << 24, rounded up to a power
+ * of two and to at least 2) of `msg_size` bytes each (1 to 65536), 1 GiB
  * of slots at most. Returns 0, or -EINVAL for sizes out of range. Both ends are open; each must be
  * closed once, with rt_channel_close_tx() and rt_channel_close_rx(). Closing
  * one twice, or using one after its close, stops the program, if the other

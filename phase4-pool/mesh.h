@@ -32,7 +32,8 @@ int rt_mesh_create(unsigned shards, size_t capacity, size_t msg_size, struct rt_
 /* Free the mesh; every shard must have closed its ends. */
 void rt_mesh_destroy(struct rt_mesh *m);
 
-/* Shard `me` is done: close its sending and its receiving ends. Call once per shard. */
+/* Shard `me` is done: close its sending and its receiving ends. Call it once per shard; a
+ * second call finds them closed and does nothing. */
 void rt_mesh_close_shard(struct rt_mesh *m, unsigned me);
 
 unsigned rt_mesh_shards(const struct rt_mesh *m);
