@@ -90,6 +90,7 @@ static void release(struct rt_percore *pc, void *block, size_t size)
 void rt__percore_free_slow(struct rt_percore *pc, void *block, size_t size)
 {
     struct percore_list *l;
+    bool twice;
 
     if (!pc) {
         rt__free(block);
@@ -100,10 +101,18 @@ void rt__percore_free_slow(struct rt_percore *pc, void *block, size_t size)
                 "they belong to one thread: release an rt_buf where it was read");
 #ifdef PERCORE_ASAN
     /* A block on a list is poisoned; one that is poisoned already was given back before. */
-    if (size <= PERCORE_MAX_BLOCK && __asan_address_is_poisoned(block))
+    twice = size <= PERCORE_MAX_BLOCK && __asan_address_is_poisoned(block);
+#else
+    /*
+     * Without ASan only the block on top of its list can be checked, the one
+     * given back last; the fast path sends it here. That is the usual double
+     * free, one right after the other (glibc's malloc makes the same check).
+     */
+    twice = size <= PERCORE_MAX_BLOCK && rt__percore_list(pc, size)->first == block;
+#endif
+    if (twice)
         rt__die("a block of per-core memory was given back twice (a task, request or rt_buf "
                 "freed twice)");
-#endif
     ASSERT(pc->outstanding > 0);
     pc->outstanding--;
     if (size > PERCORE_MAX_BLOCK || pc->closed) {

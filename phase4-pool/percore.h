@@ -41,6 +41,12 @@
  * (common/alloc.h) is exact: cached blocks count as allocated until the
  * executor is destroyed, and nothing is left after that.
  *
+ * Given back twice. A block given back while it is on top of its list,
+ * that is, twice with no other block of its class given back in between,
+ * stops the program with a message. It costs one compare, and it catches
+ * the usual mistake, an rt_buf and a copy of it both released. A block
+ * deeper in the list only AddressSanitizer sees.
+ *
  * AddressSanitizer. A block on a free list is poisoned, so a task or a
  * source touched after it was freed is still reported (as a
  * use-after-poison), and so is a block given back twice. What ASan's own
@@ -171,7 +177,8 @@ static inline void rt__percore_free(struct rt_percore *pc, void *block, size_t s
     if (pc && size <= PERCORE_MAX_BLOCK && !pc->closed && pc->owner == &rt__percore_thread) {
         struct percore_list *l = rt__percore_list(pc, size);
 
-        if (l->len < l->max_len && pc->outstanding > 0) {
+        /* Not the block on top: that one was given back already (percore.c says so). */
+        if (l->len < l->max_len && pc->outstanding > 0 && block != l->first) {
             memcpy(block, &l->first, sizeof(void *)); /* the link in its first word */
             l->first = block;
             l->len++;
