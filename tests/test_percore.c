@@ -648,7 +648,7 @@ static void expect_report(void (*body)(void), const char *what)
         dup2(out[1], STDERR_FILENO);
         close(out[0]);
         body();
-        _exit(0); /* ASan saw nothing */
+        _exit(0); /* nothing was reported */
     }
     close(out[1]);
     while (used < sizeof(report) - 1 &&
