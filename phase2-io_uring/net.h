@@ -36,7 +36,11 @@ int rt_sockaddr(const char *host, uint16_t port, struct sockaddr_storage *addr, 
 /* A TCP socket listening on host:port (port 0: any free port). Returns its fd, or -errno. */
 int rt_tcp_listen(const char *host, uint16_t port, int backlog);
 
-/* The local port a socket is bound to, or -errno. */
+/*
+ * The local port an IPv4 or IPv6 socket is bound to (0 if it is not bound
+ * yet), or -errno: -EBADF or -ENOTSOCK for a descriptor that is no socket,
+ * -EAFNOSUPPORT for a socket of another family (a Unix socket has no port).
+ */
 int rt_tcp_port(int fd);
 
 /* Connect to host:port. Output: the connected socket's fd (now the caller's), or -errno. */

@@ -55,6 +55,7 @@ static const struct rt_future_vtable timeout_vtable = {timeout_poll, timeout_dro
 
 void rt_timeout(struct rt_timeout *t, struct rt_future *inner, uint64_t ns)
 {
+    ASSERT_ARG(t);
     ASSERT_ARG(inner);
     if (t->inner)
         rt__die("an rt_timeout was prepared again while it still had a future to race: await it "

@@ -561,11 +561,13 @@ static const struct rt_future_vtable yield_vtable = {.poll = yield_poll};
 
 void rt_yield_now(struct rt_yield *y)
 {
+    ASSERT_ARG(y);
     *y = (struct rt_yield){.future = {&yield_vtable}};
 }
 
 void rt_yield_if_needed(struct rt_yield *y)
 {
+    ASSERT_ARG(y);
     *y = (struct rt_yield){.future = {&yield_vtable}, .only_if_needed = true};
 }
 

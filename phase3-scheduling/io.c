@@ -146,6 +146,7 @@ void rt_io_open(struct rt_io *io, const char *path, int flags, mode_t mode)
     size_t len;
     struct rt_source *s;
 
+    ASSERT_ARG(io);
     ASSERT_ARG(path);
     len = strlen(path) + 1;
     s = io_init(io, len);
@@ -159,6 +160,7 @@ void rt_io_read(struct rt_io *io, int fd, void *buf, size_t len, uint64_t offset
 {
     struct rt_source *s;
 
+    ASSERT_ARG(io);
     ASSERT_BUF(buf, len);
     s = io_init(io, clamp(len));
 
@@ -170,6 +172,7 @@ void rt_io_write(struct rt_io *io, int fd, const void *buf, size_t len, uint64_t
 {
     struct rt_source *s;
 
+    ASSERT_ARG(io);
     ASSERT_BUF(buf, len);
     s = io_init(io, clamp(len));
 
@@ -179,16 +182,19 @@ void rt_io_write(struct rt_io *io, int fd, const void *buf, size_t len, uint64_t
 
 void rt_io_fsync(struct rt_io *io, int fd)
 {
+    ASSERT_ARG(io);
     io_uring_prep_fsync(&io_init(io, 0)->sqe, fd, 0);
 }
 
 void rt_io_close(struct rt_io *io, int fd)
 {
+    ASSERT_ARG(io);
     io_uring_prep_close(&io_init(io, 0)->sqe, fd);
 }
 
 void rt_io_accept(struct rt_io *io, int listen_fd)
 {
+    ASSERT_ARG(io);
     io_uring_prep_accept(&io_init(io, 0)->sqe, listen_fd, NULL, NULL, SOCK_CLOEXEC);
 }
 
@@ -196,6 +202,7 @@ void rt_io_connect(struct rt_io *io, int fd, const struct sockaddr *addr, sockle
 {
     struct rt_source *s;
 
+    ASSERT_ARG(io);
     ASSERT_BUF(addr, addr_len);
     s = io_init(io, addr_len);
 
@@ -207,6 +214,7 @@ void rt_io_recv(struct rt_io *io, int fd, void *buf, size_t len)
 {
     struct rt_source *s;
 
+    ASSERT_ARG(io);
     ASSERT_BUF(buf, len);
     s = io_init(io, clamp(len));
 
@@ -218,6 +226,7 @@ void rt_io_send(struct rt_io *io, int fd, const void *buf, size_t len)
 {
     struct rt_source *s;
 
+    ASSERT_ARG(io);
     ASSERT_BUF(buf, len);
     s = io_init(io, clamp(len));
 
@@ -228,8 +237,12 @@ void rt_io_send(struct rt_io *io, int fd, const void *buf, size_t len)
 
 void rt_io_sleep(struct rt_io *io, uint64_t ns)
 {
-    struct rt_source *s = io_init(io, sizeof(struct __kernel_timespec));
-    struct __kernel_timespec *ts = (struct __kernel_timespec *)s->data;
+    struct rt_source *s;
+    struct __kernel_timespec *ts;
+
+    ASSERT_ARG(io);
+    s = io_init(io, sizeof(struct __kernel_timespec));
+    ts = (struct __kernel_timespec *)s->data;
 
     ts->tv_sec = (long long)(ns / NSEC_PER_SEC);
     ts->tv_nsec = (long long)(ns % NSEC_PER_SEC);
@@ -244,6 +257,7 @@ void rt_io_sleep(struct rt_io *io, uint64_t ns)
 
 void rt_io_nop(struct rt_io *io)
 {
+    ASSERT_ARG(io);
     io_uring_prep_nop(&io_init(io, 0)->sqe);
 }
 

@@ -17,6 +17,8 @@ int rt_sockaddr(const char *host, uint16_t port, struct sockaddr_storage *addr, 
     struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)addr;
 
     ASSERT_ARG(host);
+    ASSERT_ARG(addr);
+    ASSERT_ARG(len);
     memset(addr, 0, sizeof(*addr));
     if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
         v4->sin_family = AF_INET;
@@ -56,14 +58,17 @@ int rt_tcp_listen(const char *host, uint16_t port, int backlog)
 
 int rt_tcp_port(int fd)
 {
-    struct sockaddr_storage addr;
+    struct sockaddr_storage addr = {0};
     socklen_t len = sizeof(addr);
 
     if (getsockname(fd, (struct sockaddr *)&addr, &len) < 0)
         return -errno;
-    if (addr.ss_family == AF_INET6)
+    /* Only an IP socket has a port: a Unix socket's name is a path, or nothing. */
+    if (addr.ss_family == AF_INET6 && len >= sizeof(struct sockaddr_in6))
         return ntohs(((struct sockaddr_in6 *)&addr)->sin6_port);
-    return ntohs(((struct sockaddr_in *)&addr)->sin_port);
+    if (addr.ss_family == AF_INET && len >= sizeof(struct sockaddr_in))
+        return ntohs(((struct sockaddr_in *)&addr)->sin_port);
+    return -EAFNOSUPPORT;
 }
 
 /* ------------------------------------------------------------- connect */
@@ -106,6 +111,7 @@ static const struct rt_future_vtable connect_vtable = {connect_poll, connect_dro
 
 void rt_tcp_connect(struct rt_tcp_connect *f, const char *host, uint16_t port)
 {
+    ASSERT_ARG(f);
     rt__io_check_unused(&f->io, "rt_tcp_connect");
     *f = (struct rt_tcp_connect){.async = RT_ASYNC_INIT(&connect_vtable), .fd = -1};
     f->err = rt_sockaddr(host, port, &f->addr, &f->addr_len);
@@ -132,6 +138,7 @@ static const struct rt_future_vtable send_all_vtable = {send_all_poll, rt_async_
 
 void rt_send_all(struct rt_send_all *f, int fd, const void *buf, size_t len)
 {
+    ASSERT_ARG(f);
     rt__io_check_unused(&f->io, "rt_send_all");
     *f = (struct rt_send_all){
         .async = RT_ASYNC_INIT(&send_all_vtable), .fd = fd, .buf = buf, .len = len};

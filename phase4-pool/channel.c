@@ -380,8 +380,11 @@ void rt_channel_close_rx(struct rt_channel *ch)
 
 int rt_channel_try_send(struct rt_channel *ch, const void *msg)
 {
-    size_t tail = ch->tx_next;
+    size_t tail;
 
+    ASSERT_ARG(ch);
+    ASSERT_ARG(msg);
+    tail = ch->tx_next;
     if (ch->tx_unchecked == 0)
         attach(&ch->tx_ex, &ch->tx_closed, "sending"); /* once per batch: see attach() */
     if (atomic_load_explicit(&ch->rx_closed, memory_order_relaxed))
@@ -439,8 +442,11 @@ bool rt__channel_tx_ready(struct rt_channel *ch)
 
 int rt_channel_try_recv(struct rt_channel *ch, void *msg_out)
 {
-    size_t head = ch->rx_next;
+    size_t head;
 
+    ASSERT_ARG(ch);
+    ASSERT_ARG(msg_out);
+    head = ch->rx_next;
     if (ch->rx_unchecked == 0)
         attach(&ch->rx_ex, &ch->rx_closed, "receiving"); /* once per batch: see attach() */
     if (head == ch->tail_seen) {
@@ -528,6 +534,7 @@ void rt_channel_send(struct rt_channel_send *f, struct rt_channel *ch, const voi
      * 16-byte store of the header, say) waits for the store to reach the
      * cache, which profiling showed to be most of a send's time.
      */
+    ASSERT_ARG(f);
     ASSERT_ARG(ch);
     ASSERT_ARG(msg);
     f->async.future.vtable = &send_vtable;
@@ -555,6 +562,7 @@ static const struct rt_future_vtable recv_vtable = {recv_poll, rt_async_drop};
 void rt_channel_recv(struct rt_channel_recv *f, struct rt_channel *ch, void *msg_out)
 {
     /* Field by field, as rt_channel_send() does. */
+    ASSERT_ARG(f);
     ASSERT_ARG(ch);
     ASSERT_ARG(msg_out);
     f->async.future.vtable = &recv_vtable;

@@ -521,6 +521,7 @@ void rt_executor_memory_stats(const struct rt_executor *ex, struct rt_memory_sta
 {
     if (!ex)
         rt__die("rt_executor_memory_stats: the executor is NULL");
+    ASSERT_ARG(out);
     rt__percore_stats(ex->memory, out);
 }
 
@@ -611,11 +612,13 @@ static const struct rt_future_vtable yield_vtable = {.poll = yield_poll};
 
 void rt_yield_now(struct rt_yield *y)
 {
+    ASSERT_ARG(y);
     *y = (struct rt_yield){.future = {&yield_vtable}};
 }
 
 void rt_yield_if_needed(struct rt_yield *y)
 {
+    ASSERT_ARG(y);
     *y = (struct rt_yield){.future = {&yield_vtable}, .only_if_needed = true};
 }
 

@@ -7,6 +7,8 @@
  */
 #include "file.h"
 
+#include "common/fatal.h"
+
 /* Where the next piece goes: further along, unless we follow the file's own position. */
 static uint64_t advance(uint64_t offset, size_t done)
 {
@@ -32,6 +34,7 @@ static const struct rt_future_vtable read_exact_vtable = {read_exact_poll, rt_as
 
 void rt_read_exact(struct rt_read_exact *f, int fd, void *buf, size_t len, uint64_t offset)
 {
+    ASSERT_ARG(f);
     rt__io_check_unused(&f->io, "rt_read_exact");
     *f = (struct rt_read_exact){.async = RT_ASYNC_INIT(&read_exact_vtable),
                                 .fd = fd,
@@ -59,6 +62,7 @@ static const struct rt_future_vtable write_all_vtable = {write_all_poll, rt_asyn
 
 void rt_write_all(struct rt_write_all *f, int fd, const void *buf, size_t len, uint64_t offset)
 {
+    ASSERT_ARG(f);
     rt__io_check_unused(&f->io, "rt_write_all");
     *f = (struct rt_write_all){.async = RT_ASYNC_INIT(&write_all_vtable),
                                .fd = fd,

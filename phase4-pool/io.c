@@ -167,6 +167,7 @@ void rt_io_open(struct rt_io *io, const char *path, int flags, mode_t mode)
     size_t len;
     struct rt_source *s;
 
+    ASSERT_ARG(io);
     ASSERT_ARG(path);
     len = strlen(path) + 1;
     s = io_init(io, len);
@@ -180,6 +181,7 @@ void rt_io_read(struct rt_io *io, int fd, void *buf, size_t len, uint64_t offset
 {
     struct rt_source *s;
 
+    ASSERT_ARG(io);
     ASSERT_BUF(buf, len);
     s = io_init(io, clamp(len));
 
@@ -191,6 +193,7 @@ void rt_io_write(struct rt_io *io, int fd, const void *buf, size_t len, uint64_t
 {
     struct rt_source *s;
 
+    ASSERT_ARG(io);
     ASSERT_BUF(buf, len);
     s = io_init(io, clamp(len));
 
@@ -200,16 +203,19 @@ void rt_io_write(struct rt_io *io, int fd, const void *buf, size_t len, uint64_t
 
 void rt_io_fsync(struct rt_io *io, int fd)
 {
+    ASSERT_ARG(io);
     io_uring_prep_fsync(&io_init(io, 0)->sqe, fd, 0);
 }
 
 void rt_io_close(struct rt_io *io, int fd)
 {
+    ASSERT_ARG(io);
     io_uring_prep_close(&io_init(io, 0)->sqe, fd);
 }
 
 void rt_io_accept(struct rt_io *io, int listen_fd)
 {
+    ASSERT_ARG(io);
     io_uring_prep_accept(&io_init(io, 0)->sqe, listen_fd, NULL, NULL, SOCK_CLOEXEC);
 }
 
@@ -217,6 +223,7 @@ void rt_io_connect(struct rt_io *io, int fd, const struct sockaddr *addr, sockle
 {
     struct rt_source *s;
 
+    ASSERT_ARG(io);
     ASSERT_BUF(addr, addr_len);
     s = io_init(io, addr_len);
 
@@ -228,6 +235,7 @@ void rt_io_recv(struct rt_io *io, int fd, void *buf, size_t len)
 {
     struct rt_source *s;
 
+    ASSERT_ARG(io);
     ASSERT_BUF(buf, len);
     s = io_init(io, clamp(len));
 
@@ -239,6 +247,7 @@ void rt_io_send(struct rt_io *io, int fd, const void *buf, size_t len)
 {
     struct rt_source *s;
 
+    ASSERT_ARG(io);
     ASSERT_BUF(buf, len);
     s = io_init(io, clamp(len));
 
@@ -249,8 +258,12 @@ void rt_io_send(struct rt_io *io, int fd, const void *buf, size_t len)
 
 void rt_io_sleep(struct rt_io *io, uint64_t ns)
 {
-    struct rt_source *s = io_init(io, sizeof(struct __kernel_timespec));
-    struct __kernel_timespec *ts = (struct __kernel_timespec *)s->data;
+    struct rt_source *s;
+    struct __kernel_timespec *ts;
+
+    ASSERT_ARG(io);
+    s = io_init(io, sizeof(struct __kernel_timespec));
+    ts = (struct __kernel_timespec *)s->data;
 
     ts->tv_sec = (long long)(ns / NSEC_PER_SEC);
     ts->tv_nsec = (long long)(ns % NSEC_PER_SEC);
@@ -265,6 +278,7 @@ void rt_io_sleep(struct rt_io *io, uint64_t ns)
 
 void rt_io_nop(struct rt_io *io)
 {
+    ASSERT_ARG(io);
     io_uring_prep_nop(&io_init(io, 0)->sqe);
 }
 
@@ -275,6 +289,7 @@ void rt_io_read_owned(struct rt_io *io, int fd, size_t len, uint64_t offset, str
     struct rt_source *s;
     struct rt_buf *b;
 
+    ASSERT_ARG(io);
     ASSERT_ARG(out);
     s = io_init(io, sizeof(struct rt_buf));
     b = (struct rt_buf *)s->data;

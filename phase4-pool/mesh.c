@@ -83,6 +83,7 @@ void rt_mesh_destroy(struct rt_mesh *m)
 
 unsigned rt_mesh_shards(const struct rt_mesh *m)
 {
+    ASSERT_ARG(m);
     return m->n;
 }
 
@@ -107,6 +108,7 @@ void rt_mesh_close_shard(struct rt_mesh *m, unsigned me)
 void rt_mesh_send(struct rt_mesh_send *f, struct rt_mesh *m, unsigned from, unsigned to,
                   const void *msg)
 {
+    ASSERT_ARG(f);
     ASSERT_ARG(m);
     ASSERT_ARG(msg);
     if (from >= m->n || to >= m->n || from == to)
@@ -180,6 +182,7 @@ static const struct rt_future_vtable recv_vtable = {recv_poll, rt_async_drop};
 
 void rt_mesh_recv(struct rt_mesh_recv *f, struct rt_mesh *m, unsigned me, void *msg_out)
 {
+    ASSERT_ARG(f);
     ASSERT_ARG(m);
     ASSERT_ARG(msg_out);
     if (me >= m->n)

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "common/alloc.h"
+#include "common/fatal.h"
 #include "executor.h"
 
 /* CPU numbers this file handles: the size of a cpu_set_t. */
@@ -190,12 +191,18 @@ static int allowed_set(const struct rt_placement *p, bool *set, char *why, size_
 int rt_topology_read(const struct rt_placement *p, struct rt_cpu_info *out, size_t max, char *why,
                      size_t why_len)
 {
-    const char *root = p->sysfs_root ? p->sysfs_root : "/sys";
-    bool *online = rt__calloc(MAX_CPUS, sizeof(bool)),
-         *allowed = rt__calloc(MAX_CPUS, sizeof(bool));
+    const char *root;
+    bool *online, *allowed;
     char line[4096], path[128];
     int err, n = 0;
 
+    ASSERT_ARG(p);
+    ASSERT_ARG(why);
+    if (!out && max > 0)
+        rt__die("rt_topology_read: out is NULL, for %zu CPUs", max);
+    root = p->sysfs_root ? p->sysfs_root : "/sys";
+    online = rt__calloc(MAX_CPUS, sizeof(bool));
+    allowed = rt__calloc(MAX_CPUS, sizeof(bool));
     err = read_line(root, "devices/system/cpu/online", line, sizeof(line));
     if (err == 0)
         err = parse_cpu_list(line, online);
@@ -442,6 +449,10 @@ int rt_placement_plan(const struct rt_placement *p, unsigned shards, int *cpu_of
     struct rt_cpu_info *cpus;
     int n, err;
 
+    ASSERT_ARG(p);
+    ASSERT_ARG(why);
+    if (!cpu_of && shards > 0)
+        rt__die("rt_placement_plan: cpu_of is NULL, for %u shards", shards);
     if (p->kind == RT_PLACEMENT_UNBOUND) {
         for (unsigned k = 0; k < shards; k++)
             cpu_of[k] = RT_CPU_ANY;

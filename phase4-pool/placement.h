@@ -63,7 +63,10 @@ struct rt_cpu_info {
 
 /*
  * The usable CPUs (online, and allowed), in CPU order: at most `max` of them
- * into `out`. Returns how many there are, or -errno with a sentence in `why`.
+ * into `out` (NULL if `max` is 0). Returns how many there are, or -errno with
+ * a sentence in `why`: a sysfs file's open() or read() error (-ENOENT if the
+ * root has no such file), -EISDIR or -EINVAL for a file that is a directory
+ * or holds no valid value, -EINVAL for an allowed CPU out of range.
  */
 int rt_topology_read(const struct rt_placement *p, struct rt_cpu_info *out, size_t max, char *why,
                      size_t why_len);
@@ -71,9 +74,10 @@ int rt_topology_read(const struct rt_placement *p, struct rt_cpu_info *out, size
 /*
  * Decide where each of `shards` shards runs: cpu_of[k] is a CPU for SPREAD,
  * PACK and CUSTOM, and RT_CPU_ANY for UNBOUND and FENCED. Returns 0, or
- * -EINVAL with a sentence in `why`: more bound shards than usable CPUs, a
- * CUSTOM or FENCED CPU this process cannot use, a CUSTOM list of the wrong
- * length, an empty fence.
+ * -errno with a sentence in `why`: rt_topology_read()'s errors (UNBOUND reads
+ * nothing, so it cannot fail), or -EINVAL for more bound shards than usable
+ * CPUs, a CUSTOM or FENCED CPU this process cannot use, a CUSTOM list of the
+ * wrong length, an empty fence.
  */
 int rt_placement_plan(const struct rt_placement *p, unsigned shards, int *cpu_of, char *why,
                       size_t why_len);

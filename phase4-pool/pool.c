@@ -270,6 +270,7 @@ int rt_pool_start(const struct rt_pool_builder *b, rt_shard_fn make, void *arg,
         pool_free(p);
         return err;
     }
+    rt__set_last_error("%s", ""); /* a failure before this one is not this start's */
     *out = p;
     return 0;
 }
@@ -287,11 +288,13 @@ void rt_pool_join(struct rt_pool *p, intptr_t *outputs)
 
 unsigned rt_pool_shards(const struct rt_pool *p)
 {
+    ASSERT_ARG(p);
     return p->b.shards;
 }
 
 int rt_pool_shard_cpu(const struct rt_pool *p, unsigned shard)
 {
+    ASSERT_ARG(p);
     return shard < p->b.shards ? p->shards[shard].cpu : RT_CPU_ANY;
 }
 

@@ -66,6 +66,7 @@ void rt_sleep(struct rt_sleep *s, uint64_t ns)
 {
     struct rt_executor *ex = rt_executor_current();
 
+    ASSERT_ARG(s);
     /* Zeroing it would leave its deadline in the heap, pointing at a sleep that no longer waits. */
     if (ex && rt__timers_holds(rt__executor_timers(ex), &s->timer))
         rt__die("an rt_sleep was prepared again while its deadline was still in the heap: await "
@@ -124,6 +125,7 @@ static const struct rt_future_vtable timeout_vtable = {timeout_poll, timeout_dro
 
 void rt_timeout(struct rt_timeout *t, struct rt_future *inner, uint64_t ns)
 {
+    ASSERT_ARG(t);
     ASSERT_ARG(inner);
     if (t->inner)
         rt__die("an rt_timeout was prepared again while it still had a future to race: await it "

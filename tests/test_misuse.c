@@ -2,8 +2,9 @@
  * tests/test_misuse.c - misuse stops the program with a message that names
  * it: a NULL where an executor, a future, a join handle or an out pointer
  * belongs (and, phase 2, a path, a host, a buffer with bytes to move or a
- * timeout's future; phase 4, an owned buffer, a channel, a message, a mesh
- * or a pool), a size so large that it
+ * timeout's future; phase 4, an owned buffer, a channel, a message, a mesh,
+ * a pool or a placement), a NULL for the struct a preparation fills in (an
+ * rt_io, an rt_sleep, a channel's send...), a size so large that it
  * wraps around, (phase 2) an rt_io or an rt_timeout prepared while it still
  * holds a request or a race, or polled again once finished, a whole
  * transfer or a connect prepared while its request is in flight, (phase 3)
@@ -178,6 +179,48 @@ static void timeout_around_null(void)
 
     rt_timeout(&t, NULL, 1000);
 }
+
+/* The struct a preparation fills in is checked too: every one names its own. */
+static void read_with_null_io(void)
+{
+    char byte;
+
+    rt_io_read(NULL, 0, &byte, 1, 0);
+}
+
+static void nop_with_null_io(void)
+{
+    rt_io_nop(NULL);
+}
+
+static void read_exact_with_null_future(void)
+{
+    char byte;
+
+    rt_read_exact(NULL, 0, &byte, 1, 0);
+}
+
+static void send_all_with_null_future(void)
+{
+    rt_send_all(NULL, 1, "x", 1);
+}
+
+static void connect_with_null_future(void)
+{
+    rt_tcp_connect(NULL, "127.0.0.1", 1);
+}
+
+static void timeout_with_null_future(void)
+{
+    rt_timeout(NULL, &value_future.future, 1000);
+}
+
+static void sockaddr_into_null(void)
+{
+    socklen_t len;
+
+    rt_sockaddr("127.0.0.1", 1, NULL, &len);
+}
 #endif
 
 #if PHASE >= 4
@@ -231,6 +274,100 @@ static void join_null_pool(void)
 {
     rt_pool_join(NULL, NULL);
 }
+
+static void read_owned_with_null_io(void)
+{
+    struct rt_buf b;
+
+    rt_io_read_owned(NULL, 0, 10, 0, &b);
+}
+
+static void shards_of_null_pool(void)
+{
+    rt_pool_shards(NULL);
+}
+
+static void cpu_of_null_pool(void)
+{
+    rt_pool_shard_cpu(NULL, 0);
+}
+
+static void shards_of_null_mesh(void)
+{
+    rt_mesh_shards(NULL);
+}
+
+static void send_with_null_future(void)
+{
+    struct rt_channel *ch;
+    long msg = 1;
+
+    ck_assert_int_eq(rt_channel_create(4, sizeof(msg), &ch), 0);
+    rt_channel_send(NULL, ch, &msg);
+}
+
+static void try_send_on_null_channel(void)
+{
+    long msg = 1;
+
+    rt_channel_try_send(NULL, &msg);
+}
+
+static void try_receive_into_null(void)
+{
+    struct rt_channel *ch;
+
+    ck_assert_int_eq(rt_channel_create(4, 8, &ch), 0);
+    rt_channel_try_recv(ch, NULL);
+}
+
+static void mesh_send_with_null_future(void)
+{
+    struct rt_mesh *m;
+    long msg = 1;
+
+    ck_assert_int_eq(rt_mesh_create(2, 4, sizeof(msg), &m), 0);
+    rt_mesh_send(NULL, m, 0, 1, &msg);
+}
+
+static void plan_null_placement(void)
+{
+    int cpu;
+    char why[128];
+
+    rt_placement_plan(NULL, 1, &cpu, why, sizeof(why));
+}
+
+static void plan_into_null(void)
+{
+    struct rt_placement p = {.kind = RT_PLACEMENT_UNBOUND};
+    char why[128];
+
+    rt_placement_plan(&p, 1, NULL, why, sizeof(why));
+}
+
+static void topology_of_null_placement(void)
+{
+    struct rt_cpu_info cpus[4];
+    char why[128];
+
+    rt_topology_read(NULL, cpus, 4, why, sizeof(why));
+}
+
+static void topology_into_null(void)
+{
+    struct rt_placement p = {.kind = RT_PLACEMENT_UNBOUND};
+    char why[128];
+
+    rt_topology_read(&p, NULL, 4, why, sizeof(why));
+}
+
+static void memory_stats_into_null(void)
+{
+    struct rt_executor *ex = test_executor();
+
+    rt_executor_memory_stats(ex, NULL);
+}
 #endif
 
 #if PHASE >= 3
@@ -281,6 +418,16 @@ static void wait_for_null(void)
 
     rt_wait_notify(&w, NULL, NULL);
 }
+
+static void sleep_with_null_future(void)
+{
+    rt_sleep(NULL, 1000);
+}
+
+static void yield_with_null_future(void)
+{
+    rt_yield_now(NULL);
+}
 #endif
 
 START_TEST(a_null_argument_is_named)
@@ -305,6 +452,13 @@ START_TEST(a_null_argument_is_named)
         {read_into_null, "fatal: rt_io_read: buf is NULL, for 10 bytes"},
         {write_from_null, "fatal: rt_io_write: buf is NULL, for 10 bytes"},
         {timeout_around_null, "fatal: rt_timeout: inner is NULL"},
+        {read_with_null_io, "fatal: rt_io_read: io is NULL"},
+        {nop_with_null_io, "fatal: rt_io_nop: io is NULL"},
+        {read_exact_with_null_future, "fatal: rt_read_exact: f is NULL"},
+        {send_all_with_null_future, "fatal: rt_send_all: f is NULL"},
+        {connect_with_null_future, "fatal: rt_tcp_connect: f is NULL"},
+        {timeout_with_null_future, "fatal: rt_timeout: t is NULL"},
+        {sockaddr_into_null, "fatal: rt_sockaddr: addr is NULL"},
 #endif
 #if PHASE >= 4
         {read_owned_into_null, "fatal: rt_io_read_owned: out is NULL"},
@@ -315,11 +469,26 @@ START_TEST(a_null_argument_is_named)
         {receive_into_null, "fatal: rt_channel_recv: msg_out is NULL"},
         {mesh_into_null, "fatal: rt_mesh_create: out is NULL"},
         {join_null_pool, "fatal: rt_pool_join: p is NULL"},
+        {read_owned_with_null_io, "fatal: rt_io_read_owned: io is NULL"},
+        {shards_of_null_pool, "fatal: rt_pool_shards: p is NULL"},
+        {cpu_of_null_pool, "fatal: rt_pool_shard_cpu: p is NULL"},
+        {shards_of_null_mesh, "fatal: rt_mesh_shards: m is NULL"},
+        {send_with_null_future, "fatal: rt_channel_send: f is NULL"},
+        {try_send_on_null_channel, "fatal: rt_channel_try_send: ch is NULL"},
+        {try_receive_into_null, "fatal: rt_channel_try_recv: msg_out is NULL"},
+        {mesh_send_with_null_future, "fatal: rt_mesh_send: f is NULL"},
+        {plan_null_placement, "fatal: rt_placement_plan: p is NULL"},
+        {plan_into_null, "fatal: rt_placement_plan: cpu_of is NULL, for 1 shards"},
+        {topology_of_null_placement, "fatal: rt_topology_read: p is NULL"},
+        {topology_into_null, "fatal: rt_topology_read: out is NULL, for 4 CPUs"},
+        {memory_stats_into_null, "fatal: rt_executor_memory_stats: out is NULL"},
 #endif
 #if PHASE >= 3
         {spawn_into_null_future, "fatal: rt_spawn_into: f is NULL"},
         {spawn_into_null_handle, "fatal: rt_spawn_into: out is NULL"},
         {wait_for_null, "fatal: rt_wait_notify: ready is NULL"},
+        {sleep_with_null_future, "fatal: rt_sleep: s is NULL"},
+        {yield_with_null_future, "fatal: rt_yield_now: y is NULL"},
 #endif
     };
 

@@ -707,6 +707,14 @@ START_TEST(impossible_requests_are_refused_before_any_thread_starts)
     ck_assert_ptr_null(p);
     ck_assert_int_eq(loaded(&log.made), 0);
     ck_assert_int_eq(shard_threads(), 0);
+
+    /* A start that succeeds leaves no failure behind: rt_last_error() is "" again. */
+    b = (struct rt_pool_builder)RT_POOL_BUILDER_INIT;
+    b.shards = 1;
+    ck_assert_int_eq(rt_pool_start(&b, make_report, &log, &p), 0);
+    ck_assert_msg(strcmp(rt_last_error(), "") == 0, "rt_last_error() is \"%s\"", rt_last_error());
+    rt_pool_join(p, NULL);
+    ck_assert_int_eq(loaded(&log.ran), 1);
 }
 END_TEST
 

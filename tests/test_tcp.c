@@ -20,8 +20,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "reactor.h" /* to see that the reactor is idle when a test is done */
@@ -562,6 +564,32 @@ START_TEST(listen_on_a_port_in_use_fails)
 }
 END_TEST
 
+/* rt_tcp_port() is for IP sockets; anything else gets -errno, never whatever the stack held. */
+START_TEST(the_port_of_a_socket_without_one_is_an_error)
+{
+    struct sockaddr_un named = {.sun_family = AF_UNIX};
+    int pair[2], bound, plain;
+
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, pair), 0);
+    ck_assert_int_eq(rt_tcp_port(pair[0]), -EAFNOSUPPORT); /* unnamed */
+    /* A name in the abstract namespace (a leading NUL): nothing on disk to clean up. */
+    memcpy(named.sun_path, "\0rt_tcp_port test", 18);
+    bound = socket(AF_UNIX, SOCK_STREAM, 0);
+    ck_assert_int_ge(bound, 0);
+    ck_assert_int_eq(
+        bind(bound, (struct sockaddr *)&named, offsetof(struct sockaddr_un, sun_path) + 18), 0);
+    ck_assert_int_eq(rt_tcp_port(bound), -EAFNOSUPPORT);
+    plain = socket(AF_INET, SOCK_STREAM, 0); /* not bound yet: port 0 */
+    ck_assert_int_ge(plain, 0);
+    ck_assert_int_eq(rt_tcp_port(plain), 0);
+    ck_assert_int_eq(rt_tcp_port(-1), -EBADF);
+    close(pair[0]);
+    close(pair[1]);
+    close(bound);
+    close(plain);
+}
+END_TEST
+
 START_TEST(host_names_are_refused)
 {
     struct sockaddr_storage addr;
@@ -904,6 +932,7 @@ Suite *suite_tcp(void)
     tcase_add_test(tc, echo_one_mib_on_100_connections_ipv6);
     tcase_add_test(tc, connect_where_nobody_listens_is_refused);
     tcase_add_test(tc, listen_on_a_port_in_use_fails);
+    tcase_add_test(tc, the_port_of_a_socket_without_one_is_an_error);
     tcase_add_test(tc, host_names_are_refused);
     tcase_add_test(tc, recv_after_the_peer_closed_gives_zero);
     tcase_add_test(tc, peer_resets_while_we_send);
