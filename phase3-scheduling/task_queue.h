@@ -67,6 +67,7 @@ struct scheduler {
     uint64_t min_vruntime;           /* no queue that wakes starts below it: see above */
     int next_id;                     /* the next queue's id; ids are never reused */
     size_t ready_tasks;              /* tasks ready in all queues together */
+    struct rt_task *yielder;         /* yielded this turn: wakes go ahead of it (executor.c) */
 };
 
 void rt__scheduler_init(struct scheduler *s);

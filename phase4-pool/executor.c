@@ -61,6 +61,7 @@ struct rt_executor {
     uint64_t spin_ns;               /* builder's spin_before_park_ns */
     uint64_t slice_start;           /* when the running queue's slice began */
     bool yield_requested;           /* a task called rt_yield_now(): end the slice */
+    bool yielding;                  /* in a yield's own wake: see rt__executor_enqueue() */
     struct rt_wait_notify *waiters; /* tasks waiting for another thread's notification */
     pthread_t maker;                /* the thread that made it (see check_thread) */
 
@@ -446,9 +447,15 @@ intptr_t rt_executor_run(struct rt_executor *ex, const struct rt_future *main, s
         else
             rt__reactor_reap(&ex->reactor);
 
-        /* 3. Wake the tasks whose deadlines have passed, and those another thread notified. */
+        /*
+         * 3. Wake the tasks whose deadlines have passed, and those another
+         * thread notified. They, and those step 2 woke, went ahead of the
+         * task that yielded in step 1, if any; from now on, wakes queue
+         * behind it.
+         */
         fire_timers(ex);
         take_notifications(ex);
+        ex->sched.yielder = NULL;
 
         /*
          * 4. Nothing is ready: sleep in the kernel until something happens.
@@ -580,6 +587,13 @@ void rt__executor_enqueue(struct rt_executor *ex, struct rt_task *t)
 {
     uint64_t start_by = rt__scheduler_push(&ex->sched, t->queue, t);
 
+    /*
+     * A task that yields is the last of its queue, and stays so while the
+     * turn's end wakes others (rt__scheduler_push puts them ahead of it): a
+     * sleep that ended the slice must not wait behind the task it preempted.
+     */
+    if (ex->yielding)
+        ex->sched.yielder = t;
     /* A latency-sensitive queue just got work while another runs: end that slice in time. */
     if (start_by && ex->sched.running && ex->sched.running != t->queue)
         end_slice_by(ex, start_by);
@@ -600,11 +614,19 @@ static enum rt_poll yield_poll(struct rt_future *self, struct rt_context *cx, in
         *out = 0;
         return RT_READY;
     }
-    /* To the back of its queue, and the slice ends: I/O, deadlines and other queues go first. */
+    /*
+     * To the back of its queue, and the slice ends: I/O, deadlines and other
+     * queues go first. The tasks the turn's end wakes into its own queue go
+     * ahead of it too (see rt__executor_enqueue).
+     */
     y->yielded = true;
-    if (current)
+    if (current) {
         current->yield_requested = true;
+        current->yielding = true;
+    }
     rt_waker_wake_by_ref(cx->waker);
+    if (current)
+        current->yielding = false;
     return RT_PENDING;
 }
 

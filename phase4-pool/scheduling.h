@@ -47,7 +47,8 @@ struct rt_executor;
  */
 bool rt_need_preempt(void);
 
-/* Output 0. rt_yield_now: pending once, at the back of its queue; rt_yield_if_needed: only if
+/* Output 0. rt_yield_now: pending once, at the back of its queue (behind the tasks that the
+ * completions, deadlines and notifications of the turn's end wake); rt_yield_if_needed: only if
  * rt_need_preempt(). */
 struct rt_yield {
     struct rt_future future; /* await this */

@@ -41,6 +41,7 @@ void rt__scheduler_init(struct scheduler *s)
     s->min_vruntime = 0;
     s->next_id = RT_TASK_QUEUE_DEFAULT + 1;
     s->ready_tasks = 0;
+    s->yielder = NULL;
 }
 
 void rt__scheduler_destroy(struct scheduler *s)
@@ -115,7 +116,10 @@ uint64_t rt__scheduler_push(struct scheduler *s, struct task_queue *q, struct rt
     bool had_work = !run_queue_empty(&q->ready);
     uint64_t now;
 
-    run_queue_push(&q->ready, t);
+    if (s->yielder && s->yielder->queue == q)
+        run_queue_push_before(&q->ready, t, s->yielder);
+    else
+        run_queue_push(&q->ready, t);
     s->ready_tasks++;
     if (had_work || q == s->running)
         return 0;

@@ -4,7 +4,8 @@
  *
  * Cases: a sleep that a task starts in the middle of a slice, while other
  * tasks of its queue are ready, ends the slice at its deadline (not at the
- * slice's end, a whole slice later); and a latency-sensitive queue that gets
+ * slice's end, a whole slice later), and the sleeper then runs before the
+ * task that yielded when that slice ended; and a latency-sensitive queue that gets
  * work after the running slice is already over does not make
  * rt_need_preempt() say "no" again.
  *
@@ -37,17 +38,19 @@ static bool spin_until_preempted(void)
 /* ------------------------------------- a deadline set during a slice ends it */
 
 /*
- * Spins until preempted, notes whether it was, then yields until told to
- * stop. It also notes whether the sleep's deadline was still ahead when it
- * began to spin: on a slow machine (ThreadSanitizer, a loaded CPU) the
- * deadline can pass before the spinner runs, and then the case under test
- * did not happen at all.
+ * Spins until preempted, notes whether it was, yields as a task that
+ * computes would (rt_yield_if_needed), and notes whether the sleeper ran
+ * before it came back; then yields until told to stop. It also notes whether
+ * the sleep's deadline was still ahead when it began to spin: on a slow
+ * machine (ThreadSanitizer, a loaded CPU) the deadline can pass before the
+ * spinner runs, and then the case under test did not happen at all.
  */
 struct spinner {
     struct rt_async async;
     bool *preempted;     /* the test's: did the slice end before GIVE_UP_NS? */
     bool *sleep_pending; /* the test's: was the sleep still in the heap when it began? */
-    atomic_bool *stop;
+    bool *sleeper_first; /* the test's: had the sleeper run when the yield came back? */
+    atomic_bool *stop;   /* set by the sleeper once its sleep is over */
     struct rt_yield yield;
 };
 
@@ -58,6 +61,10 @@ static enum rt_poll spinner_poll(struct rt_future *self, struct rt_context *cx, 
     ASYNC_BEGIN(f, cx, out);
     *f->sleep_pending = rt__executor_timers(rt_executor_current())->len == 1 && !rt_need_preempt();
     *f->preempted = spin_until_preempted();
+    /* The slice ended at the sleep's deadline: the woken sleeper goes before us. */
+    rt_yield_if_needed(&f->yield);
+    AWAIT(&f->yield.future, NULL);
+    *f->sleeper_first = atomic_load(f->stop);
     while (!atomic_load(f->stop)) {
         rt_yield_now(&f->yield);
         AWAIT(&f->yield.future, NULL);
@@ -72,7 +79,7 @@ static const struct rt_future_vtable spinner_vtable = {spinner_poll, rt_async_dr
 struct sleep_mid_slice {
     struct rt_async async;
     uint64_t ns;
-    bool *preempted, *sleep_pending; /* the test's */
+    bool *preempted, *sleep_pending, *sleeper_first; /* the test's */
     atomic_bool stop;
     struct rt_join_handle spinner;
     struct rt_sleep sleep;
@@ -88,6 +95,7 @@ static enum rt_poll sleep_mid_slice_poll(struct rt_future *self, struct rt_conte
         struct spinner s = {.async = RT_ASYNC_INIT(&spinner_vtable),
                             .preempted = f->preempted,
                             .sleep_pending = f->sleep_pending,
+                            .sleeper_first = f->sleeper_first,
                             .stop = &f->stop};
         f->spinner = rt_spawn(&s.async.future, sizeof(s));
     }
@@ -105,7 +113,7 @@ static const struct rt_future_vtable sleep_mid_slice_vtable = {sleep_mid_slice_p
 START_TEST(a_sleep_started_mid_slice_ends_the_slice_at_its_deadline)
 {
     struct rt_builder b = RT_BUILDER_INIT;
-    bool preempted = false, sleep_pending = false;
+    bool preempted = false, sleep_pending = false, sleeper_first = false;
 
     b.preempt_slice_ns = RT_SLICE_MAX_NS; /* 10 s: the slice's own end is far away */
     /*
@@ -118,7 +126,8 @@ START_TEST(a_sleep_started_mid_slice_ends_the_slice_at_its_deadline)
         struct sleep_mid_slice f = {.async = RT_ASYNC_INIT(&sleep_mid_slice_vtable),
                                     .ns = ns,
                                     .preempted = &preempted,
-                                    .sleep_pending = &sleep_pending};
+                                    .sleep_pending = &sleep_pending,
+                                    .sleeper_first = &sleeper_first};
 
         atomic_init(&f.stop, false);
         ck_assert_int_eq(rt_executor_run(ex, &f.async.future, sizeof(f)), 0);
@@ -126,6 +135,12 @@ START_TEST(a_sleep_started_mid_slice_ends_the_slice_at_its_deadline)
     }
     ck_assert_msg(sleep_pending, "the spinner never started before the sleep's deadline");
     ck_assert_msg(preempted, "the spinner's slice did not end at the sleep's deadline");
+    /*
+     * Queued again at once, the spinner would be ahead of the sleeper that
+     * the slice's end woke; a task that then computes until its slice is
+     * over would keep the sleeper waiting a whole slice more.
+     */
+    ck_assert_msg(sleeper_first, "the spinner ran again before the sleeper its slice's end woke");
 }
 END_TEST
 

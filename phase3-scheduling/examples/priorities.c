@@ -1,24 +1,26 @@
 /*
- * priorities.c - task queues: an interactive task beside a CPU hog, first in
- * one queue, then in two.
+ * priorities.c - task queues: an interactive task beside two CPU hogs, first
+ * in one queue, then in two.
  *
  * The interactive task wakes every millisecond (rt_sleep) and notes how
- * late it woke. The hog computes without end, awaiting rt_yield_if_needed()
+ * late it woke. Each hog computes without end, awaiting rt_yield_if_needed()
  * every few microseconds: it lets others run whenever its time slice is
  * over, and only then.
  *
- * Part 1 puts both in the executor's default queue. When a sleep is due,
- * the hog yields (the executor ended its slice at the deadline), but the
- * woken task goes to the back of the queue, behind the hog, which then has
- * a whole slice (10 ms by default) before it is asked to yield again. So
- * the interactive task wakes about one slice late, every time.
+ * Part 1 puts all three in the executor's default queue. When a sleep is
+ * due, the running hog yields (the executor ended its slice at the
+ * deadline), and the woken task is queued ahead of that hog, but behind the
+ * other one, which then has a whole slice (10 ms by default) before it is
+ * asked to yield. So the interactive task wakes about one slice late, every
+ * time. (With one hog it would not: it would be first in line.)
  *
- * Part 2 gives each a queue of its own, the interactive one with a latency
- * of 1 ms ("serve it within 1 ms once it has work"). The executor runs the
- * queue that has used the least CPU time for its shares; the interactive
- * queue has barely used any, so it runs as soon as its sleep is due, and
- * the hog's slice is cut short to let it. The hog still gets nearly all of
- * the CPU: the interactive task needs only microseconds of it per wake-up.
+ * Part 2 gives the interactive task a queue of its own, with a latency of
+ * 1 ms ("serve it within 1 ms once it has work"), and the hogs another. The
+ * executor runs the queue that has used the least CPU time for its shares;
+ * the interactive queue has barely used any, so it runs as soon as its sleep
+ * is due, and the running hog's slice is cut short to let it. The hogs still
+ * get nearly all of the CPU: the interactive task needs only microseconds of
+ * it per wake-up.
  *
  * It prints interactive_p99_late_us_one_queue=X and
  * interactive_p99_late_us_two_queues=Y, then a table of lateness and the
@@ -37,7 +39,8 @@
 #define WAKES      100      /* wake-ups the interactive task measures in each part */
 #define PERIOD_NS  1000000u /* it sleeps this long each time: 1 ms */
 #define LATENCY_NS 1000000u /* part 2: its queue's latency, 1 ms */
-#define HOG_STEP   2000     /* the hog's work between two rt_yield_if_needed(): a few us */
+#define HOGS       2        /* CPU hogs beside it */
+#define HOG_STEP   2000     /* a hog's work between two rt_yield_if_needed(): a few us */
 
 static uint64_t now_ns(void)
 {
@@ -111,13 +114,14 @@ static const struct rt_future_vtable hog_vtable = {hog_poll, rt_async_drop};
 
 /* ------------------------------------------------------------ one part */
 
-/* Spawn the two tasks into their queues and wait for both. */
+/* Spawn the tasks into their queues and wait for them all. */
 struct part {
     struct rt_async async;
     int interactive_queue, hog_queue; /* RT_TASK_QUEUE_DEFAULT, or a queue made by main() */
     double *late_us;
     atomic_bool stop;
-    struct rt_join_handle interactive, hog;
+    int i;
+    struct rt_join_handle interactive, hogs[HOGS];
 };
 
 static enum rt_poll part_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
@@ -130,12 +134,15 @@ static enum rt_poll part_poll(struct rt_future *self, struct rt_context *cx, int
             .async = RT_ASYNC_INIT(&interactive_vtable), .late_us = f->late_us, .stop = &f->stop};
         struct hog h = {.async = RT_ASYNC_INIT(&hog_vtable), .stop = &f->stop};
 
-        if (rt_spawn_into(f->interactive_queue, &i.async.future, sizeof(i), &f->interactive) < 0 ||
-            rt_spawn_into(f->hog_queue, &h.async.future, sizeof(h), &f->hog) < 0)
+        if (rt_spawn_into(f->interactive_queue, &i.async.future, sizeof(i), &f->interactive) < 0)
             ASYNC_RETURN(-1);
+        for (int k = 0; k < HOGS; k++)
+            if (rt_spawn_into(f->hog_queue, &h.async.future, sizeof(h), &f->hogs[k]) < 0)
+                ASYNC_RETURN(-1);
     }
     AWAIT(&f->interactive.future, NULL);
-    AWAIT(&f->hog.future, NULL);
+    for (f->i = 0; f->i < HOGS; f->i++)
+        AWAIT(&f->hogs[f->i].future, NULL);
     ASYNC_RETURN(0);
     ASYNC_END;
 }

@@ -74,7 +74,7 @@ idle_cpu() {
 
 echo "== phase 3: parking, preemption, task queues with shares"
 
-echo "-- priorities: a task waking every 1 ms beside a CPU hog, in one queue, then in two queues"
+echo "-- priorities: a task waking every 1 ms beside two CPU hogs, in one queue, then in two queues"
 "$b/examples/priorities"
 
 echo "-- shares: two CPU-bound tasks in task queues with shares 200 and 100 split the thread 2:1"
