@@ -33,7 +33,6 @@ static inline void run_queue_push(struct run_queue *q, struct rt_task *t)
     q->len++;
 }
 
-/* The oldest task, or NULL when the queue is empty. */
 /* Put `t` just ahead of `later`, a task in `q`: at the back of the list that starts at `later`. */
 static inline void run_queue_push_before(struct run_queue *q, struct rt_task *t,
                                          struct rt_task *later)
@@ -42,6 +41,7 @@ static inline void run_queue_push_before(struct run_queue *q, struct rt_task *t,
     q->len++;
 }
 
+/* The oldest task, or NULL when the queue is empty. */
 static inline struct rt_task *run_queue_pop(struct run_queue *q)
 {
     struct list_node *node = list_pop_front(&q->tasks);
