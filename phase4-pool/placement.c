@@ -197,7 +197,8 @@ int rt_topology_read(const struct rt_placement *p, struct rt_cpu_info *out, size
     int err, n = 0;
 
     ASSERT_ARG(p);
-    ASSERT_ARG(why);
+    if (!why && why_len > 0)
+        rt__die("rt_topology_read: why is NULL, for %zu bytes", why_len);
     if (!out && max > 0)
         rt__die("rt_topology_read: out is NULL, for %zu CPUs", max);
     root = p->sysfs_root ? p->sysfs_root : "/sys";
@@ -450,7 +451,8 @@ int rt_placement_plan(const struct rt_placement *p, unsigned shards, int *cpu_of
     int n, err;
 
     ASSERT_ARG(p);
-    ASSERT_ARG(why);
+    if (!why && why_len > 0)
+        rt__die("rt_placement_plan: why is NULL, for %zu bytes", why_len);
     if (!cpu_of && shards > 0)
         rt__die("rt_placement_plan: cpu_of is NULL, for %u shards", shards);
     if (p->kind == RT_PLACEMENT_UNBOUND) {

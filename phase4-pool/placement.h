@@ -66,7 +66,8 @@ struct rt_cpu_info {
  * into `out` (NULL if `max` is 0). Returns how many there are, or -errno with
  * a sentence in `why`: a sysfs file's open() or read() error (-ENOENT if the
  * root has no such file), -EISDIR or -EINVAL for a file that is a directory
- * or holds no valid value, -EINVAL for an allowed CPU out of range.
+ * or holds no valid value, -EINVAL for an allowed CPU out of range. `why`
+ * holds `why_len` bytes, and may be NULL if that is 0 (here and below).
  */
 int rt_topology_read(const struct rt_placement *p, struct rt_cpu_info *out, size_t max, char *why,
                      size_t why_len);
