@@ -346,6 +346,14 @@ static void plan_into_null(void)
     rt_placement_plan(&p, 1, NULL, why, sizeof(why));
 }
 
+static void plan_with_a_null_why(void)
+{
+    struct rt_placement p = {.kind = RT_PLACEMENT_UNBOUND};
+    int cpu;
+
+    rt_placement_plan(&p, 1, &cpu, NULL, 10);
+}
+
 static void topology_of_null_placement(void)
 {
     struct rt_cpu_info cpus[4];
@@ -479,6 +487,7 @@ START_TEST(a_null_argument_is_named)
         {mesh_send_with_null_future, "fatal: rt_mesh_send: f is NULL"},
         {plan_null_placement, "fatal: rt_placement_plan: p is NULL"},
         {plan_into_null, "fatal: rt_placement_plan: cpu_of is NULL, for 1 shards"},
+        {plan_with_a_null_why, "fatal: rt_placement_plan: why is NULL, for 10 bytes"},
         {topology_of_null_placement, "fatal: rt_topology_read: p is NULL"},
         {topology_into_null, "fatal: rt_topology_read: out is NULL, for 4 CPUs"},
         {memory_stats_into_null, "fatal: rt_executor_memory_stats: out is NULL"},

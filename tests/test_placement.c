@@ -95,6 +95,8 @@ START_TEST(topology_of_each_fake_machine)
 
     /* 2s2n_smt: CPU c sits on package (c / 4) % 2, core c % 4; the node is the package. */
     ck_assert_msg(n == 16, "%d (%s)", n, why);
+    /* Only counting: no room for CPUs, none for a sentence. */
+    ck_assert_int_eq(rt_topology_read(&p, NULL, 0, NULL, 0), 16);
     for (int i = 0; i < 16; i++) {
         ck_assert_int_eq(cpus[i].cpu, i);
         ck_assert_int_eq(cpus[i].package, (i / 4) % 2);
