@@ -205,6 +205,17 @@ static const struct reply_case cases[] = {
          "*2\r\n$10\r\nappendonly\r\n$2\r\nno\r\n*0\r\n"),
     /* Forty stars: a matcher that tries every way of splitting the name among them never ends. */
     CASE("config-get-stars", "CONFIG GET ****************************************@\r\n", "*0\r\n"),
+    /* Case in [...] as Redis 7.0 ignores it: an escaped byte must match exactly, and a range's
+     * ends are ordered as bytes before they are lowered ([Z-a] and [a-Z] become z..a: empty). */
+    CASE("config-get-glob-case",
+         "CONFIG GET s[\\A]ve\r\nCONFIG GET sa[^\\V]e\r\nCONFIG GET s[Z-a]ve\r\n"
+         "CONFIG GET s[a-Z]ve\r\nCONFIG GET s[^Z-a]ve\r\nCONFIG GET sa[\\v]e\r\n"
+         "CONFIG GET APPENDONL[\\Y]\r\nCONFIG GET APPENDONL[\\y]\r\nCONFIG GET S[A-B]VE\r\n"
+         "CONFIG GET s[B-A]ve\r\nCONFIG GET [c-A]ppendonly\r\nCONFIG GET *[\\A]*\r\n",
+         "*0\r\n*2\r\n$4\r\nsave\r\n$0\r\n\r\n*0\r\n*0\r\n*2\r\n$4\r\nsave\r\n$0\r\n\r\n"
+         "*2\r\n$4\r\nsave\r\n$0\r\n\r\n*0\r\n*2\r\n$10\r\nappendonly\r\n$2\r\nno\r\n"
+         "*2\r\n$4\r\nsave\r\n$0\r\n\r\n*2\r\n$4\r\nsave\r\n$0\r\n\r\n"
+         "*2\r\n$10\r\nappendonly\r\n$2\r\nno\r\n*0\r\n"),
     CASE("client",
          "CLIENT GETNAME\r\nCLIENT SETNAME app-1\r\nCLIENT GETNAME\r\nCLIENT SETNAME \"a b\"\r\n"
          "CLIENT SETNAME \"\"\r\nCLIENT GETNAME\r\nCLIENT FOO\r\nCLIENT ID x\r\nCLIENT\r\n",

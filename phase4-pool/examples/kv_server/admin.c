@@ -221,7 +221,13 @@ static char lower(char c)
     return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
 }
 
-/* A [...] set, from just after its '[': does it hold `c`? *pp ends on its ']' (or the end). */
+/*
+ * A [...] set, from just after its '[': does it hold `c`? *pp ends on its ']' (or the end).
+ * Case is ignored as Redis 7.0's stringmatchlen ignores it, which is not everywhere:
+ *   - an escaped byte is compared as it is: s[\A]ve does not match "save";
+ *   - a range's ends are put in order first, as bytes, and only then lowered, with the
+ *     byte: [Z-a] and [a-Z] both become z..a, which holds nothing.
+ */
 static bool set_holds(const char **pp, const char *pend, char c)
 {
     const char *p = *pp;
@@ -229,11 +235,11 @@ static bool set_holds(const char **pp, const char *pend, char c)
 
     for (p += neg; p < pend && *p != ']'; p++) {
         if (*p == '\\' && p + 1 < pend) {
-            hit |= lower(*++p) == lower(c);
+            hit |= *++p == c;
         } else if (p + 2 < pend && p[1] == '-') {
-            char a = lower(p[0]), b = lower(p[2]);
+            char a = p[0] <= p[2] ? p[0] : p[2], b = p[0] <= p[2] ? p[2] : p[0];
 
-            hit |= a <= b ? lower(c) >= a && lower(c) <= b : lower(c) >= b && lower(c) <= a;
+            hit |= lower(c) >= lower(a) && lower(c) <= lower(b);
             p += 2;
         } else {
             hit |= lower(*p) == lower(c);
