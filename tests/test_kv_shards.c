@@ -10,9 +10,10 @@
  * other shards are working on, while another client goes on; a connection's
  * number in HELLO and CLIENT ID, and HELLO 3 refused; COMMAND, CONFIG GET
  * and the HELP replies; keys that expire, found by lookups (lazily) and by
- * the sweep (nobody looks them up); and SIGTERM with idle connections,
- * half-sent requests and clients not reading their replies, after which the
- * server has closed every connection, joined every shard and exits 0.
+ * the sweep (nobody looks them up), half a million of them at once; and
+ * SIGTERM with idle connections, half-sent requests and clients not reading
+ * their replies, after which the server has closed every connection, joined
+ * every shard and exits 0.
  */
 #include "kv_util.h"
 
@@ -404,6 +405,41 @@ START_TEST(keys_expire)
 }
 END_TEST
 
+/*
+ * Half a million keys that expire 100 ms after they are written, on one
+ * shard, and nobody reads them: the sweep alone must delete them all. A
+ * sweep of a fixed 100 samples of 20 keys every 100 ms (20,000 keys a
+ * second at most) needed 25 s; the deadline is KV_WAIT_MS (10 s), which
+ * only guards against waiting forever.
+ */
+START_TEST(unread_expired_keys_are_reclaimed)
+{
+    enum { KEYS = 500000, CHUNK = 10000 };
+    static const char *const args[] = {"--shards", "1", NULL};
+    struct kv_proc p = kv_start(args);
+    int fd = kv_connect(p.port);
+    struct text oks = {0};
+
+    for (int i = 0; i < CHUNK; i++)
+        text_add(&oks, "+OK\r\n");
+    for (int first = 0; first < KEYS; first += CHUNK) {
+        struct text req = {0};
+
+        for (int i = first; i < first + CHUNK; i++)
+            text_add(&req, "SET tmp:%d v PX 100\r\n", i);
+        kv_send(fd, req.s, req.len);
+        kv_expect_bytes(fd, oks.s, oks.len, "10,000 SETs with PX 100");
+        free(req.s);
+    }
+    kv_call(fd, "SET stay 1\r\n", "+OK\r\n");
+    eventually(fd, "DBSIZE\r\n", ":1\r\n"); /* every tmp: key deleted, without a lookup */
+    kv_call(fd, "GET stay\r\n", "$1\r\n1\r\n");
+    free(oks.s);
+    close(fd);
+    ck_assert_int_eq(kv_stop(&p), 0);
+}
+END_TEST
+
 /* ------------------------------------------------------------ stopping */
 
 /*
@@ -463,6 +499,7 @@ Suite *suite_kv_shards(void)
     tcase_add_test(tc, hello_and_client_id);
     tcase_add_test(tc, command_config_and_help);
     tcase_add_test(tc, keys_expire);
+    tcase_add_test(tc, unread_expired_keys_are_reclaimed);
     suite_add_tcase(s, tc);
     tc = test_case("connections");
     tcase_add_test(tc, thousand_connections);

@@ -43,12 +43,15 @@ END_TEST
 START_TEST(the_sweep_keeps_it_through_that_millisecond_too)
 {
     struct kv_store s;
+    bool more;
 
     one_key(&s);
-    ck_assert_uint_eq(store_expire_cycle(&s, AT, 16), 0);
+    ck_assert_uint_eq(store_expire_cycle(&s, AT, 16, &more), 0);
     ck_assert_uint_eq(s.count, 1);
-    ck_assert_uint_eq(store_expire_cycle(&s, AT + 1, 16), 1);
+    ck_assert(!more);
+    ck_assert_uint_eq(store_expire_cycle(&s, AT + 1, 16, &more), 1);
     ck_assert_uint_eq(s.count, 0);
+    ck_assert(!more);
     ck_assert_uint_eq(s.with_expiry, 0);
     store_free(&s);
 }

@@ -26,7 +26,7 @@
 
 #define BUCKETS_MIN 16
 
-/* Redis's active expiry: a sample of 20 keys, and one more round while over 25% had expired. */
+/* Redis's active expiry: a sample of 20 keys, and one more while over 25% had expired. */
 #define SAMPLE         20
 #define SAMPLE_BUCKETS (SAMPLE * 20) /* at most this many buckets looked at per sample */
 
@@ -198,11 +198,12 @@ void store_set_expire(struct kv_store *s, struct kv_entry *e, int64_t at)
 
 void store_flush(struct kv_store *s)
 {
-    uint64_t expired_before = s->expired;
+    uint64_t expired_before = s->expired, swept_before = s->swept;
 
     free_all(s, false); /* a value lent out stays alive: its count is above one */
     store_init(s);
     s->expired = expired_before;
+    s->swept = swept_before; /* counts on, for a sweep under way */
 }
 
 /*
@@ -230,19 +231,29 @@ static size_t expire_sample(struct kv_store *s, int64_t now, size_t *looked)
             }
         }
         s->cursor = (s->cursor + 1) & s->mask;
+        s->swept++;
     }
     return deleted;
 }
 
-size_t store_expire_cycle(struct kv_store *s, int64_t now, unsigned rounds)
+size_t store_expire_cycle(struct kv_store *s, int64_t now, unsigned rounds, bool *more)
 {
     size_t total = 0, deleted, looked;
 
+    *more = false;
     while (rounds-- > 0 && s->with_expiry > 0) {
         deleted = expire_sample(s, now, &looked);
         total += deleted;
-        if (deleted * 4 <= looked)
-            break; /* a quarter or less had expired: not worth looking further this tick */
+        /*
+         * A quarter or less had expired: stop. A sample that found no key with
+         * an expire time says nothing (its buckets were empty, or held keys
+         * without one, as when most keys have just been deleted and the table
+         * has not shrunk): go on, so that the last expired keys are found too.
+         */
+        *more = looked == 0 || deleted * 4 > looked;
+        if (!*more)
+            break;
     }
+    *more = *more && s->with_expiry > 0;
     return total;
 }

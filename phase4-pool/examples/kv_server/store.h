@@ -15,8 +15,10 @@
  * changed by the shard that allocated the value, so it needs no atomics.
  *
  * Expiry, as in Redis: a key whose time has passed is deleted when it is
- * next looked up (lazily), and a periodic sweep (store_expire_cycle) finds
- * the ones nobody looks up, so that they do not hold memory forever.
+ * next looked up (lazily), and a sweep (store_expire_cycle, in steps) finds
+ * the ones nobody looks up, so that they do not hold memory forever. The
+ * sweeper (server.c) takes steps for as long as they keep finding expired
+ * keys, so it deletes them as fast as they are written.
  */
 #ifndef KV_STORE_H
 #define KV_STORE_H
@@ -46,6 +48,7 @@ struct kv_store {
     size_t count;              /* keys (expired ones not yet deleted included, as in Redis) */
     size_t with_expiry;        /* keys with an expire time: the sweep has work only if > 0 */
     size_t cursor;             /* the bucket where the next sweep starts */
+    uint64_t swept;            /* buckets the sweep has walked, ever (a sweep walks one pass) */
     uint64_t expired;          /* keys deleted because their time had passed */
 };
 
@@ -82,10 +85,14 @@ void store_delete(struct kv_store *s, struct kv_entry *e);
 void store_flush(struct kv_store *s);
 
 /*
- * One tick of active expiry: delete keys whose time has passed, looking at
- * no more than `rounds` samples of 20 keys with an expire time. Returns how
- * many were deleted.
+ * One step of active expiry: delete keys whose time has passed, looking at
+ * no more than `rounds` samples of 20 keys with an expire time. It stops
+ * early at a sample a quarter or less of which had expired: the keys are
+ * mostly alive, and looking further is not worth it now. Returns how many
+ * were deleted; *more says whether another step is worth taking at once
+ * (the step ran out of rounds while its samples still found more than a
+ * quarter expired, or found no keys with an expire time at all).
  */
-size_t store_expire_cycle(struct kv_store *s, int64_t now, unsigned rounds);
+size_t store_expire_cycle(struct kv_store *s, int64_t now, unsigned rounds, bool *more);
 
 #endif /* KV_STORE_H */
