@@ -11,9 +11,11 @@
  * a good command, on the same connection where Redis keeps it open and on a
  * new one where Redis closes it, while another connection opened before
  * goes on working; clients announcing 500 MB bulks and sending nothing,
- * which must not make the server allocate anything near that; and a client
- * that pipelines 64 MB worth of replies without reading them, which must not
- * make the server buffer them.
+ * which must not make the server allocate anything near that; a client
+ * that pipelines 80 MiB worth of replies without reading them, which must
+ * not make the server buffer more than --max-output of them; and a client
+ * that writes 200,000 requests before reading a reply, which must get them
+ * all.
  */
 #include "kv_util.h"
 
@@ -263,17 +265,20 @@ END_TEST
 
 /*
  * A client pipelines 20 GETs of a 4 MiB value (80 MiB of replies) and does
- * not read. The server stops reading from it once replies wait, and writes
- * its replies a chunk at a time: its resident size may grow by a reply and
- * what the allocator keeps of freed memory (under AddressSanitizer, all of it
- * for a while): 40 MiB allowed, where the first batch of replies written at
- * once (16 of them) would be 64 MiB. Another client is served meanwhile, and in the end
- * the slow client reads every reply, in order.
+ * not read, on a server started with --max-output 8mb. Past 8 MiB of
+ * replies waiting, the server writes no more and reads no more from it: its
+ * resident size may grow by the limit, a reply and what the allocator keeps
+ * of freed memory (under AddressSanitizer, all of it for a while): 40 MiB
+ * allowed, where the first batch of replies written at once (16 of them)
+ * would be 64 MiB. Another client is served meanwhile, and in the end the
+ * slow client reads every reply, in order.
  */
 START_TEST(slow_reader_is_bounded)
 {
     enum { VALUE = 4 << 20, GETS = 20 };
-    struct kv_proc p = kv_start(three_shards);
+    static const char *const args[] = {"--shards",     "3",   "--placement", "unbound",
+                                       "--max-output", "8mb", NULL};
+    struct kv_proc p = kv_start(args);
     int fd = kv_connect(p.port), other = kv_connect(p.port);
     char *value = malloc(VALUE), head[64];
     long before, after;
@@ -308,6 +313,65 @@ START_TEST(slow_reader_is_bounded)
 }
 END_TEST
 
+/*
+ * A client with a small receive buffer (64 KiB) writes a million GETs (20 MB)
+ * before it reads any reply, as a client may that sends a whole pipeline
+ * first: 47 MB of replies. Redis reads on and buffers them; a server that
+ * stopped reading while replies waited, until the client took them, would
+ * wait for a client that waits for it: both stuck for ever, which the
+ * deadline below turns into a failure. Then every reply must come, in order.
+ */
+START_TEST(pipeline_written_before_reading)
+{
+    enum { GETS = 1000000 };
+    static const char get[] = "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n";
+    static const char value[] = "0123456789012345678901234567890123456789";
+    static const char reply[] = "$40\r\n0123456789012345678901234567890123456789\r\n";
+    struct kv_proc p = kv_start(three_shards);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)p.port)};
+    struct timeval tv = {.tv_sec = KV_WAIT_MS / 1000};
+    size_t len = GETS * (sizeof(get) - 1), done = 0, want = GETS * (sizeof(reply) - 1);
+    char *req = malloc(len), *got = malloc(65536), head[128];
+    int fd = kv_connect(p.port), small = 64 * 1024;
+
+    snprintf(head, sizeof(head), "SET k %s\r\n", value);
+    kv_call(fd, head, "+OK\r\n");
+    close(fd);
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+    for (size_t i = 0; i < GETS; i++)
+        memcpy(req + i * (sizeof(get) - 1), get, sizeof(get) - 1);
+    while (done < len) { /* without reading; the server must go on reading */
+        struct pollfd pf = {.fd = fd, .events = POLLOUT};
+        ssize_t n;
+
+        ck_assert_msg(poll(&pf, 1, KV_WAIT_MS) == 1,
+                      "the server stopped reading after %zu of %zu bytes of requests", done, len);
+        n = send(fd, req + done, len - done, MSG_NOSIGNAL | MSG_DONTWAIT);
+        ck_assert_msg(n > 0 || errno == EAGAIN, "send: %s", strerror(errno));
+        done += n > 0 ? (size_t)n : 0;
+    }
+    for (done = 0; done < want;) { /* every reply, compared as it comes */
+        ssize_t n = recv(fd, got, 65536, 0);
+        bool same = n > 0 && done + (size_t)n <= want;
+
+        ck_assert_msg(n > 0, "%zu of %zu bytes of replies came", done, want);
+        for (ssize_t i = 0; i < n && same; i++, done++) /* one assert per piece: Check's are slow */
+            same = got[i] == reply[done % (sizeof(reply) - 1)];
+        ck_assert_msg(same, "the replies differ from the expected ones before byte %zu", done);
+    }
+    kv_call(fd, "PING\r\n", "+PONG\r\n"); /* nothing more came before it */
+    free(req);
+    free(got);
+    close(fd);
+    ck_assert_int_eq(kv_stop(&p), 0);
+}
+END_TEST
+
 Suite *suite_kv_protocol(void)
 {
     Suite *s = suite_create("kv_protocol");
@@ -323,6 +387,7 @@ Suite *suite_kv_protocol(void)
     tc = test_case("bounded memory");
     tcase_add_test(tc, announced_bulk_allocates_nothing);
     tcase_add_test(tc, slow_reader_is_bounded);
+    tcase_add_test(tc, pipeline_written_before_reading);
     suite_add_tcase(s, tc);
     return s;
 }

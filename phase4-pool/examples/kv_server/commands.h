@@ -32,8 +32,9 @@ struct kv_config {
     const char *host;
     int port;
     unsigned shards;
-    size_t max_bulk;  /* --max-bulk, Redis's proto-max-bulk-len */
-    size_t max_query; /* --max-query, Redis's client-query-buffer-limit */
+    size_t max_bulk;   /* --max-bulk, Redis's proto-max-bulk-len */
+    size_t max_query;  /* --max-query, Redis's client-query-buffer-limit */
+    size_t max_output; /* --max-output: replies waiting to be sent, past which reading stops */
 };
 
 /* What the commands know of a connection. */

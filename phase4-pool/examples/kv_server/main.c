@@ -5,7 +5,7 @@
  *
  * Run: make phase4 && build/phase4/examples/kv_server --port 6379
  *        [--host 127.0.0.1] [--shards N] [--placement spread|pack|unbound]
- *        [--max-bulk 512mb] [--max-query 1gb]
+ *        [--max-bulk 512mb] [--max-query 1gb] [--max-output 1gb]
  *      then redis-cli -p 6379; Ctrl-C (SIGINT) or SIGTERM stops it cleanly.
  *
  * This thread starts the pool, prints the line that says where the server
@@ -46,7 +46,7 @@ struct options {
     long port;
     unsigned shards;
     const char *placement;
-    size_t max_bulk, max_query;
+    size_t max_bulk, max_query, max_output;
 };
 
 static int usage(const char *prog)
@@ -54,7 +54,8 @@ static int usage(const char *prog)
     fprintf(stderr,
             "usage: %s --port P [--host 127.0.0.1] [--shards N] [--placement "
             "spread|pack|unbound]\n"
-            "          [--max-bulk 512mb] [--max-query 1gb]   (P = 0: any free port; N: 1 to %d)\n",
+            "          [--max-bulk 512mb] [--max-query 1gb] [--max-output 1gb]\n"
+            "          (P = 0: any free port; N: 1 to %d)\n",
             prog, MAX_SHARDS);
     return 2;
 }
@@ -99,7 +100,8 @@ static int parse_options(int argc, char **argv, struct options *o)
     *o = (struct options){.host = "127.0.0.1",
                           .port = -1,
                           .max_bulk = 512 * 1024 * 1024,
-                          .max_query = 1024 * 1024 * 1024};
+                          .max_query = 1024 * 1024 * 1024,
+                          .max_output = 1024 * 1024 * 1024};
     struct sockaddr_storage addr; /* only to check the host early */
     socklen_t len;
 
@@ -131,6 +133,9 @@ static int parse_options(int argc, char **argv, struct options *o)
                 return -1;
         } else if (strcmp(name, "--max-query") == 0) {
             if (parse_size(name, value, &o->max_query) < 0)
+                return -1;
+        } else if (strcmp(name, "--max-output") == 0) {
+            if (parse_size(name, value, &o->max_output) < 0)
                 return -1;
         } else {
             return -1;
@@ -276,7 +281,7 @@ int main(int argc, char **argv)
         return 1;
     }
     srv = (struct kv_server){
-        .cfg = {o.host, port, o.shards, o.max_bulk, o.max_query},
+        .cfg = {o.host, port, o.shards, o.max_bulk, o.max_query, o.max_output},
         .listen_fds = fds,
         .stop_fd = eventfd(0, EFD_CLOEXEC | EFD_SEMAPHORE),
     };

@@ -27,14 +27,16 @@
  * Replies can therefore never come out of order, however the keys are spread:
  * they are written in one pass, in order, after all the work is done.
  *
- * A client that does not read its replies costs a bounded amount of memory:
- * while replies wait to be sent, the connection reads nothing more, and the
- * replies of a batch are written and sent OUT_CHUNK bytes at a time, the
- * values they return staying in the store (a reference each) until their
- * turn. So a stalled connection holds its batch's requests, at most
- * BATCH_MAX of them, and about OUT_CHUNK bytes of output plus one reply
- * (which, for a GET of a 512 MB value, is 512 MB: Redis too copies a value
- * into its output buffers).
+ * Reading and sending go on side by side: a connection keeps a receive and
+ * a send in flight at once, so that a client may write a whole pipeline
+ * before it reads a reply (as Redis allows: it buffers the replies). The
+ * replies waiting to be sent are bounded by --max-output: past it, the
+ * connection writes no more replies and reads no more requests until the
+ * client has taken some (the values of the replies not yet written stay in
+ * the store, a reference each). So a client that does not read costs at
+ * most max_output bytes of output plus one reply (which, for a GET of a
+ * 512 MB value, is 512 MB: Redis too copies a value into its output
+ * buffers), and its batch's requests, at most BATCH_MAX of them.
  *
  * Who owns what, across shards. The rule of the runtime holds throughout:
  * memory is freed only by the thread that allocated it, and messages are
@@ -79,7 +81,7 @@
 
 #define BATCH_MIN   16          /* a connection's first batch array */
 #define BATCH_MAX   1024        /* requests in one batch, at most */
-#define OUT_CHUNK   (64 * 1024) /* replies are sent whenever this many bytes are written */
+#define OUT_CHUNK   (64 * 1024) /* written and no send in flight: start one before writing more */
 #define OUT_KEEP    (1 << 20)   /* an output buffer that grew past this is freed once sent */
 #define RECV_BURST  64          /* mesh messages taken in a row before letting others run */
 #define SWEEP_NS    (100 * 1000 * 1000) /* between sweeps that found little to delete */
@@ -253,13 +255,15 @@ struct conn {
     int fd;                   /* the socket; closed when the connection's task ends */
     struct kv_client client;  /* what the commands know of it */
     struct resp_parser in;    /* bytes received, and the requests in them */
-    struct resp_out out;      /* replies not yet sent */
+    struct resp_out out;      /* replies: [sent, out.len) not yet sent */
+    size_t sent;              /* bytes at the front of out that the client has been sent */
     struct kv_request *batch; /* the requests being served */
     size_t nbatch, batch_cap; /* how many; room for */
     size_t replied;           /* requests of the batch whose reply is written */
     unsigned remote;          /* APPLY messages for the batch that other shards have not answered */
     struct rt_waker waker;    /* the connection's task, while it waits for them */
     bool stop_reading;        /* QUIT or a protocol error: reply, then close */
+    bool eof;                 /* the client sends nothing more (closed, reset, or shut down) */
     bool drop;                /* close without replying (see looks_like_http in commands.c) */
     bool gone;                /* a send failed: the client is not listening any more */
 };
@@ -348,11 +352,6 @@ static bool take_batch(struct conn *c)
     return c->nbatch > 0;
 }
 
-static bool batch_applied(void *arg)
-{
-    return ((struct conn *)arg)->remote == 0;
-}
-
 /* The next request's reply, in order (none if the client is not to get one), and give back
  * what was lent for it. */
 static void reply_next(struct conn *c)
@@ -367,13 +366,6 @@ static void reply_next(struct conn *c)
     cmd_done(r);
 }
 
-/* Time to send what is written: enough of it, or the batch's last reply. */
-static bool time_to_send(const struct conn *c)
-{
-    return c->out.len > 0 && !c->drop && !c->gone &&
-           (c->out.len >= OUT_CHUNK || c->replied == c->nbatch);
-}
-
 static void end_batch(struct conn *c)
 {
     /* A full batch says the client pipelines deeply: the next one may be longer. */
@@ -384,49 +376,211 @@ static void end_batch(struct conn *c)
     c->nbatch = c->replied = 0;
 }
 
+/* Someone reads the replies: false once the client has gone, or is to get none. */
+static bool listening(const struct conn *c)
+{
+    return !c->drop && !c->gone;
+}
+
+/* Bytes of replies written and not yet sent. */
+static size_t pending(const struct conn *c)
+{
+    return c->out.len - c->sent;
+}
+
+/* Room to write replies: under --max-output, or nobody to send them to. */
+static bool writable(const struct conn *c)
+{
+    return !listening(c) || pending(c) < c->client.cfg->max_output;
+}
+
+struct conn_task;
+
+/* A future ready when the connection can go on: see wait_poll(). */
+struct conn_wait {
+    struct rt_future future;
+    struct conn_task *f;
+};
+
 struct conn_task {
     struct rt_async async;
     struct conn *c; /* owned: freed by conn_drop() */
-    struct until wait;
-    struct rt_send_all send;
-    struct rt_io io;
-    intptr_t n;
+    struct conn_wait wait;
+    struct rt_yield yield;
+    struct rt_io recv, send; /* in flight while receiving, sending */
+    bool receiving, sending;
+    bool received, sent; /* finished, and recv_n or send_n not yet looked at */
+    bool progress;       /* serve() can go on at once */
+    intptr_t recv_n, send_n;
 };
 
-static enum rt_poll conn_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+/*
+ * One step of serving: take a batch if there is none (and bytes for one
+ * have arrived), or write the replies of the batch in hand, as far as
+ * --max-output lets us. True if the next step can be taken at once.
+ */
+static bool serve(struct conn_task *f)
 {
-    struct conn_task *f = (struct conn_task *)self;
+    struct conn *c = f->c;
+
+    if (c->nbatch == 0 && (f->receiving || !take_batch(c)))
+        return false; /* nothing to serve until more bytes arrive */
+    if (c->remote > 0)
+        return false; /* other shards are applying requests of the batch */
+    while (c->replied < c->nbatch && writable(c)) {
+        reply_next(c);
+        if (!f->sending && listening(c) && pending(c) >= OUT_CHUNK)
+            return true; /* send this much before writing more */
+    }
+    if (c->replied < c->nbatch)
+        return false; /* over --max-output: wait until the client takes some */
+    end_batch(c);
+    return true; /* the next batch may be in the buffer already */
+}
+
+/* Nothing more will happen on this connection: it can close. */
+static bool finished(const struct conn_task *f)
+{
+    const struct conn *c = f->c;
+
+    if (c->nbatch > 0)
+        return false; /* a batch is finished in every case: other shards may hold its requests */
+    return !listening(c) || ((c->eof || c->stop_reading) && pending(c) == 0);
+}
+
+/* Send what is written, if no send is in flight. rt_io_send copies the bytes (1 MiB at most). */
+static void start_send(struct conn_task *f)
+{
+    struct conn *c = f->c;
+
+    if (f->sending || f->sent || !listening(c) || pending(c) == 0)
+        return;
+    rt_io_send(&f->send, c->fd, c->out.buf + c->sent, pending(c));
+    f->sending = true;
+}
+
+/*
+ * Receive, if the client may still send and the replies are under
+ * --max-output. Only between batches, when serve() found nothing to take:
+ * resp_space() may move the buffer, and no argument of a batch (which other
+ * shards may be reading) may point into it.
+ */
+static void start_recv(struct conn_task *f)
+{
     struct conn *c = f->c;
     size_t room;
     char *buf;
 
+    if (c->nbatch > 0 || f->receiving || f->received || c->eof || c->stop_reading ||
+        !listening(c) || pending(c) >= c->client.cfg->max_output)
+        return;
+    buf = resp_space(&c->in, &room);
+    rt_io_recv(&f->recv, c->fd, buf, room);
+    f->receiving = true;
+}
+
+/* Poll the receive and the send in flight (the first poll submits them). True if one finished. */
+static bool poll_io(struct conn_task *f, struct rt_context *cx)
+{
+    bool done = false;
+
+    if (f->receiving && rt_future_poll(&f->recv.future, cx, &f->recv_n) == RT_READY) {
+        f->receiving = false;
+        done = f->received = true;
+    }
+    if (f->sending && rt_future_poll(&f->send.future, cx, &f->send_n) == RT_READY) {
+        f->sending = false;
+        done = f->sent = true;
+    }
+    return done;
+}
+
+/* What the send that finished did to the output buffer. */
+static void output_sent(struct conn *c, intptr_t n)
+{
+    if (n == -EINTR || n == -EAGAIN)
+        return; /* nothing sent: the next start_send() sends it again */
+    if (n <= 0) {
+        c->gone = true; /* the client is not listening any more: finish without replies */
+        return;
+    }
+    c->sent += (size_t)n;
+    if (c->sent == c->out.len) {
+        c->out.len = c->sent = 0;
+        if (c->out.cap > OUT_KEEP)
+            resp_out_free(&c->out); /* a huge reply has gone: do not keep its memory */
+    } else if (c->sent >= c->out.len / 2) {
+        /* Move the rest to the front, at most as many bytes as were sent since the last move. */
+        memmove(c->out.buf, c->out.buf + c->sent, c->out.len - c->sent);
+        c->out.len -= c->sent;
+        c->sent = 0;
+    }
+}
+
+/* Take in what a finished receive and a finished send did. */
+static void finish_io(struct conn_task *f)
+{
+    struct conn *c = f->c;
+
+    if (f->received) {
+        f->received = false;
+        if (f->recv_n <= 0)
+            c->eof = true; /* the client closed (or reset) its end, or we are shutting down */
+        else
+            resp_received(&c->in, (size_t)f->recv_n);
+    }
+    if (f->sent) {
+        f->sent = false;
+        output_sent(c, f->send_n);
+    }
+}
+
+/*
+ * Ready when a receive or a send has finished, or when the batch in hand can
+ * have its replies written (every other shard has answered, and there is
+ * room under --max-output). The async macros await one future at a time;
+ * this one is the connection's three sources of progress in one.
+ */
+static enum rt_poll wait_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct conn_task *f = ((struct conn_wait *)self)->f;
+    struct conn *c = f->c;
+    bool ready = poll_io(f, cx);
+
+    if (c->replied < c->nbatch) {
+        if (c->remote > 0)
+            rt_waker_register(&c->waker, cx); /* the last APPLIED wakes us */
+        else
+            ready = ready || writable(c);
+    }
+    *out = 0;
+    return ready ? RT_READY : RT_PENDING;
+}
+
+static const struct rt_future_vtable wait_vtable = {wait_poll, NULL};
+
+static enum rt_poll conn_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct conn_task *f = (struct conn_task *)self;
+
     ASYNC_BEGIN(f, cx, out);
     for (;;) {
-        if (take_batch(c)) {
-            until(&f->wait, batch_applied, c, &c->waker);
-            AWAIT(&f->wait.future, NULL);
-            while (c->replied < c->nbatch) {
-                reply_next(c);
-                if (!time_to_send(c))
-                    continue;
-                rt_send_all(&f->send, c->fd, c->out.buf, c->out.len);
-                AWAIT(&f->send.async.future, &f->n);
-                c->out.len = 0;
-                if (c->out.cap > OUT_KEEP)
-                    resp_out_free(&c->out); /* a huge reply has gone: do not keep its memory */
-                c->gone = f->n < 0; /* the client has gone: finish the batch without replies */
-            }
-            end_batch(c);
-            if (c->drop || c->gone || c->stop_reading)
-                break;
+        f->progress = serve(f);
+        if (!f->progress && finished(f))
+            break;
+        start_send(f);
+        if (f->progress) {
+            /* Submit the send now, so that it goes while we write; let others run if it is time. */
+            poll_io(f, cx);
+            finish_io(f);
+            rt_yield_if_needed(&f->yield);
+            AWAIT(&f->yield.future, NULL);
             continue;
         }
-        buf = resp_space(&c->in, &room);
-        rt_io_recv(&f->io, c->fd, buf, room);
-        AWAIT(&f->io.future, &f->n);
-        if (f->n <= 0)
-            break; /* the client closed (or reset) its end, or we are shutting down */
-        resp_received(&c->in, (size_t)f->n);
+        start_recv(f);
+        f->wait = (struct conn_wait){{&wait_vtable}, f};
+        AWAIT(&f->wait.future, NULL);
+        finish_io(f);
     }
     ASYNC_RETURN(0);
     ASYNC_END;
@@ -440,6 +594,10 @@ static void conn_drop(struct rt_future *self)
     struct shard *s = c->s;
 
     rt_async_drop(self);
+    if (f->receiving)
+        rt_future_drop(&f->recv.future); /* cancelled; the runtime keeps its memory meanwhile */
+    if (f->sending)
+        rt_future_drop(&f->send.future);
     if (c->remote)
         die("a connection was dropped while other shards worked on its requests");
     c->gone = true;
