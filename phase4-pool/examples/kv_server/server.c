@@ -12,8 +12,8 @@
  *   sweeper       deletes expired keys nobody asks for: a sweep every 100 ms,
  *                 in steps, for as long as its steps keep finding them
  *
- * The life of a request on a connection (the "batch" is what one read
- * brought, up to BATCH_MAX requests):
+ * The life of a request on a connection (the "batch" is the complete
+ * requests received so far, up to BATCH_MAX of them):
  *
  *   1. Parse it and check it (commands.c, step 1). Its keys' owners are known.
  *   2. Apply it at once to the keys this shard owns, and ask each other
@@ -22,7 +22,8 @@
  *      them to its keys, writing the results into the requests, and sends
  *      APPLIED back.
  *   3. When every request of the batch has been applied everywhere, write
- *      the replies in request order, send them, and read again.
+ *      the replies in request order into the output, which a send takes to
+ *      the client while the connection goes on to the next batch.
  *
  * Replies can therefore never come out of order, however the keys are spread:
  * they are written in one pass, in order, after all the work is done.
