@@ -209,18 +209,20 @@ void store_flush(struct kv_store *s)
 /*
  * One sample: walk buckets from the cursor until SAMPLE keys with an expire
  * time have been looked at (or SAMPLE_BUCKETS buckets), deleting the expired
- * ones. Returns how many were deleted; *looked says how many were looked at.
+ * ones. Returns how many were deleted; *looked says how many were looked at,
+ * *keys how many keys the buckets held, with an expire time or not.
  */
-static size_t expire_sample(struct kv_store *s, int64_t now, size_t *looked)
+static size_t expire_sample(struct kv_store *s, int64_t now, size_t *looked, size_t *keys)
 {
     size_t deleted = 0;
 
-    *looked = 0;
+    *looked = *keys = 0;
     for (size_t b = 0; b < SAMPLE_BUCKETS && *looked < SAMPLE; b++) {
         struct kv_entry *e = s->buckets[s->cursor], *next;
 
         for (; e; e = next) {
             next = e->next;
+            ++*keys;
             if (!e->expire_at)
                 continue;
             ++*looked;
@@ -238,19 +240,20 @@ static size_t expire_sample(struct kv_store *s, int64_t now, size_t *looked)
 
 size_t store_expire_cycle(struct kv_store *s, int64_t now, unsigned rounds, bool *more)
 {
-    size_t total = 0, deleted, looked;
+    size_t total = 0, deleted, looked, keys;
 
     *more = false;
     while (rounds-- > 0 && s->with_expiry > 0) {
-        deleted = expire_sample(s, now, &looked);
+        deleted = expire_sample(s, now, &looked, &keys);
         total += deleted;
         /*
-         * A quarter or less had expired: stop. A sample that found no key with
-         * an expire time says nothing (its buckets were empty, or held keys
-         * without one, as when most keys have just been deleted and the table
-         * has not shrunk): go on, so that the last expired keys are found too.
+         * A quarter or less had expired: stop. A sample of empty buckets says
+         * nothing (most keys have just been deleted, and the table does not
+         * shrink): go on, so that the last expired keys are found too. One of
+         * keys without an expire time stops, as a clean one does: in a table of
+         * such keys, a few with one would have the sweep walk it all, always.
          */
-        *more = looked == 0 || deleted * 4 > looked;
+        *more = keys == 0 || deleted * 4 > looked;
         if (!*more)
             break;
     }

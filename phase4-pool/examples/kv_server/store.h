@@ -91,7 +91,7 @@ void store_flush(struct kv_store *s);
  * mostly alive, and looking further is not worth it now. Returns how many
  * were deleted; *more says whether another step is worth taking at once
  * (the step ran out of rounds while its samples still found more than a
- * quarter expired, or found no keys with an expire time at all).
+ * quarter expired, or found its buckets empty).
  */
 size_t store_expire_cycle(struct kv_store *s, int64_t now, unsigned rounds, bool *more);
 
