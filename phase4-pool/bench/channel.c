@@ -39,6 +39,19 @@
  *                                   spinning keeps both at work
  *   channel_spin_vs_mutex_ratio     that divided by the mutex queue's rate
  *   channel_spin_cpu_ns_per_msg     its CPU time per message (a spin counts)
+ *   channel_try_msgs_per_s          the channel's messages again, parked as in
+ *                                   the first run, but each side calls
+ *                                   rt_channel_try_send() (try_recv()) first
+ *                                   and makes a future only when that finds
+ *                                   the ring full (empty): the rate without the
+ *                                   futures' cost on every message
+ *   channel_try_vs_mutex_ratio      that divided by the mutex queue's rate
+ *   channel_local_future_ns_per_msg what a message costs, its send and its
+ *   channel_local_try_ns_per_msg    receive, on one executor: LOCAL_MSGS sent
+ *                                   and then received, in rounds, through the
+ *                                   futures and through try_send/try_recv.
+ *                                   Nothing waits and no line leaves the core,
+ *                                   so the difference is the futures' own work
  *   channel_pingpong_rtt_us         one message there and one back through
  *                                   two channels, ROUND_TRIPS times; no spinning,
  *                                   so each side parks while it waits (with
@@ -53,12 +66,14 @@
  * CPUs: with CPUs 0 and 1 both usable, the sending side runs on CPU 0 and
  * the receiving side on CPU 1, for the runtime and the baselines alike (a
  * custom placement, and pthread affinity); otherwise nothing is pinned. A
- * line on stderr says which.
+ * line on stderr says which. The one-executor figures run on the main
+ * thread, unpinned.
  *
  * Targets (reported, not asserted): the channel at least 10 times the mutex
  * queue, with the executors' defaults (no spinning); the parked round trip no
  * slower than the pipe's. The spinning channel has no target: it shows what a
- * builder field buys where parking is what costs (BOOK section 4.11).
+ * builder field buys where parking is what costs (BOOK section 4.11). Nor have
+ * the try_ figures: they show what the futures cost, which the targets include.
  *
  * The capacity. A parked side is woken when the other has moved a quarter of
  * the ring (channel.c), and until it is back the other side can go on only
@@ -175,6 +190,7 @@ static void run_pair(const void *f0, size_t size0, const void *f1, size_t size1,
 /* What both sides of a throughput run write down; read after the join. */
 struct stream {
     struct rt_channel *ch;
+    bool try_first;            /* try_send/try_recv first, a future only when they find no room */
     uint64_t start_ns, end_ns; /* the sender's first send, the receiver's last receive */
     uint64_t received;
 };
@@ -195,6 +211,8 @@ static enum rt_poll sender_poll(struct rt_future *self, struct rt_context *cx, i
     ASYNC_BEGIN(f, cx, out);
     f->s->start_ns = now_ns();
     for (f->i = 0; f->i < MSGS; f->i++) {
+        if (f->s->try_first && rt_channel_try_send(f->s->ch, &f->i) == 1)
+            continue; /* there was room: sent without a future */
         rt_channel_send(&f->send, f->s->ch, &f->i);
         AWAIT(&f->send.async.future, &f->res);
     }
@@ -220,9 +238,12 @@ static enum rt_poll receiver_poll(struct rt_future *self, struct rt_context *cx,
 
     ASYNC_BEGIN(f, cx, out);
     for (;;) {
-        rt_channel_recv(&f->recv, f->s->ch, &f->msg);
-        AWAIT(&f->recv.async.future, &f->got);
-        if (!f->got)
+        /* try_recv: 1, 0 (empty for now) or -ENODATA (the end); the future: 1 or 0 (the end). */
+        if (!f->s->try_first || (f->got = rt_channel_try_recv(f->s->ch, &f->msg)) == 0) {
+            rt_channel_recv(&f->recv, f->s->ch, &f->msg);
+            AWAIT(&f->recv.async.future, &f->got);
+        }
+        if (f->got <= 0)
             break;
         if (f->msg != f->next++)
             fail("a message arrived out of order");
@@ -236,9 +257,9 @@ static enum rt_poll receiver_poll(struct rt_future *self, struct rt_context *cx,
 
 static const struct rt_future_vtable receiver_vtable = {receiver_poll, rt_async_drop};
 
-static struct rate channel_sample(uint64_t spin_ns)
+static struct rate channel_sample(uint64_t spin_ns, bool try_first)
 {
-    struct stream s = {0};
+    struct stream s = {.try_first = try_first};
     struct sender tx = {.async = RT_ASYNC_INIT(&sender_vtable), .s = &s};
     struct receiver rx = {.async = RT_ASYNC_INIT(&receiver_vtable), .s = &s};
     uint64_t cpu = cpu_used_ns();
@@ -341,6 +362,84 @@ static struct rate mutex_sample(void)
         fail("messages went missing (mutex queue)");
     return (struct rate){MSGS / ((double)(q.end_ns - q.start_ns) / NSEC_PER_SEC),
                          (double)(cpu_used_ns() - cpu) / MSGS};
+}
+
+/* ------------------------------------------------------------ one executor */
+
+/*
+ * What the futures cost a message: on one executor, LOCAL_MSGS messages go
+ * into a channel of twice as many slots and then come out, LOCAL_ROUNDS
+ * times, once through the send and receive futures and once through
+ * rt_channel_try_send() and rt_channel_try_recv(). Nothing waits and no
+ * line leaves the core, so the difference is the futures' own work: making
+ * one, AWAIT's poll of it through its vtable, and its drop.
+ */
+#define LOCAL_MSGS   8192
+#define LOCAL_ROUNDS 200
+
+struct local {
+    struct rt_async async;
+    struct rt_channel *ch;
+    bool futures;
+    uint64_t *elapsed_ns; /* the caller's */
+    uint64_t i, msg, start;
+    int round;
+    struct rt_channel_send send;
+    struct rt_channel_recv recv;
+    intptr_t res;
+};
+
+static enum rt_poll local_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct local *f = (struct local *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    f->start = now_ns();
+    for (f->round = 0; f->round < LOCAL_ROUNDS; f->round++) {
+        for (f->i = 0; f->i < LOCAL_MSGS; f->i++) {
+            if (f->futures) {
+                rt_channel_send(&f->send, f->ch, &f->i);
+                AWAIT(&f->send.async.future, &f->res);
+            } else if (rt_channel_try_send(f->ch, &f->i) != 1) {
+                fail("a send on one executor found no room");
+            }
+        }
+        for (f->i = 0; f->i < LOCAL_MSGS; f->i++) {
+            if (f->futures) {
+                rt_channel_recv(&f->recv, f->ch, &f->msg);
+                AWAIT(&f->recv.async.future, &f->res);
+            } else {
+                f->res = rt_channel_try_recv(f->ch, &f->msg);
+            }
+            if (f->res != 1 || f->msg != f->i)
+                fail("a receive on one executor brought something else");
+        }
+    }
+    *f->elapsed_ns = now_ns() - f->start;
+    rt_channel_close_tx(f->ch);
+    rt_channel_close_rx(f->ch);
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable local_vtable = {local_poll, rt_async_drop};
+
+/* ns per message, its send and its receive, on one unpinned executor. */
+static double local_sample(bool futures)
+{
+    uint64_t elapsed = 0;
+    struct local f = {
+        .async = RT_ASYNC_INIT(&local_vtable), .futures = futures, .elapsed_ns = &elapsed};
+    struct rt_builder b = RT_BUILDER_INIT;
+    struct rt_executor *ex;
+
+    if (rt_channel_create(2 * LOCAL_MSGS, sizeof(uint64_t), &f.ch) < 0)
+        fail("rt_channel_create failed");
+    if (rt_executor_create(&b, &ex) < 0)
+        fail(rt_last_error());
+    rt_executor_run(ex, &f.async.future, sizeof(f));
+    rt_executor_destroy(ex);
+    return (double)elapsed / ((double)LOCAL_ROUNDS * LOCAL_MSGS);
 }
 
 /* ------------------------------------------------------------ round trips */
@@ -499,6 +598,7 @@ int main(int argc, char **argv)
     double ch[RUNS], mq[RUNS], tput_ratio[RUNS], ch_cpu[RUNS], mq_cpu[RUNS];
     double ch_rtt[RUNS], pipe_rtt[RUNS], rtt_ratio[RUNS];
     double spin[RUNS], spin_ratio[RUNS], spin_cpu[RUNS];
+    double try_first[RUNS], try_ratio[RUNS], local_future[RUNS], local_try[RUNS];
 
     if (argc > 1) {
         char *end;
@@ -520,7 +620,8 @@ int main(int argc, char **argv)
     fprintf(stderr, "bench/channel: %zu slots in the channel and the queue\n", slots);
     choose_cpus();
     for (int r = 0; r < RUNS; r++) {
-        struct rate c = channel_sample(0), m = mutex_sample(), cs = channel_sample(SPIN_NS);
+        struct rate c = channel_sample(0, false), m = mutex_sample(),
+                    cs = channel_sample(SPIN_NS, false), ct = channel_sample(0, true);
 
         ch[r] = c.per_s;
         mq[r] = m.per_s;
@@ -530,6 +631,10 @@ int main(int argc, char **argv)
         spin[r] = cs.per_s;
         spin_ratio[r] = cs.per_s / m.per_s;
         spin_cpu[r] = cs.cpu_ns;
+        try_first[r] = ct.per_s;
+        try_ratio[r] = ct.per_s / m.per_s;
+        local_future[r] = local_sample(true);
+        local_try[r] = local_sample(false);
         ch_rtt[r] = channel_rtt_sample();
         pipe_rtt[r] = pipe_rtt_sample();
         rtt_ratio[r] = ch_rtt[r] / pipe_rtt[r];
@@ -542,6 +647,10 @@ int main(int argc, char **argv)
     printf("channel_spin_msgs_per_s=%.0f\n", bench_median(spin, RUNS));
     printf("channel_spin_vs_mutex_ratio=%.2f\n", bench_median(spin_ratio, RUNS));
     printf("channel_spin_cpu_ns_per_msg=%.1f\n", bench_median(spin_cpu, RUNS));
+    printf("channel_try_msgs_per_s=%.0f\n", bench_median(try_first, RUNS));
+    printf("channel_try_vs_mutex_ratio=%.2f\n", bench_median(try_ratio, RUNS));
+    printf("channel_local_future_ns_per_msg=%.2f\n", bench_median(local_future, RUNS));
+    printf("channel_local_try_ns_per_msg=%.2f\n", bench_median(local_try, RUNS));
     printf("channel_pingpong_rtt_us=%.2f\n", bench_median(ch_rtt, RUNS));
     printf("pipe_pingpong_rtt_us=%.2f\n", bench_median(pipe_rtt, RUNS));
     printf("channel_vs_pipe_rtt_ratio=%.2f\n", bench_median(rtt_ratio, RUNS));
