@@ -88,9 +88,12 @@ void rt_channel_recv(struct rt_channel_recv *f, struct rt_channel *ch, void *msg
 /*
  * The same, without waiting, for code that is not a future (and for mesh.c):
  * 1 done, 0 would have to wait, -EPIPE (send: the receiver is gone) or
- * -ENODATA (receive: the sender is gone and the ring is empty). These two
- * are the whole per-message path, so they check no argument: the futures
- * above check theirs (a NULL stops the program with a message) when made.
+ * -ENODATA (receive: the sender is gone and the ring is empty). A NULL
+ * argument stops the program with a message, as it does in the futures
+ * above (checked when they are made). A loop that moves many messages can
+ * call these first and make a future only when they return 0: then only the
+ * messages that wait pay for a future, which costs about as much as the
+ * send or receive itself (BOOK section 4.5, "What a future costs a message").
  */
 int rt_channel_try_send(struct rt_channel *ch, const void *msg);
 int rt_channel_try_recv(struct rt_channel *ch, void *msg_out);

@@ -430,6 +430,114 @@ START_TEST(send_waits_while_full_and_receive_while_empty)
 }
 END_TEST
 
+/*
+ * A send and a receive dropped while they wait: each must take its wait off
+ * the executor's list of waiters (the futures drop nothing until they wait:
+ * channel.c). A wait left on the list would keep its task's block, through
+ * the waker it holds, until a notification came, and be walked by the
+ * executor then. Both ends of two channels on one executor: a filler waits
+ * on a full ring and a taker on an empty one; main cancels and detaches
+ * both, and their blocks must be given back at once. Then main makes both
+ * rings ready, so that the flags the two raised ring the doorbell, lets the
+ * executor look, and new tasks must get through both channels.
+ */
+struct dropped_waiters {
+    struct rt_async async;
+    struct rt_channel *full, *empty;
+    int sent, received, i, turns;
+    uint64_t msg, taken;
+    unsigned long outstanding; /* blocks handed out before the two tasks were spawned */
+    struct rt_join_handle filling, taking;
+    struct rt_yield yield;
+};
+
+/* Blocks the running executor has handed out and not had back. */
+static unsigned long blocks_outstanding(void)
+{
+    struct rt_memory_stats st;
+
+    rt_executor_memory_stats(rt_executor_current(), &st);
+    return st.outstanding;
+}
+
+static enum rt_poll dropped_waiters_poll(struct rt_future *self, struct rt_context *cx,
+                                         intptr_t *out)
+{
+    struct dropped_waiters *f = (struct dropped_waiters *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    for (f->msg = 0; f->msg < 2; f->msg++)
+        ck_assert_int_eq(rt_channel_try_send(f->full, &f->msg), 1);
+    f->outstanding = blocks_outstanding();
+    {
+        struct filler filler = {
+            .async = RT_ASYNC_INIT(&filler_vtable), .ch = f->full, .sent = &f->sent};
+        struct taker taker = {.async = RT_ASYNC_INIT(&taker_vtable),
+                              .ch = f->empty,
+                              .msg = &f->taken,
+                              .received = &f->received};
+        f->filling = rt_spawn(&filler.async.future, sizeof(filler));
+        f->taking = rt_spawn(&taker.async.future, sizeof(taker));
+    }
+    for (f->i = 0; f->i < 10; f->i++) {
+        rt_yield_now(&f->yield);
+        AWAIT(&f->yield.future, NULL);
+    }
+    ck_assert_int_eq(f->sent, 0); /* both wait */
+    ck_assert_int_eq(f->received, 0);
+    ck_assert(rt_join_cancel(&f->filling));
+    ck_assert(rt_join_cancel(&f->taking));
+    rt_join_detach(&f->filling);
+    rt_join_detach(&f->taking);
+    ck_assert_uint_eq(blocks_outstanding(), f->outstanding); /* nothing holds either task */
+
+    /* Room in the full ring and a message in the empty one: their waiting flags ring. */
+    ck_assert_int_eq(rt_channel_try_recv(f->full, &f->msg), 1);
+    f->msg = 7;
+    ck_assert_int_eq(rt_channel_try_send(f->empty, &f->msg), 1);
+    for (f->i = 0; f->i < 10; f->i++) {
+        rt_yield_now(&f->yield);
+        AWAIT(&f->yield.future, NULL);
+    }
+
+    /* New tasks get through both. */
+    {
+        struct filler filler = {
+            .async = RT_ASYNC_INIT(&filler_vtable), .ch = f->full, .sent = &f->sent};
+        struct taker taker = {.async = RT_ASYNC_INIT(&taker_vtable),
+                              .ch = f->empty,
+                              .msg = &f->taken,
+                              .received = &f->received};
+        f->filling = rt_spawn(&filler.async.future, sizeof(filler));
+        f->taking = rt_spawn(&taker.async.future, sizeof(taker));
+    }
+    YIELD_UNTIL(f, f->sent == 1 && f->received == 1);
+    ck_assert_int_eq(f->sent, 1); /* the one free slot; then it waits again */
+    ck_assert_int_eq(f->received, 1);
+    ck_assert_int_eq(f->taken, 7);
+    AWAIT(&f->taking.future, NULL);
+    ck_assert(rt_join_cancel(&f->filling));
+    rt_join_detach(&f->filling);
+    rt_channel_close_tx(f->full);
+    rt_channel_close_rx(f->full);
+    rt_channel_close_tx(f->empty);
+    rt_channel_close_rx(f->empty);
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable dropped_waiters_vtable = {dropped_waiters_poll, rt_async_drop};
+
+START_TEST(a_send_and_a_receive_dropped_while_they_wait_leave_no_waiter_behind)
+{
+    struct dropped_waiters f = {.async = RT_ASYNC_INIT(&dropped_waiters_vtable)};
+
+    ck_assert_int_eq(rt_channel_create(2, sizeof(uint64_t), &f.full), 0);
+    ck_assert_int_eq(rt_channel_create(2, sizeof(uint64_t), &f.empty), 0);
+    ck_assert_int_eq(test_run(&f.async.future, sizeof(f)), 0);
+}
+END_TEST
+
 /* ------------------------------------------------------------ closing, one executor */
 
 /*
@@ -976,6 +1084,7 @@ Suite *suite_channel(void)
     tcase_add_test(tc, messages_sent_in_the_turn_of_the_close_all_arrive);
     tcase_add_test(tc, both_ends_on_one_executor_see_each_other_at_once);
     tcase_add_test(tc, send_waits_while_full_and_receive_while_empty);
+    tcase_add_test(tc, a_send_and_a_receive_dropped_while_they_wait_leave_no_waiter_behind);
     tcase_add_test(tc, closing_the_sending_end_in_every_state);
     tcase_add_test(tc, closing_the_receiving_end_in_every_state);
     tcase_add_test(tc, closing_the_sending_end_wakes_a_parked_receiver);
