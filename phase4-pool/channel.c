@@ -552,8 +552,8 @@ static bool rx_ready(void *ch)
  *
  * With these two changes and the inlined try_send() and try_recv(), a
  * message's send and receive on one executor take about a quarter less
- * time (bench/channel's channel_local_future_ns_per_msg; BOOK section 4.11
- * has the numbers).
+ * time (bench/channel's channel_local_future_ns_per_msg; BOOK section 4.5,
+ * "What a future costs a message", has the numbers).
  */
 static enum rt_poll send_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out);
 static const struct rt_future_vtable send_vtable = {send_poll, NULL};
