@@ -4,7 +4,8 @@
  *
  * Cases: ten million messages arrive in order between two executor threads;
  * a send waits while the ring is full and a receive while it is empty, and
- * each is woken by the other side; closing either end, with the ring empty,
+ * each is woken by the other side; a send and a receive dropped while they
+ * wait leave no waiter behind; closing either end, with the ring empty,
  * partly full or full, before the other side ever used its end or while it
  * waits parked, gives the receiver what is left and then the end, and the
  * sender -EPIPE; a receiver parked on a new channel when its first message
