@@ -461,6 +461,20 @@ static unsigned long blocks_outstanding(void)
     return st.outstanding;
 }
 
+/* A filler that sends into `full` and a taker that receives from `empty`. */
+static void spawn_filler_and_taker(struct dropped_waiters *f)
+{
+    struct filler filler = {
+        .async = RT_ASYNC_INIT(&filler_vtable), .ch = f->full, .sent = &f->sent};
+    struct taker taker = {.async = RT_ASYNC_INIT(&taker_vtable),
+                          .ch = f->empty,
+                          .msg = &f->taken,
+                          .received = &f->received};
+
+    f->filling = rt_spawn(&filler.async.future, sizeof(filler));
+    f->taking = rt_spawn(&taker.async.future, sizeof(taker));
+}
+
 static enum rt_poll dropped_waiters_poll(struct rt_future *self, struct rt_context *cx,
                                          intptr_t *out)
 {
@@ -470,16 +484,7 @@ static enum rt_poll dropped_waiters_poll(struct rt_future *self, struct rt_conte
     for (f->msg = 0; f->msg < 2; f->msg++)
         ck_assert_int_eq(rt_channel_try_send(f->full, &f->msg), 1);
     f->outstanding = blocks_outstanding();
-    {
-        struct filler filler = {
-            .async = RT_ASYNC_INIT(&filler_vtable), .ch = f->full, .sent = &f->sent};
-        struct taker taker = {.async = RT_ASYNC_INIT(&taker_vtable),
-                              .ch = f->empty,
-                              .msg = &f->taken,
-                              .received = &f->received};
-        f->filling = rt_spawn(&filler.async.future, sizeof(filler));
-        f->taking = rt_spawn(&taker.async.future, sizeof(taker));
-    }
+    spawn_filler_and_taker(f);
     for (f->i = 0; f->i < 10; f->i++) {
         rt_yield_now(&f->yield);
         AWAIT(&f->yield.future, NULL);
@@ -502,16 +507,7 @@ static enum rt_poll dropped_waiters_poll(struct rt_future *self, struct rt_conte
     }
 
     /* New tasks get through both. */
-    {
-        struct filler filler = {
-            .async = RT_ASYNC_INIT(&filler_vtable), .ch = f->full, .sent = &f->sent};
-        struct taker taker = {.async = RT_ASYNC_INIT(&taker_vtable),
-                              .ch = f->empty,
-                              .msg = &f->taken,
-                              .received = &f->received};
-        f->filling = rt_spawn(&filler.async.future, sizeof(filler));
-        f->taking = rt_spawn(&taker.async.future, sizeof(taker));
-    }
+    spawn_filler_and_taker(f);
     YIELD_UNTIL(f, f->sent == 1 && f->received == 1);
     ck_assert_int_eq(f->sent, 1); /* the one free slot; then it waits again */
     ck_assert_int_eq(f->received, 1);
