@@ -392,14 +392,25 @@ void rt_channel_close_rx(struct rt_channel *ch)
 /* ------------------------------------------------------------- sending */
 
 /*
- * The send itself. rt_channel_try_send() is this, and so is the send
- * future's first poll, with the whole of it copied in (ALWAYS_INLINE):
- * the future's common case, a send that finds room, then costs no call of
- * its own to get here. Its arguments are checked by its callers:
- * rt_channel_try_send() below, and rt_channel_send() when it makes the
- * future.
+ * After message tail - 1: if it was the last of a line of slots, ask for
+ * the line AHEAD of us; and every PUBLISH lines, show them to the receiver.
  */
-static ALWAYS_INLINE int try_send(struct rt_channel *ch, const void *msg)
+static ALWAYS_INLINE void tx_line_end(struct rt_channel *ch, size_t tail)
+{
+    if ((tail & (ch->line_msgs - 1)) == 0) {
+        if ((tail & (PUBLISH * ch->line_msgs - 1)) == 0)
+            publish_tail(ch);
+        prefetch_to_write(ch, tail + AHEAD * ch->line_msgs);
+    }
+}
+
+/*
+ * The send itself: rt_channel_try_send(), and a send future's poll, when
+ * send_quick() below cannot do it. Its arguments are checked by its
+ * callers: rt_channel_try_send() below, and rt_channel_send() when it makes
+ * the future.
+ */
+static NOINLINE int try_send(struct rt_channel *ch, const void *msg)
 {
     size_t tail = ch->tx_next;
 
@@ -420,12 +431,7 @@ static ALWAYS_INLINE int try_send(struct rt_channel *ch, const void *msg)
     copy_msg(ch, slot(ch, tail), msg);
     ch->tx_next = ++tail;
     RT_TRACE(rt__trace_msg_send(ch->trace_id, tail - 1));
-    /* A line of slots is full: ask for the line AHEAD of us; every PUBLISH lines, show them. */
-    if ((tail & (ch->line_msgs - 1)) == 0) {
-        if ((tail & (PUBLISH * ch->line_msgs - 1)) == 0)
-            publish_tail(ch);
-        prefetch_to_write(ch, tail + AHEAD * ch->line_msgs);
-    }
+    tx_line_end(ch, tail);
     /*
      * Look for a waiting receiver at the end of the turn (publishing the
      * rest); and, in a long turn, every quarter of the ring already, so
@@ -442,11 +448,44 @@ static ALWAYS_INLINE int try_send(struct rt_channel *ch, const void *msg)
     return 1;
 }
 
+/*
+ * The same send in the common case, where it calls no function at all: the
+ * end was used already in this batch (no attach(), no check to queue), the
+ * message does not end a batch (no check to run), a message is one word (no
+ * memcpy() call) and no trace is being written. For anything else,
+ * including a full ring and a closed receiver, it returns false, having
+ * sent nothing, and try_send() takes over.
+ *
+ * Why a second copy of the steps pays: a function that makes a call
+ * anywhere keeps what it needs after the call in the registers a callee
+ * must preserve, so it saves those registers on entry and restores them on
+ * return, on every path, the paths without a call included. With
+ * try_send() inlined, a send future's poll pushed and popped six registers
+ * per message for calls that one message in thousands makes. With this,
+ * the poll's only call is a tail call (a jump) to the full path, and it
+ * saves nothing (BOOK section 4.5, "What a future costs a message").
+ */
+static ALWAYS_INLINE bool send_quick(struct rt_channel *ch, const void *msg)
+{
+    size_t tail = ch->tx_next, unchecked = ch->tx_unchecked;
+
+    if (unchecked == 0 || unchecked + 1 >= ch->batch || ch->msg_size != sizeof(uint64_t) ||
+        atomic_load_explicit(&rt__trace_on, memory_order_relaxed) ||
+        atomic_load_explicit(&ch->rx_closed, memory_order_relaxed) ||
+        tail - ch->head_seen > ch->mask)
+        return false;
+    memcpy(slot(ch, tail), msg, sizeof(uint64_t));
+    ch->tx_next = ++tail;
+    tx_line_end(ch, tail);
+    ch->tx_unchecked = unchecked + 1;
+    return true;
+}
+
 int rt_channel_try_send(struct rt_channel *ch, const void *msg)
 {
     ASSERT_ARG(ch);
     ASSERT_ARG(msg);
-    return try_send(ch, msg);
+    return send_quick(ch, msg) ? 1 : try_send(ch, msg);
 }
 
 bool rt__channel_tx_ready(struct rt_channel *ch)
@@ -465,8 +504,18 @@ bool rt__channel_tx_ready(struct rt_channel *ch)
 
 /* ------------------------------------------------------------- receiving */
 
-/* The receive itself, for rt_channel_try_recv() and the receive future, as try_send(). */
-static ALWAYS_INLINE int try_recv(struct rt_channel *ch, void *msg_out)
+/* After message head - 1: the receiver's side of tx_line_end(). */
+static ALWAYS_INLINE void rx_line_end(struct rt_channel *ch, size_t head)
+{
+    if ((head & (ch->line_msgs - 1)) == 0) {
+        if ((head & (PUBLISH * ch->line_msgs - 1)) == 0)
+            publish_head(ch);
+        prefetch_to_read(ch, head + AHEAD * ch->line_msgs);
+    }
+}
+
+/* The receive itself, as try_send(). */
+static NOINLINE int try_recv(struct rt_channel *ch, void *msg_out)
 {
     size_t head = ch->rx_next;
 
@@ -491,12 +540,8 @@ static ALWAYS_INLINE int try_recv(struct rt_channel *ch, void *msg_out)
     copy_msg(ch, msg_out, slot(ch, head));
     ch->rx_next = ++head;
     RT_TRACE(rt__trace_msg_recv(ch->trace_id, head - 1));
-    /* As for sending: every PUBLISH lines, at the end of the turn, and every quarter ring. */
-    if ((head & (ch->line_msgs - 1)) == 0) {
-        if ((head & (PUBLISH * ch->line_msgs - 1)) == 0)
-            publish_head(ch);
-        prefetch_to_read(ch, head + AHEAD * ch->line_msgs);
-    }
+    rx_line_end(ch, head);
+    /* As for sending: at the end of the turn, and every quarter ring. */
     if (++ch->rx_unchecked >= ch->batch) {
         rt__deferred_cancel(&ch->rx_wake);
         rx_wake_sender(&ch->rx_wake);
@@ -506,11 +551,26 @@ static ALWAYS_INLINE int try_recv(struct rt_channel *ch, void *msg_out)
     return 1;
 }
 
+/* The same receive in the common case, calling nothing, as send_quick(). */
+static ALWAYS_INLINE bool recv_quick(struct rt_channel *ch, void *msg_out)
+{
+    size_t head = ch->rx_next, unchecked = ch->rx_unchecked;
+
+    if (unchecked == 0 || unchecked + 1 >= ch->batch || ch->msg_size != sizeof(uint64_t) ||
+        atomic_load_explicit(&rt__trace_on, memory_order_relaxed) || head == ch->tail_seen)
+        return false;
+    memcpy(msg_out, slot(ch, head), sizeof(uint64_t));
+    ch->rx_next = ++head;
+    rx_line_end(ch, head);
+    ch->rx_unchecked = unchecked + 1;
+    return true;
+}
+
 int rt_channel_try_recv(struct rt_channel *ch, void *msg_out)
 {
     ASSERT_ARG(ch);
     ASSERT_ARG(msg_out);
-    return try_recv(ch, msg_out);
+    return recv_quick(ch, msg_out) ? 1 : try_recv(ch, msg_out);
 }
 
 bool rt__channel_rx_ready(struct rt_channel *ch)
@@ -540,31 +600,33 @@ static bool rx_ready(void *ch)
 
 /*
  * Nearly every send finds room, and nearly every receive a message, so a
- * future's first poll tries at once and is done. Only a future that has to
- * wait goes on to the state machine that waits, a function of its own
- * (NOINLINE): inlined, its rt_wait_notify() and AWAIT would make every
- * first poll save the registers and set up the stack that only they need.
+ * future's first poll tries the quick way at once (send_quick(),
+ * recv_quick()) and is done. Everything else goes on to the state machine
+ * that waits, a function of its own (NOINLINE), which starts with the full
+ * try_send() (try_recv()). So the first poll's only call is a tail call,
+ * a jump, and the poll saves no registers and sets up no stack for the
+ * calls and the AWAIT that only the rare paths make.
  *
  * And a future that never waited holds nothing, so its vtable has no drop
  * function, and AWAIT's drop of it is a test instead of a call. A future
  * that starts to wait takes on a vtable with rt_async_drop(), since
  * dropping it then must take its wait off the executor's list.
  *
- * With these two changes and the inlined try_send() and try_recv(), a
- * message's send and receive on one executor take about a quarter less
- * time (bench/channel's channel_local_future_ns_per_msg; BOOK section 4.5,
- * "What a future costs a message", has the numbers).
+ * With the two, a message's send and receive on one executor take about
+ * half the time they did with neither (bench/channel's
+ * channel_local_future_ns_per_msg; BOOK section 4.5, "What a future costs
+ * a message", has the numbers).
  */
 static enum rt_poll send_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out);
 static const struct rt_future_vtable send_vtable = {send_poll, NULL};
 static const struct rt_future_vtable send_waiting_vtable = {send_poll, rt_async_drop};
 
-/* From the top: it tries once more before it waits. */
+/* From the top: the full send (attach, a full ring, the batch's check), then the wait. */
 static NOINLINE enum rt_poll send_wait_poll(struct rt_channel_send *f, struct rt_context *cx,
                                             intptr_t *out)
 {
     ASYNC_BEGIN(f, cx, out);
-    while ((f->res = rt_channel_try_send(f->ch, f->msg)) == 0) {
+    while ((f->res = try_send(f->ch, f->msg)) == 0) {
         f->async.future.vtable = &send_waiting_vtable;
         rt_wait_notify(&f->wait, tx_ready, f->ch);
         AWAIT(&f->wait.future, NULL);
@@ -576,11 +638,10 @@ static NOINLINE enum rt_poll send_wait_poll(struct rt_channel_send *f, struct rt
 static enum rt_poll send_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
 {
     struct rt_channel_send *f = (struct rt_channel_send *)self;
-    int res;
 
-    if (f->async.line == 0 && (res = try_send(f->ch, f->msg)) != 0) {
+    if (f->async.line == 0 && send_quick(f->ch, f->msg)) {
         f->async.line = -1; /* finished, as ASYNC_RETURN leaves it */
-        *out = res < 0 ? res : 0;
+        *out = 0;
         return RT_READY;
     }
     return send_wait_poll(f, cx, out);
@@ -615,7 +676,7 @@ static NOINLINE enum rt_poll recv_wait_poll(struct rt_channel_recv *f, struct rt
                                             intptr_t *out)
 {
     ASYNC_BEGIN(f, cx, out);
-    while ((f->res = rt_channel_try_recv(f->ch, f->msg_out)) == 0) {
+    while ((f->res = try_recv(f->ch, f->msg_out)) == 0) {
         f->async.future.vtable = &recv_waiting_vtable;
         rt_wait_notify(&f->wait, rx_ready, f->ch);
         AWAIT(&f->wait.future, NULL);
@@ -627,11 +688,10 @@ static NOINLINE enum rt_poll recv_wait_poll(struct rt_channel_recv *f, struct rt
 static enum rt_poll recv_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
 {
     struct rt_channel_recv *f = (struct rt_channel_recv *)self;
-    int res;
 
-    if (f->async.line == 0 && (res = try_recv(f->ch, f->msg_out)) != 0) {
+    if (f->async.line == 0 && recv_quick(f->ch, f->msg_out)) {
         f->async.line = -1;
-        *out = res > 0; /* 1: a message; 0: the end (try_recv's -ENODATA) */
+        *out = 1;
         return RT_READY;
     }
     return recv_wait_poll(f, cx, out);
