@@ -84,9 +84,12 @@
  * second and wake-ups of up to about 130 us; `channel 1024` shows what
  * happens on a machine whose wake-ups outlast three quarters of a smaller
  * ring: the two sides take turns, one asleep while the other works. A
- * larger ring can pay too: on a machine with 1 MiB of L2 a core, `channel
- * 131072` (a 1 MiB ring) moved about 1.4 times what the default did (BOOK
- * section 4.11, "A third machine"); the target stays with the default.
+ * larger ring paid too, on a machine with 1 MiB of L2 a core, while the
+ * sender wrote through its cache: `channel 131072` (a 1 MiB ring) moved
+ * about 1.4 times what the default did (BOOK section 4.11, "A third
+ * machine"). With the sender's streaming stores (BOOK section 4.5,
+ * "Writing around the cache") the size matters much less there; the target
+ * stays with the default either way.
  */
 #define _GNU_SOURCE /* pthread_setaffinity_np and the CPU_* macros are GNU extensions */
 #include "rt.h"
