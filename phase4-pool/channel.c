@@ -51,7 +51,6 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
-#include <immintrin.h>
 #endif
 #include <errno.h>
 #include <stdalign.h>
@@ -77,7 +76,7 @@
 
 /*
  * The sanitizers check the loads and stores the compiler emits; a store
- * made by an intrinsic (the streaming stores, put_word) is invisible to them.
+ * written in assembly (the streaming stores, stream_word) is invisible to them.
  * Their builds use plain stores, so that every slot is still checked.
  */
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -231,7 +230,7 @@ static void copy_msg(const struct rt_channel *ch, void *to, const void *from)
 /*
  * The sender's copy into a slot. On x86-64, while the receiver is on
  * another core, it writes around its own cache, with streaming
- * (non-temporal) stores: MOVNTI, _mm_stream_si64() in C.
+ * (non-temporal) stores: MOVNTI.
  *
  * An ordinary store needs its line in the writer's cache, and owned. A
  * line of the ring was last read by the receiver, a lap ago, and a copy of
@@ -253,14 +252,20 @@ static void copy_msg(const struct rt_channel *ch, void *to, const void *from)
  * Messages whose size is not a multiple of 8 bytes are copied as before.
  */
 #if STREAMING
+/*
+ * Written out as instructions, as PREFETCHW is: clang compiles
+ * _mm_stream_si64() to an ordinary store with a "non-temporal" hint, and
+ * then merged it with the plain store of put_word()'s other branch, hint
+ * lost, so its builds never streamed at all.
+ */
 static ALWAYS_INLINE void stream_word(unsigned char *to, uint64_t w)
 {
-    _mm_stream_si64((long long *)(void *)to, (long long)w);
+    __asm__ volatile("movnti %1, %0" : "=m"(*(uint64_t *)(void *)to) : "r"(w));
 }
 
 static ALWAYS_INLINE void stream_fence(void)
 {
-    _mm_sfence();
+    __asm__ volatile("sfence" : : : "memory");
 }
 #else /* elsewhere ch->streaming is false, and these are never called */
 static ALWAYS_INLINE void stream_word(unsigned char *to, uint64_t w)
