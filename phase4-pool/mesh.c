@@ -125,12 +125,16 @@ void rt_mesh_send(struct rt_mesh_send *f, struct rt_mesh *m, unsigned from, unsi
  * that gave the last message. Returns the sender, -EAGAIN when every open
  * channel is empty, or -EPIPE when every peer has closed and nothing is left.
  */
+static unsigned next_peer(const struct rt_mesh *m, unsigned peer)
+{
+    return peer + 1 == m->n ? 0 : peer + 1; /* (peer + 1) % n, without a division per message */
+}
+
 static int try_recv_any(struct rt_mesh *m, unsigned me, void *msg_out)
 {
-    unsigned open = 0;
+    unsigned open = 0, peer = m->inbox[me].next;
 
-    for (unsigned k = 0; k < m->n; k++) {
-        unsigned peer = (m->inbox[me].next + k) % m->n;
+    for (unsigned k = 0; k < m->n; k++, peer = next_peer(m, peer)) {
         size_t cell = (size_t)peer * m->n + me;
         int r;
 
@@ -138,7 +142,7 @@ static int try_recv_any(struct rt_mesh *m, unsigned me, void *msg_out)
             continue;
         r = rt_channel_try_recv(m->rx[cell], msg_out);
         if (r == 1) {
-            m->inbox[me].next = (peer + 1) % m->n;
+            m->inbox[me].next = next_peer(m, peer);
             return (int)peer;
         }
         if (r == -ENODATA)
