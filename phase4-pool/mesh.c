@@ -169,20 +169,29 @@ static bool any_ready(void *arg)
     return ready;
 }
 
+/*
+ * As the channel's futures (channel.c): a receive that never waited holds
+ * nothing and has no drop function; one that starts to wait takes on a
+ * vtable with rt_async_drop(), since dropping it then must take its wait
+ * off the executor's list.
+ */
+static enum rt_poll recv_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out);
+static const struct rt_future_vtable recv_vtable = {recv_poll, NULL};
+static const struct rt_future_vtable recv_waiting_vtable = {recv_poll, rt_async_drop};
+
 static enum rt_poll recv_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
 {
     struct rt_mesh_recv *f = (struct rt_mesh_recv *)self;
 
     ASYNC_BEGIN(f, cx, out);
     while ((f->res = try_recv_any(f->m, f->me, f->msg_out)) == -EAGAIN) {
+        f->async.future.vtable = &recv_waiting_vtable;
         rt_wait_notify(&f->wait, any_ready, f);
         AWAIT(&f->wait.future, NULL);
     }
     ASYNC_RETURN(f->res);
     ASYNC_END;
 }
-
-static const struct rt_future_vtable recv_vtable = {recv_poll, rt_async_drop};
 
 void rt_mesh_recv(struct rt_mesh_recv *f, struct rt_mesh *m, unsigned me, void *msg_out)
 {
@@ -191,8 +200,13 @@ void rt_mesh_recv(struct rt_mesh_recv *f, struct rt_mesh *m, unsigned me, void *
     ASSERT_ARG(msg_out);
     if (me >= m->n)
         rt__die("rt_mesh_recv: shard %u in a mesh of %u", me, m->n);
-    *f = (struct rt_mesh_recv){
-        .async = RT_ASYNC_INIT(&recv_vtable), .m = m, .me = me, .msg_out = msg_out};
+    /* Field by field, as rt_channel_recv() does (see there): the wait is set up only if needed. */
+    f->async.future.vtable = &recv_vtable;
+    f->async.line = 0;
+    f->async.awaiting = NULL;
+    f->m = m;
+    f->me = me;
+    f->msg_out = msg_out;
 }
 
 /* ------------------------------------------------------------------ sharding */

@@ -8,8 +8,9 @@
  * ends closed by the pool, so a peer sending to it gets -EPIPE and a peer
  * receiving gets the end once every peer is done, instead of waiting
  * forever; on one executor, where the order is fixed: receiving takes the
- * peers in turn, so one busy peer cannot starve another, and closing and
- * misuse behave as mesh.h says; rt_shard_of() gives the same shard for a
+ * peers in turn, so one busy peer cannot starve another, a receive dropped
+ * while it waits leaves no waiter behind, and closing and misuse behave as
+ * mesh.h says; rt_shard_of() gives the same shard for a
  * key everywhere (values computed independently of the code) and spreads
  * keys evenly, including keys that differ only in their last characters.
  */
@@ -293,6 +294,121 @@ START_TEST(receiving_takes_the_peers_in_turn)
 }
 END_TEST
 
+/*
+ * A receive that waits holds a wait on its executor's list, and with it a
+ * waker that keeps its task's block. Dropped while it waits (its task
+ * cancelled), it must take the wait off the list at once: mesh.c gives a
+ * receive a drop function only when it starts to wait, and one that never
+ * switched would leave the wait, and the task's block, until a
+ * notification came. Shards 0 and 1 of a mesh on one executor: a task
+ * waits to receive on shard 1, main cancels it, the executor's blocks must
+ * be back to where they were; then a note from shard 0 rings the flag the
+ * dropped receive raised, and a new receive gets it.
+ */
+struct dropped_receive {
+    struct rt_async async;
+    struct rt_mesh *m;
+    intptr_t *got; /* the test's: the receiving task's result, 0 until it has one */
+    unsigned long outstanding;
+    int i;
+    struct note note;
+    struct rt_mesh_send send;
+    struct rt_join_handle receiving;
+    struct rt_yield yield;
+    intptr_t res;
+};
+
+/* Receives one note on shard 1 and records the sender (1 + its index, so 0 means "nothing yet"). */
+struct receive_one {
+    struct rt_async async;
+    struct rt_mesh *m;
+    intptr_t *got;
+    struct note note;
+    struct rt_mesh_recv recv;
+    intptr_t from;
+};
+
+static enum rt_poll receive_one_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct receive_one *f = (struct receive_one *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    rt_mesh_recv(&f->recv, f->m, 1, &f->note);
+    AWAIT(&f->recv.async.future, &f->from);
+    *f->got = f->from + 1;
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable receive_one_vtable = {receive_one_poll, rt_async_drop};
+
+static unsigned long blocks_outstanding(void)
+{
+    struct rt_memory_stats st;
+
+    rt_executor_memory_stats(rt_executor_current(), &st);
+    return st.outstanding;
+}
+
+static struct rt_join_handle spawn_receive_one(struct dropped_receive *f)
+{
+    struct receive_one r = {.async = RT_ASYNC_INIT(&receive_one_vtable), .m = f->m, .got = f->got};
+
+    return rt_spawn(&r.async.future, sizeof(r));
+}
+
+static enum rt_poll dropped_receive_poll(struct rt_future *self, struct rt_context *cx,
+                                         intptr_t *out)
+{
+    struct dropped_receive *f = (struct dropped_receive *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    f->outstanding = blocks_outstanding();
+    f->receiving = spawn_receive_one(f);
+    for (f->i = 0; f->i < 10; f->i++) {
+        rt_yield_now(&f->yield);
+        AWAIT(&f->yield.future, NULL);
+    }
+    ck_assert_int_eq(*f->got, 0); /* it waits */
+    ck_assert(rt_join_cancel(&f->receiving));
+    rt_join_detach(&f->receiving);
+    ck_assert_uint_eq(blocks_outstanding(), f->outstanding); /* nothing holds the task */
+
+    /* A note for shard 1: the flag the dropped receive raised rings the doorbell. */
+    f->note = (struct note){.from = 0, .to = 1, .seq = 5};
+    rt_mesh_send(&f->send, f->m, 0, 1, &f->note);
+    AWAIT(&f->send.send.async.future, &f->res);
+    ck_assert_int_eq(f->res, 0);
+    for (f->i = 0; f->i < 10; f->i++) {
+        rt_yield_now(&f->yield);
+        AWAIT(&f->yield.future, NULL);
+    }
+    ck_assert_int_eq(*f->got, 0); /* nobody took it */
+
+    /* A new receive gets it. */
+    f->receiving = spawn_receive_one(f);
+    AWAIT(&f->receiving.future, NULL);
+    ck_assert_int_eq(*f->got, 0 + 1);
+    rt_mesh_close_shard(f->m, 0);
+    rt_mesh_close_shard(f->m, 1);
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable dropped_receive_vtable = {dropped_receive_poll, rt_async_drop};
+
+START_TEST(a_receive_dropped_while_it_waits_leaves_no_waiter_behind)
+{
+    intptr_t got = 0;
+    struct dropped_receive f = {.async = RT_ASYNC_INIT(&dropped_receive_vtable), .got = &got};
+
+    ck_assert_int_eq(rt_mesh_create(2, 4, sizeof(struct note), &f.m), 0);
+    test_run(&f.async.future, sizeof(f));
+    rt_mesh_destroy(f.m);
+    ck_assert_int_eq(got, 1);
+}
+END_TEST
+
 START_TEST(sizes_out_of_range_are_refused)
 {
     struct rt_mesh *m = NULL;
@@ -478,6 +594,7 @@ Suite *suite_mesh(void)
     tcase_add_test(tc, four_shards_exchange_all_to_all);
     tcase_add_test(tc, a_shard_that_finishes_early_leaves_nobody_waiting);
     tcase_add_test(tc, receiving_takes_the_peers_in_turn);
+    tcase_add_test(tc, a_receive_dropped_while_it_waits_leaves_no_waiter_behind);
     tcase_add_test(tc, sizes_out_of_range_are_refused);
     tcase_add_test(tc, a_lone_shard_receives_the_end);
     tcase_add_test(tc, misuse_stops_the_program_naming_the_shard);
