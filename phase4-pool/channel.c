@@ -60,6 +60,7 @@
 #include <string.h>
 
 #include "common/fatal.h"
+#include "common/sanitizer.h"
 #include "common/trace.h"
 #include "deferred.h"
 
@@ -79,14 +80,7 @@
  * written in assembly (the streaming stores, stream_word) is invisible to them.
  * Their builds use plain stores, so that every slot is still checked.
  */
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define SANITIZED 1
-#endif
-#endif
-#if defined(__x86_64__) && !defined(SANITIZED)
+#if defined(__x86_64__) && !RT_SANITIZED
 #define STREAMING 1
 #else
 #define STREAMING 0

@@ -40,23 +40,12 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/sanitizer.h"
 
 TEST_SINCE_PHASE(4);
 
-/* Is a sanitizer that replaces malloc and slows everything down built in? */
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define SANITIZED 1
-#endif
-#endif
-#ifndef SANITIZED
-#define SANITIZED 0
-#endif
-
 /* `n` for a full run, `n / 10` under a sanitizer. */
-#define LONG_RUN(n) (SANITIZED ? (n) / 10 : (n))
+#define LONG_RUN(n) (RT_SANITIZED ? (n) / 10 : (n))
 
 /* ------------------------------------------------------------ helpers */
 
@@ -148,11 +137,26 @@ static void wait_until_asleep(pid_t t)
 
 /* ------------------------------------------------------------ in order */
 
-/* Sends 0, 1, ..., n - 1, then closes its end. Output: n. */
+/*
+ * Message i is `size` bytes (8 at least): i itself, then bytes derived from
+ * i, so that a message out of order, lost, or torn (copied in part) shows.
+ */
+#define MSG_MAX 64
+
+static void fill_msg(unsigned char *msg, size_t size, uint64_t i)
+{
+    memcpy(msg, &i, sizeof(i));
+    for (size_t j = sizeof(i); j < size; j++)
+        msg[j] = (unsigned char)(i * 131 + j * 7);
+}
+
+/* Sends messages 0, 1, ..., n - 1, then closes its end. Output: n. */
 struct counter_tx {
     struct rt_async async;
     struct rt_channel *ch;
-    uint64_t n, i, msg;
+    size_t size;
+    uint64_t n, i;
+    unsigned char msg[MSG_MAX];
     struct rt_channel_send send;
     intptr_t res;
 };
@@ -163,8 +167,8 @@ static enum rt_poll counter_tx_poll(struct rt_future *self, struct rt_context *c
 
     ASYNC_BEGIN(f, cx, out);
     for (f->i = 0; f->i < f->n; f->i++) {
-        f->msg = f->i;
-        rt_channel_send(&f->send, f->ch, &f->msg);
+        fill_msg(f->msg, f->size, f->i);
+        rt_channel_send(&f->send, f->ch, f->msg);
         AWAIT(&f->send.async.future, &f->res);
         if (f->res != 0)
             ck_abort_msg("send %llu: %d", (unsigned long long)f->i, (int)f->res);
@@ -176,11 +180,13 @@ static enum rt_poll counter_tx_poll(struct rt_future *self, struct rt_context *c
 
 static const struct rt_future_vtable counter_tx_vtable = {counter_tx_poll, rt_async_drop};
 
-/* Receives until the end, checking that message i is i. Output: how many came. */
+/* Receives until the end, checking every byte of message i. Output: how many came. */
 struct counter_rx {
     struct rt_async async;
     struct rt_channel *ch;
-    uint64_t expect, msg;
+    size_t size;
+    uint64_t expect, got_i;
+    unsigned char msg[MSG_MAX], want[MSG_MAX];
     struct rt_channel_recv recv;
     intptr_t got;
 };
@@ -191,13 +197,16 @@ static enum rt_poll counter_rx_poll(struct rt_future *self, struct rt_context *c
 
     ASYNC_BEGIN(f, cx, out);
     for (;;) {
-        rt_channel_recv(&f->recv, f->ch, &f->msg);
+        rt_channel_recv(&f->recv, f->ch, f->msg);
         AWAIT(&f->recv.async.future, &f->got);
         if (!f->got)
             break;
-        if (f->msg != f->expect)
-            ck_abort_msg("message %llu arrived where %llu was due", (unsigned long long)f->msg,
-                         (unsigned long long)f->expect);
+        fill_msg(f->want, f->size, f->expect);
+        if (memcmp(f->msg, f->want, f->size) != 0) {
+            memcpy(&f->got_i, f->msg, sizeof(f->got_i));
+            ck_abort_msg("message %llu of %zu bytes arrived where %llu was due, or changed",
+                         (unsigned long long)f->got_i, f->size, (unsigned long long)f->expect);
+        }
         f->expect++;
     }
     rt_channel_close_rx(f->ch);
@@ -207,18 +216,24 @@ static enum rt_poll counter_rx_poll(struct rt_future *self, struct rt_context *c
 
 static const struct rt_future_vtable counter_rx_vtable = {counter_rx_poll, rt_async_drop};
 
-static void stream_between_two_threads(uint64_t n, size_t capacity)
+static void stream_messages(uint64_t n, size_t capacity, size_t size)
 {
     struct rt_channel *ch;
-    struct counter_tx tx = {.async = RT_ASYNC_INIT(&counter_tx_vtable), .n = n};
-    struct counter_rx rx = {.async = RT_ASYNC_INIT(&counter_rx_vtable)};
+    struct counter_tx tx = {.async = RT_ASYNC_INIT(&counter_tx_vtable), .size = size, .n = n};
+    struct counter_rx rx = {.async = RT_ASYNC_INIT(&counter_rx_vtable), .size = size};
     intptr_t out[2];
 
-    ck_assert_int_eq(rt_channel_create(capacity, sizeof(uint64_t), &ch), 0);
+    ck_assert(size >= sizeof(uint64_t) && size <= MSG_MAX);
+    ck_assert_int_eq(rt_channel_create(capacity, size, &ch), 0);
     tx.ch = rx.ch = ch;
     run_pair(&tx, sizeof(tx), &rx, sizeof(rx), out);
     ck_assert_int_eq(out[0], (intptr_t)n);
     ck_assert_int_eq(out[1], (intptr_t)n);
+}
+
+static void stream_between_two_threads(uint64_t n, size_t capacity)
+{
+    stream_messages(n, capacity, sizeof(uint64_t));
 }
 
 START_TEST(ten_million_messages_arrive_in_order)
@@ -238,96 +253,14 @@ END_TEST
  * Messages of several words: the sender on x86-64 writes a slot with one
  * streaming store per 8 bytes (channel.c, put_word), and a slot of 24
  * bytes straddles cache lines; a message of 12 bytes is copied as before;
- * 64 bytes is one line, as the key-value server's. Message i's bytes are
- * all derived from i, and the receiver checks every byte.
+ * 64 bytes is one line, as the key-value server's. The receiver checks
+ * every byte.
  */
-#define WIDE_MAX 64
-
-struct wide_tx {
-    struct rt_async async;
-    struct rt_channel *ch;
-    size_t size;
-    uint64_t n, i;
-    unsigned char msg[WIDE_MAX];
-    struct rt_channel_send send;
-    intptr_t res;
-};
-
-static void wide_fill(unsigned char *msg, size_t size, uint64_t i)
-{
-    for (size_t j = 0; j < size; j++)
-        msg[j] = (unsigned char)(i * 131 + j * 7 + (i >> 8));
-}
-
-static enum rt_poll wide_tx_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
-{
-    struct wide_tx *f = (struct wide_tx *)self;
-
-    ASYNC_BEGIN(f, cx, out);
-    for (f->i = 0; f->i < f->n; f->i++) {
-        wide_fill(f->msg, f->size, f->i);
-        rt_channel_send(&f->send, f->ch, f->msg);
-        AWAIT(&f->send.async.future, &f->res);
-        if (f->res != 0)
-            ck_abort_msg("send %llu: %d", (unsigned long long)f->i, (int)f->res);
-    }
-    rt_channel_close_tx(f->ch);
-    ASYNC_RETURN((intptr_t)f->n);
-    ASYNC_END;
-}
-
-static const struct rt_future_vtable wide_tx_vtable = {wide_tx_poll, rt_async_drop};
-
-struct wide_rx {
-    struct rt_async async;
-    struct rt_channel *ch;
-    size_t size;
-    uint64_t expect;
-    unsigned char msg[WIDE_MAX], want[WIDE_MAX];
-    struct rt_channel_recv recv;
-    intptr_t got;
-};
-
-static enum rt_poll wide_rx_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
-{
-    struct wide_rx *f = (struct wide_rx *)self;
-
-    ASYNC_BEGIN(f, cx, out);
-    for (;;) {
-        rt_channel_recv(&f->recv, f->ch, f->msg);
-        AWAIT(&f->recv.async.future, &f->got);
-        if (!f->got)
-            break;
-        wide_fill(f->want, f->size, f->expect);
-        if (memcmp(f->msg, f->want, f->size) != 0)
-            ck_abort_msg("message %llu of %zu bytes arrived changed", (unsigned long long)f->expect,
-                         f->size);
-        f->expect++;
-    }
-    rt_channel_close_rx(f->ch);
-    ASYNC_RETURN((intptr_t)f->expect);
-    ASYNC_END;
-}
-
-static const struct rt_future_vtable wide_rx_vtable = {wide_rx_poll, rt_async_drop};
-
 START_TEST(messages_of_several_words_arrive_whole)
 {
-    static const size_t sizes[] = {24, 12, 64};
-    uint64_t n = LONG_RUN(200 * 1000);
-
-    for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
-        struct rt_channel *ch;
-        struct wide_tx tx = {.async = RT_ASYNC_INIT(&wide_tx_vtable), .size = sizes[k], .n = n};
-        struct wide_rx rx = {.async = RT_ASYNC_INIT(&wide_rx_vtable), .size = sizes[k]};
-        intptr_t out[2];
-
-        ck_assert_int_eq(rt_channel_create(256, sizes[k], &ch), 0);
-        tx.ch = rx.ch = ch;
-        run_pair(&tx, sizeof(tx), &rx, sizeof(rx), out);
-        ck_assert_int_eq(out[0], (intptr_t)n);
-        ck_assert_int_eq(out[1], (intptr_t)n);
-    }
+    stream_messages(LONG_RUN(200 * 1000), 256, 24);
+    stream_messages(LONG_RUN(200 * 1000), 256, 12);
+    stream_messages(LONG_RUN(200 * 1000), 256, 64);
 }
 END_TEST
 
@@ -986,7 +919,7 @@ static void one_channel_closed(int order)
         rt_channel_close_tx(ch);
     else
         rt_channel_close_rx(ch);
-    if (!SANITIZED)
+    if (!RT_SANITIZED)
         ck_assert_uint_ge(bytes_in_use(), before + SLOTS_BYTES); /* one end is still open */
     if (order == 0)
         rt_channel_close_rx(ch);
@@ -1003,7 +936,7 @@ START_TEST(the_channel_is_freed_when_both_ends_are_closed)
     before = bytes_in_use();
     for (int i = 0; i < 100; i++)
         one_channel_closed(i % 2);
-    if (!SANITIZED)
+    if (!RT_SANITIZED)
         ck_assert_uint_lt(bytes_in_use(), before + SLOTS_BYTES);
 }
 END_TEST
