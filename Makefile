@@ -142,8 +142,9 @@ P$(1)_TEST_OBJS := $$(patsubst tests/%.c,$$(P$(1)_OUT)/tests/%.o,$$(P$(1)_TESTS)
 P$(1)_CFLAGS := $(CFLAGS_ALL) $(if $(filter $(1),$(LTO_PHASES)),$(CFLAGS_LTO)) -I. \
 	-I$$(P$(1)_DIR) -DPHASE=$(1)
 # Every .d file the compiler may have written for this phase (-MMD): which headers each object read.
+# The last pattern: the objects of the examples that have a folder (EXAMPLE_DIR_RULES).
 P$(1)_DEPFILES := $$(P$(1)_OBJS:.o=.d) $$(P$(1)_TEST_OBJS:.o=.d) \
-	$$(addsuffix .d,$$(P$(1)_EXAMPLES) $$(P$(1)_BENCHES))
+	$$(addsuffix .d,$$(P$(1)_EXAMPLES) $$(P$(1)_BENCHES)) $$(P$(1)_OUT)/obj/examples/*/*.d
 
 phase$(1): $$(P$(1)_LIB) $$(P$(1)_EXAMPLES) $$(P$(1)_BENCHES) $$(P$(1)_OUT)/tests/run_tests
 

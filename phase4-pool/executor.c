@@ -27,6 +27,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "common/alloc.h"
 #include "common/clock.h"
@@ -130,9 +131,33 @@ static int check_builder(const struct rt_builder *b)
     else if (b->spin_before_park_ns > SPIN_MAX_NS)
         snprintf(last_error, sizeof(last_error), "spin_before_park_ns %llu is longer than a second",
                  (unsigned long long)b->spin_before_park_ns);
+    else if (b->io_memory > RT_IO_MEMORY_MAX && b->io_memory != RT_IO_MEMORY_NONE)
+        snprintf(last_error, sizeof(last_error),
+                 "io_memory %zu is more than RT_IO_MEMORY_MAX (1 GiB, the kernel's limit)",
+                 b->io_memory);
     else
         return 0;
     return -EINVAL;
+}
+
+/*
+ * Phase 4: I/O memory for owned buffers, registered with the ring (percore.h).
+ * Without it an executor still works, so a refusal is not an error: the
+ * kernel says -ENOMEM past RLIMIT_MEMLOCK, and the stats say "none".
+ */
+static void add_io_memory(struct rt_executor *ex, size_t bytes)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    void *mem;
+
+    if (bytes == RT_IO_MEMORY_NONE)
+        return;
+    if (bytes == 0)
+        bytes = RT_IO_MEMORY_DEFAULT;
+    bytes = (bytes + page - 1) / page * page; /* at most 1 GiB (check_builder): no overflow */
+    mem = rt__percore_io_memory_new(ex->memory, bytes);
+    if (mem && rt__reactor_register_memory(&ex->reactor, mem, bytes) < 0)
+        rt__percore_io_memory_drop(ex->memory);
 }
 
 int rt_executor_create(const struct rt_builder *b, struct rt_executor **out)
@@ -166,6 +191,7 @@ int rt_executor_create(const struct rt_builder *b, struct rt_executor **out)
     list_init(&ex->tasks);
     list_init(&ex->deferred);
     ex->memory = rt__percore_new();
+    add_io_memory(ex, b->io_memory);
     rt__scheduler_init(&ex->sched);
     rt__timers_init(&ex->timers);
     ex->slice_ns = b->preempt_slice_ns ? b->preempt_slice_ns : RT_SLICE_DEFAULT_NS;

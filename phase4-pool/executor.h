@@ -50,6 +50,9 @@ struct rt_builder {
     int ring_mode;                /* RT_RING_*: how completions reach the thread; see reactor.c */
     uint64_t preempt_slice_ns;    /* longest run of one task queue while others wait; 0: 10 ms */
     uint64_t spin_before_park_ns; /* with nothing to do, look again this long (at most 1 s) */
+
+    /* Phase 4: per-core memory */
+    size_t io_memory; /* bytes registered with the ring for owned buffers; 0: 256 KiB */
 };
 
 /* Ring modes (struct rt_builder's ring_mode); reactor.c explains them. */
@@ -62,6 +65,18 @@ enum {
 
 #define RT_SLICE_DEFAULT_NS (10 * UINT64_C(1000000))
 #define RT_SLICE_MAX_NS     (10 * UINT64_C(1000000000)) /* longer slices are refused: -EINVAL */
+
+/*
+ * I/O memory (struct rt_builder's io_memory): owned buffers (io.h) are cut
+ * from it, and reads into them skip a step in the kernel; percore.h says
+ * more. It is rounded up to whole pages. Registered memory counts against
+ * RLIMIT_MEMLOCK (8 MiB by default, unless the process has CAP_IPC_LOCK);
+ * a kernel that refuses it leaves the executor without it, which
+ * rt_memory_stats.io_memory then says, and owned reads still work.
+ */
+#define RT_IO_MEMORY_DEFAULT ((size_t)256 << 10)
+#define RT_IO_MEMORY_MAX     ((size_t)1 << 30) /* the kernel's limit for one registered buffer */
+#define RT_IO_MEMORY_NONE    SIZE_MAX          /* no I/O memory: owned buffers from the lists */
 
 #define RT_BUILDER_INIT                 \
     {                                   \
@@ -185,6 +200,10 @@ struct rt_memory_stats {
     unsigned long outstanding;   /* blocks handed out and not given back yet */
     unsigned long cached_blocks; /* free blocks on the lists now */
     size_t cached_bytes;         /* their size in bytes */
+    /* The I/O memory (struct rt_builder's io_memory): its blocks are in none of the above but
+       `outstanding` */
+    unsigned long registered; /* owned buffers handed out from it: their reads are READ_FIXED */
+    size_t io_memory;         /* its bytes; 0: none (refused, or RT_IO_MEMORY_NONE) */
 };
 void rt_executor_memory_stats(const struct rt_executor *ex, struct rt_memory_stats *out);
 

@@ -56,6 +56,7 @@ static void close_anyway(const struct io_uring_sqe *sqe, int res)
 const struct io_op rt__io_ops[IORING_OP_LAST] = {
     [IORING_OP_NOP] = {"NOP", 0, NULL},
     [IORING_OP_READ] = {"READ", 0, NULL},
+    [IORING_OP_READ_FIXED] = {"READ_FIXED", 0, NULL}, /* phase 4: owned buffers */
     [IORING_OP_WRITE] = {"WRITE", 0, NULL},
     [IORING_OP_FSYNC] = {"FSYNC", 0, NULL},
     [IORING_OP_OPENAT] = {"OPENAT", 0, close_new_fd},
@@ -302,10 +303,14 @@ void rt_io_read_owned(struct rt_io *io, int fd, size_t len, uint64_t offset, str
     len = clamp(len);
     b->size = len > 0 ? len : 1; /* a block of 0 bytes would be no block */
     b->owner = s->mem;
-    b->data = rt__percore_alloc(b->owner, b->size);
+    b->data = rt__percore_alloc_buf(b->owner, b->size);
     b->len = 0;
     s->owns_buf = true;
-    io_uring_prep_read(&s->sqe, fd, b->data, (unsigned)len, offset);
+    /* A buffer in the executor's registered I/O memory (percore.h) is the ring's buffer 0. */
+    if (rt__percore_registered(b->owner, b->data))
+        io_uring_prep_read_fixed(&s->sqe, fd, b->data, (unsigned)len, offset, 0);
+    else
+        io_uring_prep_read(&s->sqe, fd, b->data, (unsigned)len, offset);
     io->buf_into = out;
 }
 
@@ -314,7 +319,7 @@ void rt_buf_release(struct rt_buf *b)
     ASSERT_ARG(b);
     if (!b->data)
         return;
-    rt__percore_free(b->owner, b->data, b->size);
+    rt__percore_free_buf(b->owner, b->data, b->size);
     *b = (struct rt_buf){0};
 }
 

@@ -154,12 +154,17 @@ struct rt_buf {
  * the kernel may still write into it, so it is released when the last
  * completion naming the request arrives; a buffer the kernel filled but the
  * future never handed out is released with the request too.
+ *
+ * The buffer comes from the executor's I/O memory while it has room (struct
+ * rt_builder's io_memory; percore.h), and then the request is a READ_FIXED,
+ * which spares the kernel a step; else from its free lists, and a READ.
  */
 void rt_io_read_owned(struct rt_io *io, int fd, size_t len, uint64_t offset, struct rt_buf *out);
 
 /*
  * Give the buffer back to the per-core memory of the executor that read it
- * (or to free(), if that executor has been destroyed), and empty `*b`. An
+ * (or to free(), if that executor has been destroyed; a buffer of its I/O
+ * memory keeps that memory mapped until it is released), and empty `*b`. An
  * empty rt_buf is fine. Only on that executor's thread: elsewhere it stops
  * the program with a message, because that memory belongs to one thread.
  * (A buffer read outside any executor came from malloc: any thread may

@@ -21,6 +21,7 @@
 
 #include <sanitizer/asan_interface.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "common/alloc.h"
 #include "common/fatal.h"
@@ -34,6 +35,7 @@ struct rt_percore *rt__percore_new(void)
     for (unsigned i = 0; i < PERCORE_CLASSES; i++) {
         pc->lists[i].block_size = (size_t)1 << (PERCORE_MIN_SHIFT + i);
         pc->lists[i].max_len = (unsigned)(PERCORE_CLASS_BYTES >> (PERCORE_MIN_SHIFT + i));
+        pc->io_lists[i].block_size = pc->lists[i].block_size;
     }
     pc->owner = &rt__percore_thread;
     return pc;
@@ -77,6 +79,16 @@ void *rt__percore_alloc_slow(struct rt_percore *pc, size_t size)
     return hand_out(block, size, l->block_size);
 }
 
+/* `pc` and its I/O memory, once its executor is gone and nothing is out. */
+static void destroy(struct rt_percore *pc)
+{
+    if (pc->io_memory) {
+        ASAN_UNPOISON_MEMORY_REGION(pc->io_memory, pc->io_size);
+        munmap(pc->io_memory, pc->io_size);
+    }
+    rt__free(pc);
+}
+
 /* A block given back that no list keeps: to free(); a closed `pc` goes with its last block. */
 static void release(struct rt_percore *pc, void *block, size_t size)
 {
@@ -84,7 +96,7 @@ static void release(struct rt_percore *pc, void *block, size_t size)
     rt__free(block);
     pc->stats.released++;
     if (pc->closed && pc->outstanding == 0)
-        rt__free(pc);
+        destroy(pc);
 }
 
 void rt__percore_free_slow(struct rt_percore *pc, void *block, size_t size)
@@ -148,9 +160,13 @@ void rt__percore_close(struct rt_percore *pc)
         }
         l->len = 0;
     }
+    for (unsigned i = 0; i < PERCORE_CLASSES; i++) {
+        pc->io_lists[i].first = NULL; /* blocks of the I/O memory: unmapped with it */
+        pc->io_lists[i].len = 0;
+    }
     pc->closed = true;
     if (pc->outstanding == 0)
-        rt__free(pc);
+        destroy(pc);
 }
 
 void rt__percore_stats(const struct rt_percore *pc, struct rt_memory_stats *out)
@@ -163,4 +179,101 @@ void rt__percore_stats(const struct rt_percore *pc, struct rt_memory_stats *out)
         out->cached_blocks += pc->lists[i].len;
         out->cached_bytes += pc->lists[i].len * pc->lists[i].block_size;
     }
+}
+
+/* ------------------------------------------------------------ I/O memory */
+
+void *rt__percore_io_memory_new(struct rt_percore *pc, size_t size)
+{
+    void *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+    if (mem == MAP_FAILED)
+        return NULL;
+    ASAN_POISON_MEMORY_REGION(mem, size); /* uncut: nobody's to touch */
+    pc->io_memory = mem;
+    pc->io_size = size;
+    pc->io_cut = 0;
+    pc->stats.io_memory = size;
+    return mem;
+}
+
+void rt__percore_io_memory_drop(struct rt_percore *pc)
+{
+    ASSERT(pc->io_cut == 0);
+    ASAN_UNPOISON_MEMORY_REGION(pc->io_memory, pc->io_size);
+    munmap(pc->io_memory, pc->io_size);
+    pc->io_memory = NULL;
+    pc->io_size = 0;
+    pc->stats.io_memory = 0;
+}
+
+/* A new block of `l`'s class cut from the I/O memory, aligned to its size up to a page; or NULL. */
+static void *cut(struct rt_percore *pc, const struct percore_list *l)
+{
+    size_t align = l->block_size < 4096 ? l->block_size : 4096;
+    size_t at = (pc->io_cut + align - 1) & ~(align - 1);
+
+    if (at > pc->io_size || pc->io_size - at < l->block_size)
+        return NULL;
+    pc->io_cut = at + l->block_size;
+    return pc->io_memory + at;
+}
+
+void *rt__percore_alloc_buf_slow(struct rt_percore *pc, size_t size)
+{
+    struct percore_list *l;
+    void *block;
+
+    if (!pc || !pc->io_memory || size > PERCORE_MAX_BLOCK)
+        return rt__percore_alloc(pc, size);
+    l = &pc->io_lists[rt__percore_class(size)];
+    block = l->first;
+    if (block) {
+        ASAN_UNPOISON_MEMORY_REGION(block, sizeof(void *));
+        memcpy(&l->first, block, sizeof(void *));
+        l->len--;
+    } else {
+        block = cut(pc, l);
+        if (!block)
+            return rt__percore_alloc(pc, size); /* all cut: an ordinary block, a plain READ */
+    }
+    pc->outstanding++;
+    pc->stats.registered++;
+    return hand_out(block, size, l->block_size);
+}
+
+void rt__percore_free_buf_slow(struct rt_percore *pc, void *block, size_t size)
+{
+    struct percore_list *l;
+    bool twice;
+
+    if (!rt__percore_registered(pc, block)) {
+        rt__percore_free(pc, block, size);
+        return;
+    }
+    if (pc->owner != &rt__percore_thread)
+        rt__die("a task, request or rt_buf was freed on another thread than its executor's; "
+                "they belong to one thread: release an rt_buf where it was read");
+    l = &pc->io_lists[rt__percore_class(size)];
+#ifdef PERCORE_ASAN
+    twice = __asan_address_is_poisoned(block);
+#else
+    twice = l->first == block;
+#endif
+    if (twice)
+        rt__die("a block of per-core memory was given back twice (a task, request or rt_buf "
+                "freed twice)");
+    ASSERT(pc->outstanding > 0);
+    pc->outstanding--;
+    if (pc->closed) {
+        ASAN_POISON_MEMORY_REGION(block, l->block_size);
+        if (pc->outstanding == 0)
+            destroy(pc);
+        return;
+    }
+    ASAN_UNPOISON_MEMORY_REGION(block, sizeof(void *));
+    memcpy(block, &l->first, sizeof(void *));
+    l->first = block;
+    l->len++;
+    ASAN_POISON_MEMORY_REGION(block, l->block_size);
 }

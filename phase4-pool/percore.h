@@ -59,6 +59,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "executor.h"
@@ -96,6 +97,12 @@ struct rt_percore {
     unsigned long outstanding;    /* blocks handed out and not given back: they keep it alive */
     bool closed;                  /* its executor is gone: blocks given back go to free() */
     struct rt_memory_stats stats; /* executor.h; cached_* are counted when read */
+
+    /* I/O memory: registered with the executor's ring, for owned buffers (see below) */
+    char *io_memory;                               /* NULL: none */
+    size_t io_size;                                /* its bytes */
+    size_t io_cut;                                 /* bytes cut into blocks so far */
+    struct percore_list io_lists[PERCORE_CLASSES]; /* its free blocks, by class */
 };
 
 /* New per-core memory, owned by the calling thread; an executor makes one when it is created. */
@@ -135,11 +142,16 @@ extern _Thread_local char rt__percore_thread;
  * extension gcc and clang share) counts the leading zero bits, so 64 minus
  * it is the bit width of size - 1.
  */
-static inline struct percore_list *rt__percore_list(struct rt_percore *pc, size_t size)
+static inline unsigned rt__percore_class(size_t size)
 {
     if (size <= ((size_t)1 << PERCORE_MIN_SHIFT))
-        return &pc->lists[0];
-    return &pc->lists[(64 - __builtin_clzl(size - 1)) - PERCORE_MIN_SHIFT];
+        return 0;
+    return (unsigned)(64 - __builtin_clzl(size - 1)) - PERCORE_MIN_SHIFT;
+}
+
+static inline struct percore_list *rt__percore_list(struct rt_percore *pc, size_t size)
+{
+    return &pc->lists[rt__percore_class(size)];
 }
 
 /*
@@ -189,6 +201,87 @@ static inline void rt__percore_free(struct rt_percore *pc, void *block, size_t s
     }
 #endif
     rt__percore_free_slow(pc, block, size);
+}
+
+/* ------------------------------------------------------------ I/O memory */
+
+/*
+ * Phase 4's owned buffers come from memory registered with the executor's
+ * ring (IORING_REGISTER_BUFFERS), so that a read into one is a READ_FIXED:
+ * the kernel has the pages already, and skips looking them up on every
+ * request. The executor asks for it when it is made (executor.c); a kernel
+ * that refuses (RLIMIT_MEMLOCK) leaves it out, and every buffer then comes
+ * from the lists above.
+ *
+ * It is cut into blocks of the same size classes, on demand, each aligned
+ * to its size up to a page; a block, once cut, stays in its class and goes
+ * back to io_lists[], never to free(). When it is all cut and a class's
+ * list is empty, a buffer comes from the ordinary lists (or malloc), and
+ * its read is a plain READ. Only buffers come from it: a task or a source
+ * would take room that reads need.
+ *
+ * It is mapped (mmap) rather than malloc'd, so that it starts a page, and it
+ * is unmapped with the struct, when the executor is gone and its last block
+ * is back: rt__alloc_live() counts the struct, which is enough to see a leak.
+ */
+
+/* Make `size` bytes of I/O memory (a multiple of the page size). Returns it, or NULL. */
+void *rt__percore_io_memory_new(struct rt_percore *pc, size_t size);
+
+/* The ring refused it: give it back. Only before any buffer was cut from it. */
+void rt__percore_io_memory_drop(struct rt_percore *pc);
+
+/* Is `block` in `pc`'s I/O memory? `pc` may be NULL. Then its reads are READ_FIXED. */
+static inline bool rt__percore_registered(const struct rt_percore *pc, const void *block)
+{
+    uintptr_t at = (uintptr_t)block, base;
+
+    if (!pc || !pc->io_memory)
+        return false;
+    base = (uintptr_t)pc->io_memory;
+    return at >= base && at - base < pc->io_size;
+}
+
+void *rt__percore_alloc_buf_slow(struct rt_percore *pc, size_t size);
+void rt__percore_free_buf_slow(struct rt_percore *pc, void *block, size_t size);
+
+/* A buffer of `size` bytes at least: from the I/O memory while it has room, else as above. */
+static inline void *rt__percore_alloc_buf(struct rt_percore *pc, size_t size)
+{
+#ifndef PERCORE_ASAN
+    if (pc && size <= PERCORE_MAX_BLOCK) {
+        struct percore_list *l = &pc->io_lists[rt__percore_class(size)];
+        void *block = l->first;
+
+        if (block) {
+            memcpy(&l->first, block, sizeof(void *));
+            l->len--;
+            pc->outstanding++;
+            pc->stats.registered++;
+            return block;
+        }
+    }
+#endif
+    return rt__percore_alloc_buf_slow(pc, size);
+}
+
+/* Give back a buffer from rt__percore_alloc_buf(). */
+static inline void rt__percore_free_buf(struct rt_percore *pc, void *block, size_t size)
+{
+#ifndef PERCORE_ASAN
+    if (rt__percore_registered(pc, block) && !pc->closed && pc->owner == &rt__percore_thread) {
+        struct percore_list *l = &pc->io_lists[rt__percore_class(size)];
+
+        if (block != l->first) { /* on top: given back already */
+            memcpy(block, &l->first, sizeof(void *));
+            l->first = block;
+            l->len++;
+            pc->outstanding--;
+            return;
+        }
+    }
+#endif
+    rt__percore_free_buf_slow(pc, block, size);
 }
 
 #endif /* RT_PERCORE_H */

@@ -300,6 +300,18 @@ int rt__reactor_init(struct reactor *r, unsigned entries, int mode, char *why, s
     return 0;
 }
 
+/*
+ * Phase 4. One buffer, index 0, covering all the executor's I/O memory. The
+ * kernel pins its pages now, so that a READ_FIXED need not look them up; it
+ * counts them against RLIMIT_MEMLOCK, and unpins them in io_uring_queue_exit().
+ */
+int rt__reactor_register_memory(struct reactor *r, void *mem, size_t len)
+{
+    struct iovec iov = {.iov_base = mem, .iov_len = len};
+
+    return io_uring_register_buffers(&r->ring, &iov, 1);
+}
+
 /* ------------------------------------------------------------- submitting */
 
 /*
@@ -737,6 +749,7 @@ static unsigned long trace_queue(const struct rt_source *s)
     case IORING_OP_OPENAT:
         return rt__trace_queue(op_name(s), "%s", (const char *)(uintptr_t)sqe->addr);
     case IORING_OP_READ:
+    case IORING_OP_READ_FIXED:
     case IORING_OP_WRITE:
     case IORING_OP_RECV:
     case IORING_OP_SEND:

@@ -117,6 +117,12 @@ int rt__reactor_init(struct reactor *r, unsigned entries, int mode, char *why, s
 /* The name of an RT_RING_* mode, for messages and benchmarks. */
 const char *rt__ring_mode_name(int mode);
 
+/*
+ * Phase 4: register `len` bytes at `mem` with the ring, as its buffer 0, for
+ * READ_FIXED requests (percore.h's I/O memory). Returns 0 or -errno.
+ */
+int rt__reactor_register_memory(struct reactor *r, void *mem, size_t len);
+
 /* Wait until the kernel is done with every request, then free the ring (and the doorbell). */
 void rt__reactor_destroy(struct reactor *r);
 

@@ -8,12 +8,16 @@
  * the last request's; a burst of tasks leaves at most the bound cached;
  * every block is freed at destroy, and a task freed after that (its handle
  * kept) goes to free(). Owned reads: the bytes, short reads and end of file;
- * the buffer goes back to the list when released; a read dropped in flight
- * keeps its buffer until the kernel's completions arrive; a finished read
- * whose buffer nobody took releases it; releasing on another thread stops
- * the program, and so does releasing a buffer and then a copy of it. Under
- * ASan (make test SAN=1): touching a freed task, a freed request or a
- * released buffer is reported.
+ * with I/O memory (the default) a READ_FIXED into it, without a READ; the
+ * buffer goes back to its list when released; with the I/O memory all out,
+ * a buffer from the lists; a read dropped in flight keeps its buffer until
+ * the kernel's completions arrive; a finished read whose buffer nobody took
+ * releases it; releasing on another thread stops the program, and so does
+ * releasing a buffer and then a copy of it; a buffer released after its
+ * executor is gone goes to free(), or unmaps the I/O memory it kept; an
+ * io_memory past the limit is refused. Under ASan (make test SAN=1):
+ * touching a freed task, a freed request or a released buffer (of either
+ * kind) is reported.
  *
  * Stats are read with rt_executor_memory_stats(), and a class's list
  * straight from percore.h; never by comparing pointers, which would say
@@ -68,6 +72,40 @@ static unsigned in_flight(void)
 }
 
 #define BUF_SIZE 4096 /* the owned reads' buffer: one class of its own */
+
+/*
+ * The free list an owned buffer of `size` bytes goes back to: the I/O
+ * memory's, when the running executor has some (percore.h), else the list
+ * of its class.
+ */
+static struct percore_list *buf_list_for_size(size_t size)
+{
+    struct rt_percore *pc = rt__executor_percore(rt_executor_current());
+
+    if (pc->io_memory)
+        return &pc->io_lists[rt__percore_class(size)];
+    return list_for_size(size);
+}
+
+/* A builder for an executor with `io_memory` bytes of I/O memory. */
+static struct rt_builder io_memory_builder(size_t io_memory)
+{
+    struct rt_builder b = RT_BUILDER_INIT;
+
+    b.io_memory = io_memory;
+    return b;
+}
+
+/* Run `f` to the end on a new executor with `io_memory` bytes of I/O memory. */
+static intptr_t run_with_io_memory(struct rt_future *f, size_t size, size_t io_memory)
+{
+    struct rt_builder b = io_memory_builder(io_memory);
+    struct rt_executor *ex = test_executor_with(&b);
+    intptr_t out = rt_executor_run(ex, f, size);
+
+    rt_executor_destroy(ex);
+    return out;
+}
 
 /* ------------------------------------------------------- tasks and requests */
 
@@ -310,34 +348,57 @@ static bool bytes_ok(const struct rt_buf *b, size_t offset)
 struct owned_reads {
     struct rt_async async;
     int fd;
+    bool registered; /* the executor has I/O memory: reads are READ_FIXED */
     struct rt_io io;
     struct rt_buf buf;
     struct rt_memory_stats before;
     intptr_t n;
 };
 
+/*
+ * The request `io` was just prepared with: a READ_FIXED into the ring's
+ * buffer 0 when its buffer is in the I/O memory, else a READ.
+ */
+static void check_opcode(const struct rt_io *io, bool registered)
+{
+    const struct rt_buf *b = (const struct rt_buf *)io->source->data;
+
+    ck_assert(rt__percore_registered(b->owner, b->data) == registered);
+    ck_assert_uint_eq(io->source->sqe.opcode, registered ? IORING_OP_READ_FIXED : IORING_OP_READ);
+    if (registered)
+        ck_assert_uint_eq(io->source->sqe.buf_index, 0);
+}
+
 static enum rt_poll owned_reads_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
 {
     struct owned_reads *f = (struct owned_reads *)self;
 
     ASYNC_BEGIN(f, cx, out);
+    ck_assert_uint_eq(stats_now().io_memory, f->registered ? RT_IO_MEMORY_DEFAULT : 0);
     /* A whole buffer's worth, from the middle of the file. */
+    f->before = stats_now();
     rt_io_read_owned(&f->io, f->fd, BUF_SIZE, BUF_SIZE, &f->buf);
+    check_opcode(&f->io, f->registered);
     AWAIT(&f->io.future, &f->n);
+    ck_assert_uint_eq(stats_now().registered, f->before.registered + f->registered);
     ck_assert_int_eq(f->n, BUF_SIZE);
     ck_assert_uint_eq(f->buf.len, BUF_SIZE);
     ck_assert(bytes_ok(&f->buf, BUF_SIZE));
-    ck_assert_uint_eq(list_for_size(BUF_SIZE)->len, 0);
+    ck_assert_uint_eq(buf_list_for_size(BUF_SIZE)->len, 0);
     rt_buf_release(&f->buf);
     ck_assert_ptr_null(f->buf.data);
-    ck_assert_uint_eq(list_for_size(BUF_SIZE)->len, 1); /* back on its core's list */
+    ck_assert_uint_eq(buf_list_for_size(BUF_SIZE)->len, 1); /* back on its core's list */
 
     /* A short read at the end of the file takes that same block again. */
     f->before = stats_now();
     rt_io_read_owned(&f->io, f->fd, BUF_SIZE, 3 * BUF_SIZE, &f->buf);
+    check_opcode(&f->io, f->registered);
     AWAIT(&f->io.future, &f->n);
     ck_assert_uint_eq(stats_now().allocated, f->before.allocated);
-    ck_assert_uint_ge(stats_now().reused, f->before.reused + 2); /* the source's and the buffer's */
+    /* The source's block and the buffer's: the buffer's counts as registered, if it is. */
+    ck_assert_uint_eq(stats_now().reused, f->before.reused + 2 - f->registered);
+    ck_assert_uint_eq(stats_now().registered, f->before.registered + f->registered);
+    ck_assert_uint_eq(buf_list_for_size(BUF_SIZE)->len, 0);
     ck_assert_int_eq(f->n, 100);
     ck_assert_uint_eq(f->buf.len, 100);
     ck_assert(bytes_ok(&f->buf, 3 * BUF_SIZE));
@@ -365,7 +426,7 @@ static enum rt_poll owned_reads_poll(struct rt_future *self, struct rt_context *
     ck_assert_int_eq(f->n, 0);
     ck_assert_ptr_null(f->buf.data);
     ck_assert_uint_eq(f->buf.len, 0);
-    ck_assert_uint_eq(list_for_size(BUF_SIZE)->len, 1);
+    ck_assert_uint_eq(buf_list_for_size(BUF_SIZE)->len, 1);
     rt_buf_release(&f->buf); /* an empty rt_buf: nothing to do */
 
     /* An error: the same. */
@@ -382,11 +443,94 @@ static const struct rt_future_vtable owned_reads_vtable = {owned_reads_poll, rt_
 
 START_TEST(owned_reads_bring_the_bytes_and_recycle_the_buffer)
 {
-    struct owned_reads f = {.async = RT_ASYNC_INIT(&owned_reads_vtable)};
+    struct owned_reads f = {.async = RT_ASYNC_INIT(&owned_reads_vtable), .registered = true};
 
     f.fd = test_file(FILE_LEN);
-    test_run(&f.async.future, sizeof(f));
+    test_run(&f.async.future, sizeof(f)); /* the default: I/O memory, READ_FIXED */
     close(f.fd);
+}
+END_TEST
+
+START_TEST(owned_reads_without_io_memory_use_the_lists)
+{
+    struct owned_reads f = {.async = RT_ASYNC_INIT(&owned_reads_vtable), .registered = false};
+
+    f.fd = test_file(FILE_LEN);
+    run_with_io_memory(&f.async.future, sizeof(f), RT_IO_MEMORY_NONE);
+    close(f.fd);
+}
+END_TEST
+
+/*
+ * One page of I/O memory holds one 4 KiB buffer: with that one out, the next
+ * read's buffer comes from the ordinary lists and its read is a plain READ;
+ * both bring their bytes. Given back, the page's block is the next one out.
+ */
+struct io_memory_full {
+    struct rt_async async;
+    int fd;
+    struct rt_io io;
+    struct rt_buf first, second;
+    intptr_t n;
+};
+
+static enum rt_poll io_memory_full_poll(struct rt_future *self, struct rt_context *cx,
+                                        intptr_t *out)
+{
+    struct io_memory_full *f = (struct io_memory_full *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    ck_assert_uint_eq(stats_now().io_memory, 4096); /* 1 byte asked for: one page */
+    rt_io_read_owned(&f->io, f->fd, BUF_SIZE, 0, &f->first);
+    check_opcode(&f->io, true);
+    AWAIT(&f->io.future, &f->n);
+    ck_assert_int_eq(f->n, BUF_SIZE);
+    ck_assert(bytes_ok(&f->first, 0));
+
+    rt_io_read_owned(&f->io, f->fd, BUF_SIZE, BUF_SIZE, &f->second);
+    check_opcode(&f->io, false); /* the page is out: a block of the lists */
+    AWAIT(&f->io.future, &f->n);
+    ck_assert_int_eq(f->n, BUF_SIZE);
+    ck_assert(bytes_ok(&f->second, BUF_SIZE));
+    ck_assert(!rt__percore_registered(f->second.owner, f->second.data));
+    ck_assert_uint_eq(stats_now().registered, 1);
+
+    rt_buf_release(&f->first);
+    rt_buf_release(&f->second);
+    ck_assert_uint_eq(buf_list_for_size(BUF_SIZE)->len, 1); /* the page's block */
+    ck_assert_uint_eq(list_for_size(BUF_SIZE)->len, 1);     /* the other one */
+    rt_io_read_owned(&f->io, f->fd, BUF_SIZE, 2 * BUF_SIZE, &f->first);
+    check_opcode(&f->io, true);
+    AWAIT(&f->io.future, &f->n);
+    ck_assert_int_eq(f->n, BUF_SIZE);
+    ck_assert(bytes_ok(&f->first, 2 * BUF_SIZE));
+    ck_assert_uint_eq(stats_now().registered, 2);
+    rt_buf_release(&f->first);
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable io_memory_full_vtable = {io_memory_full_poll, rt_async_drop};
+
+START_TEST(with_the_io_memory_all_out_a_read_uses_the_lists)
+{
+    struct io_memory_full f = {.async = RT_ASYNC_INIT(&io_memory_full_vtable)};
+
+    f.fd = test_file(FILE_LEN);
+    run_with_io_memory(&f.async.future, sizeof(f), 1);
+    close(f.fd);
+}
+END_TEST
+
+START_TEST(io_memory_past_the_limit_is_refused)
+{
+    struct rt_builder b = io_memory_builder(RT_IO_MEMORY_MAX + 1);
+    struct rt_executor *ex = NULL;
+
+    ck_assert_int_eq(rt_executor_create(&b, &ex), -EINVAL);
+    ck_assert_ptr_null(ex);
+    ck_assert_msg(strstr(rt_last_error(), "io_memory 1073741825 is more than RT_IO_MEMORY_MAX"),
+                  "%s", rt_last_error());
 }
 END_TEST
 
@@ -453,14 +597,14 @@ static enum rt_poll drop_in_flight_poll(struct rt_future *self, struct rt_contex
      * cancel are not reaped yet: the orphaned source still holds the buffer.
      */
     ck_assert_uint_eq(in_flight(), 2);
-    ck_assert_uint_eq(list_for_size(BUF_SIZE)->len, 0);
+    ck_assert_uint_eq(buf_list_for_size(BUF_SIZE)->len, 0);
     ck_assert_uint_eq(stats_now().outstanding, 3);
     while (in_flight() > 0) {
         f->pause = test_yield(1, 0, NULL); /* a turn of the loop reaps completions */
         AWAIT(&f->pause.future, NULL);
     }
     /* The completions are in: the source is freed, and the buffer is back on its list. */
-    ck_assert_uint_eq(list_for_size(BUF_SIZE)->len, 1);
+    ck_assert_uint_eq(buf_list_for_size(BUF_SIZE)->len, 1);
     ck_assert_uint_eq(stats_now().outstanding, 1); /* only this main task's block */
     ASYNC_RETURN(0);
     ASYNC_END;
@@ -539,7 +683,7 @@ static enum rt_poll untaken_main_poll(struct rt_future *self, struct rt_context 
     AWAIT(&f->h.future, NULL);
     /* The task is done and freed; its read's buffer went back with the read's source. */
     ck_assert_ptr_null(f->buf->data);
-    ck_assert_uint_eq(list_for_size(BUF_SIZE)->len, 1);
+    ck_assert_uint_eq(buf_list_for_size(BUF_SIZE)->len, 1);
     ck_assert_uint_eq(stats_now().outstanding, 1); /* only this main task's block */
     ASYNC_RETURN(0);
     ASYNC_END;
@@ -590,13 +734,22 @@ static void read_on(struct rt_executor *ex, struct rt_buf *buf)
     close(f.fd);
 }
 
-/* Read the test file into `*buf` on a new executor, which is returned, still alive. */
-static struct rt_executor *read_into(struct rt_buf *buf)
+/*
+ * Read the test file into `*buf` on a new executor with `io_memory` bytes of
+ * I/O memory (0: the default), which is returned, still alive.
+ */
+static struct rt_executor *read_into_with(struct rt_buf *buf, size_t io_memory)
 {
-    struct rt_executor *ex = test_executor();
+    struct rt_builder b = io_memory_builder(io_memory);
+    struct rt_executor *ex = test_executor_with(&b);
 
     read_on(ex, buf);
     return ex;
+}
+
+static struct rt_executor *read_into(struct rt_buf *buf)
+{
+    return read_into_with(buf, 0);
 }
 
 static void *release_it(void *buf)
@@ -620,9 +773,31 @@ START_TEST(a_buffer_released_after_destroy_goes_to_free)
 {
     struct rt_buf buf = {0};
 
-    rt_executor_destroy(read_into(&buf));
+    rt_executor_destroy(read_into_with(&buf, RT_IO_MEMORY_NONE));
     ck_assert_ptr_nonnull(buf.data);
     ck_assert_int_eq(rt__alloc_live(), 2); /* the buffer, and the memory it would go back to */
+    rt_buf_release(&buf);
+    ck_assert_int_eq(rt__alloc_live(), 0);
+}
+END_TEST
+
+/*
+ * A buffer in the I/O memory keeps that memory, and the struct that owns it,
+ * until it is released: then both go. (The memory is mapped, not malloc'd:
+ * rt__alloc_live() counts only the struct.)
+ */
+START_TEST(a_registered_buffer_released_after_destroy_frees_the_io_memory)
+{
+    struct rt_buf buf = {0};
+    struct rt_percore *pc;
+
+    rt_executor_destroy(read_into(&buf));
+    pc = buf.owner;
+    ck_assert(rt__percore_registered(pc, buf.data));
+    ck_assert(pc->closed);
+    ck_assert_uint_eq(pc->outstanding, 1);
+    ck_assert_int_eq(rt__alloc_live(), 1); /* the struct, kept alive by the buffer */
+    ((unsigned char *)buf.data)[0] ^= 1;   /* still mapped: a write is fine */
     rt_buf_release(&buf);
     ck_assert_int_eq(rt__alloc_live(), 0);
 }
@@ -667,20 +842,31 @@ static void expect_report(void (*body)(void), const char *what)
  * in a real program: with none out, the count of blocks out would fall to 0
  * and stop the second release on an assertion instead.
  */
-static void release_twice(void)
+static void release_twice_with(size_t io_memory)
 {
     struct rt_buf buf = {0}, copy, other = {0};
 
-    read_on(read_into(&buf), &other);
+    read_on(read_into_with(&buf, io_memory), &other);
     copy = buf;
     rt_buf_release(&buf);
     rt_buf_release(&copy);
+}
+
+static void release_twice(void)
+{
+    release_twice_with(0); /* buffers in the I/O memory */
+}
+
+static void release_twice_unregistered(void)
+{
+    release_twice_with(RT_IO_MEMORY_NONE);
 }
 
 /* Plain builds too: the buffer is on top of its list when it comes back the second time. */
 START_TEST(a_buffer_released_twice_stops_the_program)
 {
     expect_report(release_twice, "given back twice");
+    expect_report(release_twice_unregistered, "given back twice");
 }
 END_TEST
 
@@ -749,15 +935,25 @@ static void touch_freed_source(void)
     fprintf(stderr, "res %d\n", ((volatile struct rt_source *)finished_source)->res);
 }
 
-static void touch_released_buffer(void)
+static void touch_released_buffer_with(size_t io_memory)
 {
     struct rt_buf buf = {0};
     volatile unsigned char *data;
 
-    read_into(&buf);
+    read_into_with(&buf, io_memory);
     data = buf.data;
     rt_buf_release(&buf);
     fprintf(stderr, "byte %d\n", data[10]);
+}
+
+static void touch_released_buffer(void)
+{
+    touch_released_buffer_with(0); /* a block of the I/O memory */
+}
+
+static void touch_released_unregistered_buffer(void)
+{
+    touch_released_buffer_with(RT_IO_MEMORY_NONE); /* a block of the lists */
 }
 
 START_TEST(asan_sees_a_freed_task_touched)
@@ -775,6 +971,7 @@ END_TEST
 START_TEST(asan_sees_a_released_buffer_touched)
 {
     expect_report(touch_released_buffer, "AddressSanitizer: use-after-poison");
+    expect_report(touch_released_unregistered_buffer, "AddressSanitizer: use-after-poison");
 }
 END_TEST
 
@@ -791,10 +988,14 @@ Suite *suite_percore(void)
     tcase_add_test(tc, every_block_is_freed_at_destroy);
     tcase_add_test(tc, a_task_freed_after_destroy_goes_to_free);
     tcase_add_test(tc, owned_reads_bring_the_bytes_and_recycle_the_buffer);
+    tcase_add_test(tc, owned_reads_without_io_memory_use_the_lists);
+    tcase_add_test(tc, with_the_io_memory_all_out_a_read_uses_the_lists);
+    tcase_add_test(tc, io_memory_past_the_limit_is_refused);
     tcase_add_test(tc, an_owned_read_dropped_in_flight_keeps_its_buffer_until_the_completion);
     tcase_add_test(tc, an_owned_buffer_nobody_took_is_released);
     tcase_add_test_raise_signal(tc, releasing_on_another_thread_stops_the_program, SIGABRT);
     tcase_add_test(tc, a_buffer_released_after_destroy_goes_to_free);
+    tcase_add_test(tc, a_registered_buffer_released_after_destroy_frees_the_io_memory);
     tcase_add_test(tc, a_buffer_released_twice_stops_the_program);
 #ifdef TEST_ASAN
     /* Only an ASan build can see these; without it they would be undefined behaviour. */
