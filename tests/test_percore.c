@@ -14,8 +14,9 @@
  * the kernel's completions arrive; a finished read whose buffer nobody took
  * releases it; releasing on another thread stops the program, and so does
  * releasing a buffer and then a copy of it; a buffer released after its
- * executor is gone goes to free(), or unmaps the I/O memory it kept; an
- * io_memory past the limit is refused. Under ASan (make test SAN=1):
+ * executor is gone goes to free(), or unmaps the I/O memory it kept; I/O
+ * memory the kernel refuses (RLIMIT_MEMLOCK) is left out, and an io_memory
+ * past the limit is refused. Under ASan (make test SAN=1):
  * touching a freed task, a freed request or a released buffer (of either
  * kind) is reported.
  *
@@ -31,6 +32,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -85,6 +89,25 @@ static struct percore_list *buf_list_for_size(size_t size)
     if (pc->io_memory)
         return &pc->io_lists[rt__percore_class(size)];
     return list_for_size(size);
+}
+
+/*
+ * Tests that expect the default I/O memory registered skip when this
+ * process may lock less than 1 MiB (ulimit -l): then the kernel may refuse
+ * it, and rightly. (Root in the initial user namespace has CAP_IPC_LOCK and
+ * no limit; root in a container usually has the limit, 8 MiB by default.)
+ */
+static void need_memlock(void)
+{
+    static char why[128];
+    struct rlimit lim;
+
+    ck_assert_int_eq(getrlimit(RLIMIT_MEMLOCK, &lim), 0);
+    if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < (1 << 20)) {
+        snprintf(why, sizeof(why), "RLIMIT_MEMLOCK is %llu KiB, too little for the I/O memory",
+                 (unsigned long long)lim.rlim_cur >> 10);
+        test_skip(why);
+    }
 }
 
 /* A builder for an executor with `io_memory` bytes of I/O memory. */
@@ -445,6 +468,7 @@ START_TEST(owned_reads_bring_the_bytes_and_recycle_the_buffer)
 {
     struct owned_reads f = {.async = RT_ASYNC_INIT(&owned_reads_vtable), .registered = true};
 
+    need_memlock();
     f.fd = test_file(FILE_LEN);
     test_run(&f.async.future, sizeof(f)); /* the default: I/O memory, READ_FIXED */
     close(f.fd);
@@ -516,8 +540,43 @@ START_TEST(with_the_io_memory_all_out_a_read_uses_the_lists)
 {
     struct io_memory_full f = {.async = RT_ASYNC_INIT(&io_memory_full_vtable)};
 
+    need_memlock();
     f.fd = test_file(FILE_LEN);
     run_with_io_memory(&f.async.future, sizeof(f), 1);
+    close(f.fd);
+}
+END_TEST
+
+/*
+ * Registered memory counts against RLIMIT_MEMLOCK unless the process has
+ * CAP_IPC_LOCK (in the initial user namespace). This test's process (each has its own)
+ * gives the capability up and sets the limit below the memory asked for:
+ * the kernel refuses it, the executor is made anyway, without it, and an
+ * owned read is a plain READ that brings its bytes.
+ */
+static void without_ipc_lock(void)
+{
+    struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+    struct __user_cap_data_struct caps[2];
+
+    ck_assert_int_eq(syscall(SYS_capget, &hdr, caps), 0);
+    caps[CAP_TO_INDEX(CAP_IPC_LOCK)].effective &= ~CAP_TO_MASK(CAP_IPC_LOCK);
+    caps[CAP_TO_INDEX(CAP_IPC_LOCK)].permitted &= ~CAP_TO_MASK(CAP_IPC_LOCK);
+    ck_assert_int_eq(syscall(SYS_capset, &hdr, caps), 0);
+}
+
+START_TEST(io_memory_the_kernel_refuses_is_left_out)
+{
+    struct owned_reads f = {.async = RT_ASYNC_INIT(&owned_reads_vtable), .registered = false};
+    struct rlimit lim;
+
+    without_ipc_lock();
+    ck_assert_int_eq(getrlimit(RLIMIT_MEMLOCK, &lim), 0);
+    if (lim.rlim_cur == RLIM_INFINITY || lim.rlim_cur > (512 << 10))
+        lim.rlim_cur = 512 << 10; /* the soft limit may always be lowered */
+    ck_assert_int_eq(setrlimit(RLIMIT_MEMLOCK, &lim), 0);
+    f.fd = test_file(FILE_LEN);
+    run_with_io_memory(&f.async.future, sizeof(f), 1 << 20); /* twice the limit */
     close(f.fd);
 }
 END_TEST
@@ -791,6 +850,7 @@ START_TEST(a_registered_buffer_released_after_destroy_frees_the_io_memory)
     struct rt_buf buf = {0};
     struct rt_percore *pc;
 
+    need_memlock();
     rt_executor_destroy(read_into(&buf));
     pc = buf.owner;
     ck_assert(rt__percore_registered(pc, buf.data));
@@ -990,6 +1050,7 @@ Suite *suite_percore(void)
     tcase_add_test(tc, owned_reads_bring_the_bytes_and_recycle_the_buffer);
     tcase_add_test(tc, owned_reads_without_io_memory_use_the_lists);
     tcase_add_test(tc, with_the_io_memory_all_out_a_read_uses_the_lists);
+    tcase_add_test(tc, io_memory_the_kernel_refuses_is_left_out);
     tcase_add_test(tc, io_memory_past_the_limit_is_refused);
     tcase_add_test(tc, an_owned_read_dropped_in_flight_keeps_its_buffer_until_the_completion);
     tcase_add_test(tc, an_owned_buffer_nobody_took_is_released);
