@@ -131,7 +131,7 @@ static int check_builder(const struct rt_builder *b)
     else if (b->spin_before_park_ns > SPIN_MAX_NS)
         snprintf(last_error, sizeof(last_error), "spin_before_park_ns %llu is longer than a second",
                  (unsigned long long)b->spin_before_park_ns);
-    else if (b->io_memory > RT_IO_MEMORY_MAX && b->io_memory != RT_IO_MEMORY_NONE)
+    else if (b->io_memory > RT_IO_MEMORY_MAX)
         snprintf(last_error, sizeof(last_error),
                  "io_memory %zu is more than RT_IO_MEMORY_MAX (1 GiB, the kernel's limit)",
                  b->io_memory);
@@ -150,10 +150,8 @@ static void add_io_memory(struct rt_executor *ex, size_t bytes)
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
     void *mem;
 
-    if (bytes == RT_IO_MEMORY_NONE)
-        return;
     if (bytes == 0)
-        bytes = RT_IO_MEMORY_DEFAULT;
+        return;
     bytes = (bytes + page - 1) / page * page; /* at most 1 GiB (check_builder): no overflow */
     mem = rt__percore_io_memory_new(ex->memory, bytes);
     if (mem && rt__reactor_register_memory(&ex->reactor, mem, bytes) < 0)

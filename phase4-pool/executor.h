@@ -52,7 +52,7 @@ struct rt_builder {
     uint64_t spin_before_park_ns; /* with nothing to do, look again this long (at most 1 s) */
 
     /* Phase 4: per-core memory */
-    size_t io_memory; /* bytes registered with the ring for owned buffers; 0: 256 KiB */
+    size_t io_memory; /* bytes registered with the ring for owned buffers; 0: none */
 };
 
 /* Ring modes (struct rt_builder's ring_mode); reactor.c explains them. */
@@ -69,14 +69,16 @@ enum {
 /*
  * I/O memory (struct rt_builder's io_memory): owned buffers (io.h) are cut
  * from it, and reads into them skip a step in the kernel; percore.h says
- * more. It is rounded up to whole pages. Registered memory counts against
- * RLIMIT_MEMLOCK (8 MiB by default, unless the process has CAP_IPC_LOCK);
- * a kernel that refuses it leaves the executor without it, which
+ * more. It is rounded up to whole pages; 256 KiB holds 64 buffers of 4 KiB.
+ * It is not made unless asked for: registered memory counts against
+ * RLIMIT_MEMLOCK (8 MiB by default, for all of a user's processes, unless
+ * the process has CAP_IPC_LOCK), and so do the rings themselves on Linux
+ * 6.18 at least, so memory taken by default could leave a later executor
+ * without a ring. A
+ * kernel that refuses it leaves the executor without it, which
  * rt_memory_stats.io_memory then says, and owned reads still work.
  */
-#define RT_IO_MEMORY_DEFAULT ((size_t)256 << 10)
-#define RT_IO_MEMORY_MAX     ((size_t)1 << 30) /* the kernel's limit for one registered buffer */
-#define RT_IO_MEMORY_NONE    SIZE_MAX          /* no I/O memory: owned buffers from the lists */
+#define RT_IO_MEMORY_MAX ((size_t)1 << 30) /* the kernel's limit for one registered buffer */
 
 #define RT_BUILDER_INIT                 \
     {                                   \
@@ -203,7 +205,7 @@ struct rt_memory_stats {
     /* The I/O memory (struct rt_builder's io_memory): its blocks are in none of the above but
        `outstanding` */
     unsigned long registered; /* owned buffers handed out from it: their reads are READ_FIXED */
-    size_t io_memory;         /* its bytes; 0: none (refused, or RT_IO_MEMORY_NONE) */
+    size_t io_memory;         /* its bytes; 0: none (not asked for, or refused) */
 };
 void rt_executor_memory_stats(const struct rt_executor *ex, struct rt_memory_stats *out);
 

@@ -209,9 +209,10 @@ static inline void rt__percore_free(struct rt_percore *pc, void *block, size_t s
  * Phase 4's owned buffers come from memory registered with the executor's
  * ring (IORING_REGISTER_BUFFERS), so that a read into one is a READ_FIXED:
  * the kernel has the pages already, and skips looking them up on every
- * request. The executor asks for it when it is made (executor.c); a kernel
- * that refuses (RLIMIT_MEMLOCK) leaves it out, and every buffer then comes
- * from the lists above.
+ * request. An executor whose builder asks for it (io_memory, executor.h)
+ * registers it when it is made (executor.c); without it, or when the
+ * kernel refuses it (RLIMIT_MEMLOCK), every buffer comes from the lists
+ * above.
  *
  * It is cut into blocks of the same size classes, on demand, each aligned
  * to its size up to a page; a block, once cut, stays in its class and goes
