@@ -99,6 +99,24 @@ static void release(struct rt_percore *pc, void *block, size_t size)
         destroy(pc);
 }
 
+/* A block given back on another thread than its executor's stops the program. */
+static void check_owner(const struct rt_percore *pc)
+{
+    if (pc->owner != &rt__percore_thread)
+        rt__die("a task, request or rt_buf was freed on another thread than its executor's; "
+                "they belong to one thread: release an rt_buf where it was read");
+}
+
+/* One block fewer out, unless it was not out (`twice`): then the program stops. */
+static void count_back(struct rt_percore *pc, bool twice)
+{
+    if (twice)
+        rt__die("a block of per-core memory was given back twice (a task, request or rt_buf "
+                "freed twice)");
+    ASSERT(pc->outstanding > 0);
+    pc->outstanding--;
+}
+
 void rt__percore_free_slow(struct rt_percore *pc, void *block, size_t size)
 {
     struct percore_list *l;
@@ -108,9 +126,7 @@ void rt__percore_free_slow(struct rt_percore *pc, void *block, size_t size)
         rt__free(block);
         return;
     }
-    if (pc->owner != &rt__percore_thread)
-        rt__die("a task, request or rt_buf was freed on another thread than its executor's; "
-                "they belong to one thread: release an rt_buf where it was read");
+    check_owner(pc);
 #ifdef PERCORE_ASAN
     /* A block on a list is poisoned; one that is poisoned already was given back before. */
     twice = size <= PERCORE_MAX_BLOCK && __asan_address_is_poisoned(block);
@@ -122,11 +138,7 @@ void rt__percore_free_slow(struct rt_percore *pc, void *block, size_t size)
      */
     twice = size <= PERCORE_MAX_BLOCK && rt__percore_list(pc, size)->first == block;
 #endif
-    if (twice)
-        rt__die("a block of per-core memory was given back twice (a task, request or rt_buf "
-                "freed twice)");
-    ASSERT(pc->outstanding > 0);
-    pc->outstanding--;
+    count_back(pc, twice);
     if (size > PERCORE_MAX_BLOCK || pc->closed) {
         release(pc, block,
                 size > PERCORE_MAX_BLOCK ? size : rt__percore_list(pc, size)->block_size);
@@ -251,20 +263,14 @@ void rt__percore_free_buf_slow(struct rt_percore *pc, void *block, size_t size)
         rt__percore_free(pc, block, size);
         return;
     }
-    if (pc->owner != &rt__percore_thread)
-        rt__die("a task, request or rt_buf was freed on another thread than its executor's; "
-                "they belong to one thread: release an rt_buf where it was read");
+    check_owner(pc);
     l = &pc->io_lists[rt__percore_class(size)];
 #ifdef PERCORE_ASAN
     twice = __asan_address_is_poisoned(block);
 #else
     twice = l->first == block;
 #endif
-    if (twice)
-        rt__die("a block of per-core memory was given back twice (a task, request or rt_buf "
-                "freed twice)");
-    ASSERT(pc->outstanding > 0);
-    pc->outstanding--;
+    count_back(pc, twice);
     if (pc->closed) {
         ASAN_POISON_MEMORY_REGION(block, l->block_size);
         if (pc->outstanding == 0)
