@@ -155,9 +155,10 @@ struct rt_buf {
  * completion naming the request arrives; a buffer the kernel filled but the
  * future never handed out is released with the request too.
  *
- * The buffer comes from the executor's I/O memory while it has room (struct
- * rt_builder's io_memory; percore.h), and then the request is a READ_FIXED,
- * which spares the kernel a step; else from its free lists, and a READ.
+ * The buffer comes from the executor's I/O memory, if it was given some
+ * (struct rt_builder's io_memory; percore.h) and it has room, and then the
+ * request is a READ_FIXED, which spares the kernel a step; else from its
+ * free lists, and a READ.
  */
 void rt_io_read_owned(struct rt_io *io, int fd, size_t len, uint64_t offset, struct rt_buf *out);
 
