@@ -145,8 +145,9 @@ void rt__explain_ring_error(int err, int disabled, unsigned entries, char *buf, 
     case -ENOMEM:
         getrlimit(RLIMIT_MEMLOCK, &memlock);
         snprintf(buf, len,
-                 "the kernel could not allocate a ring of %u entries; kernels before 5.12 "
-                 "count rings against RLIMIT_MEMLOCK, which is %llu KiB here; fix: raise it "
+                 "the kernel could not allocate a ring of %u entries; kernels before 5.12, "
+                 "and recent ones again for a user without CAP_IPC_LOCK, count rings against "
+                 "RLIMIT_MEMLOCK, which is %llu KiB here; fix: raise it "
                  "(ulimit -l, or LimitMEMLOCK= for a systemd service) or ask for a smaller ring "
                  "(struct rt_builder's ring_entries)",
                  entries, (unsigned long long)memlock.rlim_cur / 1024);
