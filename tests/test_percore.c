@@ -92,7 +92,7 @@ static struct percore_list *buf_list_for_size(size_t size)
 }
 
 /*
- * Tests that expect the default I/O memory registered skip when this
+ * Tests that expect their I/O memory registered skip when this
  * process may lock less than 1 MiB (ulimit -l): then the kernel may refuse
  * it, and rightly. (A process with CAP_IPC_LOCK in the initial user
  * namespace, root outside a container, has no limit; these tests skip
