@@ -74,9 +74,8 @@ enum {
  * RLIMIT_MEMLOCK (8 MiB by default, for all of a user's processes, unless
  * the process has CAP_IPC_LOCK), and so do the rings themselves on Linux
  * 6.18 at least, so memory taken by default could leave a later executor
- * without a ring. A
- * kernel that refuses it leaves the executor without it, which
- * rt_memory_stats.io_memory then says, and owned reads still work.
+ * without a ring. A kernel that refuses it leaves the executor without it,
+ * which rt_memory_stats.io_memory then says, and owned reads still work.
  */
 #define RT_IO_MEMORY_MAX ((size_t)1 << 30) /* the kernel's limit for one registered buffer */
 
@@ -202,8 +201,8 @@ struct rt_memory_stats {
     unsigned long outstanding;   /* blocks handed out and not given back yet */
     unsigned long cached_blocks; /* free blocks on the lists now */
     size_t cached_bytes;         /* their size in bytes */
-    /* The I/O memory (struct rt_builder's io_memory): its blocks are in none of the above but
-       `outstanding` */
+    /* The I/O memory (struct rt_builder's io_memory): of the counts above, its blocks are in
+       `outstanding` only */
     unsigned long registered; /* owned buffers handed out from it: their reads are READ_FIXED */
     size_t io_memory;         /* its bytes; 0: none (not asked for, or refused) */
 };

@@ -219,7 +219,11 @@ void rt__percore_io_memory_drop(struct rt_percore *pc)
     pc->stats.io_memory = 0;
 }
 
-/* A new block of `l`'s class cut from the I/O memory, aligned to its size up to a page; or NULL. */
+/*
+ * A new block of `l`'s class cut from the I/O memory, or NULL when it has no
+ * room. Aligned to its size, up to 4 KiB: a 4 KiB buffer then lies in one
+ * page, so its read has one page to fill, not two.
+ */
 static void *cut(struct rt_percore *pc, const struct percore_list *l)
 {
     size_t align = l->block_size < 4096 ? l->block_size : 4096;

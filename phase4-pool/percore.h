@@ -215,7 +215,7 @@ static inline void rt__percore_free(struct rt_percore *pc, void *block, size_t s
  * above.
  *
  * It is cut into blocks of the same size classes, on demand, each aligned
- * to its size up to a page; a block, once cut, stays in its class and goes
+ * to its size up to 4 KiB; a block, once cut, stays in its class and goes
  * back to io_lists[], never to free(). When it is all cut and a class's
  * list is empty, a buffer comes from the ordinary lists (or malloc), and
  * its read is a plain READ. Only buffers come from it: a task or a source

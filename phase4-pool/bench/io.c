@@ -47,17 +47,19 @@
  * read ratio at least 0.95; the NOP overhead under 100 ns.
  *
  * Both sides use a ring of RING_ENTRIES, the executor's default. Neither uses
- * registered files or SQPOLL, and the raw side no registered buffers: it is
- * the program a user would write first, which is what the runtime should be
- * held against. What the raw side does not do, by design of this runtime, is
- * copy: a read lands in memory its request owns and is copied into the
- * caller's buffer when the future finishes (io.h explains why). That copy is
- * part of what is measured, and the owned reads are the same reads without
- * it, into the executor's registered I/O memory (IO_MEMORY, asked for in
- * the builder): the runtime owns those buffers, so it can do what the
- * first program does not. The raw fixed
- * figure is that program with the same step, so the two owned ratios tell
- * apart what the registration gives and what the runtime costs.
+ * registered buffers or files, or SQPOLL: the raw side is the program a user
+ * would write first, which is what the runtime should be held against. What
+ * the raw side does not do, by design of this runtime, is copy: a read lands
+ * in memory its request owns and is copied into the caller's buffer when the
+ * future finishes (io.h explains why). That copy is part of what is measured,
+ * and the owned reads are the same reads without it.
+ *
+ * Phase 4's owned reads are the one exception to "neither": their buffers are
+ * the runtime's, so they can come from memory registered with the ring
+ * (IO_MEMORY, asked for in the builder; percore.h), which that first program
+ * does not do. The raw fixed figure is the program with that one step added,
+ * so the two owned ratios tell apart what the registration gives and what the
+ * runtime costs.
  */
 #include "rt.h"
 
@@ -358,7 +360,6 @@ static double raw_reads(int fd, bool fixed)
     raw_ring_init(&ring);
     if (fixed) {
         struct iovec iov = {.iov_base = bufs, .iov_len = DEPTH * BLOCK};
-
         int err = io_uring_register_buffers(&ring, &iov, 1);
 
         if (err < 0) {
