@@ -62,6 +62,18 @@
  *                                   read(2) on two pipes
  *   channel_vs_pipe_rtt_ratio       the first divided by the second (lower
  *                                   is better)
+ *   channel_pingpong_median_trip_us the median round trip of a sample, for
+ *   pipe_pingpong_median_trip_us    each of the two (the figures above are
+ *                                   means: the sample's time / ROUND_TRIPS)
+ *   channel_pingpong_stalls         how many of a sample's ROUND_TRIPS round
+ *   pipe_pingpong_stalls            trips took longer than STALL_US. Beside a
+ *                                   program that keeps a CPU busy, a woken
+ *                                   thread now and then waits for that
+ *                                   program's time slice to end, milliseconds,
+ *                                   and those few round trips make most of
+ *                                   the mean (BOOK section 4.11); these two
+ *                                   pairs of figures tell the path from the
+ *                                   waits
  *
  * CPUs: with CPUs 0 and 1 both usable, the sending side runs on CPU 0 and
  * the receiving side on CPU 1, for the runtime and the baselines alike (a
@@ -112,6 +124,7 @@
 #define CAPACITY    16384       /* slots, in the channel and in the mutex queue alike (see above) */
 #define MAX_SLOTS   (1ul << 24) /* the most a channel has (channel.h) */
 #define ROUND_TRIPS 10000       /* per round-trip sample */
+#define STALL_US    1000        /* a round trip longer than this is a stall: a wait for a CPU */
 #define SPIN_NS     50000       /* the spinning channel's spin_before_park_ns: 50 us */
 
 static _Noreturn void fail(const char *what)
@@ -450,12 +463,30 @@ static double local_sample(bool futures)
 
 /* ------------------------------------------------------------ round trips */
 
+/* The round trips of the sample being run, in us: the pinger writes, main reads after the join. */
+static double trip_us[ROUND_TRIPS];
+
+/* The last sample's round trips: their median, and how many were stalls. */
+struct trips {
+    double median_us, stalls;
+};
+
+static struct trips last_trips(void)
+{
+    struct trips t = {0, 0};
+
+    for (size_t i = 0; i < ROUND_TRIPS; i++)
+        t.stalls += trip_us[i] > STALL_US;
+    t.median_us = bench_median(trip_us, ROUND_TRIPS); /* sorts them: after the count */
+    return t;
+}
+
 /* Shard 0: ROUND_TRIPS times, send a number and wait for it to come back. */
 struct pinger {
     struct rt_async async;
     struct rt_channel *there, *back;
     uint64_t *elapsed_ns; /* the caller's */
-    uint64_t i, msg, start;
+    uint64_t i, msg, start, last, now;
     struct rt_channel_send send;
     struct rt_channel_recv recv;
     intptr_t res;
@@ -466,7 +497,7 @@ static enum rt_poll pinger_poll(struct rt_future *self, struct rt_context *cx, i
     struct pinger *f = (struct pinger *)self;
 
     ASYNC_BEGIN(f, cx, out);
-    f->start = now_ns();
+    f->start = f->last = now_ns();
     for (f->i = 0; f->i < ROUND_TRIPS; f->i++) {
         rt_channel_send(&f->send, f->there, &f->i);
         AWAIT(&f->send.async.future, &f->res);
@@ -474,6 +505,9 @@ static enum rt_poll pinger_poll(struct rt_future *self, struct rt_context *cx, i
         AWAIT(&f->recv.async.future, &f->res);
         if (f->res != 1 || f->msg != f->i)
             fail("the round trip brought back something else");
+        f->now = now_ns();
+        trip_us[f->i] = (double)(f->now - f->last) / NSEC_PER_USEC;
+        f->last = f->now;
     }
     *f->elapsed_ns = now_ns() - f->start;
     rt_channel_close_tx(f->there);
@@ -565,14 +599,17 @@ static void *pipe_ponger(void *arg)
 static void *pipe_pinger(void *arg)
 {
     struct pipes *p = arg;
-    uint64_t start;
+    uint64_t start, last, now;
 
     pin(cpus[0]);
-    start = now_ns();
+    start = last = now_ns();
     for (uint64_t i = 0; i < ROUND_TRIPS; i++) {
         put8(p->there[1], i);
         if (get8(p->back[0]) != i)
             fail("the pipe round trip brought back something else");
+        now = now_ns();
+        trip_us[i] = (double)(now - last) / NSEC_PER_USEC;
+        last = now;
     }
     p->elapsed_ns = now_ns() - start;
     return NULL;
@@ -603,6 +640,7 @@ int main(int argc, char **argv)
 {
     double ch[RUNS], mq[RUNS], tput_ratio[RUNS], ch_cpu[RUNS], mq_cpu[RUNS];
     double ch_rtt[RUNS], pipe_rtt[RUNS], rtt_ratio[RUNS];
+    double ch_trip[RUNS], pipe_trip[RUNS], ch_stalls[RUNS], pipe_stalls[RUNS];
     double spin[RUNS], spin_ratio[RUNS], spin_cpu[RUNS];
     double try_first[RUNS], try_ratio[RUNS], local_future[RUNS], local_try[RUNS];
 
@@ -628,6 +666,7 @@ int main(int argc, char **argv)
     for (int r = 0; r < RUNS; r++) {
         struct rate c = channel_sample(0, false), m = mutex_sample(),
                     cs = channel_sample(SPIN_NS, false), ct = channel_sample(0, true);
+        struct trips t;
 
         ch[r] = c.per_s;
         mq[r] = m.per_s;
@@ -642,7 +681,13 @@ int main(int argc, char **argv)
         local_future[r] = local_sample(true);
         local_try[r] = local_sample(false);
         ch_rtt[r] = channel_rtt_sample();
+        t = last_trips();
+        ch_trip[r] = t.median_us;
+        ch_stalls[r] = t.stalls;
         pipe_rtt[r] = pipe_rtt_sample();
+        t = last_trips();
+        pipe_trip[r] = t.median_us;
+        pipe_stalls[r] = t.stalls;
         rtt_ratio[r] = ch_rtt[r] / pipe_rtt[r];
     }
     printf("channel_msgs_per_s=%.0f\n", bench_median(ch, RUNS));
@@ -660,5 +705,9 @@ int main(int argc, char **argv)
     printf("channel_pingpong_rtt_us=%.2f\n", bench_median(ch_rtt, RUNS));
     printf("pipe_pingpong_rtt_us=%.2f\n", bench_median(pipe_rtt, RUNS));
     printf("channel_vs_pipe_rtt_ratio=%.2f\n", bench_median(rtt_ratio, RUNS));
+    printf("channel_pingpong_median_trip_us=%.2f\n", bench_median(ch_trip, RUNS));
+    printf("pipe_pingpong_median_trip_us=%.2f\n", bench_median(pipe_trip, RUNS));
+    printf("channel_pingpong_stalls=%.0f\n", bench_median(ch_stalls, RUNS));
+    printf("pipe_pingpong_stalls=%.0f\n", bench_median(pipe_stalls, RUNS));
     return 0;
 }
