@@ -144,7 +144,8 @@ int rt_executor_create(const struct rt_builder *b, struct rt_executor **out)
                            b->ring_mode, last_error, sizeof(last_error));
     if (err < 0)
         goto no_ring;
-    err = rt__preempt_init(&ex->preempt, last_error, sizeof(last_error));
+    err = rt__preempt_init(&ex->preempt, ex->reactor.mode == RT_RING_DEFER, last_error,
+                           sizeof(last_error));
     if (err < 0)
         goto no_timer;
     /* Pinned last: a create that fails leaves the thread on the CPUs it had. */

@@ -13,13 +13,16 @@
 /* The user_data of the slice's TIMEOUT, so an update can name it. */
 #define SLICE_TIMER 1
 
-int rt__preempt_init(struct preempt *p, char *why, size_t why_len)
+int rt__preempt_init(struct preempt *p, bool defer, char *why, size_t why_len)
 {
     struct io_uring_params params;
     int err;
 
     memset(p, 0, sizeof(*p));
     memset(&params, 0, sizeof(params));
+    if (defer) /* the main ring's flags, which this kernel took (see preempt.h) */
+        params.flags =
+            IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
     err = io_uring_queue_init_params(2, &p->ring, &params);
     if (err < 0) {
         snprintf(why, why_len, "the preemption timer's io_uring could not be made: %s",
@@ -46,7 +49,14 @@ void rt__preempt_consume(struct preempt *p)
 {
     struct io_uring_cqe *cqe;
     unsigned head, seen = 0;
+    int ret;
 
+    /* DEFER: the expiry is queued work until we ask for it; then the CQE is there. */
+    if (IO_URING_READ_ONCE(*p->ring.sq.kflags) & IORING_SQ_TASKRUN) {
+        ret = io_uring_get_events(&p->ring);
+        if (ret < 0 && ret != -EINTR)
+            rt__die("the preemption timer's io_uring_get_events failed: %s", strerror(-ret));
+    }
     io_uring_for_each_cqe(&p->ring, head, cqe)
     {
         /* The timer's own CQE; an update that failed (the timer had fired) has user_data 0. */

@@ -10,11 +10,19 @@
  * completion queue, which is memory we share with it; "is the slice over?"
  * becomes "is that queue's tail ahead of its head?", two loads.
  *
- * The ring is made with no setup flags on purpose. The timer expires in an
- * interrupt, and the kernel finishes the request as task work on our
- * thread; a plain ring interrupts the thread to run it at once, even in the
- * middle of a task, which is exactly what we want here (the main ring is
- * made the other way: see reactor.c).
+ * The timer expires in an interrupt, and the kernel finishes the request as
+ * task work on our thread. How that work reaches the thread is the ring's
+ * mode (reactor.c). When the executor's main ring is DEFER, this one is
+ * too, with TASKRUN_FLAG: the kernel then sets IORING_SQ_TASKRUN in the
+ * shared ring the moment the work is queued, and does nothing else; "is
+ * the slice over?" reads that flag too, and the CQE is written when the
+ * next slice starts (rt__preempt_consume()). Otherwise (an executor that
+ * may move between threads: DEFER rings serve only the thread that made
+ * them) the ring is plain, and the kernel interrupts the thread to run the
+ * work at once, even in the middle of a task. A plain ring also wakes a
+ * thread that sleeps, so an executor that parks before its slice's timer
+ * expires is woken for nothing; a DEFER ring leaves it asleep (BOOK
+ * section 3.6).
  */
 #ifndef RT_PREEMPT_H
 #define RT_PREEMPT_H
@@ -33,14 +41,18 @@ struct preempt {
     unsigned long arms;            /* system calls made to arm or move the timer (stats) */
 };
 
-/* Make the ring. Returns 0, or -errno with a sentence in `why`. */
-int rt__preempt_init(struct preempt *p, char *why, size_t why_len);
+/* Make the ring, DEFER if `defer`. Returns 0, or -errno with a sentence in `why`. */
+int rt__preempt_init(struct preempt *p, bool defer, char *why, size_t why_len);
 void rt__preempt_destroy(struct preempt *p);
 
-/* Has the slice ended? Two loads from shared memory. */
+/*
+ * Has the slice ended? The CQE is there, or the work that writes it is
+ * queued: loads from one line of shared memory.
+ */
 static inline bool rt__preempt_fired(const struct preempt *p)
 {
-    return io_uring_cq_ready(&p->ring) != 0;
+    return io_uring_cq_ready(&p->ring) != 0 ||
+           (IO_URING_READ_ONCE(*p->ring.sq.kflags) & IORING_SQ_TASKRUN) != 0;
 }
 
 /*

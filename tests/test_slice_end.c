@@ -7,16 +7,19 @@
  * slice's end, a whole slice later), and the sleeper then runs before the
  * task that yielded when that slice ended; and a latency-sensitive queue that gets
  * work after the running slice is already over does not make
- * rt_need_preempt() say "no" again.
+ * rt_need_preempt() say "no" again. And a slice's timer that expires while
+ * the executor is parked, in DEFER mode, does not wake it.
  *
  * The slices here are far longer than anything the tests wait for (10 s,
  * or a 1 s latency), so that the order of events, not the speed of the
  * machine, decides the outcome; a task gives up spinning after GIVE_UP_NS,
  * a fifth of the long slice, so a failure is a failed assertion, not a hang.
  */
+#define _GNU_SOURCE /* RUSAGE_THREAD is a GNU extension */
 #include "harness.h"
 
 #include <stdatomic.h>
+#include <sys/resource.h>
 
 #include "common/clock.h"
 #include "timers.h" /* the executor's heap: is the sleep still pending? */
@@ -208,6 +211,75 @@ START_TEST(a_latency_queue_waking_does_not_reopen_a_slice_that_is_over)
 }
 END_TEST
 
+/* ------------------------------- a parked executor sleeps through its slice's end */
+
+/*
+ * SLEEPS sleeps of NAP_NS each, under a slice of a fifth of that: each sleep
+ * parks the executor, and its slice's timer expires in the middle of the
+ * park. The thread's voluntary context switches (getrusage, RUSAGE_THREAD)
+ * count its sleeps in the kernel: one per park, if the timer leaves the
+ * parked thread alone, as the DEFER ring it is put on does; two per park on
+ * a plain ring, which wakes the thread to write the timer's CQE. A few are
+ * allowed for anything else that blocks the thread. A machine so slow that
+ * the slice ends before the park begins makes the case not happen, and the
+ * test pass.
+ */
+#define SLEEPS 20
+#define NAP_NS (5 * NSEC_PER_MSEC)
+
+struct napper {
+    struct rt_async async;
+    long *switches; /* the test's */
+    int i;
+    struct rt_sleep nap;
+};
+
+static long voluntary_switches(void)
+{
+    struct rusage u;
+
+    ck_assert_int_eq(getrusage(RUSAGE_THREAD, &u), 0);
+    return u.ru_nvcsw;
+}
+
+static enum rt_poll napper_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct napper *f = (struct napper *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    *f->switches = voluntary_switches();
+    for (f->i = 0; f->i < SLEEPS; f->i++) {
+        rt_sleep(&f->nap, NAP_NS);
+        AWAIT(&f->nap.future, NULL);
+    }
+    *f->switches = voluntary_switches() - *f->switches;
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable napper_vtable = {napper_poll, rt_async_drop};
+
+START_TEST(a_slice_timer_does_not_wake_a_parked_executor)
+{
+    struct rt_builder b = RT_BUILDER_INIT;
+    struct rt_executor *ex;
+    long switches = 0;
+    struct napper f = {.async = RT_ASYNC_INIT(&napper_vtable), .switches = &switches};
+
+    b.ring_mode = RT_RING_DEFER;
+    b.preempt_slice_ns = NAP_NS / 5;
+    ex = test_executor_with(&b); /* skips if this kernel lacks DEFER */
+    ck_assert_int_eq(rt_executor_run(ex, &f.async.future, sizeof(f)), 0);
+    rt_executor_destroy(ex);
+    ck_assert_msg(switches >= SLEEPS, "%ld voluntary context switches for %d sleeps: each parks",
+                  switches, SLEEPS);
+    ck_assert_msg(switches <= SLEEPS + SLEEPS / 4,
+                  "%ld voluntary context switches for %d sleeps: the slice's timer woke the "
+                  "parked executor",
+                  switches, SLEEPS);
+}
+END_TEST
+
 Suite *suite_slice_end(void)
 {
     Suite *s = suite_create("slice_end");
@@ -215,6 +287,7 @@ Suite *suite_slice_end(void)
 
     tcase_add_test(tc, a_sleep_started_mid_slice_ends_the_slice_at_its_deadline);
     tcase_add_test(tc, a_latency_queue_waking_does_not_reopen_a_slice_that_is_over);
+    tcase_add_test(tc, a_slice_timer_does_not_wake_a_parked_executor);
     suite_add_tcase(s, tc);
     return s;
 }
