@@ -70,10 +70,10 @@
  *                                   program that keeps a CPU busy, a woken
  *                                   thread now and then waits for that
  *                                   program's time slice to end, milliseconds,
- *                                   and those few round trips make most of
- *                                   the mean (BOOK section 4.11); these two
- *                                   pairs of figures tell the path from the
- *                                   waits
+ *                                   and those few round trips make nearly
+ *                                   half of the mean (BOOK section 4.11);
+ *                                   these two pairs of figures tell the path
+ *                                   from the waits
  *
  * CPUs: with CPUs 0 and 1 both usable, the sending side runs on CPU 0 and
  * the receiving side on CPU 1, for the runtime and the baselines alike (a
