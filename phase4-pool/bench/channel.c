@@ -74,12 +74,19 @@
  *                                   half of the mean (BOOK section 4.11);
  *                                   these two pairs of figures tell the path
  *                                   from the waits
+ *   ..._unpinned                    the seven round-trip figures again, with
+ *                                   neither side pinned: the scheduler places
+ *                                   the two threads, and moves them. Where it
+ *                                   puts both on one CPU a wake-up does not
+ *                                   cross cores and a round trip takes a few
+ *                                   us instead of tens; which it does can
+ *                                   change from one sample to the next
  *
  * CPUs: with CPUs 0 and 1 both usable, the sending side runs on CPU 0 and
  * the receiving side on CPU 1, for the runtime and the baselines alike (a
- * custom placement, and pthread affinity); otherwise nothing is pinned. A
- * line on stderr says which. The one-executor figures run on the main
- * thread, unpinned.
+ * custom placement, and pthread affinity); otherwise nothing is pinned (and
+ * the _unpinned figures repeat the others). A line on stderr says which. The
+ * one-executor figures run on the main thread, unpinned.
  *
  * Targets (reported, not asserted): the channel at least 10 times the mutex
  * queue, with the executors' defaults (no spinning); the parked round trip no
@@ -154,6 +161,9 @@ struct rate {
 /* The sender's CPU and the receiver's, or RT_CPU_ANY for both. */
 static int cpus[2] = {RT_CPU_ANY, RT_CPU_ANY};
 
+/* Neither side pinned: where the unpinned round trips run. */
+static const int anywhere[2] = {RT_CPU_ANY, RT_CPU_ANY};
+
 static void choose_cpus(void)
 {
     cpu_set_t mask;
@@ -171,8 +181,8 @@ static void choose_cpus(void)
 /* ------------------------------------------------------------ two shards */
 
 /*
- * Run two futures as the two shards of a pool placed on cpus[], each executor
- * spinning `spin_ns` before it parks.
+ * Run two futures as the two shards of a pool, shard k on on[k] (unbound if
+ * that is RT_CPU_ANY), each executor spinning `spin_ns` before it parks.
  */
 struct pair {
     const void *f[2];
@@ -187,7 +197,8 @@ static size_t pair_make(unsigned shard, void *arg, void *buf)
     return p->size[shard];
 }
 
-static void run_pair(const void *f0, size_t size0, const void *f1, size_t size1, uint64_t spin_ns)
+static void run_pair(const void *f0, size_t size0, const void *f1, size_t size1, uint64_t spin_ns,
+                     const int on[2])
 {
     struct pair pair = {{f0, f1}, {size0, size1}};
     struct rt_pool_builder b = RT_POOL_BUILDER_INIT;
@@ -195,8 +206,8 @@ static void run_pair(const void *f0, size_t size0, const void *f1, size_t size1,
 
     b.shards = 2;
     b.executor.spin_before_park_ns = spin_ns;
-    if (cpus[0] != RT_CPU_ANY)
-        b.placement = (struct rt_placement){.kind = RT_PLACEMENT_CUSTOM, .cpus = cpus, .ncpus = 2};
+    if (on[0] != RT_CPU_ANY)
+        b.placement = (struct rt_placement){.kind = RT_PLACEMENT_CUSTOM, .cpus = on, .ncpus = 2};
     if (rt_pool_start(&b, pair_make, &pair, &p) < 0) {
         fprintf(stderr, "bench/channel: %s\n", rt_last_error());
         exit(1);
@@ -285,7 +296,7 @@ static struct rate channel_sample(uint64_t spin_ns, bool try_first)
 
     if (rt_channel_create(slots, sizeof(uint64_t), &s.ch) < 0)
         fail("rt_channel_create failed");
-    run_pair(&tx, sizeof(tx), &rx, sizeof(rx), spin_ns);
+    run_pair(&tx, sizeof(tx), &rx, sizeof(rx), spin_ns, cpus);
     if (s.received != MSGS)
         fail("messages went missing");
     return (struct rate){MSGS / ((double)(s.end_ns - s.start_ns) / NSEC_PER_SEC),
@@ -549,7 +560,8 @@ static enum rt_poll ponger_poll(struct rt_future *self, struct rt_context *cx, i
 
 static const struct rt_future_vtable ponger_vtable = {ponger_poll, rt_async_drop};
 
-static double channel_rtt_sample(void)
+/* A round trip sample with the pinger on on[0] and the ponger on on[1]. */
+static double channel_rtt_sample(const int on[2])
 {
     uint64_t elapsed = 0;
     struct pinger ping = {.async = RT_ASYNC_INIT(&pinger_vtable), .elapsed_ns = &elapsed};
@@ -560,13 +572,14 @@ static double channel_rtt_sample(void)
         fail("rt_channel_create failed");
     pong.there = ping.there;
     pong.back = ping.back;
-    run_pair(&ping, sizeof(ping), &pong, sizeof(pong), 0);
+    run_pair(&ping, sizeof(ping), &pong, sizeof(pong), 0, on);
     return (double)elapsed / ROUND_TRIPS / NSEC_PER_USEC;
 }
 
 /* The baseline: two threads, two pipes, each blocked in read(2) while it waits. */
 struct pipes {
     int there[2], back[2];
+    const int *on; /* the pinger's CPU and the ponger's */
     uint64_t elapsed_ns;
 };
 
@@ -590,7 +603,7 @@ static void *pipe_ponger(void *arg)
 {
     struct pipes *p = arg;
 
-    pin(cpus[1]);
+    pin(p->on[1]);
     for (int i = 0; i < ROUND_TRIPS; i++)
         put8(p->back[1], get8(p->there[0]));
     return NULL;
@@ -601,7 +614,7 @@ static void *pipe_pinger(void *arg)
     struct pipes *p = arg;
     uint64_t start, last, now;
 
-    pin(cpus[0]);
+    pin(p->on[0]);
     start = last = now_ns();
     for (uint64_t i = 0; i < ROUND_TRIPS; i++) {
         put8(p->there[1], i);
@@ -615,9 +628,9 @@ static void *pipe_pinger(void *arg)
     return NULL;
 }
 
-static double pipe_rtt_sample(void)
+static double pipe_rtt_sample(const int on[2])
 {
-    struct pipes p;
+    struct pipes p = {.on = on};
     pthread_t a, b;
 
     if (pipe(p.there) < 0 || pipe(p.back) < 0)
@@ -634,13 +647,45 @@ static double pipe_rtt_sample(void)
     return (double)p.elapsed_ns / ROUND_TRIPS / NSEC_PER_USEC;
 }
 
+/* The round-trip figures of RUNS rounds, placed one way. */
+struct rtt_figures {
+    double ch[RUNS], pipe[RUNS], ratio[RUNS], ch_trip[RUNS], pipe_trip[RUNS], ch_stalls[RUNS],
+        pipe_stalls[RUNS];
+};
+
+/* Round r: a channel sample, then a pipe sample, both with the sides on on[]. */
+static void rtt_round(struct rtt_figures *f, int r, const int on[2])
+{
+    struct trips t;
+
+    f->ch[r] = channel_rtt_sample(on);
+    t = last_trips();
+    f->ch_trip[r] = t.median_us;
+    f->ch_stalls[r] = t.stalls;
+    f->pipe[r] = pipe_rtt_sample(on);
+    t = last_trips();
+    f->pipe_trip[r] = t.median_us;
+    f->pipe_stalls[r] = t.stalls;
+    f->ratio[r] = f->ch[r] / f->pipe[r];
+}
+
+static void rtt_print(struct rtt_figures *f, const char *suffix)
+{
+    printf("channel_pingpong_rtt_us%s=%.2f\n", suffix, bench_median(f->ch, RUNS));
+    printf("pipe_pingpong_rtt_us%s=%.2f\n", suffix, bench_median(f->pipe, RUNS));
+    printf("channel_vs_pipe_rtt_ratio%s=%.2f\n", suffix, bench_median(f->ratio, RUNS));
+    printf("channel_pingpong_median_trip_us%s=%.2f\n", suffix, bench_median(f->ch_trip, RUNS));
+    printf("pipe_pingpong_median_trip_us%s=%.2f\n", suffix, bench_median(f->pipe_trip, RUNS));
+    printf("channel_pingpong_stalls%s=%.0f\n", suffix, bench_median(f->ch_stalls, RUNS));
+    printf("pipe_pingpong_stalls%s=%.0f\n", suffix, bench_median(f->pipe_stalls, RUNS));
+}
+
 /* ---------------------------------------------------------------------- main */
 
 int main(int argc, char **argv)
 {
     double ch[RUNS], mq[RUNS], tput_ratio[RUNS], ch_cpu[RUNS], mq_cpu[RUNS];
-    double ch_rtt[RUNS], pipe_rtt[RUNS], rtt_ratio[RUNS];
-    double ch_trip[RUNS], pipe_trip[RUNS], ch_stalls[RUNS], pipe_stalls[RUNS];
+    static struct rtt_figures pinned, unpinned;
     double spin[RUNS], spin_ratio[RUNS], spin_cpu[RUNS];
     double try_first[RUNS], try_ratio[RUNS], local_future[RUNS], local_try[RUNS];
 
@@ -666,7 +711,6 @@ int main(int argc, char **argv)
     for (int r = 0; r < RUNS; r++) {
         struct rate c = channel_sample(0, false), m = mutex_sample(),
                     cs = channel_sample(SPIN_NS, false), ct = channel_sample(0, true);
-        struct trips t;
 
         ch[r] = c.per_s;
         mq[r] = m.per_s;
@@ -680,15 +724,8 @@ int main(int argc, char **argv)
         try_ratio[r] = ct.per_s / m.per_s;
         local_future[r] = local_sample(true);
         local_try[r] = local_sample(false);
-        ch_rtt[r] = channel_rtt_sample();
-        t = last_trips();
-        ch_trip[r] = t.median_us;
-        ch_stalls[r] = t.stalls;
-        pipe_rtt[r] = pipe_rtt_sample();
-        t = last_trips();
-        pipe_trip[r] = t.median_us;
-        pipe_stalls[r] = t.stalls;
-        rtt_ratio[r] = ch_rtt[r] / pipe_rtt[r];
+        rtt_round(&pinned, r, cpus);
+        rtt_round(&unpinned, r, anywhere);
     }
     printf("channel_msgs_per_s=%.0f\n", bench_median(ch, RUNS));
     printf("mutex_condvar_queue_msgs_per_s=%.0f\n", bench_median(mq, RUNS));
@@ -702,12 +739,7 @@ int main(int argc, char **argv)
     printf("channel_try_vs_mutex_ratio=%.2f\n", bench_median(try_ratio, RUNS));
     printf("channel_local_future_ns_per_msg=%.2f\n", bench_median(local_future, RUNS));
     printf("channel_local_try_ns_per_msg=%.2f\n", bench_median(local_try, RUNS));
-    printf("channel_pingpong_rtt_us=%.2f\n", bench_median(ch_rtt, RUNS));
-    printf("pipe_pingpong_rtt_us=%.2f\n", bench_median(pipe_rtt, RUNS));
-    printf("channel_vs_pipe_rtt_ratio=%.2f\n", bench_median(rtt_ratio, RUNS));
-    printf("channel_pingpong_median_trip_us=%.2f\n", bench_median(ch_trip, RUNS));
-    printf("pipe_pingpong_median_trip_us=%.2f\n", bench_median(pipe_trip, RUNS));
-    printf("channel_pingpong_stalls=%.0f\n", bench_median(ch_stalls, RUNS));
-    printf("pipe_pingpong_stalls=%.0f\n", bench_median(pipe_stalls, RUNS));
+    rtt_print(&pinned, "");
+    rtt_print(&unpinned, "_unpinned");
     return 0;
 }
