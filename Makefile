@@ -7,6 +7,7 @@
 #   make bench           run the benchmarks (make phase1 bench: one phase)
 #   make demo            build every phase's examples and run its showcase, with narration
 #   make exercise E=1.5  build and run the test of the book's exercise 1.5 (make exercise: list them)
+#   make fuzz            kv_server's parser and commands under libFuzzer, briefly (needs clang)
 #   make diffs           build/diffs/: per step, the whole diff and the runtime-only one, in reading order
 #   make book-check      every listing in BOOK.md and docs/tracing.md still appears in its file
 #   make format          clang-format every C file (make format-check: only look)
@@ -109,7 +110,7 @@ write_if_changed = @mkdir -p $(@D); printf '%s\n' $(1) | cmp -s - $@ || printf '
 COMMON_SRCS := $(wildcard common/*.c)
 TEST_HARNESS := tests/harness.c
 
-.PHONY: all test check bench demo exercise diffs book-check format format-check clean deps \
+.PHONY: all test check bench demo exercise fuzz fuzz-cc diffs book-check format format-check clean deps \
 	$(foreach n,$(ALL_PHASES),phase$(n) test-$(n) bench-$(n) demo-$(n))
 all: $(addprefix phase,$(PHASES))
 check: test
@@ -306,6 +307,49 @@ $(EX_OUT)/run_tests: $(EX_OUT)/$(EX).o $(EX_OUT)/harness.o $(P$(EX_PHASE)_LIB) |
 
 -include $(wildcard $(EX_OUT)/*.d)
 endif
+
+# ---------------------------------------------------------------- fuzzing
+# make fuzz: kv_server's RESP parser and its commands under libFuzzer
+# (tests/fuzz/ says what each target checks), built under $(B)/fuzz/ with
+# clang whatever CC is (libFuzzer comes with clang), and with AddressSanitizer
+# and UBSan. Each target starts from its seeds (tests/fuzz/seeds/<name>/) and
+# runs FUZZ_RUNS inputs from a fixed random seed: the same inputs on every
+# run, so CI runs it too. FUZZ_TIME=600 runs each for ten minutes from a new
+# seed instead, to look further. An input that fails is saved as
+# $(B)/fuzz/crash-*; `$(B)/fuzz/fuzz_<name> <that file>` replays it.
+FUZZ_TARGETS := kv_resp kv_commands
+FUZZ_RUNS ?= 500000
+FUZZ_ARGS = -max_len=2048 $(if $(FUZZ_TIME),-max_total_time=$(FUZZ_TIME),-seed=1 -runs=$(FUZZ_RUNS))
+# The phase-4 flags without gcc's one warning that clang lacks; the runtime's sources are compiled
+# in too (the commands call rt_shard_of()), since $(B)/phase4's library may come from gcc.
+FUZZ_CFLAGS = $(filter-out -Wjump-misses-init,$(CFLAGS_BASE)) -Wconditional-uninitialized -O1 \
+	-fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	-I. -I$(P4_DIR) -DPHASE=4
+KV_DIR = $(P4_DIR)/examples/kv_server
+FUZZ_HEADERS = $(wildcard $(KV_DIR)/*.h $(P4_DIR)/*.h common/*.h)
+
+fuzz: $(addprefix $(B)/fuzz/fuzz_,$(FUZZ_TARGETS))
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		printf '== fuzz_%s: %s\n' $$t "$(if $(FUZZ_TIME),$(FUZZ_TIME) s,$(FUZZ_RUNS) inputs)"; \
+		rm -rf $(B)/fuzz/corpus-$$t; mkdir -p $(B)/fuzz/corpus-$$t; \
+		if ! (cd $(B)/fuzz && ./fuzz_$$t $(FUZZ_ARGS) corpus-$$t $(CURDIR)/tests/fuzz/seeds/$$t \
+			>fuzz_$$t.log 2>&1); then tail -n 30 $(B)/fuzz/fuzz_$$t.log; exit 1; fi; \
+		grep -E '^(Done|#[0-9]+.*DONE)' $(B)/fuzz/fuzz_$$t.log | tail -n 2; \
+	done
+
+$(B)/fuzz/fuzz_kv_resp: tests/fuzz/fuzz_kv_resp.c $(KV_DIR)/resp.c $(FUZZ_HEADERS) | deps fuzz-cc
+	@mkdir -p $(@D)
+	$(call say,LINK,$@)
+	$(Q)clang $(FUZZ_CFLAGS) $< -o $@
+
+$(B)/fuzz/fuzz_kv_commands: tests/fuzz/fuzz_kv_commands.c $(addprefix $(KV_DIR)/,commands.c \
+		admin.c store.c resp.c) $(P4_SRCS) $(COMMON_SRCS) $(FUZZ_HEADERS) | deps fuzz-cc
+	@mkdir -p $(@D)
+	$(call say,LINK,$@)
+	$(Q)clang $(FUZZ_CFLAGS) $(URING_CFLAGS) $(filter %.c,$^) $(LIBS) -o $@
+
+fuzz-cc:
+	@command -v clang >/dev/null || { echo "make fuzz needs clang (Debian: apt-get install clang)"; exit 1; }
 
 # ---------------------------------------------------------------- diffs
 # One step per pair of consecutive phases: "1:2 2:3 ...". .ci/diffs writes the
