@@ -314,12 +314,17 @@ endif
 # clang whatever CC is (libFuzzer comes with clang), and with AddressSanitizer
 # and UBSan. Each target starts from its seeds (tests/fuzz/seeds/<name>/) and
 # runs FUZZ_RUNS inputs from a fixed random seed: the same inputs on every
-# run, so CI runs it too. FUZZ_TIME=600 runs each for ten minutes from a new
-# seed instead, to look further. An input that fails is saved as
-# $(B)/fuzz/crash-*; `$(B)/fuzz/fuzz_<name> <that file>` replays it.
+# run, so CI runs it too and what fails there fails here. That takes two more
+# things: no rereading of the corpus directory on a timer (-reload=0), and no
+# address randomization (setarch -R, where it is allowed), because libFuzzer
+# also learns from the values the code compares, pointers among them.
+# FUZZ_TIME=600 runs each for ten minutes from a new seed instead, to look
+# further. An input that fails is saved as $(B)/fuzz/crash-*;
+# `$(B)/fuzz/fuzz_<name> <that file>` replays it.
 FUZZ_TARGETS := kv_resp kv_commands
 FUZZ_RUNS ?= 500000
-FUZZ_ARGS = -max_len=2048 $(if $(FUZZ_TIME),-max_total_time=$(FUZZ_TIME),-seed=1 -runs=$(FUZZ_RUNS))
+FUZZ_ARGS = -max_len=2048 -reload=0 \
+	$(if $(FUZZ_TIME),-max_total_time=$(FUZZ_TIME),-seed=1 -runs=$(FUZZ_RUNS))
 # The phase-4 flags without gcc's one warning that clang lacks; the runtime's sources are compiled
 # in too (the commands call rt_shard_of()), since $(B)/phase4's library may come from gcc.
 FUZZ_CFLAGS = $(filter-out -Wjump-misses-init,$(CFLAGS_BASE)) -Wconditional-uninitialized -O1 \
@@ -329,10 +334,11 @@ KV_DIR = $(P4_DIR)/examples/kv_server
 FUZZ_HEADERS = $(wildcard $(KV_DIR)/*.h $(P4_DIR)/*.h common/*.h)
 
 fuzz: $(addprefix $(B)/fuzz/fuzz_,$(FUZZ_TARGETS))
-	@set -e; for t in $(FUZZ_TARGETS); do \
+	@set -e; fixed=$$(setarch -R true 2>/dev/null && echo 'setarch -R'); \
+	for t in $(FUZZ_TARGETS); do \
 		printf '== fuzz_%s: %s\n' $$t "$(if $(FUZZ_TIME),$(FUZZ_TIME) s,$(FUZZ_RUNS) inputs)"; \
 		rm -rf $(B)/fuzz/corpus-$$t; mkdir -p $(B)/fuzz/corpus-$$t; \
-		if ! (cd $(B)/fuzz && ./fuzz_$$t $(FUZZ_ARGS) corpus-$$t $(CURDIR)/tests/fuzz/seeds/$$t \
+		if ! (cd $(B)/fuzz && $$fixed ./fuzz_$$t $(FUZZ_ARGS) corpus-$$t $(CURDIR)/tests/fuzz/seeds/$$t \
 			>fuzz_$$t.log 2>&1); then tail -n 30 $(B)/fuzz/fuzz_$$t.log; exit 1; fi; \
 		grep -E '^(Done|#[0-9]+.*DONE)' $(B)/fuzz/fuzz_$$t.log | tail -n 2; \
 	done
