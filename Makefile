@@ -315,9 +315,12 @@ endif
 # and UBSan. Each target starts from its seeds (tests/fuzz/seeds/<name>/) and
 # runs FUZZ_RUNS inputs from a fixed random seed: the same inputs on every
 # run, so CI runs it too and what fails there fails here. That takes two more
-# things: no rereading of the corpus directory on a timer (-reload=0), and no
-# address randomization (setarch -R, where it is allowed), because libFuzzer
-# also learns from the values the code compares, pointers among them.
+# things: no rereading of the corpus directory on a timer (-reload=0), and the
+# same addresses, because libFuzzer also learns from the values the code
+# compares, pointers among them: no address randomization (setarch -R, where
+# it is allowed), and the same stack, so the same environment and arguments
+# (env -i, and the seeds copied into a corpus directory named the same
+# wherever $(B) is).
 # FUZZ_TIME=600 runs each for ten minutes from a new seed instead, to look
 # further. An input that fails is saved as $(B)/fuzz/crash-*;
 # `$(B)/fuzz/fuzz_<name> <that file>` replays it.
@@ -338,7 +341,8 @@ fuzz: $(addprefix $(B)/fuzz/fuzz_,$(FUZZ_TARGETS))
 	for t in $(FUZZ_TARGETS); do \
 		printf '== fuzz_%s: %s\n' $$t "$(if $(FUZZ_TIME),$(FUZZ_TIME) s,$(FUZZ_RUNS) inputs)"; \
 		rm -rf $(B)/fuzz/corpus-$$t; mkdir -p $(B)/fuzz/corpus-$$t; \
-		if ! (cd $(B)/fuzz && $$fixed ./fuzz_$$t $(FUZZ_ARGS) corpus-$$t $(CURDIR)/tests/fuzz/seeds/$$t \
+		cp tests/fuzz/seeds/$$t/* $(B)/fuzz/corpus-$$t/; \
+		if ! (cd $(B)/fuzz && env -i PATH=/usr/bin:/bin $$fixed ./fuzz_$$t $(FUZZ_ARGS) corpus-$$t \
 			>fuzz_$$t.log 2>&1); then tail -n 30 $(B)/fuzz/fuzz_$$t.log; exit 1; fi; \
 		grep -E '^(Done|#[0-9]+.*DONE)' $(B)/fuzz/fuzz_$$t.log | tail -n 2; \
 	done
