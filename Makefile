@@ -324,7 +324,9 @@ endif
 # FUZZ_TIME=600 runs each for ten minutes from a new seed instead, to look
 # further. An input that fails is saved as $(B)/fuzz/crash-*;
 # `$(B)/fuzz/fuzz_<name> <that file>` replays it.
-FUZZ_TARGETS := kv_resp kv_commands
+# Every tests/fuzz/fuzz_<name>.c is a target; one that #includes the source it tests needs no
+# rule of its own (the pattern rule below), one that links more has its rule (kv_commands).
+FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_RUNS ?= 500000
 FUZZ_ARGS = -max_len=2048 -reload=0 \
 	$(if $(FUZZ_TIME),-max_total_time=$(FUZZ_TIME),-seed=1 -runs=$(FUZZ_RUNS))
@@ -341,13 +343,13 @@ fuzz: $(addprefix $(B)/fuzz/fuzz_,$(FUZZ_TARGETS))
 	for t in $(FUZZ_TARGETS); do \
 		printf '== fuzz_%s: %s\n' $$t "$(if $(FUZZ_TIME),$(FUZZ_TIME) s,$(FUZZ_RUNS) inputs)"; \
 		rm -rf $(B)/fuzz/corpus-$$t; mkdir -p $(B)/fuzz/corpus-$$t; \
-		cp tests/fuzz/seeds/$$t/* $(B)/fuzz/corpus-$$t/; \
+		if [ -d tests/fuzz/seeds/$$t ]; then cp tests/fuzz/seeds/$$t/* $(B)/fuzz/corpus-$$t/; fi; \
 		if ! (cd $(B)/fuzz && env -i PATH=/usr/bin:/bin $$fixed ./fuzz_$$t $(FUZZ_ARGS) corpus-$$t \
 			>fuzz_$$t.log 2>&1); then tail -n 30 $(B)/fuzz/fuzz_$$t.log; exit 1; fi; \
 		grep -E '^(Done|#[0-9]+.*DONE)' $(B)/fuzz/fuzz_$$t.log | tail -n 2; \
 	done
 
-$(B)/fuzz/fuzz_kv_resp: tests/fuzz/fuzz_kv_resp.c $(KV_DIR)/resp.c $(FUZZ_HEADERS) | deps fuzz-cc
+$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard $(KV_DIR)/*.c) $(FUZZ_HEADERS) | deps fuzz-cc
 	@mkdir -p $(@D)
 	$(call say,LINK,$@)
 	$(Q)clang $(FUZZ_CFLAGS) $< -o $@
