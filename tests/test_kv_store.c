@@ -8,7 +8,10 @@
  *
  * Cases: a key whose expire time is `now` is still there (Redis's rule: a
  * key is gone once now > its time, so PTTL can answer 0), and gone one
- * millisecond later, for a lookup and for the sweep alike.
+ * millisecond later, for a lookup and for the sweep alike. And the table
+ * gives its buckets back once its keys are deleted or expire: it shrinks
+ * exactly when fewer than an eighth of its buckets' worth of keys are left,
+ * to a table those keys fill at most half, and every key left is still found.
  */
 #include "harness.h"
 
@@ -57,6 +60,122 @@ START_TEST(the_sweep_keeps_it_through_that_millisecond_too)
 }
 END_TEST
 
+/* Key number i, as "key:i"; its length. */
+static size_t key_of(char *buf, size_t size, int i)
+{
+    return (size_t)snprintf(buf, size, "key:%d", i);
+}
+
+static void add_keys(struct kv_store *s, int from, int to, int64_t expire_at)
+{
+    char key[32];
+
+    for (int i = from; i < to; i++) {
+        size_t len = key_of(key, sizeof(key), i);
+
+        store_set_expire(s, store_add(s, key, len, kv_value_new(key, len)), expire_at);
+    }
+}
+
+static void delete_keys(struct kv_store *s, int from, int to)
+{
+    char key[32];
+
+    for (int i = from; i < to; i++) {
+        size_t len = key_of(key, sizeof(key), i);
+        struct kv_entry *e = store_find(s, key, len, AT);
+
+        ck_assert_ptr_nonnull(e);
+        store_delete(s, e);
+    }
+}
+
+/* Keys from..to-1 are there, each with its own name as its value. */
+static void assert_keys(struct kv_store *s, int from, int to)
+{
+    char key[32];
+
+    for (int i = from; i < to; i++) {
+        size_t len = key_of(key, sizeof(key), i);
+        struct kv_entry *e = store_find(s, key, len, AT);
+
+        ck_assert_msg(e != NULL, "key %s went missing", key);
+        ck_assert_uint_eq(e->value->len, len);
+        ck_assert_mem_eq(e->value->bytes, key, len);
+    }
+}
+
+START_TEST(a_table_emptied_by_deletes_shrinks_and_keeps_its_keys)
+{
+    struct kv_store s;
+
+    store_init(&s);
+    ck_assert(!store_shrink(&s)); /* empty, but already the smallest */
+    ck_assert_uint_eq(s.mask + 1, 16);
+    add_keys(&s, 0, 10000, 0);
+    ck_assert_uint_eq(s.mask + 1, 16384);
+    ck_assert(!store_shrink(&s));
+    delete_keys(&s, 2048, 10000);
+    ck_assert(!store_shrink(&s)); /* 2048 keys: an eighth of 16384, not fewer */
+    ck_assert_uint_eq(s.mask + 1, 16384);
+    delete_keys(&s, 100, 2048);
+    ck_assert_uint_eq(s.count, 100);
+    ck_assert(store_shrink(&s));
+    ck_assert_uint_eq(s.mask + 1, 256); /* the smallest power of two >= 2 * 100 */
+    ck_assert(!store_shrink(&s));
+    assert_keys(&s, 0, 100);
+    add_keys(&s, 100, 300, 0); /* and it grows again as before */
+    ck_assert_uint_eq(s.mask + 1, 512);
+    assert_keys(&s, 0, 300);
+    store_free(&s);
+}
+END_TEST
+
+START_TEST(one_key_fewer_than_an_eighth_shrinks_it)
+{
+    struct kv_store s;
+
+    store_init(&s);
+    add_keys(&s, 0, 4096, 0);
+    ck_assert_uint_eq(s.mask + 1, 4096);
+    delete_keys(&s, 511, 4096);
+    ck_assert_uint_eq(s.count, 511);
+    ck_assert(store_shrink(&s));
+    ck_assert_uint_eq(s.mask + 1, 1024);
+    assert_keys(&s, 0, 511);
+    store_free(&s);
+}
+END_TEST
+
+START_TEST(a_table_emptied_by_expiry_shrinks_and_the_sweep_goes_on)
+{
+    struct kv_store s;
+    bool more;
+
+    store_init(&s);
+    add_keys(&s, 0, 100, 0);
+    add_keys(&s, 100, 6000, AT);
+    add_keys(&s, 6000, 6050, AT + 1000);
+    ck_assert_uint_eq(s.mask + 1, 8192);
+    /* Steps of a sweep, as the server takes them (and more sweeps, if one stops early). */
+    for (int steps = 0; s.count > 150 && steps < 1000; steps++)
+        store_expire_cycle(&s, AT + 1, 16, &more);
+    ck_assert_uint_eq(s.count, 150);
+    ck_assert_uint_eq(s.expired, 5900);
+    ck_assert(store_shrink(&s));
+    ck_assert_uint_eq(s.mask + 1, 512);
+    ck_assert_uint_le(s.cursor, s.mask);
+    assert_keys(&s, 0, 100);
+    assert_keys(&s, 6000, 6050);
+    /* The sweep still finds the rest when their time comes. */
+    for (int steps = 0; s.with_expiry > 0 && steps < 1000; steps++)
+        store_expire_cycle(&s, AT + 1001, 16, &more);
+    ck_assert_uint_eq(s.count, 100);
+    ck_assert_uint_eq(s.with_expiry, 0);
+    store_free(&s);
+}
+END_TEST
+
 Suite *suite_kv_store(void)
 {
     Suite *s = suite_create("kv_store");
@@ -64,6 +183,11 @@ Suite *suite_kv_store(void)
 
     tcase_add_test(tc, a_key_lives_through_its_expiry_millisecond);
     tcase_add_test(tc, the_sweep_keeps_it_through_that_millisecond_too);
+    suite_add_tcase(s, tc);
+    tc = test_case("shrinking");
+    tcase_add_test(tc, a_table_emptied_by_deletes_shrinks_and_keeps_its_keys);
+    tcase_add_test(tc, one_key_fewer_than_an_eighth_shrinks_it);
+    tcase_add_test(tc, a_table_emptied_by_expiry_shrinks_and_the_sweep_goes_on);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -11,7 +11,9 @@
  * (a shard that owns none of its keys does nothing), cmd_reply(), and then
  * the lent values given back and cmd_done(), as server.c does. A request
  * the server would drop unanswered (ROUTE_CLOSE) gets no reply here either.
- * The clock moves a second per request, so expire times pass.
+ * The clock moves a second per request, so expire times pass, and after
+ * each request every store is offered a shrink (store_shrink()), which the
+ * server's sweeper may do between any two requests.
  *
  * What must hold: no crash, no sanitizer report, no leak (the stores are
  * emptied after each input, so LeakSanitizer sees anything left over), and
@@ -139,6 +141,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (r.res[i].value)
                 kv_value_unref(r.res[i].value);
         cmd_done(&r);
+        for (unsigned s = 0; s < cfg.shards; s++)
+            store_shrink(&stores[s]);
         if (route == ROUTE_QUIT || route == ROUTE_CLOSE)
             break;
         now += 1000;

@@ -740,7 +740,8 @@ static const struct rt_future_vtable acceptor_vtable = {acceptor_poll, rt_async_
  * a client writing keys that expire faster than that made the table grow
  * without bound; now the sweep takes its turn among the tasks for as long as
  * there is much to delete, which keeps up with any rate of writes the shard
- * can serve (writers get slower, the table does not grow).
+ * can serve (writers get slower, the table does not grow). Before each sweep
+ * the table gives back the buckets it no longer needs (store_shrink()).
  */
 struct sweeper {
     struct rt_async async;
@@ -768,6 +769,7 @@ static enum rt_poll sweeper_poll(struct rt_future *self, struct rt_context *cx, 
     for (;;) {
         rt_sleep(&f->sleep, SWEEP_NS);
         AWAIT(&f->sleep.future, NULL);
+        store_shrink(&f->s->store); /* between two sweeps: a sweep walks the buckets */
         f->first = f->s->store.swept;
         while (sweep_step(f)) {
             rt_yield_now(&f->yield);

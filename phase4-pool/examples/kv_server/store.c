@@ -2,9 +2,12 @@
  * store.c - the hash table behind one shard. See store.h.
  *
  * Chained buckets, a power of two of them, doubled when there are more keys
- * than buckets. Growing rehashes every key at once: simple, and a pause of a
- * few milliseconds per million keys; Redis avoids even that pause by moving
- * a few buckets per operation (incremental rehashing).
+ * than buckets, and cut down when fewer than one in eight holds a key
+ * (store_shrink(), which the shard's sweeper calls every 100 ms, as Redis
+ * resizes its tables from its periodic cron). Resizing rehashes every key at
+ * once: simple, and a pause of a few milliseconds per million keys (or
+ * buckets); Redis avoids even that pause by moving a few buckets per
+ * operation (incremental rehashing).
  *
  * The hash is plain 64-bit FNV-1a, and the buckets use its low bits. It is
  * where rt_shard_of() starts, not what it uses: rt_shard_of() mixes the FNV-1a
@@ -25,6 +28,7 @@
 #include "util.h"
 
 #define BUCKETS_MIN 16
+#define SPARSE      8 /* shrink when there are fewer keys than buckets / SPARSE */
 
 /* Redis's active expiry: a sample of 20 keys, and one more while over 25% had expired. */
 #define SAMPLE         20
@@ -104,14 +108,14 @@ void store_free(struct kv_store *s)
     *s = (struct kv_store){0};
 }
 
-/* Double the buckets and move every entry to its new chain. */
-static void grow(struct kv_store *s)
+/* Move every entry to its chain in a new table of `n` buckets, a power of two. */
+static void resize(struct kv_store *s, size_t n)
 {
     struct kv_entry **old = s->buckets;
-    size_t n = s->mask + 1;
+    size_t old_n = s->mask + 1;
 
-    alloc_buckets(s, n * 2);
-    for (size_t b = 0; b < n; b++) {
+    alloc_buckets(s, n);
+    for (size_t b = 0; b < old_n; b++) {
         struct kv_entry *e = old[b], *next;
 
         for (; e; e = next) {
@@ -121,8 +125,24 @@ static void grow(struct kv_store *s)
         }
     }
     free(old);
-    if (s->cursor > s->mask)
-        s->cursor = 0;
+    /*
+     * The sweep goes on where it was: bucket `cursor` of the old table is now
+     * part of bucket `cursor & mask` (a smaller table), or spread over
+     * buckets from `cursor` on (a larger one, where the mask changes nothing).
+     */
+    s->cursor &= s->mask;
+}
+
+bool store_shrink(struct kv_store *s)
+{
+    size_t n = BUCKETS_MIN;
+
+    if (s->mask + 1 <= BUCKETS_MIN || s->count >= (s->mask + 1) / SPARSE)
+        return false;
+    while (n < s->count * 2) /* half full at most: keys can come back before it grows again */
+        n *= 2;
+    resize(s, n);
+    return true;
 }
 
 /* Where the link to `e` is: the bucket's head or the previous entry's next. */
@@ -177,7 +197,7 @@ struct kv_entry *store_add(struct kv_store *s, const void *key, size_t klen, str
     e->klen = klen;
     memcpy(e->key, key, klen);
     if (s->count >= s->mask + 1)
-        grow(s);
+        resize(s, (s->mask + 1) * 2);
     e->next = s->buckets[e->hash & s->mask];
     s->buckets[e->hash & s->mask] = e;
     s->count++;
@@ -248,8 +268,8 @@ size_t store_expire_cycle(struct kv_store *s, int64_t now, unsigned rounds, bool
         total += deleted;
         /*
          * A quarter or less had expired: stop. A sample of empty buckets says
-         * nothing (most keys have just been deleted, and the table does not
-         * shrink): go on, so that the last expired keys are found too. One of
+         * nothing (most keys have just been deleted, and the table shrinks only
+         * between sweeps): go on, so that the last expired keys are found too. One of
          * keys without an expire time stops, as a clean one does: in a table of
          * such keys, a few with one would have the sweep walk it all, always.
          */

@@ -85,6 +85,14 @@ void store_delete(struct kv_store *s, struct kv_entry *e);
 void store_flush(struct kv_store *s);
 
 /*
+ * Give back most of the table when it has become sparse: with more than the
+ * fewest buckets (16) and fewer keys than an eighth of them, the keys move
+ * to the smallest table that they fill at most half. Whether it shrank. Not in the
+ * middle of a walk over the buckets: the chains change.
+ */
+bool store_shrink(struct kv_store *s);
+
+/*
  * One step of active expiry: delete keys whose time has passed, looking at
  * no more than `rounds` samples of 20 keys with an expire time. It stops
  * early at a sample a quarter or less of which had expired: the keys are
