@@ -100,11 +100,14 @@ static int read_int(const char *root, const char *path, int *out)
 
 /*
  * Parse a kernel CPU list ("0-3,8,10-11") into set[0..MAX_CPUS). Returns 0,
- * or -EINVAL for anything else. Each number must start with a digit, since
- * strtol would also skip blanks and take a sign.
+ * or -EINVAL for anything else, an empty list included (some CPU is always
+ * online). Each number must start with a digit, since strtol would also
+ * skip blanks and take a sign.
  */
 static int parse_cpu_list(const char *s, bool *set)
 {
+    if (!*s || *s == '\n')
+        return -EINVAL;
     while (*s && *s != '\n') {
         char *end;
         long lo, hi;
@@ -331,16 +334,20 @@ struct span {
     int nodes, packages, cores;
 };
 
-/* The span of cpus[0..k), sorted by position: one more at each change from one CPU to the next. */
+/*
+ * The span of cpus[0..k), sorted by position: one more at each change from
+ * one CPU to the next. A change of node need not be one of package: a
+ * package may hold several nodes (sub-NUMA clustering, as Intel's SNC and
+ * AMD's NPS2 and NPS4 split a socket).
+ */
 static struct span span_of(const struct rt_cpu_info *cpus, unsigned k)
 {
     struct span s = {1, 1, 1};
 
     for (unsigned i = 1; i < k; i++) {
-        bool node = cpus[i].node != cpus[i - 1].node;
-        bool package = node || cpus[i].package != cpus[i - 1].package;
+        bool package = cpus[i].package != cpus[i - 1].package;
 
-        s.nodes += node;
+        s.nodes += cpus[i].node != cpus[i - 1].node;
         s.packages += package;
         s.cores += package || cpus[i].core != cpus[i - 1].core;
     }

@@ -20,7 +20,8 @@
  *            With only some CPUs usable: the run of neighbours (in node,
  *            package, core order) that spans the fewest nodes, then
  *            packages, then cores.
- *   CUSTOM   shard k on the CPU the program names
+ *   CUSTOM   shard k on the CPU the program names (a CPU named twice is
+ *            shared by those shards: the program's choice)
  *
  * The topology comes from sysfs: the online CPUs, each CPU's package and
  * core in its topology/ directory, and its NUMA node (the nodeN link in its
@@ -76,9 +77,9 @@ int rt_topology_read(const struct rt_placement *p, struct rt_cpu_info *out, size
  * Decide where each of `shards` shards runs: cpu_of[k] is a CPU for SPREAD,
  * PACK and CUSTOM, and RT_CPU_ANY for UNBOUND and FENCED. Returns 0, or
  * -errno with a sentence in `why`: rt_topology_read()'s errors (UNBOUND reads
- * nothing, so it cannot fail), or -EINVAL for more bound shards than usable
- * CPUs, a CUSTOM or FENCED CPU this process cannot use, a CUSTOM list of the
- * wrong length, an empty fence.
+ * nothing, so it cannot fail), or -EINVAL for more SPREAD or PACK shards
+ * than usable CPUs, a CUSTOM or FENCED CPU this process cannot use, a CUSTOM
+ * list of the wrong length, an empty fence.
  */
 int rt_placement_plan(const struct rt_placement *p, unsigned shards, int *cpu_of, char *why,
                       size_t why_len);

@@ -127,8 +127,9 @@ static void *shard_main(void *arg)
     }
     size = p->make(s->index, p->arg, s->future);
     if (size < sizeof(struct rt_future) || size > RT_SHARD_FUTURE_MAX)
-        rt__die("rt_pool_start: shard %u's future is %zu bytes (at most %d)", s->index, size,
-                RT_SHARD_FUTURE_MAX);
+        rt__die("rt_pool: the shard function made shard %u a future of %zu bytes; it must be "
+                "from %zu (a struct rt_future) to %d",
+                s->index, size, sizeof(struct rt_future), RT_SHARD_FUTURE_MAX);
     s->output = rt_executor_run(ex, (const struct rt_future *)s->future, size);
     rt__executor_drop_tasks(ex);
     if (p->mesh)

@@ -111,6 +111,13 @@ START_TEST(topology_of_each_fake_machine)
         ck_assert(cpus[i].cpu == i && cpus[i].package == 0 && cpus[i].node == 0 &&
                   cpus[i].core == i % 8);
 
+    /* 2s4n_snc: CPU c is on core c % 4 of package c / 4, node c / 2: two nodes a package. */
+    p = on("2s4n_snc", RT_PLACEMENT_SPREAD);
+    ck_assert_int_eq(rt_topology_read(&p, cpus, 64, why, sizeof(why)), 8);
+    for (int i = 0; i < 8; i++)
+        ck_assert(cpus[i].cpu == i && cpus[i].package == i / 4 && cpus[i].node == i / 2 &&
+                  cpus[i].core == i % 4);
+
     /* vm2: two cores of one package. */
     p = on("vm2", RT_PLACEMENT_SPREAD);
     ck_assert_int_eq(rt_topology_read(&p, cpus, 64, why, sizeof(why)), 2);
@@ -207,6 +214,33 @@ START_TEST(spread_and_pack_on_two_sockets_two_nodes_with_smt)
     EXPECT_PLAN(&pack, 0, 8, 1, 9, 2, 10, 3, 11);
     EXPECT_PLAN(&pack, 0, 8, 1, 9, 2, 10, 3, 11, 4, 12);
     EXPECT_PLAN(&pack, 0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
+}
+END_TEST
+
+/*
+ * 2s4n_snc: socket 0 holds nodes 0 (CPUs 0-1) and 1 (CPUs 2-3), socket 1
+ * nodes 2 (CPUs 4-5) and 3 (CPUs 6-7); no SMT. SPREAD takes a node of each
+ * socket first (0, 4), then the other node of each (2, 6), then the second
+ * core of each node. PACK fills node by node, so a socket's two nodes come
+ * before the next socket. With only CPUs 3, 4 and 6 usable, two shards span
+ * two nodes wherever they go; 4 and 6 share a socket, 3 and 4 do not.
+ */
+START_TEST(spread_and_pack_on_sockets_split_into_nodes)
+{
+    static const int split[] = {3, 4, 6};
+    struct rt_placement spread = on("2s4n_snc", RT_PLACEMENT_SPREAD);
+    struct rt_placement pack = on("2s4n_snc", RT_PLACEMENT_PACK);
+
+    EXPECT_PLAN(&spread, 0, 4);
+    EXPECT_PLAN(&spread, 0, 4, 2, 6);
+    EXPECT_PLAN(&spread, 0, 4, 2, 6, 1, 5, 3, 7);
+    EXPECT_PLAN(&pack, 0, 1);
+    EXPECT_PLAN(&pack, 0, 1, 2, 3);
+    EXPECT_PLAN(&pack, 0, 1, 2, 3, 4);
+    pack.allowed = split;
+    pack.nallowed = 3;
+    EXPECT_PLAN(&pack, 4, 6);
+    EXPECT_PLAN(&pack, 3, 4, 6);
 }
 END_TEST
 
@@ -334,11 +368,15 @@ END_TEST
 START_TEST(custom_puts_shard_k_on_cpu_k_and_checks_the_list)
 {
     static const int list[] = {7, 0, 3}, with_offline[] = {7, 5, 3}, short_list[] = {7, 0};
+    static const int shared[] = {1, 1, 1, 1, 1, 1, 1, 1}; /* more shards than usable CPUs */
     struct rt_placement p = on("offline", RT_PLACEMENT_CUSTOM);
 
     p.cpus = list;
     p.ncpus = 3;
     EXPECT_PLAN(&p, 7, 0, 3);
+    p.cpus = shared; /* the program's choice: a CPU named twice is shared */
+    p.ncpus = 8;
+    EXPECT_PLAN(&p, 1, 1, 1, 1, 1, 1, 1, 1);
     p.cpus = short_list;
     p.ncpus = 2;
     EXPECT_REFUSED(&p, 3, "names 2 CPUs for 3 shards");
@@ -491,13 +529,14 @@ static void scratch_write_bytes(const char *path, const char *bytes, size_t len)
 /*
  * Text a kernel never writes is refused, not read as something near it:
  * strtol alone takes blanks, a sign, "0x10" as 0 and "5abc" as 5, and a
- * line cut to fit a buffer can name another CPU ("1000" cut to "1"). A FIFO
+ * line cut to fit a buffer can name another CPU ("1000" cut to "1"). An
+ * empty list of online CPUs is no machine, not one whose CPUs we may not use. A FIFO
  * in a file's place is refused at once instead of hanging the reader.
  */
 START_TEST(sysfs_text_is_read_strictly)
 {
-    static const char *const bad_lists[] = {" 0-1\n", "+0-1\n", "0-+1\n",
-                                            "0- 1\n", "0,\n",   "0-1,\n"};
+    static const char *const bad_lists[] = {" 0-1\n", "+0-1\n", "0-+1\n", "0- 1\n",
+                                            "0,\n",   "0-1,\n", "\n",     ""};
     static const char *const bad_ints[] = {"0x10\n", " 1\n", "+1\n", "1abc\n", "1 \n", "-\n"};
     const char *core1 = "devices/system/cpu/cpu1/topology/core_id";
     char full[512], *list;
@@ -590,7 +629,7 @@ START_TEST(the_fixtures_are_what_make_sh_writes)
     snprintf(dir, sizeof(dir), "%s", test_topology(""));
     /* Machine by machine: the fixtures' directory also holds make.sh itself. */
     snprintf(cmd, sizeof(cmd),
-             "sh %smake.sh %s && for m in vm2 1s8c16t 2s2n_smt offline; do "
+             "sh %smake.sh %s && for m in vm2 1s8c16t 2s2n_smt 2s4n_snc offline; do "
              "diff -r %s/$m %s$m >&2 || exit 1; done",
              dir, scratch, scratch, dir);
     ck_assert_msg(system(cmd) == 0, "the fixtures differ from what make.sh writes: %s", cmd);
@@ -609,6 +648,7 @@ Suite *suite_placement(void)
     tcase_add_test(tc, spread_and_pack_on_the_vm);
     tcase_add_test(tc, spread_and_pack_on_one_socket_with_smt);
     tcase_add_test(tc, spread_and_pack_on_two_sockets_two_nodes_with_smt);
+    tcase_add_test(tc, spread_and_pack_on_sockets_split_into_nodes);
     tcase_add_test(tc, spread_and_pack_skip_offline_cpus);
     tcase_add_test(tc, a_restricted_mask_is_respected);
     tcase_add_test(tc, pack_takes_the_tightest_run_of_a_restricted_set);

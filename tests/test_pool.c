@@ -738,6 +738,26 @@ START_TEST(a_future_too_big_for_its_shard_stops_the_program)
 }
 END_TEST
 
+/* And one that makes no future at all: 0 bytes, less than a struct rt_future. */
+static size_t make_nothing(unsigned shard, void *arg, void *buf)
+{
+    (void)shard;
+    (void)arg;
+    (void)buf;
+    return 0;
+}
+
+START_TEST(a_future_too_small_for_a_future_stops_the_program)
+{
+    struct rt_pool_builder b = RT_POOL_BUILDER_INIT;
+    struct rt_pool *p;
+
+    b.shards = 1;
+    if (rt_pool_start(&b, make_nothing, NULL, &p) == 0)
+        rt_pool_join(p, NULL);
+}
+END_TEST
+
 Suite *suite_pool(void)
 {
     Suite *s = suite_create("pool");
@@ -758,6 +778,7 @@ Suite *suite_pool(void)
     tcase_add_test(tc, a_shard_whose_thread_cannot_start_stops_the_whole_start);
     tcase_add_test(tc, impossible_requests_are_refused_before_any_thread_starts);
     tcase_add_test_raise_signal(tc, a_future_too_big_for_its_shard_stops_the_program, SIGABRT);
+    tcase_add_test_raise_signal(tc, a_future_too_small_for_a_future_stops_the_program, SIGABRT);
     suite_add_tcase(s, tc);
     return s;
 }
