@@ -890,7 +890,7 @@ static void shard_drop(struct rt_future *self)
         free(s->out[k].ring);
     }
     rt_waker_drop(&s->waiter);
-    store_free(&s->store); /* checks that every lent value came back */
+    store_free(&s->store); /* checks that no value in the table is still lent out */
     free(s->out);
     free(s->seen);
     free(s->sends);
