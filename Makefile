@@ -39,7 +39,7 @@ PHASES := $(or $(GOAL_PHASES),$(ALL_PHASES))
 READING_ORDER_2 := reactor.h reactor.c io.h io.c executor.c executor.h file.h file.c \
 	net.h net.c timer.h timer.c
 READING_ORDER_3 := reactor.h reactor.c executor.h executor.c timers.h timers.c timer.h timer.c \
-	preempt.h preempt.c scheduling.h task_queue.h task_queue.c task.h task.c
+	preempt.h preempt.c scheduling.h task_queue.h task_queue.c run_queue.h task.h task.c rt.h
 READING_ORDER_4 := placement.h placement.c pool.h pool.c executor.h executor.c channel.h channel.c \
 	deferred.h mesh.h mesh.c percore.h percore.c task.h task.c reactor.h reactor.c join.c io.h \
 	io.c net.h net.c rt.h
