@@ -336,13 +336,14 @@ static void park(struct rt_executor *ex)
     uint64_t next, now, timeout;
     unsigned where;
 
-    if (!can_be_woken(ex))
-        rt__die("rt_executor_run: deadlock: the main future is pending and no task can run");
     if (ex->spin_ns) {
         spin(ex);
         if (has_work(ex))
             return;
     }
+    /* After the spin, which may have reaped the last request in flight: an orphan's, say. */
+    if (!can_be_woken(ex))
+        rt__die("rt_executor_run: deadlock: the main future is pending and no task can run");
     next = rt__timers_next(&ex->timers);
     now = next == UINT64_MAX ? 0 : now_ns();
     timeout = next == UINT64_MAX ? UINT64_MAX : next > now ? next - now : 0;
