@@ -203,6 +203,13 @@ void rt_io_connect(struct rt_io *io, int fd, const struct sockaddr *addr, sockle
     struct rt_source *s;
 
     ASSERT_ARG(io);
+    if (addr_len > sizeof(struct sockaddr_storage)) {
+        /* As connect(2): -EINVAL before a byte of `addr` is read (it may be that short). */
+        s = io_init(io, 0);
+        s->res = -EINVAL;
+        s->state = SOURCE_DONE;
+        return;
+    }
     ASSERT_BUF(addr, addr_len);
     s = io_init(io, addr_len);
 

@@ -90,6 +90,7 @@ void rt_io_close(struct rt_io *io, int fd); /* `fd` is the request's now: closed
 
 /* Sockets; see net.h for making them */
 void rt_io_accept(struct rt_io *io, int listen_fd); /* -> the connection's fd */
+/* An addr_len over sizeof(struct sockaddr_storage): -EINVAL, as connect(2) says. */
 void rt_io_connect(struct rt_io *io, int fd, const struct sockaddr *addr, socklen_t addr_len);
 /* Ask for 1 byte or more: for 0, the kernel waits for data, takes none and says 0, as if closed. */
 void rt_io_recv(struct rt_io *io, int fd, void *buf, size_t len); /* 0: the peer closed */
