@@ -48,7 +48,8 @@ struct rt_timer {
  * -EINVAL (see above). A sleep whose deadline is still in the heap (polled,
  * and neither finished nor dropped) must not be made into a sleep again, and
  * a finished one must not be polled again: each stops the program with a
- * message.
+ * message (the first at once when it is done on the executor's thread during
+ * a run, else when the executor next looks at its deadlines).
  */
 struct rt_sleep {
     struct rt_future future; /* await this */

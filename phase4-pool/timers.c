@@ -124,6 +124,11 @@ size_t rt__timers_fire(struct timer_heap *h, uint64_t now)
     while (h->len > 0 && h->items[0]->deadline <= now) {
         struct rt_timer *e = h->items[0];
 
+        /* Its sleep, zeroed while the deadline was in here, no longer knows it is (timer.c). */
+        if (e->index != 0)
+            rt__die("a deadline in the executor's heap belongs to an rt_sleep that was prepared "
+                    "again while it waited (outside a run, or on another thread): await a sleep "
+                    "to the end or drop it first");
         rt__timers_remove(h, e);
         RT_TRACE(rt__trace_timer_fired(e->trace_id, now - e->deadline));
         rt_waker_wake(&e->waker); /* the sleep sees it is out of the heap: its time has come */

@@ -762,6 +762,41 @@ static void resleep_while_waiting(void)
     run_in_child(&f.async.future, sizeof(f));
 }
 
+/*
+ * The same between two runs: the first run's main polls a sleep of the
+ * program's once and returns, leaving its deadline in the heap; the program
+ * makes that sleep again, where no executor runs to check it; the second
+ * run's main sleeps 1 ms, and the executor's next look at its deadlines
+ * finds the entry its sleep no longer knows (it spun for ever on it before).
+ */
+static struct rt_sleep kept_sleep;
+
+static enum rt_poll poll_kept_sleep_once(struct rt_future *self, struct rt_context *cx,
+                                         intptr_t *out)
+{
+    (void)self;
+    ck_assert(rt_future_poll(&kept_sleep.future, cx, NULL) == RT_PENDING);
+    *out = 0;
+    return RT_READY;
+}
+
+static const struct rt_future_vtable poll_kept_sleep_once_vtable = {poll_kept_sleep_once, NULL};
+
+static void resleep_between_runs(void)
+{
+    struct rt_future first = {&poll_kept_sleep_once_vtable};
+    struct rt_sleep second;
+    struct rt_executor *ex;
+
+    if (rt_executor_create(NULL, &ex) < 0)
+        return;
+    rt_sleep(&kept_sleep, 3600ull * 1000000000ull);
+    rt_executor_run(ex, &first, sizeof(first));
+    rt_sleep(&kept_sleep, 0); /* the misuse: its deadline is still in ex's heap */
+    rt_sleep(&second, 1000000);
+    rt_executor_run(ex, &second.future, sizeof(second));
+}
+
 /* Starts a wait for a notification, then makes it again while it is on the executor's list. */
 struct rewait {
     struct rt_async async;
@@ -883,6 +918,8 @@ START_TEST(a_timeout_still_racing_cannot_be_prepared)
 #if PHASE >= 3
     assert_dies(resleep_while_waiting,
                 "an rt_sleep was prepared again while its deadline was still in the heap");
+    assert_dies(resleep_between_runs, "belongs to an rt_sleep that was prepared again while it "
+                                      "waited");
     assert_dies(rewait_while_waiting, "an rt_wait_notify was prepared again while it was waiting");
 #endif
 }
