@@ -12,7 +12,10 @@
  * gives the same requests and the same error whether it arrives whole, a
  * byte at a time, or in pieces of 2 or 7 bytes; writing nothing into a
  * fresh reply, and an empty bulk from a NULL pointer, are well defined
- * (clang's UndefinedBehaviorSanitizer stopped on both before).
+ * (clang's UndefinedBehaviorSanitizer stopped on both before); and once a
+ * request of 100,000 arguments has been served, the parser gives back the
+ * arrays it needed for them (a connection kept 32 bytes per argument of
+ * its biggest request for as long as it was open).
  */
 #include "harness.h"
 
@@ -119,6 +122,46 @@ START_TEST(empty_writes_are_well_defined)
 }
 END_TEST
 
+START_TEST(a_request_of_many_arguments_leaves_no_arrays_behind)
+{
+    enum { ARGS = 100000 };
+    struct resp_parser p;
+    struct resp_arg *argv;
+    size_t argc, room, at = 0;
+    char *space;
+    struct resp_out in = {0};
+
+    resp_out_prefixed(&in, '*', ARGS + 1);
+    resp_out_bulk(&in, "EXISTS", 6);
+    for (int i = 0; i < ARGS; i++)
+        resp_out_bulk(&in, "k", 1);
+    resp_parser_init(&p, 512 << 20, (size_t)1 << 30);
+    while (resp_next(&p, &argc, &argv) == 0) {
+        ck_assert_uint_lt(at, in.len); /* the request is whole before the bytes run out */
+        space = resp_space(&p, &room);
+        room = room < in.len - at ? room : in.len - at;
+        memcpy(space, in.buf + at, room);
+        resp_received(&p, room);
+        at += room;
+    }
+    ck_assert_uint_eq(argc, ARGS + 1);
+    ck_assert_uint_ge(p.arg_cap, ARGS + 1);
+    ck_assert_uint_ge(p.argv_cap, ARGS + 1);
+    /* Served: the next receive starts from a parser that holds no more than a small one would. */
+    ck_assert_int_eq(resp_next(&p, &argc, &argv), 0);
+    space = resp_space(&p, &room);
+    ck_assert_uint_le(p.arg_cap, 1024);
+    ck_assert_uint_le(p.argv_cap, 1024);
+    memcpy(space, "*1\r\n$4\r\nPING\r\n", 14);
+    resp_received(&p, 14);
+    ck_assert_int_eq(resp_next(&p, &argc, &argv), 1);
+    ck_assert_uint_eq(argc, 1);
+    ck_assert_int_eq(memcmp(argv[0].p, "PING", 4), 0);
+    resp_parser_free(&p);
+    resp_out_free(&in);
+}
+END_TEST
+
 Suite *suite_kv_resp(void)
 {
     Suite *s = suite_create("kv_resp");
@@ -126,6 +169,7 @@ Suite *suite_kv_resp(void)
 
     tcase_add_test(tc, pieces_of_any_size_give_the_same_requests);
     tcase_add_test(tc, empty_writes_are_well_defined);
+    tcase_add_test(tc, a_request_of_many_arguments_leaves_no_arrays_behind);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -23,6 +23,7 @@
 #define READ_MIN   (16 * 1024)   /* Redis's PROTO_IOBUF_LEN: a receive asks for at least this */
 #define READ_MAX   (1024 * 1024) /* and at most this: one io_uring request's RT_IO_MAX */
 #define KEEP_BELOW (64 * 1024)   /* an empty buffer bigger than this is freed (a big value left) */
+#define ARGS_KEEP  1024          /* and argument arrays for more than this many (16 KiB each) */
 
 void resp_parser_init(struct resp_parser *p, size_t max_bulk, size_t max_query)
 {
@@ -76,6 +77,13 @@ char *resp_space(struct resp_parser *p, size_t *room)
         free(p->buf); /* a big request has gone: do not keep its memory for a small one */
         p->buf = NULL;
         p->cap = 0;
+    }
+    if (partial == 0 && p->nargs == 0 && p->arg_cap > ARGS_KEEP) {
+        free(p->arg); /* nor the arrays of a request of many arguments: 32 bytes each */
+        free(p->argv);
+        p->arg = NULL;
+        p->argv = NULL;
+        p->arg_cap = p->argv_cap = 0;
     }
     want = read_size(p);
     if (p->cap - p->len < want) {
