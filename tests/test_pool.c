@@ -15,7 +15,8 @@
  * set flags), every thread must be joined (no thread named "shard-<k>" is
  * left), no ring or eventfd may stay open (the fd count is unchanged),
  * and rt_last_error() must name the shard and the cause. And teardown:
- * a task left behind may still ring a peer when it is dropped.
+ * a task left behind may still ring a peer when it is dropped; and a make
+ * function that returns a size out of bounds stops the program.
  */
 #define _GNU_SOURCE /* sched_getcpu(), sched_getaffinity(), CPU_COUNT(): GNU extensions */
 #include "harness.h"
@@ -718,42 +719,27 @@ START_TEST(impossible_requests_are_refused_before_any_thread_starts)
 }
 END_TEST
 
-/* A make function that claims a future larger than the room it was given. */
-static size_t make_too_big(unsigned shard, void *arg, void *buf)
+/*
+ * A make function that claims a future of the size its argument says: more
+ * than the room it was given, or less than a struct rt_future. Either stops
+ * the program (on the shard's thread, with a message that gives both bounds).
+ */
+static const size_t bad_sizes[] = {RT_SHARD_FUTURE_MAX + 1, 0, sizeof(struct rt_future) - 1};
+
+static size_t make_of_size(unsigned shard, void *arg, void *buf)
 {
     (void)shard;
-    (void)arg;
     (void)buf;
-    return RT_SHARD_FUTURE_MAX + 1;
+    return *(const size_t *)arg;
 }
 
-START_TEST(a_future_too_big_for_its_shard_stops_the_program)
+START_TEST(a_future_of_a_bad_size_stops_the_program)
 {
     struct rt_pool_builder b = RT_POOL_BUILDER_INIT;
     struct rt_pool *p;
 
     b.shards = 1;
-    if (rt_pool_start(&b, make_too_big, NULL, &p) == 0)
-        rt_pool_join(p, NULL);
-}
-END_TEST
-
-/* And one that makes no future at all: 0 bytes, less than a struct rt_future. */
-static size_t make_nothing(unsigned shard, void *arg, void *buf)
-{
-    (void)shard;
-    (void)arg;
-    (void)buf;
-    return 0;
-}
-
-START_TEST(a_future_too_small_for_a_future_stops_the_program)
-{
-    struct rt_pool_builder b = RT_POOL_BUILDER_INIT;
-    struct rt_pool *p;
-
-    b.shards = 1;
-    if (rt_pool_start(&b, make_nothing, NULL, &p) == 0)
+    if (rt_pool_start(&b, make_of_size, (void *)&bad_sizes[_i], &p) == 0)
         rt_pool_join(p, NULL);
 }
 END_TEST
@@ -777,8 +763,8 @@ Suite *suite_pool(void)
     tcase_add_test(tc, a_ring_too_big_for_every_shard);
     tcase_add_test(tc, a_shard_whose_thread_cannot_start_stops_the_whole_start);
     tcase_add_test(tc, impossible_requests_are_refused_before_any_thread_starts);
-    tcase_add_test_raise_signal(tc, a_future_too_big_for_its_shard_stops_the_program, SIGABRT);
-    tcase_add_test_raise_signal(tc, a_future_too_small_for_a_future_stops_the_program, SIGABRT);
+    tcase_add_loop_test_raise_signal(tc, a_future_of_a_bad_size_stops_the_program, SIGABRT, 0,
+                                     (int)(sizeof(bad_sizes) / sizeof(bad_sizes[0])));
     suite_add_tcase(s, tc);
     return s;
 }
