@@ -66,7 +66,7 @@
 
 #define CACHE_LINE   64
 #define AHEAD        4  /* lines: how far ahead of itself each side prefetches slots */
-#define PUBLISH      16 /* lines: how many a side fills (or empties) between publications */
+#define PUBLISH      64 /* lines: how many a side fills (or empties) between publications */
 #define CAPACITY_MAX (1u << 24)
 #define MSG_SIZE_MAX 65536u
 #define RING_MAX     ((size_t)1 << 30) /* bytes of slots: each limit above allows far more */
@@ -240,7 +240,9 @@ static void copy_msg(const struct rt_channel *ch, void *to, const void *from)
  *
  * Two costs. Streaming stores are weakly ordered: they may become visible
  * after a later ordinary store, the release store of `tail` included, so
- * publish_tail() first waits for them with SFENCE. And a receiver on the
+ * publish_tail() first waits for them with SFENCE. The fence holds back
+ * the sender's later stores until its streamed lines have gone, which is
+ * one more reason to publish only every PUBLISH lines. And a receiver on the
  * sender's own executor would read each message back from memory instead
  * of from its own cache: so the sender chooses once per batch, in
  * try_send(), and streams only while the receiver's executor is another.

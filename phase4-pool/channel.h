@@ -62,7 +62,7 @@ void rt_channel_close_rx(struct rt_channel *ch);
  * finishes: they are copied into the ring when there is room. Output: 0, or
  * -EPIPE when the receiver has closed its end. A receiver on another
  * executor sees the message at the latest when this task's turn ends (the
- * sender publishes sixteen cache lines of messages at a time; see
+ * sender publishes sixty-four cache lines of messages at a time; see
  * channel.c); one on the same executor sees it at once.
  */
 struct rt_channel_send {

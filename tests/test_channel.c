@@ -265,18 +265,19 @@ START_TEST(messages_of_several_words_arrive_whole)
 END_TEST
 
 /*
- * A sender makes its messages visible sixteen cache lines of slots at a
- * time (128 of these), and the rest at the end of its turn (channel.c). A
- * close in the same turn as the last sends must make them visible too, or
- * the receiver would see the end first: 1 to 11 messages, and 126 to 131 (a
- * publication and some), each lot sent and closed in one turn.
+ * A sender makes its messages visible sixty-four cache lines of slots at a
+ * time (512 of these), every quarter ring (1,024 in a ring of 4,096), and
+ * the rest at the end of its turn (channel.c). A close in the same turn as
+ * the last sends must make them visible too, or the receiver would see the
+ * end first: 1 to 11 messages, and 510 to 515 (a publication and some),
+ * each lot sent and closed in one turn.
  */
 START_TEST(messages_sent_in_the_turn_of_the_close_all_arrive)
 {
     for (uint64_t n = 1; n <= 11; n++)
-        stream_between_two_threads(n, 1024);
-    for (uint64_t n = 126; n <= 131; n++)
-        stream_between_two_threads(n, 1024);
+        stream_between_two_threads(n, 4096);
+    for (uint64_t n = 510; n <= 515; n++)
+        stream_between_two_threads(n, 4096);
 }
 END_TEST
 
