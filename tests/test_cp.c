@@ -6,13 +6,16 @@
  * destination (`cp FILE /dev/stdout | ...`), which cp refuses: its chunks
  * are written at offsets, which a pipe ignores, so they would arrive in
  * whatever order they finished. Before the check, cp wrote them anyway and
- * said it had succeeded.
+ * said it had succeeded. And a FIFO with no reader as the destination,
+ * refused at once rather than waited on.
  */
 #include "harness.h"
 
 #include <fcntl.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 TEST_SINCE_PHASE(2);
@@ -81,6 +84,30 @@ START_TEST(a_pipe_as_the_destination_is_refused)
 }
 END_TEST
 
+/*
+ * A FIFO with no reader as the destination: opening one for writing waits
+ * for a reader, so cp waited for ever in its open, before any check. It
+ * opens DST with O_NONBLOCK now, and the open fails at once.
+ */
+START_TEST(a_fifo_with_no_reader_as_the_destination_is_refused)
+{
+    char src[64], fifo[64], want[160];
+    struct test_program r;
+
+    patterned_file(src, 1000);
+    test_temp_file(fifo, "", 0); /* a fresh name: the file goes, a FIFO takes its place */
+    ck_assert_int_eq(unlink(fifo), 0);
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    test_run_built("examples/cp", (const char *[]){"cp", src, fifo, NULL}, false, &r);
+    unlink(src);
+    unlink(fifo);
+    snprintf(want, sizeof(want), "cp: %s: not a regular file (a pipe with no reader)\n", fifo);
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_str_eq(r.out, "");
+    ck_assert_str_eq(r.err, want);
+}
+END_TEST
+
 Suite *suite_cp(void)
 {
     Suite *s = suite_create("cp");
@@ -88,6 +115,7 @@ Suite *suite_cp(void)
 
     tcase_add_test(tc, a_file_of_several_chunks_is_copied_byte_for_byte);
     tcase_add_test(tc, a_pipe_as_the_destination_is_refused);
+    tcase_add_test(tc, a_fifo_with_no_reader_as_the_destination_is_refused);
     suite_add_tcase(s, tc);
     return s;
 }

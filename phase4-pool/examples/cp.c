@@ -21,7 +21,8 @@
  * SRC and DST must be regular files: the slots read and write them at
  * offsets, which a pipe or a terminal ignores (the bytes would arrive in
  * whatever order the slots ran), and a directory cannot be read at all.
- * SRC is checked before DST is opened, which truncates DST; DST just after.
+ * SRC is checked before DST is opened, which truncates DST; DST just after
+ * (a FIFO with no reader is refused by its open, which would wait for one).
  *
  * Run: make phase2 && build/phase2/examples/cp SRC DST && cmp SRC DST
  */
@@ -156,8 +157,18 @@ static enum rt_poll copy_poll(struct rt_future *self, struct rt_context *cx, int
     f->n = check_regular(f->in, f->src, "read");
     if (f->n < 0)
         ASYNC_RETURN(f->n); /* copy_drop() closes SRC; DST is not touched */
-    rt_io_open(&f->io, f->dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    /*
+     * O_NONBLOCK for the open only: a FIFO's open for writing waits for a
+     * reader, for ever if none comes. With it the open fails at once
+     * (ENXIO) or succeeds, and check_regular() refuses the FIFO. A regular
+     * file's writes must wait as usual, so the flag goes once it passed.
+     */
+    rt_io_open(&f->io, f->dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NONBLOCK, 0666);
     AWAIT(&f->io.future, &f->n);
+    if (f->n == -ENXIO) {
+        fprintf(stderr, "cp: %s: not a regular file (a pipe with no reader)\n", f->dst);
+        ASYNC_RETURN(-EINVAL); /* copy_drop() closes SRC */
+    }
     if (f->n < 0) {
         fprintf(stderr, "cp: %s: %s\n", f->dst, strerror((int)-f->n));
         ASYNC_RETURN(f->n); /* copy_drop() closes SRC */
@@ -166,6 +177,11 @@ static enum rt_poll copy_poll(struct rt_future *self, struct rt_context *cx, int
     f->n = check_regular(f->out, f->dst, "written");
     if (f->n < 0)
         ASYNC_RETURN(f->n); /* copy_drop() closes both */
+    if (fcntl(f->out, F_SETFL, fcntl(f->out, F_GETFL) & ~O_NONBLOCK) < 0) {
+        f->n = -errno;
+        fprintf(stderr, "cp: %s: %s\n", f->dst, strerror((int)-f->n));
+        ASYNC_RETURN(f->n); /* copy_drop() closes both */
+    }
 
     /* The window: all the slots are queued now and run while we wait for the first one. */
     for (f->i = 0; f->i < WINDOW; f->i++) {
