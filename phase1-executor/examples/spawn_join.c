@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/args.h"
 #include "rt.h"
 
 #define SLICE     100    /* numbers per task */
@@ -108,19 +109,17 @@ static const struct rt_future_vtable fan_out_vtable = {fan_out_poll, fan_out_dro
 int main(int argc, char **argv)
 {
     long n = 1000;
-    char *end;
     struct rt_executor *ex;
     int *data;
     intptr_t total, expected = 0;
     int err;
 
-    if (argc > 1) {
-        n = strtol(argv[1], &end, 10);
-        if (*argv[1] == '\0' || *end != '\0' || n < 1 || n > MAX_TASKS) {
-            fprintf(stderr, "usage: %s [N]   (1 <= N <= %d tasks)\n", argv[0], MAX_TASKS);
-            return 2;
-        }
+    if (argc > 2) {
+        fprintf(stderr, "usage: %s [N]   (1 <= N <= %d tasks)\n", argv[0], MAX_TASKS);
+        return 2;
     }
+    if (argc == 2 && !args_number("spawn_join", "N", argv[1], 1, MAX_TASKS, &n))
+        return 2;
     data = malloc((size_t)n * SLICE * sizeof(*data));
     if (!data)
         return 1;

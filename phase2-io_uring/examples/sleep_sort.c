@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/args.h"
 #include "rt.h"
 
 #define NS_PER_MS   1000000ull
@@ -165,15 +166,9 @@ int main(int argc, char **argv)
             fprintf(stderr, "%s: at most %d numbers\n", argv[0], MAX_NUMBERS);
             return 2;
         }
-        for (int i = 0; i < count; i++) {
-            char *end;
-
-            numbers[i] = strtol(argv[i + 1], &end, 10);
-            if (*argv[i + 1] == '\0' || *end != '\0' || numbers[i] < 0 || numbers[i] > MAX_MS) {
-                fprintf(stderr, "usage: %s [N...]   (milliseconds, 0 to %d)\n", argv[0], MAX_MS);
+        for (int i = 0; i < count; i++)
+            if (!args_number("sleep_sort", "N", argv[i + 1], 0, MAX_MS, &numbers[i]))
                 return 2;
-            }
-        }
     }
     if (rt_executor_create(NULL, &ex) < 0) {
         fprintf(stderr, "sleep_sort: %s\n", rt_last_error());
