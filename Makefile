@@ -6,7 +6,7 @@
 #   make test            test every phase present (make check: the same)
 #   make bench           run the benchmarks (make phase1 bench: one phase)
 #   make demo            build every phase's examples and run its showcase, with narration
-#   make exercise E=1.5  build and run the test of the book's exercise 1.5 (make exercise: list them)
+#   make exercise E=1.1  build and run the test of the book's exercise 1.1 (make exercise: list them)
 #   make fuzz            kv_server's parser and commands under libFuzzer, briefly (needs clang)
 #   make diffs           build/diffs/: per step, the whole diff and the runtime-only one, in reading order
 #   make book-check      every listing in BOOK.md and docs/tracing.md still appears in its file
@@ -253,10 +253,11 @@ deps:
 	@CC='$(CC)' sh .ci/deps
 
 # ---------------------------------------------------------------- exercises
-# make exercise E=1.5 builds a test runner holding only the suite of
-# tests/exercises/ex_1_5.c, against the phase its TEST_SINCE_PHASE(n) names,
+# make exercise E=1.1 builds a test runner holding only the suite of
+# tests/exercises/ex_1_1.c, against the phase its TEST_SINCE_PHASE(n) names,
 # with the same harness, and runs it. Exercise tests fail until the reader has
-# done the exercise, so they are not part of make test (tests/exercises/README.md).
+# done the exercise (but 1.5, 3.3 and 3.4, see their files), so they are not
+# part of make test (tests/exercises/README.md).
 EXERCISE_LIST = for f in $$(ls tests/exercises/ex_*.c 2>/dev/null | sort -V); do \
 	e=$${f\#tests/exercises/ex_}; e=$$(echo "$${e%.c}" | tr _ .); \
 	printf '  make exercise E=%-6s phase %s  %s\n' "$$e" \
@@ -266,7 +267,7 @@ EXERCISE_LIST = for f in $$(ls tests/exercises/ex_*.c 2>/dev/null | sort -V); do
 
 ifeq ($(E),)
 exercise:
-	@echo "The book's exercises that come with a test (each fails until you have done it, but 3.3 and 3.4: see their files):"
+	@echo "The book's exercises that come with a test (each fails until you have done it, but 1.5, 3.3 and 3.4: see their files):"
 	@$(EXERCISE_LIST)
 	@ls tests/exercises/ex_*.c >/dev/null 2>&1 || echo "  none yet (tests/exercises/README.md says how they work)"
 else
