@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -212,9 +213,32 @@ static int usage(const char *prog)
 {
     fprintf(stderr,
             "usage: %s --port P [--host 127.0.0.1] [--connections N (1 to %d)]\n"
-            "       [--messages M] [--size S (1 to %d bytes)]\n",
+            "       [--messages M (0 to 100000000)] [--size S (1 to %d bytes)]\n",
             prog, MAX_CONNECTIONS, MAX_SIZE);
     return 2;
+}
+
+/*
+ * A file descriptor per connection, and a few more (the ring, stdio): ask
+ * for as many as the hard limit allows, as kv_server does, and if that is
+ * still too few, say so now rather than once per failed connect.
+ */
+static bool enough_fds(long connections)
+{
+    struct rlimit r;
+    rlim_t need = (rlim_t)connections + 16;
+
+    if (getrlimit(RLIMIT_NOFILE, &r) < 0 || r.rlim_cur >= need)
+        return true;
+    r.rlim_cur = r.rlim_max < need ? r.rlim_max : need;
+    setrlimit(RLIMIT_NOFILE, &r);
+    if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur >= need)
+        return true;
+    fprintf(stderr,
+            "echo_client: %ld connections need about %lu file descriptors, and this process may "
+            "have %lu (ulimit -n)\n",
+            connections, (unsigned long)need, (unsigned long)r.rlim_cur);
+    return false;
 }
 
 static double now_s(void)
@@ -257,6 +281,8 @@ int main(int argc, char **argv)
     }
     if (opt.port < 0)
         return usage(argv[0]);
+    if (!enough_fds(opt.connections))
+        return 1;
     if (rt_sockaddr(opt.host, 0, &addr, &addr_len) < 0) {
         fprintf(stderr,
                 "echo_client: %s: not a numeric IPv4 or IPv6 address (looking up a name "

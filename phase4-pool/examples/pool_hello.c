@@ -26,6 +26,7 @@
 #define _GNU_SOURCE /* sched_getcpu(), sched_getaffinity(), CPU_* and pthread_getname_np() */
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdbool.h>
@@ -181,7 +182,7 @@ static void print_shards_on(const struct rt_placement *p, int cpu, unsigned shar
 static void print_plan(const struct rt_placement *p, unsigned shards, const int *plan)
 {
     static struct rt_cpu_info cpus[MAX_CPUS];
-    char why[256];
+    char why[PATH_MAX + 256]; /* the message names a path under --sysfs-root */
     int n = rt_topology_read(p, cpus, MAX_CPUS, why, sizeof(why));
 
     qsort(cpus, (size_t)(n > 0 ? n : 0), sizeof(cpus[0]), by_place);
@@ -235,7 +236,7 @@ int main(int argc, char **argv)
     struct rt_pool_builder b = RT_POOL_BUILDER_INIT;
     struct rt_placement *p = &b.placement;
     struct rt_pool *pool;
-    char why[256];
+    char why[PATH_MAX + 256]; /* the message names a path under --sysfs-root */
     int ncpus = -1, nallowed = -1, kind = RT_PLACEMENT_SPREAD, n, err;
     long shards = 0; /* 0: not given */
 

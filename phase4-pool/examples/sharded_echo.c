@@ -216,8 +216,10 @@ static size_t make_serve(unsigned shard, void *arg, void *buf)
 
 static int usage(const char *prog)
 {
-    fprintf(stderr, "usage: %s --port P [--shards N] [--host 127.0.0.1]   (P = 0: any free port)\n",
-            prog);
+    fprintf(stderr,
+            "usage: %s --port P [--shards N (1 to %d)] [--host 127.0.0.1]   (P = 0: any free "
+            "port)\n",
+            prog, MAX_SHARDS);
     return 2;
 }
 

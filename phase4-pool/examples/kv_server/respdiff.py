@@ -136,9 +136,12 @@ def main():
     ap.add_argument("--table", default=TABLE, help="the test file holding the cases")
     args = ap.parse_args()
     bad = 0
-    for name, send, expect, closes in read_cases(args.table):
-        if args.only and name != args.only:
-            continue
+    cases = read_cases(args.table)
+    if args.only:
+        cases = [c for c in cases if c[0] == args.only]
+        if not cases:
+            ap.error("--only %s: %s has no case of that name" % (args.only, args.table))
+    for name, send, expect, closes in cases:
         want = exchange(args.redis, send, closes)
         if args.regen:
             print('    %s("%s", %s, %s),' % ("CLOSES" if closes else "CASE", name,
