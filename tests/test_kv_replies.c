@@ -77,11 +77,14 @@ static const struct reply_case cases[] = {
          "SET k z GET\r\nSET k y GET\r\nSET k2 a NX GET\r\nSET k x NX GET\r\n"
          "SET k v GET GET\r\nSET k v nx NX\r\n",
          "$-1\r\n$1\r\nz\r\n$-1\r\n$1\r\ny\r\n$1\r\ny\r\n$-1\r\n"),
+    /* NX and XX exclude each other in either order (each is checked against the other). */
     CASE("set-syntax",
-         "SET k v NX XX\r\nSET k v EX\r\nSET k v EX 1 PX 1\r\nSET k v KEEPTTL EX 1\r\n"
-         "SET k v FOO\r\nSET k v PX 1 EXAT 1\r\nSET k v EXAT 1 PXAT 1\r\nSET k v NXX\r\n",
+         "SET k v NX XX\r\nSET k v XX NX\r\nSET k v EX\r\nSET k v EX 1 PX 1\r\n"
+         "SET k v KEEPTTL EX 1\r\nSET k v FOO\r\nSET k v PX 1 EXAT 1\r\n"
+         "SET k v EXAT 1 PXAT 1\r\nSET k v NXX\r\n",
          "-ERR syntax error\r\n-ERR syntax error\r\n-ERR syntax error\r\n-ERR syntax error\r\n"
-         "-ERR syntax error\r\n-ERR syntax error\r\n-ERR syntax error\r\n-ERR syntax error\r\n"),
+         "-ERR syntax error\r\n-ERR syntax error\r\n-ERR syntax error\r\n-ERR syntax error\r\n"
+         "-ERR syntax error\r\n"),
     /* KEEPTTL is an expire option that may be given twice, like the others. */
     CASE("set-keepttl-twice",
          "SET k v EX 100\r\nSET k w KEEPTTL KEEPTTL\r\nTTL k\r\nSET k v EX 1 KEEPTTL\r\n",

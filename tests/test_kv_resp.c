@@ -10,8 +10,13 @@
  *
  * Cases: a stream of requests of every form, with an error at the end,
  * gives the same requests and the same error whether it arrives whole, a
- * byte at a time, or in pieces of 2 or 7 bytes; writing nothing into a
- * fresh reply, and an empty bulk from a NULL pointer, are well defined
+ * byte at a time, or in pieces of 2 or 7 bytes; the limits at their very
+ * edges, which a server cannot be made to see exactly (how its receives
+ * split the bytes is up to the kernel): an inline line of exactly 64 KiB
+ * without its newline waits and one byte more is refused, and so for an
+ * unfinished request of exactly max_query bytes; a NUL hides an inline
+ * line's newline, as Redis's strchr() does; writing nothing into a fresh
+ * reply, and an empty bulk from a NULL pointer, are well defined
  * (clang's UndefinedBehaviorSanitizer stopped on both before); and once a
  * request of 100,000 arguments has been served, the parser gives back the
  * arrays it needed for them (a connection kept 32 bytes per argument of
@@ -106,6 +111,118 @@ START_TEST(pieces_of_any_size_give_the_same_requests)
 }
 END_TEST
 
+/* Give the parser `len` bytes of `in`, as many per resp_received() as resp_space() has room for. */
+static void feed(struct resp_parser *p, const char *in, size_t len)
+{
+    while (len > 0) {
+        size_t room;
+        char *space = resp_space(p, &room);
+        size_t n = len < room ? len : room;
+
+        ck_assert_uint_gt(room, 0);
+        memcpy(space, in, n);
+        resp_received(p, n);
+        in += n;
+        len -= n;
+    }
+}
+
+/*
+ * An inline line may be RESP_INLINE_MAX (64 KiB) bytes long without its
+ * newline, as in Redis (PROTO_INLINE_MAX_SIZE: refused when more than that
+ * has come): 65,536 bytes wait for more, and with their CRLF they are one
+ * request; one byte more without a newline is "too big inline request".
+ */
+START_TEST(an_inline_line_of_exactly_64_kib_is_accepted)
+{
+    enum { MAX = RESP_INLINE_MAX };
+    char *line = malloc(MAX + 3);
+    struct resp_parser p;
+    struct resp_arg *argv;
+    size_t argc;
+
+    ck_assert_ptr_nonnull(line);
+    ck_assert_int_eq(MAX, 65536);
+    memset(line, 'a', MAX + 1);
+    memcpy(line + MAX, "\r\n", 2);
+    resp_parser_init(&p, 512 << 20, (size_t)1 << 30);
+    feed(&p, line, MAX);
+    ck_assert_int_eq(resp_next(&p, &argc, &argv), 0);
+    feed(&p, line + MAX, 2);
+    ck_assert_int_eq(resp_next(&p, &argc, &argv), 1);
+    ck_assert_uint_eq(argc, 1);
+    ck_assert_uint_eq(argv[0].len, MAX);
+    resp_parser_free(&p);
+
+    memset(line, 'a', MAX + 1);
+    resp_parser_init(&p, 512 << 20, (size_t)1 << 30);
+    feed(&p, line, MAX + 1);
+    ck_assert_int_eq(resp_next(&p, &argc, &argv), -1);
+    ck_assert_str_eq(p.error, "-ERR Protocol error: too big inline request\r\n");
+    resp_parser_free(&p);
+    free(line);
+}
+END_TEST
+
+/*
+ * Redis finds an inline line's end with strchr(), which stops at a NUL: in
+ * "PING\0\r\n" the newline is not seen, so the line goes on into the next
+ * one, and once more than 64 KiB of it has come without a newline it is too
+ * big. Redis 7.0.15 answers "PING\0\r\n", 70,000 bytes and a CRLF with the
+ * error alone (checked against a real redis-server), not with a PONG first.
+ */
+START_TEST(a_nul_hides_the_end_of_an_inline_line)
+{
+    enum { FILL = 70000 };
+    static const char expected[] = "error: -ERR Protocol error: too big inline request\r\n";
+    static const size_t pieces[] = {0, 1000}; /* 0: as much as there is room for */
+    size_t len = 7 + FILL + 2;
+    char *in = malloc(len);
+
+    ck_assert_ptr_nonnull(in);
+    memcpy(in, "PING\0\r\n", 7);
+    memset(in + 7, 'a', FILL);
+    memcpy(in + 7 + FILL, "\r\n", 2);
+    for (size_t i = 0; i < sizeof(pieces) / sizeof(pieces[0]); i++) {
+        struct resp_out log = {0};
+
+        parse_in_pieces(in, len, pieces[i], &log);
+        ck_assert_msg(log.len == sizeof(expected) - 1 && memcmp(log.buf, expected, log.len) == 0,
+                      "pieces of %zu bytes: %.*s", pieces[i], (int)(log.len < 200 ? log.len : 200),
+                      log.buf);
+        resp_out_free(&log);
+    }
+    free(in);
+}
+END_TEST
+
+/*
+ * max_query bounds a request from its first byte to its last: an unfinished
+ * request of exactly max_query bytes waits for the rest, and the byte after
+ * them is "request exceeds the query buffer limit" (64 bytes here, a request
+ * whose bulk would need 100).
+ */
+START_TEST(an_unfinished_request_of_max_query_bytes_waits)
+{
+    enum { MAX_QUERY = 64 };
+    static const char head[] = "*2\r\n$4\r\nECHO\r\n$100\r\n";
+    char in[MAX_QUERY + 1];
+    struct resp_parser p;
+    struct resp_arg *argv;
+    size_t argc;
+
+    memcpy(in, head, sizeof(head) - 1);
+    memset(in + sizeof(head) - 1, 'v', sizeof(in) - (sizeof(head) - 1));
+    resp_parser_init(&p, 1000, MAX_QUERY);
+    feed(&p, in, MAX_QUERY);
+    ck_assert_int_eq(resp_next(&p, &argc, &argv), 0);
+    feed(&p, in + MAX_QUERY, 1);
+    ck_assert_int_eq(resp_next(&p, &argc, &argv), -1);
+    ck_assert_str_eq(p.error, "-ERR Protocol error: request exceeds the query buffer limit\r\n");
+    resp_parser_free(&p);
+}
+END_TEST
+
 START_TEST(empty_writes_are_well_defined)
 {
     struct resp_out o = {0};
@@ -168,6 +285,9 @@ Suite *suite_kv_resp(void)
     TCase *tc = test_case("resp");
 
     tcase_add_test(tc, pieces_of_any_size_give_the_same_requests);
+    tcase_add_test(tc, an_inline_line_of_exactly_64_kib_is_accepted);
+    tcase_add_test(tc, a_nul_hides_the_end_of_an_inline_line);
+    tcase_add_test(tc, an_unfinished_request_of_max_query_bytes_waits);
     tcase_add_test(tc, empty_writes_are_well_defined);
     tcase_add_test(tc, a_request_of_many_arguments_leaves_no_arrays_behind);
     suite_add_tcase(s, tc);

@@ -10,7 +10,8 @@
  * other shards are working on, while another client goes on; a connection's
  * number in HELLO and CLIENT ID, and HELLO 3 refused; COMMAND, CONFIG GET
  * and the HELP replies; keys that expire, found by lookups (lazily) and by
- * the sweep (nobody looks them up), half a million of them at once; and
+ * the sweep (nobody looks them up), half a million of them at once; PTTL
+ * right after SET ... PX, exact to the millisecond; and
  * SIGTERM with idle connections, half-sent requests and clients not reading
  * their replies, after which the server has closed every connection, joined
  * every shard and exits 0.
@@ -406,6 +407,25 @@ START_TEST(keys_expire)
 END_TEST
 
 /*
+ * PTTL to the millisecond: SET ... PX 100000 and PTTL in one write, on one
+ * shard, are parsed in one batch, which reads the clock once, so the expire
+ * time and the PTTL come from the same `now` and the answer is exactly
+ * 100000 (Redis answers the same when both fall in one millisecond). TTL
+ * rounds to seconds, so an answer a millisecond off passes every TTL check.
+ */
+START_TEST(pttl_is_exact_within_a_batch)
+{
+    static const char *const args[] = {"--shards", "1", NULL};
+    struct kv_proc p = kv_start(args);
+    int fd = kv_connect(p.port);
+
+    kv_call(fd, "SET k v PX 100000\r\nPTTL k\r\n", "+OK\r\n:100000\r\n");
+    close(fd);
+    ck_assert_int_eq(kv_stop(&p), 0);
+}
+END_TEST
+
+/*
  * Half a million keys that expire 100 ms after they are written, on one
  * shard, and nobody reads them: the sweep alone must delete them all. A
  * sweep of a fixed 100 samples of 20 keys every 100 ms (20,000 keys a
@@ -499,6 +519,7 @@ Suite *suite_kv_shards(void)
     tcase_add_test(tc, hello_and_client_id);
     tcase_add_test(tc, command_config_and_help);
     tcase_add_test(tc, keys_expire);
+    tcase_add_test(tc, pttl_is_exact_within_a_batch);
     tcase_add_test(tc, unread_expired_keys_are_reclaimed);
     suite_add_tcase(s, tc);
     tc = test_case("connections");

@@ -8,7 +8,9 @@
  *
  * Cases: a key whose expire time is `now` is still there (Redis's rule: a
  * key is gone once now > its time, so PTTL can answer 0), and gone one
- * millisecond later, for a lookup and for the sweep alike. And the table
+ * millisecond later, for a lookup and for the sweep alike; taking a key's
+ * expire time away counts it out of the keys the sweep looks for; a sample
+ * of the sweep stops after 20 keys with an expire time. And the table
  * gives its buckets back once its keys are deleted or expire: it shrinks
  * exactly when fewer than an eighth of its buckets' worth of keys are left,
  * to a table those keys fill at most half, and every key left is still found.
@@ -56,6 +58,39 @@ START_TEST(the_sweep_keeps_it_through_that_millisecond_too)
     ck_assert_uint_eq(s.count, 0);
     ck_assert(!more);
     ck_assert_uint_eq(s.with_expiry, 0);
+    store_free(&s);
+}
+END_TEST
+
+/*
+ * with_expiry counts the keys that have an expire time, and the sweep runs
+ * while it is above zero: taking a key's time away (SET without options,
+ * INCR of a key that has none) must count it out, or the shard sweeps for
+ * ever a table in which nothing can expire. Changing a time must not count
+ * the key twice.
+ */
+START_TEST(taking_an_expire_time_away_uncounts_the_key)
+{
+    struct kv_store s;
+    struct kv_entry *e;
+    bool more;
+
+    store_init(&s);
+    e = store_add(&s, "k", 1, kv_value_new("v", 1));
+    ck_assert_uint_eq(s.with_expiry, 0);
+    store_set_expire(&s, e, AT + 5000);
+    ck_assert_uint_eq(s.with_expiry, 1);
+    store_set_expire(&s, e, AT + 6000);
+    ck_assert_uint_eq(s.with_expiry, 1);
+    store_set_expire(&s, e, 0);
+    ck_assert_uint_eq(s.with_expiry, 0);
+    store_set_expire(&s, e, 0);
+    ck_assert_uint_eq(s.with_expiry, 0);
+    /* Nothing to sweep: a cycle looks at no bucket. */
+    ck_assert_uint_eq(store_expire_cycle(&s, AT, 16, &more), 0);
+    ck_assert(!more);
+    ck_assert_uint_eq(s.swept, 0);
+    ck_assert_uint_eq(s.count, 1);
     store_free(&s);
 }
 END_TEST
@@ -176,6 +211,46 @@ START_TEST(a_table_emptied_by_expiry_shrinks_and_the_sweep_goes_on)
 }
 END_TEST
 
+/*
+ * A sample stops once it has looked at SAMPLE keys with an expire time, not
+ * after SAMPLE_BUCKETS buckets: Redis's active expiry looks at 20 keys per
+ * sample. In a table of 4,096 buckets and as many keys, half of them with a
+ * time that has not come, one round must walk exactly the buckets from the
+ * cursor up to the one where the 20th such key is (worked out here from the
+ * table itself, a few dozen buckets), and find nothing to delete. Had it
+ * not counted the keys it looked at, it would walk all 400 buckets every
+ * round, more than ten times as many.
+ */
+START_TEST(a_sample_stops_after_twenty_keys_with_a_time)
+{
+    struct kv_store s;
+    size_t want = 0, looked = 0;
+    bool more;
+
+    store_init(&s);
+    add_keys(&s, 0, 2048, 0);
+    add_keys(&s, 2048, 4096, AT + 1000);
+    ck_assert_uint_eq(s.mask + 1, 4096);
+    ck_assert_uint_eq(s.cursor, 0);
+    ck_assert_uint_eq(s.with_expiry, 2048);
+    /* The buckets a sample walks: up to the one that brings the count of keys with a time to
+     * SAMPLE, keys without one not counted. */
+    while (want < SAMPLE_BUCKETS && looked < SAMPLE) {
+        for (struct kv_entry *e = s.buckets[want]; e; e = e->next)
+            looked += e->expire_at != 0;
+        want++;
+    }
+    ck_assert_uint_ge(looked, SAMPLE);
+    ck_assert_uint_lt(want, SAMPLE_BUCKETS / 4);
+    ck_assert_uint_eq(store_expire_cycle(&s, AT, 1, &more), 0);
+    ck_assert(!more); /* nothing had expired: the sweep is done for now */
+    ck_assert_uint_eq(s.swept, want);
+    ck_assert_uint_eq(s.cursor, want);
+    ck_assert_uint_eq(s.count, 4096);
+    store_free(&s);
+}
+END_TEST
+
 Suite *suite_kv_store(void)
 {
     Suite *s = suite_create("kv_store");
@@ -183,6 +258,8 @@ Suite *suite_kv_store(void)
 
     tcase_add_test(tc, a_key_lives_through_its_expiry_millisecond);
     tcase_add_test(tc, the_sweep_keeps_it_through_that_millisecond_too);
+    tcase_add_test(tc, taking_an_expire_time_away_uncounts_the_key);
+    tcase_add_test(tc, a_sample_stops_after_twenty_keys_with_a_time);
     suite_add_tcase(s, tc);
     tc = test_case("shrinking");
     tcase_add_test(tc, a_table_emptied_by_deletes_shrinks_and_keeps_its_keys);

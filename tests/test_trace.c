@@ -40,6 +40,7 @@
 
 #if PHASE >= 2
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #endif
 #if PHASE >= 3
@@ -697,6 +698,129 @@ START_TEST(json_trace_of_io_is_valid)
 END_TEST
 #endif
 
+#if PHASE >= 2
+/* ------------------------------------ phase 2: an open that fails, and its path */
+
+/* Opens `path` for reading; output: what the open gave (a descriptor, closed, or -errno). */
+struct opener {
+    struct rt_async async;
+    const char *path;
+    struct rt_io io;
+    intptr_t res;
+};
+
+static enum rt_poll opener_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct opener *f = (struct opener *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    rt_io_open(&f->io, f->path, O_RDONLY | O_CLOEXEC, 0);
+    AWAIT(&f->io.future, &f->res);
+    if (f->res >= 0)
+        close((int)f->res);
+    ASYNC_RETURN(f->res);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable opener_vtable = {opener_poll, rt_async_drop};
+
+static void run_missing_open(const char *path)
+{
+    struct opener f = {.async = RT_ASYNC_INIT(&opener_vtable), .path = path};
+
+    ck_assert_int_eq(test_run(&f.async.future, sizeof(f)), -ENOENT);
+}
+
+/*
+ * The JSON string that starts at `p` (its opening quote), decoded into `out`
+ * (NUL-terminated; escapes of ASCII only, all the trace needs). False if it
+ * is not a string or does not fit.
+ */
+static bool json_decode(const char *p, char *out, size_t cap)
+{
+    static const char escapes[] = "\"\"\\\\//b\bf\fn\nr\rt\t";
+    size_t n = 0;
+
+    if (*p++ != '"')
+        return false;
+    for (; *p != '"'; p++) {
+        char c = *p;
+        unsigned u;
+
+        if (c == '\0' || n + 1 >= cap)
+            return false;
+        if (c == '\\') {
+            c = *++p;
+            if (c == 'u') {
+                if (sscanf(p + 1, "%4x", &u) != 1 || u >= 0x80)
+                    return false;
+                c = (char)u;
+                p += 4;
+            } else {
+                const char *e = c ? strchr(escapes, c) : NULL;
+
+                if (!e || (e - escapes) % 2 != 0)
+                    return false;
+                c = e[1];
+            }
+        }
+        out[n++] = c;
+    }
+    out[n] = '\0';
+    return true;
+}
+
+/*
+ * A path may hold any byte but NUL, and the JSON trace quotes it: a
+ * backslash, a double quote and control characters (here 0x01 and 0x1f, the
+ * ends of the range JSON requires escaped, and a newline) must be escaped,
+ * or the file is no longer JSON, or it is and names another path (an
+ * unescaped "\b" reads as a backspace). The OPENAT's "what" must decode to
+ * the path that was opened, byte for byte.
+ */
+START_TEST(json_trace_quotes_a_path)
+{
+    static const char path[] = "/nonexistent/a\\b\"c\x01\x1f\n";
+    char *text, *at, got[128];
+
+    trace_start(true);
+    run_missing_open(path);
+    text = trace_finish();
+    ck_assert_msg(json_is_array(text), "the trace is not one JSON array:\n%s", text);
+    at = strstr(text, "\"ph\":\"b\",\"name\":\"OPENAT\"");
+    ck_assert_msg(at != NULL, "no OPENAT in the trace:\n%s", text);
+    at = strstr(at, "\"what\":");
+    ck_assert_ptr_nonnull(at);
+    ck_assert_msg(json_decode(at + 7, got, sizeof(got)), "the OPENAT's path: %.60s", at);
+    ck_assert_str_eq(got, path);
+    free(text);
+}
+END_TEST
+
+/*
+ * A request that fails shows its result as the kernel gave it, a negative
+ * errno, and what that errno means: "-2 No such file or directory" for an
+ * open of a path that does not exist, never the text of some other number.
+ */
+START_TEST(trace_of_a_failed_open_says_why)
+{
+    static const char want[] = "OPENAT -> -2 No such file or directory"; /* ENOENT */
+    char *text;
+    struct trace tr;
+    int queued;
+
+    trace_start(false);
+    run_missing_open("/nonexistent/file");
+    text = trace_finish();
+    parse_text(text, &tr);
+    queued = find(&tr, 0, "req 1 queue", "OPENAT /nonexistent/file");
+    ck_assert_msg(queued >= 0, "no OPENAT queued:\n%s", text);
+    ck_assert_msg(find(&tr, queued, "req 1 done", want) > queued, "no \"%s\" in:\n%s", want, text);
+    free(text);
+}
+END_TEST
+#endif
+
 #if PHASE >= 3
 /* --------------------------- phase 3: task queues, a yield, a park and a notify */
 
@@ -966,6 +1090,8 @@ Suite *suite_trace(void)
 #if PHASE >= 2
     tcase_add_test(tc, trace_of_a_timeout_that_cancels_its_recv);
     tcase_add_test(tc, json_trace_of_io_is_valid);
+    tcase_add_test(tc, json_trace_quotes_a_path);
+    tcase_add_test(tc, trace_of_a_failed_open_says_why);
 #endif
 #if PHASE >= 3
     tcase_add_test(tc, trace_of_queues_a_yield_a_park_and_a_notify);
