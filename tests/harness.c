@@ -4,6 +4,7 @@
 #include "harness.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -230,6 +231,15 @@ void test_temp_file(char *path, const void *bytes, size_t len)
     ck_assert_msg(fd >= 0, "mkstemp: %s", strerror(errno));
     ck_assert_int_eq(write(fd, bytes, len), (ssize_t)len);
     close(fd);
+}
+
+int test_fd_count(void)
+{
+    int n = 0;
+
+    for (int fd = 0; fd < 4096; fd++)
+        n += fcntl(fd, F_GETFD) >= 0;
+    return n;
 }
 
 struct rt_executor *test_executor_with(const struct rt_builder *b)

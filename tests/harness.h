@@ -103,6 +103,13 @@ void test_run_built(const char *rel, const char *const *argv, bool closed_out,
 /* A new temporary file holding the `len` bytes at `bytes`; its path into `path` (64 bytes). */
 void test_temp_file(char *path, const void *bytes, size_t len);
 
+/*
+ * How many file descriptors below 4096 are open: a count before and after
+ * shows what a call left open (probed one by one; opening /proc/self/fd
+ * would count itself).
+ */
+int test_fd_count(void);
+
 /* ------------------------------------------------ small futures tests share */
 
 /* Ready at once with `value`. */

@@ -127,6 +127,13 @@ static enum rt_poll recv_then_data_poll(struct rt_future *self, struct rt_contex
     ck_assert(rt_join_cancel(&f->victim));
     AWAIT(&f->victim.future, NULL);
     ck_assert(f->victim.cancelled);
+    /*
+     * The victim is gone at once, though its recv's CQE has not been reaped
+     * yet: the orphaned request lets go of the task's waker. Kept, it would
+     * keep the task (and all it holds) alive until that CQE came back.
+     */
+    ck_assert_uint_gt(reactor_now()->in_flight, 0);
+    ck_assert_uint_eq(rt_executor_task_count(rt_executor_current()), 1);
 
     /*
      * Now the data. The kernel processed the cancel before rt_join_cancel()

@@ -1,7 +1,8 @@
 /*
  * tests/test_join.c - join handles: detach, cancel (before the first poll,
  * while pending, after completion, from another task, from the task itself),
- * a handle dropped without awaiting, and awaiting a consumed handle.
+ * a handle dropped without awaiting, a handle detached after it was polled,
+ * and awaiting a consumed handle.
  */
 #include "harness.h"
 
@@ -173,17 +174,35 @@ struct self_cancel {
     struct rt_join_handle *own;
 };
 
+static bool self_cancel_polling; /* inside self_cancel_poll() */
+static int self_cancel_drops;
+
 static enum rt_poll self_cancel_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
 {
     struct self_cancel *f = (struct self_cancel *)self;
 
     (void)cx;
+    self_cancel_polling = true;
     ck_assert(rt_join_cancel(f->own));
     *out = 123; /* must be discarded: the task was cancelled during this poll */
+    self_cancel_polling = false;
     return RT_READY;
 }
 
-static const struct rt_future_vtable self_cancel_vtable = {.poll = self_cancel_poll};
+/*
+ * The cancel must leave the drop to the end of the poll, and the READY that
+ * follows must not finish the task a second time. Dropped during its own
+ * poll, a future's state is freed under it; dropped twice, whatever it holds
+ * is released twice. Both showed only as a count of drops, hence this one.
+ */
+static void self_cancel_drop(struct rt_future *self)
+{
+    (void)self;
+    ck_assert_msg(!self_cancel_polling, "the future was dropped during its own poll");
+    self_cancel_drops++;
+}
+
+static const struct rt_future_vtable self_cancel_vtable = {self_cancel_poll, self_cancel_drop};
 
 struct awaiter_learns {
     struct rt_async async;
@@ -236,6 +255,65 @@ START_TEST(cancel_by_the_task_itself)
     struct awaiter_learns f = {.async = RT_ASYNC_INIT(&awaiter_learns_vtable), .by_itself = true};
 
     ck_assert_int_eq(test_run(&f.async.future, sizeof(f)), 1);
+    ck_assert_int_eq(self_cancel_drops, 1); /* once, after its poll (see self_cancel_drop) */
+}
+END_TEST
+
+/* ------------------------------------------- detached after being awaited */
+
+/* Pending for good, and keeps no waker: nothing can wake it, only dropping it ends it. */
+static enum rt_poll forever_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    (void)self;
+    (void)cx;
+    (void)out;
+    return RT_PENDING;
+}
+
+static const struct rt_future_vtable forever_vtable = {.poll = forever_poll};
+
+/* Awaits its child once, by hand, then detaches the handle and lets the child go. */
+struct detach_awaited {
+    struct rt_future future;
+    struct rt_join_handle job;
+    int polls;
+};
+
+static enum rt_poll detach_awaited_poll(struct rt_future *self, struct rt_context *cx,
+                                        intptr_t *out)
+{
+    struct detach_awaited *f = (struct detach_awaited *)self;
+    intptr_t unused;
+
+    if (++f->polls == 1) {
+        struct rt_future child = {&forever_vtable};
+
+        f->job = rt_spawn(&child, sizeof(child));
+        /* Pending: the handle keeps a clone of our waker in the task, as its awaiter. */
+        ck_assert(rt_future_poll(&f->job.future, cx, &unused) == RT_PENDING);
+        rt_join_detach(&f->job);
+        rt_waker_wake_by_ref(cx->waker); /* polled again after the child's first poll */
+        return RT_PENDING;
+    }
+    /* Polled once, with no handle and no waker left, the child was freed. */
+    ck_assert_uint_eq(rt_executor_task_count(rt_executor_current()), 1);
+    *out = 1;
+    return RT_READY;
+}
+
+static const struct rt_future_vtable detach_awaited_vtable = {.poll = detach_awaited_poll};
+
+/*
+ * Detaching a handle that was awaited drops the awaiter it registered. If
+ * it stayed, the child would be freed with a waker still in it (the runtime
+ * stops there, on an assertion), and that waker's reference to us would
+ * never be given back.
+ */
+START_TEST(detach_after_the_handle_was_polled)
+{
+    struct detach_awaited f = {.future = {&detach_awaited_vtable}};
+
+    ck_assert_int_eq(test_run(&f.future, sizeof(f)), 1);
 }
 END_TEST
 
@@ -293,6 +371,7 @@ Suite *suite_join(void)
     tcase_add_test(tc, cancelled_before_first_poll_is_never_polled);
     tcase_add_test(tc, cancel_by_another_task_wakes_the_awaiter);
     tcase_add_test(tc, cancel_by_the_task_itself);
+    tcase_add_test(tc, detach_after_the_handle_was_polled);
     tcase_add_test(tc, awaiting_a_consumed_handle_stops_the_program);
     suite_add_tcase(s, tc);
     return s;

@@ -154,16 +154,6 @@ static int shard_threads(void)
     return n;
 }
 
-/* Open file descriptors, probed one by one (opening /proc/self/fd would count itself). */
-static int fd_count(void)
-{
-    int n = 0;
-
-    for (int fd = 0; fd < 4096; fd++)
-        n += fcntl(fd, F_GETFD) >= 0;
-    return n;
-}
-
 /* The lowest free descriptor is the next one open() returns. */
 static int lowest_free_fd(void)
 {
@@ -220,7 +210,7 @@ static atomic_int fds_at_make = 1 << 30; /* the fewest open descriptors any make
 
 static size_t make_counting_fds(unsigned shard, void *arg, void *buf)
 {
-    int n = fd_count(), seen = atomic_load(&fds_at_make);
+    int n = test_fd_count(), seen = atomic_load(&fds_at_make);
 
     while (n < seen && !atomic_compare_exchange_weak(&fds_at_make, &seen, n))
         ;
@@ -238,7 +228,7 @@ START_TEST(no_future_is_made_before_every_executor_exists)
     ck_assert_int_eq(rt_executor_create(NULL, &ex), 0);
     per_executor = lowest_free_fd() - per_executor;
     rt_executor_destroy(ex);
-    before = fd_count();
+    before = test_fd_count();
     b.shards = 6;
     ck_assert_int_eq(rt_pool_start(&b, make_counting_fds, &log, &p), 0);
     rt_pool_join(p, NULL);
@@ -552,7 +542,7 @@ START_TEST(a_shard_whose_executor_cannot_be_made_stops_the_whole_start)
         struct rt_pool_builder b = RT_POOL_BUILDER_INIT;
         struct log log = {0};
         struct rt_pool *p = NOT_A_POOL;
-        int fds_before = fd_count(), err;
+        int fds_before = test_fd_count(), err;
 
         lim = old;
         lim.rlim_cur = limit_leaving(3 * per_executor + extra);
@@ -566,7 +556,7 @@ START_TEST(a_shard_whose_executor_cannot_be_made_stops_the_whole_start)
         ck_assert_int_eq(loaded(&log.made), 0);
         ck_assert_int_eq(loaded(&log.ran), 0);
         ck_assert_int_eq(shard_threads(), 0);
-        ck_assert_int_eq(fd_count(), fds_before); /* every ring, doorbell and timer closed */
+        ck_assert_int_eq(test_fd_count(), fds_before); /* every ring, doorbell and timer closed */
         ck_assert_msg(strncmp(rt_last_error(), "shard ", 6) == 0 && strstr(rt_last_error(), "file"),
                       "rt_last_error() is \"%s\"", rt_last_error());
     }
@@ -579,7 +569,7 @@ START_TEST(a_ring_too_big_for_every_shard)
     struct rt_pool_builder b = RT_POOL_BUILDER_INIT;
     struct log log = {0};
     struct rt_pool *p = NOT_A_POOL;
-    int fds_before = fd_count();
+    int fds_before = test_fd_count();
 
     b.shards = 3;
     b.mesh_capacity = 2; /* made, then closed unused */
@@ -589,7 +579,7 @@ START_TEST(a_ring_too_big_for_every_shard)
     ck_assert_ptr_null(p);
     ck_assert_int_eq(loaded(&log.made), 0);
     ck_assert_int_eq(shard_threads(), 0);
-    ck_assert_int_eq(fd_count(), fds_before);
+    ck_assert_int_eq(test_fd_count(), fds_before);
     ck_assert_msg(strncmp(rt_last_error(), "shard ", 6) == 0 && strstr(rt_last_error(), "1048576"),
                   "rt_last_error() is \"%s\"", rt_last_error());
 }
@@ -625,7 +615,7 @@ START_TEST(a_shard_whose_thread_cannot_start_stops_the_whole_start)
     struct log log = {0};
     struct rt_pool *p = NOT_A_POOL;
     char root[] = "/tmp/rt-pool-XXXXXX", path[128], online[32], cmd[64];
-    int here = sched_getcpu(), cpus[4], allowed[2], fds_before = fd_count(), err;
+    int here = sched_getcpu(), cpus[4], allowed[2], fds_before = test_fd_count(), err;
 
     ck_assert_ptr_nonnull(mkdtemp(root));
     snprintf(online, sizeof(online), "%d,1023\n", here);
@@ -656,7 +646,7 @@ START_TEST(a_shard_whose_thread_cannot_start_stops_the_whole_start)
     ck_assert_ptr_null(p);
     ck_assert_int_eq(loaded(&log.made), 0);
     ck_assert_int_eq(shard_threads(), 0);
-    ck_assert_int_eq(fd_count(), fds_before);
+    ck_assert_int_eq(test_fd_count(), fds_before);
     ck_assert_msg(strstr(rt_last_error(), "shard 2 (CPU 1023)") &&
                       strstr(rt_last_error(), "thread could not be started") &&
                       strstr(rt_last_error(), strerror(EINVAL)),

@@ -42,16 +42,18 @@ static struct reactor *reactor_now(void)
 
 /*
  * Byte `pos` of connection `conn`'s message: byte pos % 4 of the 32-bit
- * number conn << 24 | pos / 4, least significant first. Every 4-byte word
- * says which connection it belongs to and where, so bytes that crossed
- * connections or came back out of order can never compare equal.
+ * number conn << 24 | (pos / 4 + 1), least significant first. Every 4-byte
+ * word says which connection it belongs to and where, so bytes that crossed
+ * connections or came back out of order can never compare equal. The + 1
+ * makes byte 0 non-zero: a 1-byte message of 0 would match a buffer the
+ * received byte was never copied into, which starts out zeroed.
  */
 static void fill_message(unsigned char *msg, size_t len, int conn)
 {
     size_t pos;
 
     for (pos = 0; pos < len; pos++) {
-        uint32_t word = (uint32_t)conn << 24 | (uint32_t)(pos / 4);
+        uint32_t word = (uint32_t)conn << 24 | (uint32_t)(pos / 4 + 1);
 
         msg[pos] = (unsigned char)(word >> (8 * (pos % 4)));
     }
@@ -532,7 +534,7 @@ START_TEST(connect_where_nobody_listens_is_refused)
     socklen_t len;
     int holder = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct connect_only f = {.async = RT_ASYNC_INIT(&connect_only_vtable), .host = "127.0.0.1"};
-    int port;
+    int port, fds_before;
 
     /*
      * A port nobody listens on. A socket bound to it and never listening
@@ -547,7 +549,10 @@ START_TEST(connect_where_nobody_listens_is_refused)
     ck_assert_int_gt(port, 0);
     f.port = (uint16_t)port;
 
+    /* The refused connection's socket is closed, not left to the caller, who never saw it. */
+    fds_before = test_fd_count();
     ck_assert_int_eq(test_run(&f.async.future, sizeof(f)), -ECONNREFUSED);
+    ck_assert_int_eq(test_fd_count(), fds_before);
     close(holder);
 }
 END_TEST
@@ -599,13 +604,16 @@ END_TEST
 START_TEST(listen_on_a_port_in_use_fails)
 {
     int first = rt_tcp_listen("127.0.0.1", 0, 1);
-    int port;
+    int port, fds_before;
 
     ck_assert_int_ge(first, 0);
     port = rt_tcp_port(first);
     ck_assert_int_gt(port, 0);
     /* SO_REUSEADDR, which rt_tcp_listen sets, lets a server rebind past TIME_WAIT, no more. */
+    fds_before = test_fd_count();
     ck_assert_int_eq(rt_tcp_listen("127.0.0.1", (uint16_t)port, 1), -EADDRINUSE);
+    /* The socket made for the failed listen is closed: a server that retries must not leak. */
+    ck_assert_int_eq(test_fd_count(), fds_before);
     close(first);
 }
 END_TEST

@@ -9,7 +9,7 @@
  * sleep of zero completes; and durations over RT_DURATION_MAX ((uint64_t)-1,
  * a negative number converted, included) give -EINVAL at once, for a sleep
  * and for a timeout, without a request and without polling the timeout's
- * inner future.
+ * inner future, while RT_DURATION_MAX itself is accepted.
  *
  * Only order is asserted, never how long anything took: the machine running
  * the tests may be slow or busy, and speed is measured by the benchmarks.
@@ -395,6 +395,16 @@ static enum rt_poll absurd_poll(struct rt_future *self, struct rt_context *cx, i
     ck_assert_int_eq(f->res, -EINVAL);
     /* Nothing reached the kernel: the recv was never polled, the sleeps never sent. */
     ck_assert_uint_eq(reactor_now()->stats.submit_calls, f->submit_calls);
+    ck_assert(rt__reactor_idle(reactor_now()));
+
+    /*
+     * RT_DURATION_MAX itself is a duration like any other: the limit is
+     * inclusive, so a ready inner future gives its own output, not -EINVAL.
+     */
+    f->value = test_value(42);
+    rt_timeout(&f->timeout, &f->value.future, RT_DURATION_MAX);
+    AWAIT(&f->timeout.future, &f->res);
+    ck_assert_int_eq(f->res, 42);
     ck_assert(rt__reactor_idle(reactor_now()));
 
     /* And the executor is none the worse: a real sleep still works. */

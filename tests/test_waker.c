@@ -1,6 +1,7 @@
 /*
  * tests/test_waker.c - wakers: a task woken during its own poll is polled
- * again, a waker kept after its task finished is harmless, the reference
+ * again, a waker kept after its task finished, or after its executor was
+ * destroyed with the task still pending, is harmless, the reference
  * counts of clone, wake_by_ref, wake and drop, and a pending task whose last
  * waker is dropped without waking is freed.
  */
@@ -106,6 +107,63 @@ START_TEST(waker_woken_after_its_executor_was_destroyed)
     rt_executor_destroy(ex);
     /* The task outlived its executor because `kept` refers to it; waking must not touch either. */
     rt_waker_wake(&kept);
+    ck_assert(rt_waker_is_empty(&kept));
+}
+END_TEST
+
+/* Keeps a clone of its waker in `kept` and stays pending. It has no drop: `kept` outlives it. */
+static enum rt_poll keep_waker_pending_poll(struct rt_future *self, struct rt_context *cx,
+                                            intptr_t *out)
+{
+    (void)self;
+    (void)out;
+    if (rt_waker_is_empty(&kept))
+        kept = rt_waker_clone(cx->waker);
+    return RT_PENDING;
+}
+
+static const struct rt_future_vtable keep_waker_pending_vtable = {.poll = keep_waker_pending_poll};
+
+/* Leaves a detached child pending, with its waker in `kept`, and returns. */
+struct leave_pending {
+    struct rt_async async;
+    struct test_yield pause;
+};
+
+static enum rt_poll leave_pending_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct leave_pending *f = (struct leave_pending *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    {
+        struct rt_future child = {&keep_waker_pending_vtable};
+        struct rt_join_handle h = rt_spawn(&child, sizeof(child));
+        rt_join_detach(&h);
+    }
+    f->pause = test_yield(1, 0, NULL); /* one turn: the child is polled and keeps its waker */
+    AWAIT(&f->pause.future, NULL);
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable leave_pending_vtable = {leave_pending_poll, rt_async_drop};
+
+/*
+ * The same with a task that was still pending: destroy closes it (its
+ * future is dropped), and only `kept` keeps it alive. A wake must see it is
+ * closed and not queue it; queueing it would go through the executor
+ * pointer, which destroy set to NULL.
+ */
+START_TEST(waker_of_a_pending_task_woken_after_its_executor_was_destroyed)
+{
+    struct rt_executor *ex = test_executor();
+    struct leave_pending f = {.async = RT_ASYNC_INIT(&leave_pending_vtable)};
+
+    ck_assert_int_eq(rt_executor_run(ex, &f.async.future, sizeof(f)), 0);
+    ck_assert(!rt_waker_is_empty(&kept));
+    ck_assert_uint_eq(rt_executor_task_count(ex), 1); /* the child, pending */
+    rt_executor_destroy(ex);
+    rt_waker_wake(&kept); /* finds it closed: nothing to queue; frees it */
     ck_assert(rt_waker_is_empty(&kept));
 }
 END_TEST
@@ -322,6 +380,7 @@ Suite *suite_waker(void)
     tcase_add_test(tc, woken_while_running_is_polled_again);
     tcase_add_test(tc, waker_woken_after_its_task_finished);
     tcase_add_test(tc, waker_woken_after_its_executor_was_destroyed);
+    tcase_add_test(tc, waker_of_a_pending_task_woken_after_its_executor_was_destroyed);
     tcase_add_test(tc, wake_by_ref_and_wake_reference_counts);
     tcase_add_test(tc, register_keeps_the_same_waker);
     tcase_add_test(tc, pending_task_freed_when_its_last_waker_is_dropped);
