@@ -8,7 +8,8 @@
  * a task of such a queue woken in the middle of the hog's long slice (1 s),
  * by the hog itself, which must cut that slice short to the latency; and,
  * in every ring mode, one woken by a completion (data another thread sends)
- * while a hog in another queue keeps the executor busy turn after turn.
+ * while a hog in another queue keeps the executor busy turn after turn; and
+ * one that yields, so that it is already waiting when the hog's slice starts.
  *
  * How lateness is measured: in the hog's chunks of work (20 us each), not
  * in time. On a shared machine, wall-clock lateness is mostly the operating
@@ -497,6 +498,105 @@ START_TEST(latency_queue_woken_by_a_completion_is_served_within_its_latency)
 }
 END_TEST
 
+/* ------------------------------------- already waiting when the hog's slice starts */
+
+#define YIELDS 40
+
+/*
+ * Works 1 ms, then yields, YIELDS times; counts the hog's chunks from each
+ * yield to its next turn. Its queue is ready all along, so the hog's slices
+ * start with it waiting.
+ */
+struct yielder {
+    struct rt_async async;
+    struct scene *sc;
+    struct rt_yield yield;
+    uint64_t before, worst; /* in chunks */
+    int i, hog_turns;       /* hog_turns: yields after which the hog did run */
+};
+
+static enum rt_poll yielder_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct yielder *f = (struct yielder *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    for (f->i = 0; f->i < YIELDS; f->i++) {
+        busy_for(NSEC_PER_MSEC);
+        f->before = f->sc->hog_chunks;
+        rt_yield_now(&f->yield);
+        AWAIT(&f->yield.future, NULL);
+        f->hog_turns += f->sc->hog_chunks > f->before;
+        if (f->sc->hog_chunks - f->before > f->worst)
+            f->worst = f->sc->hog_chunks - f->before;
+    }
+    /*
+     * Half the hog's shares: the hog's slices come between our yields
+     * (about one per four), and each starts with our queue ready and
+     * waiting. A slice that starts so must end within our latency, 100
+     * chunks, plus the margin; one that ran to the slice's end would be the
+     * 200 ms slice, 10,000 chunks.
+     */
+    ck_assert_int_gt(f->hog_turns, 0);
+    ck_assert_msg(f->worst <= MARGIN_CHUNKS,
+                  "ready when the hog's slice began, the task ran after %llu chunks of it",
+                  (unsigned long long)f->worst);
+    f->sc->stop = true;
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable yielder_vtable = {yielder_poll, rt_async_drop};
+
+struct ready_at_start {
+    struct rt_async async;
+    struct scene *sc;
+    struct rt_join_handle hog, task;
+};
+
+static enum rt_poll ready_at_start_poll(struct rt_future *self, struct rt_context *cx,
+                                        intptr_t *out)
+{
+    struct ready_at_start *f = (struct ready_at_start *)self;
+    struct rt_executor *ex = rt_executor_current();
+    int hog_queue, latency_queue;
+
+    ASYNC_BEGIN(f, cx, out);
+    hog_queue = rt_task_queue_create(ex, "hog", RT_SHARES_MAX / 2, 0);
+    latency_queue = rt_task_queue_create(ex, "urgent", RT_SHARES_MAX, LATENCY_NS);
+    {
+        struct hog h = {.async = RT_ASYNC_INIT(&hog_vtable), .sc = f->sc};
+        struct yielder y = {.async = RT_ASYNC_INIT(&yielder_vtable), .sc = f->sc};
+
+        ck_assert_int_eq(rt_spawn_into(latency_queue, &y.async.future, sizeof(y), &f->task), 0);
+        ck_assert_int_eq(rt_spawn_into(hog_queue, &h.async.future, sizeof(h), &f->hog), 0);
+    }
+    AWAIT(&f->task.future, NULL);
+    AWAIT(&f->hog.future, NULL);
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable ready_at_start_vtable = {ready_at_start_poll, rt_async_drop};
+
+/*
+ * The other way a latency queue waits: not woken during the hog's slice but
+ * ready before it began (it yielded, and the hog's queue was next by
+ * virtual runtime). The slice's end is then set from the start, to the
+ * waiting queue's latency (start_slice(), rt__scheduler_latency_deadline()),
+ * since no wake comes along later to cut it short. Without that the hog
+ * kept the thread for its whole slice.
+ */
+START_TEST(latency_queue_ready_when_a_slice_starts_bounds_it)
+{
+    static struct scene sc;
+    struct ready_at_start f = {.async = RT_ASYNC_INIT(&ready_at_start_vtable), .sc = &sc};
+    struct rt_executor *ex = executor_for(RT_RING_AUTO, 200 * NSEC_PER_MSEC);
+
+    ck_assert_int_eq(rt_executor_run(ex, &f.async.future, sizeof(f)), 0);
+    executor_done(ex);
+}
+END_TEST
+
 Suite *suite_latency(void)
 {
     Suite *s = suite_create("latency");
@@ -504,6 +604,7 @@ Suite *suite_latency(void)
 
     tcase_add_test(tc, periodic_timer_is_served_within_its_latency_beside_a_hog);
     tcase_add_test(tc, latency_queue_woken_mid_slice_cuts_the_slice_short);
+    tcase_add_test(tc, latency_queue_ready_when_a_slice_starts_bounds_it);
     tcase_add_loop_test(tc, latency_queue_woken_by_a_completion_is_served_within_its_latency, 0,
                         N_RING_MODES);
     suite_add_tcase(s, tc);
