@@ -1,7 +1,8 @@
 /*
  * tests/test_teardown.c - destroying an executor frees every task it still
  * has: tasks waiting for a wake-up, tasks never polled, and tasks awaiting
- * other tasks. The harness's leak check after each test is the proof.
+ * other tasks, and passes over a task that finished (its future is not
+ * dropped twice). The harness's leak check after each test is the proof.
  */
 #include "harness.h"
 
@@ -118,6 +119,72 @@ START_TEST(destroy_an_idle_executor)
 }
 END_TEST
 
+/* Ready at once with 7; counts its drops. */
+static int finished_drops;
+
+static enum rt_poll finished_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    (void)self;
+    (void)cx;
+    *out = 7;
+    return RT_READY;
+}
+
+static void finished_drop(struct rt_future *self)
+{
+    (void)self;
+    finished_drops++;
+}
+
+static const struct rt_future_vtable finished_vtable = {finished_poll, finished_drop};
+
+/* Spawns a child, lets it finish, and returns without joining: the handle goes out in *kept. */
+struct keep_handle {
+    struct rt_async async;
+    struct rt_join_handle *kept;
+    struct test_yield pause;
+};
+
+static enum rt_poll keep_handle_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct keep_handle *f = (struct keep_handle *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    {
+        struct rt_future child = {&finished_vtable};
+
+        *f->kept = rt_spawn(&child, sizeof(child));
+    }
+    f->pause = test_yield(1, 0, NULL); /* one turn: the child runs and finishes */
+    AWAIT(&f->pause.future, NULL);
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable keep_handle_vtable = {keep_handle_poll, rt_async_drop};
+
+/*
+ * A task that finished, its output not yet taken, is still the executor's
+ * when it is destroyed: destroy's cancel must pass it by. Its future was
+ * dropped when it finished; cancelling it as if it were pending dropped
+ * the future a second time. The handle, kept outside, is let go after.
+ */
+START_TEST(destroy_passes_over_a_finished_task)
+{
+    struct rt_join_handle kept;
+    struct keep_handle f = {.async = RT_ASYNC_INIT(&keep_handle_vtable), .kept = &kept};
+    struct rt_executor *ex = test_executor();
+
+    ck_assert_int_eq(rt_executor_run(ex, &f.async.future, sizeof(f)), 0);
+    ck_assert_int_eq(finished_drops, 1); /* dropped when it finished */
+    ck_assert_uint_eq(rt_executor_task_count(ex), 1);
+    rt_executor_destroy(ex);
+    ck_assert_int_eq(finished_drops, 1);
+    rt_join_detach(&kept);
+    ck_assert_int_eq(finished_drops, 1);
+}
+END_TEST
+
 Suite *suite_teardown(void)
 {
     Suite *s = suite_create("teardown");
@@ -126,6 +193,7 @@ Suite *suite_teardown(void)
     tcase_add_test(tc, destroy_frees_pending_tasks);
     tcase_add_test(tc, destroy_frees_tasks_never_polled);
     tcase_add_test(tc, destroy_an_idle_executor);
+    tcase_add_test(tc, destroy_passes_over_a_finished_task);
     suite_add_tcase(s, tc);
     return s;
 }
