@@ -972,6 +972,17 @@ START_TEST(sizes_out_of_range_are_refused_and_capacity_rounds_up)
     ck_assert_int_eq(rt_channel_create(1, 65536, &ch), 0);
     rt_channel_close_rx(ch);
     rt_channel_close_tx(ch);
+    /*
+     * The limits themselves are accepted: the most slots (2^24, of one byte), and the most
+     * bytes of slots (2^14 of 64 KiB: 1 GiB). No slot is written until a message is sent,
+     * so the gibibyte is address space only: malloc's pages are never touched.
+     */
+    ck_assert_int_eq(rt_channel_create(1u << 24, 1, &ch), 0);
+    rt_channel_close_rx(ch);
+    rt_channel_close_tx(ch);
+    ck_assert_int_eq(rt_channel_create(1u << 14, 65536, &ch), 0);
+    rt_channel_close_rx(ch);
+    rt_channel_close_tx(ch);
 
     const size_t asked[] = {1, 2, 3, 5, 64, 100}, fits[] = {2, 2, 4, 8, 64, 128};
     for (int i = 0; i < 6; i++) {

@@ -7,7 +7,8 @@
  * the right shard, in order per sender; a shard that finishes early has its
  * ends closed by the pool, so a peer sending to it gets -EPIPE and a peer
  * receiving gets the end once every peer is done, instead of waiting
- * forever; on one executor, where the order is fixed: receiving takes the
+ * forever, and meanwhile parks instead of polling the closed peer again and
+ * again; on one executor, where the order is fixed: receiving takes the
  * peers in turn, so one busy peer cannot starve another, a receive dropped
  * while it waits leaves no waiter behind, and closing and misuse behave as
  * mesh.h says; rt_shard_of() gives the same shard for a
@@ -212,6 +213,112 @@ START_TEST(a_shard_that_finishes_early_leaves_nobody_waiting)
         ck_assert_int_le(out[1], 4);
         ck_assert_int_eq(out[2], 5);
     }
+}
+END_TEST
+
+/*
+ * A peer that has closed, its channel drained, is done with: a receive that
+ * still waits for the other peers must park, not find the closed channel
+ * ready again and again inside one poll, which would keep every other task
+ * of its shard from running. Three shards; shard 1 returns at once. Shard 0
+ * sends to shard 1 until -EPIPE, so shard 1 has closed by then (it closes
+ * its sending end to shard 0 first); then it spawns a second task, which
+ * sends a note to shard 2, and receives. Shard 2 answers that note: shard
+ * 0's receive gets something only if its second task ran while it waited.
+ */
+struct ask {
+    struct rt_async async;
+    struct note note;
+    struct rt_mesh_send send;
+    intptr_t res;
+};
+
+static enum rt_poll ask_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct ask *f = (struct ask *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    f->note = (struct note){.from = 0, .to = 2};
+    rt_mesh_send(&f->send, rt_shard_mesh(), 0, 2, &f->note);
+    AWAIT(&f->send.send.async.future, &f->res);
+    ASYNC_RETURN(f->res);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable ask_vtable = {ask_poll, rt_async_drop};
+
+struct answered {
+    struct rt_async async;
+    unsigned me;
+    struct note note;
+    struct rt_mesh_send send;
+    struct rt_mesh_recv recv;
+    struct rt_join_handle ask;
+    intptr_t from, res;
+};
+
+static enum rt_poll answered_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct answered *f = (struct answered *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    f->me = (unsigned)rt_shard_id();
+    if (f->me == 1)
+        ASYNC_RETURN(1);
+    if (f->me == 2) {
+        rt_mesh_recv(&f->recv, rt_shard_mesh(), 2, &f->note);
+        AWAIT(&f->recv.async.future, &f->from);
+        ck_assert_int_eq(f->from, 0);
+        f->note = (struct note){.from = 2, .to = 0};
+        rt_mesh_send(&f->send, rt_shard_mesh(), 2, 0, &f->note);
+        AWAIT(&f->send.send.async.future, &f->res);
+        ck_assert_int_eq(f->res, 0);
+        ASYNC_RETURN(f->from);
+    }
+    do {
+        rt_mesh_send(&f->send, rt_shard_mesh(), 0, 1, &f->note);
+        AWAIT(&f->send.send.async.future, &f->res);
+    } while (f->res == 0);
+    ck_assert_int_eq(f->res, -EPIPE);
+    {
+        struct ask ask = {.async = RT_ASYNC_INIT(&ask_vtable)};
+        f->ask = rt_spawn(&ask.async.future, sizeof(ask));
+    }
+    rt_mesh_recv(&f->recv, rt_shard_mesh(), 0, &f->note);
+    AWAIT(&f->recv.async.future, &f->from);
+    ck_assert_int_eq(f->note.from, 2);
+    AWAIT(&f->ask.future, &f->res);
+    ck_assert_int_eq(f->res, 0);
+    ASYNC_RETURN(f->from);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable answered_vtable = {answered_poll, rt_async_drop};
+
+static size_t make_answered(unsigned shard, void *arg, void *buf)
+{
+    struct answered f = {.async = RT_ASYNC_INIT(&answered_vtable)};
+
+    (void)shard;
+    (void)arg;
+    memcpy(buf, &f, sizeof(f));
+    return sizeof(f);
+}
+
+START_TEST(a_closed_peer_does_not_keep_a_receive_polling)
+{
+    struct rt_pool_builder b = RT_POOL_BUILDER_INIT;
+    struct rt_pool *p;
+    intptr_t out[3];
+
+    b.shards = 3;
+    b.mesh_capacity = 4;
+    b.mesh_msg_size = sizeof(struct note);
+    ck_assert_int_eq(rt_pool_start(&b, make_answered, NULL, &p), 0);
+    rt_pool_join(p, out);
+    ck_assert_int_eq(out[0], 2); /* shard 0 heard from shard 2 */
+    ck_assert_int_eq(out[1], 1);
+    ck_assert_int_eq(out[2], 0); /* and shard 2 from shard 0's second task */
 }
 END_TEST
 
@@ -593,6 +700,7 @@ Suite *suite_mesh(void)
 
     tcase_add_test(tc, four_shards_exchange_all_to_all);
     tcase_add_test(tc, a_shard_that_finishes_early_leaves_nobody_waiting);
+    tcase_add_test(tc, a_closed_peer_does_not_keep_a_receive_polling);
     tcase_add_test(tc, receiving_takes_the_peers_in_turn);
     tcase_add_test(tc, a_receive_dropped_while_it_waits_leaves_no_waiter_behind);
     tcase_add_test(tc, sizes_out_of_range_are_refused);

@@ -317,6 +317,28 @@ START_TEST(pack_takes_the_tightest_run_of_a_restricted_set)
 }
 END_TEST
 
+/*
+ * SPREAD puts SMT siblings last (placement.h), even when that leaves the
+ * nodes uneven: a CPU on a core of its own, on a node that already has
+ * shards, comes before a sibling on a node that has fewer. 2s2n_smt with
+ * {0, 1, 2, 4, 12} usable: node 0 has cores 0, 1 and 2 (CPUs 0, 1, 2),
+ * node 1 has core 0 only (CPU 4 and its sibling 12). After 0, 4 and 1,
+ * node 1 has one shard and node 0 two; 12 would even the nodes but share
+ * 4's core, so the fourth shard goes on 2.
+ */
+START_TEST(spread_keeps_siblings_apart_before_evening_the_nodes)
+{
+    static const int uneven[] = {0, 1, 2, 4, 12};
+    struct rt_placement p = on("2s2n_smt", RT_PLACEMENT_SPREAD);
+
+    p.allowed = uneven;
+    p.nallowed = 5;
+    EXPECT_PLAN(&p, 0, 4, 1);
+    EXPECT_PLAN(&p, 0, 4, 1, 2);
+    EXPECT_PLAN(&p, 0, 4, 1, 2, 12);
+}
+END_TEST
+
 START_TEST(more_bound_shards_than_cpus_is_refused_with_the_numbers)
 {
     struct rt_placement p = on("vm2", RT_PLACEMENT_SPREAD);
@@ -380,6 +402,10 @@ START_TEST(custom_puts_shard_k_on_cpu_k_and_checks_the_list)
     p.cpus = short_list;
     p.ncpus = 2;
     EXPECT_REFUSED(&p, 3, "names 2 CPUs for 3 shards");
+    /* A longer list is refused as well: the CPUs past the last shard would be left unused. */
+    p.cpus = list;
+    p.ncpus = 3;
+    EXPECT_REFUSED(&p, 2, "names 3 CPUs for 2 shards");
     p.cpus = with_offline;
     p.ncpus = 3;
     EXPECT_REFUSED(&p, 3, "shard 1's CPU 5", "not online or not allowed");
@@ -535,8 +561,13 @@ static void scratch_write_bytes(const char *path, const char *bytes, size_t len)
  */
 START_TEST(sysfs_text_is_read_strictly)
 {
-    static const char *const bad_lists[] = {" 0-1\n", "+0-1\n", "0-+1\n", "0- 1\n",
-                                            "0,\n",   "0-1,\n", "\n",     ""};
+    /*
+     * A range that runs backwards ("1-0") is no CPU list, and CPU 1024 is one past a
+     * cpu_set_t, alone or as a range's end: reading either into the set would write past it.
+     */
+    static const char *const bad_lists[] = {" 0-1\n", "+0-1\n", "0-+1\n",  "0- 1\n",
+                                            "0,\n",   "0-1,\n", "\n",      "",
+                                            "1-0\n",  "1024\n", "0-1024\n"};
     static const char *const bad_ints[] = {"0x10\n", " 1\n", "+1\n", "1abc\n", "1 \n", "-\n"};
     const char *core1 = "devices/system/cpu/cpu1/topology/core_id";
     char full[512], *list;
@@ -591,6 +622,12 @@ START_TEST(an_allowed_cpu_out_of_range_is_refused)
     p.nallowed = 2;
     ck_assert_int_eq(rt_topology_read(&p, NULL, 0, why, sizeof(why)), -EINVAL);
     ck_assert_msg(strstr(why, "allowed CPU -1"), "%s", why);
+
+    /* One past a cpu_set_t: the last CPU a list may name is 1023. */
+    static const int too_high[] = {0, 1024};
+    p.allowed = too_high;
+    ck_assert_int_eq(rt_topology_read(&p, NULL, 0, why, sizeof(why)), -EINVAL);
+    ck_assert_msg(strstr(why, "allowed CPU 1024"), "%s", why);
 }
 END_TEST
 
@@ -652,6 +689,7 @@ Suite *suite_placement(void)
     tcase_add_test(tc, spread_and_pack_skip_offline_cpus);
     tcase_add_test(tc, a_restricted_mask_is_respected);
     tcase_add_test(tc, pack_takes_the_tightest_run_of_a_restricted_set);
+    tcase_add_test(tc, spread_keeps_siblings_apart_before_evening_the_nodes);
     tcase_add_test(tc, more_bound_shards_than_cpus_is_refused_with_the_numbers);
     tcase_add_test(tc, fenced_checks_its_cpus_and_binds_no_shard);
     tcase_add_test(tc, custom_puts_shard_k_on_cpu_k_and_checks_the_list);

@@ -364,6 +364,38 @@ START_TEST(a_fence_holds_every_shard)
 }
 END_TEST
 
+/*
+ * Three shards fenced to two CPUs: each shard may run on either, so each
+ * one's affinity is the whole fence, not one CPU of it (the fence is for
+ * the kernel to share out, unlike SPREAD, which pins).
+ */
+START_TEST(a_fence_of_two_cpus_gives_every_shard_both)
+{
+    struct rt_pool_builder b = RT_POOL_BUILDER_INIT;
+    struct log log = {0};
+    struct rt_pool *p;
+    cpu_set_t mask;
+    int fence[2], n = 0;
+
+    ck_assert_int_eq(sched_getaffinity(0, sizeof(mask), &mask), 0);
+    for (int c = 0; c < CPU_SETSIZE && n < 2; c++)
+        if (CPU_ISSET(c, &mask))
+            fence[n++] = c; /* the two lowest CPUs we may use */
+    if (n < 2)
+        TEST_SKIP("a fence of two CPUs needs two usable CPUs");
+    b.shards = 3;
+    b.placement = (struct rt_placement){.kind = RT_PLACEMENT_FENCED, .cpus = fence, .ncpus = 2};
+    ck_assert_msg(rt_pool_start(&b, make_report, &log, &p) == 0, "%s", rt_last_error());
+    rt_pool_join(p, NULL);
+    ck_assert_int_eq(loaded(&log.ran), 3);
+    for (int k = 0; k < 3; k++) {
+        ck_assert_int_eq(CPU_COUNT(&log.affinity[k]), 2);
+        ck_assert(CPU_ISSET(fence[0], &log.affinity[k]));
+        ck_assert(CPU_ISSET(fence[1], &log.affinity[k]));
+    }
+}
+END_TEST
+
 START_TEST(the_executor_builder_applies_to_every_shard)
 {
     struct rt_pool_builder b = RT_POOL_BUILDER_INIT;
@@ -684,6 +716,18 @@ START_TEST(impossible_requests_are_refused_before_any_thread_starts)
     ck_assert_msg(strstr(rt_last_error(), "no online CPU is in the allowed set"), "%s",
                   rt_last_error());
 
+    /*
+     * 1025 shards, asked for or made from a custom list of 1025 CPUs (shards = 0: one per
+     * entry). The list's count is refused before the topology is read: the root does not
+     * exist, so a count let through would end in -ENOENT instead.
+     */
+    static const int many[1025];
+    b.placement = (struct rt_placement){
+        .kind = RT_PLACEMENT_CUSTOM, .cpus = many, .ncpus = 1025, .sysfs_root = "/nonexistent"};
+    b.shards = 0;
+    ck_assert_int_eq(rt_pool_start(&b, make_report, &log, &p), -EINVAL);
+    ck_assert_msg(strstr(rt_last_error(), "1 to 1024"), "%s", rt_last_error());
+
     b.placement = (struct rt_placement){.kind = RT_PLACEMENT_UNBOUND};
     b.shards = 1025;
     ck_assert_int_eq(rt_pool_start(&b, make_report, &log, &p), -EINVAL);
@@ -746,6 +790,7 @@ Suite *suite_pool(void)
     tcase_add_test(tc, zero_shards_means_one_per_usable_cpu);
     tcase_add_test(tc, zero_shards_with_a_cpu_list_means_one_per_entry);
     tcase_add_test(tc, a_fence_holds_every_shard);
+    tcase_add_test(tc, a_fence_of_two_cpus_gives_every_shard_both);
     tcase_add_test(tc, the_executor_builder_applies_to_every_shard);
     tcase_add_test(tc, a_pool_with_a_mesh_gives_it_to_each_shard);
     tcase_add_test(tc, a_task_dropped_at_teardown_may_still_ring_a_peer);
