@@ -10,7 +10,9 @@
  * served at the same time, untouched; recv after the peer closed (0); and
  * host names, which the runtime refuses to look up (-EINVAL); an address
  * length over sizeof(struct sockaddr_storage), refused as connect(2) does
- * (-EINVAL), without reading past the address given. From phase 4:
+ * (-EINVAL), without reading past the address given; and examples/
+ * echo_client against a server that never answers, which its watchdog
+ * gives up on instead of waiting for ever. From phase 4:
  * listening sockets that share a port (SO_REUSEPORT) split its connections.
  *
  * The futures here always run to their end (a failed assertion ends the
@@ -23,6 +25,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -558,6 +561,38 @@ START_TEST(connect_where_nobody_listens_is_refused)
 END_TEST
 
 /*
+ * A listening socket that is never accepted from: the kernel completes the
+ * connections, and nothing ever reads or answers. echo_client's watchdog
+ * must give up on them (it waited for ever before it had one). The connects
+ * finish, which counts as progress, so it gives up at its second look.
+ */
+START_TEST(echo_client_gives_up_on_a_server_that_never_answers)
+{
+    struct sockaddr_storage addr;
+    socklen_t len;
+    int silent = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    char port[8];
+    struct test_program r;
+
+    ck_assert_int_ge(silent, 0);
+    ck_assert_int_eq(rt_sockaddr("127.0.0.1", 0, &addr, &len), 0);
+    ck_assert_int_eq(bind(silent, (struct sockaddr *)&addr, len), 0);
+    ck_assert_int_eq(listen(silent, 16), 0);
+    snprintf(port, sizeof(port), "%d", rt_tcp_port(silent));
+    test_run_built("examples/echo_client",
+                   (const char *[]){"echo_client", "--port", port, "--connections", "3",
+                                    "--timeout", "1", NULL},
+                   false, &r);
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_str_eq(r.err, "echo_client: no connect or echo finished in 1 s: 3 connections "
+                            "given up\n");
+    ck_assert_ptr_nonnull(strstr(r.out, ": 0 messages, 0 bytes echoed in "));
+    ck_assert_ptr_nonnull(strstr(r.out, "; 3 connections FAILED\n"));
+    close(silent);
+}
+END_TEST
+
+/*
  * Connects with an address of `len` bytes, from a struct sockaddr_in of 16:
  * a length the caller got wrong. Output: the connect's.
  */
@@ -992,6 +1027,7 @@ Suite *suite_tcp(void)
     tcase_add_test(tc, recv_after_the_peer_closed_gives_zero);
     tcase_add_test(tc, peer_resets_while_we_send);
     tcase_add_test(tc, a_reset_connection_leaves_another_alone);
+    tcase_add_test(tc, echo_client_gives_up_on_a_server_that_never_answers);
 #if PHASE >= 4
     tcase_add_test(tc, shared_listeners_split_the_connections_of_one_port);
 #endif

@@ -9,8 +9,16 @@
  * or damaged is caught. Prints a summary; exits with 1 on any mismatch or
  * error.
  *
+ * A server that accepts and then never answers would keep a client
+ * waiting for ever, so a watchdog task looks every --timeout seconds
+ * (10 by default) whether any connect or echo has finished since its last
+ * look, and if none has, it cancels the connections still open. One timer
+ * for the whole run: an rt_timeout() around each read would cost a timer
+ * and its cancellation per message, and took some 40% of this client's rate.
+ *
  * Run: make phase2 && build/phase2/examples/echo_client --port P [--host 127.0.0.1]
- *      [--connections 8] [--messages 1000] [--size 64]     (with echo_server on port P)
+ *      [--connections 8] [--messages 1000] [--size 64] [--timeout 10]
+ *      (with echo_server on port P)
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -18,10 +26,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "common/args.h"
+#include "common/clock.h"
 #include "rt.h"
 
 /*
@@ -32,16 +40,19 @@
  */
 #define MAX_SIZE        (64 * 1024)
 #define MAX_CONNECTIONS 10000
+#define MAX_TIMEOUT_S   3600 /* an hour: longer is surely a mistake */
 
 /* What main() was told; read by every client. */
 struct options {
     const char *host;
     long port, connections, messages, size;
+    long timeout_s; /* how long the watchdog waits for any connection to move */
 };
 
 /* What the clients add up, for the summary. In main(), which outlives the executor. */
 struct totals {
     unsigned long messages, bytes;
+    unsigned long steps; /* connects and echoes finished: what the watchdog watches */
 };
 
 /* The byte at `at` in message `msg` of connection `conn`: different for each of the three. */
@@ -109,6 +120,7 @@ static enum rt_poll client_poll(struct rt_future *self, struct rt_context *cx, i
     if (f->n < 0)
         ASYNC_RETURN(fail(f, "connect", f->n));
     f->fd = (int)f->n;
+    f->totals->steps++;
 
     for (f->i = 0; f->i < f->opt->messages; f->i++) {
         for (long at = 0; at < f->opt->size; at++)
@@ -133,6 +145,7 @@ static enum rt_poll client_poll(struct rt_future *self, struct rt_context *cx, i
             ASYNC_RETURN(-EBADMSG);
         f->totals->messages++;
         f->totals->bytes += size;
+        f->totals->steps++;
     }
     ASYNC_RETURN(0); /* client_drop() closes the socket and frees the buffers */
     ASYNC_END;
@@ -154,14 +167,55 @@ static void client_drop(struct rt_future *self)
 
 static const struct rt_future_vtable client_vtable = {client_poll, client_drop};
 
+/* ---------------------------------------------------- the watchdog */
+
+/*
+ * Every timeout_s, look at the count of finished connects and echoes; if it
+ * has not moved since the last look, cancel every client still running (a
+ * cancelled task's future is dropped: client_drop() closes its socket, and
+ * its read is cancelled in the kernel). all_clients owns the handles and
+ * cancels the watchdog before they go away.
+ */
+struct watchdog {
+    struct rt_async async;
+    const struct options *opt;   /* borrowed from main() */
+    const struct totals *totals; /* borrowed from main() */
+    struct rt_join_handle *jobs; /* borrowed from all_clients */
+    unsigned long seen;          /* `steps` at the last look */
+    struct rt_io nap;
+    intptr_t n;
+};
+
+static enum rt_poll watchdog_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct watchdog *f = (struct watchdog *)self;
+    long given_up = 0;
+
+    ASYNC_BEGIN(f, cx, out);
+    do {
+        f->seen = f->totals->steps;
+        rt_io_sleep(&f->nap, (uint64_t)f->opt->timeout_s * NSEC_PER_SEC);
+        AWAIT(&f->nap.future, &f->n);
+    } while (f->totals->steps != f->seen);
+    for (long i = 0; i < f->opt->connections; i++)
+        given_up += rt_join_cancel(&f->jobs[i]);
+    fprintf(stderr, "echo_client: no connect or echo finished in %ld s: %ld connections given up\n",
+            f->opt->timeout_s, given_up);
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable watchdog_vtable = {watchdog_poll, rt_async_drop};
+
 /* ---------------------------------------------------- all the clients */
 
-/* Spawn N clients, wait for all of them. Output: how many failed. */
+/* Spawn N clients and a watchdog, wait for the clients. Output: how many failed. */
 struct all_clients {
     struct rt_async async;
     const struct options *opt;
     struct totals *totals;
-    struct rt_join_handle *jobs; /* N handles; owned, so all_clients_drop() exists */
+    struct rt_join_handle *jobs;    /* N handles; owned, so all_clients_drop() exists */
+    struct rt_join_handle watchdog; /* owned too */
     long i;
     intptr_t n;
     intptr_t failed;
@@ -183,12 +237,19 @@ static enum rt_poll all_clients_poll(struct rt_future *self, struct rt_context *
                            .fd = -1};
         f->jobs[f->i] = rt_spawn(&c.async.future, sizeof(c));
     }
+    {
+        struct watchdog w = {.async = RT_ASYNC_INIT(&watchdog_vtable),
+                             .opt = f->opt,
+                             .totals = f->totals,
+                             .jobs = f->jobs};
+        f->watchdog = rt_spawn(&w.async.future, sizeof(w));
+    }
     for (f->i = 0; f->i < f->opt->connections; f->i++) {
         AWAIT(&f->jobs[f->i].future, &f->n);
-        if (f->n < 0)
+        if (f->n < 0 || f->jobs[f->i].cancelled)
             f->failed++;
     }
-    ASYNC_RETURN(f->failed);
+    ASYNC_RETURN(f->failed); /* all_clients_drop() stops the watchdog */
     ASYNC_END;
 }
 
@@ -197,6 +258,9 @@ static void all_clients_drop(struct rt_future *self)
     struct all_clients *f = (struct all_clients *)self;
 
     rt_async_drop(self);
+    /* The watchdog first: it points at the handles below. */
+    rt_join_cancel(&f->watchdog);
+    rt_join_detach(&f->watchdog);
     if (f->jobs) {
         for (long i = 0; i < f->opt->connections; i++)
             rt_join_detach(&f->jobs[i]); /* an empty (awaited) handle is left alone */
@@ -213,8 +277,9 @@ static int usage(const char *prog)
 {
     fprintf(stderr,
             "usage: %s --port P [--host 127.0.0.1] [--connections N (1 to %d)]\n"
-            "       [--messages M (0 to 100000000)] [--size S (1 to %d bytes)]\n",
-            prog, MAX_CONNECTIONS, MAX_SIZE);
+            "       [--messages M (0 to 100000000)] [--size S (1 to %d bytes)]\n"
+            "       [--timeout SECONDS (1 to %d; default 10)]\n",
+            prog, MAX_CONNECTIONS, MAX_SIZE, MAX_TIMEOUT_S);
     return 2;
 }
 
@@ -241,24 +306,23 @@ static bool enough_fds(long connections)
     return false;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 int main(int argc, char **argv)
 {
     struct options opt = {
-        .host = "127.0.0.1", .port = -1, .connections = 8, .messages = 1000, .size = 64};
+        .host = "127.0.0.1",
+        .port = -1,
+        .connections = 8,
+        .messages = 1000,
+        .size = 64,
+        .timeout_s = 10,
+    };
     struct totals totals = {0};
     struct sockaddr_storage addr; /* only to check the host early */
     socklen_t addr_len;
     struct rt_executor *ex;
     intptr_t failed;
-    double start, elapsed;
+    uint64_t start;
+    double elapsed;
 
     for (int i = 1; i < argc; i += 2) {
         const char *name = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
@@ -274,6 +338,8 @@ int main(int argc, char **argv)
             ok = args_number("echo_client", name, value, 0, 100000000, &opt.messages);
         else if (ok && strcmp(name, "--size") == 0)
             ok = args_number("echo_client", name, value, 1, MAX_SIZE, &opt.size);
+        else if (ok && strcmp(name, "--timeout") == 0)
+            ok = args_number("echo_client", name, value, 1, MAX_TIMEOUT_S, &opt.timeout_s);
         else
             ok = false;
         if (!ok)
@@ -297,9 +363,9 @@ int main(int argc, char **argv)
 
     struct all_clients f = {
         .async = RT_ASYNC_INIT(&all_clients_vtable), .opt = &opt, .totals = &totals};
-    start = now_s();
+    start = now_ns();
     failed = rt_executor_run(ex, &f.async.future, sizeof(f));
-    elapsed = now_s() - start;
+    elapsed = (double)(now_ns() - start) / NSEC_PER_SEC;
     rt_executor_destroy(ex);
 
     printf("echo_client: %ld connections x %ld messages of %ld bytes: %lu messages, %lu bytes "
