@@ -368,22 +368,47 @@ def render(path, out_path, gap, width, title):
         f.write("\n".join(head + axis_svg + svg + ["</svg>"]))
 
 
+def usage(why):
+    """A bad command line: say why, and how it goes, on stderr; exit status 2."""
+    sys.stderr.write("trace-picture.py: %s\n%s\n" % (why, __doc__.split("\n\n")[1]))
+    sys.exit(2)
+
+
 def main(argv):
     args = {"--gap-us": 100.0, "--width": 1700, "--title": None}
     pos = []
     i = 0
     while i < len(argv):
         if argv[i] in args:
-            args[argv[i]] = argv[i + 1] if argv[i] == "--title" else float(argv[i + 1])
+            if i + 1 == len(argv):
+                usage("%s needs a value" % argv[i])
+            if argv[i] != "--title":
+                try:
+                    value = float(argv[i + 1])
+                except ValueError:
+                    value = 0
+                if not value > 0 or (argv[i] == "--width" and value != int(value)):
+                    usage("%s %s: not a positive %s" % (argv[i], argv[i + 1],
+                                                       "whole number" if argv[i] == "--width"
+                                                       else "number"))
+                args[argv[i]] = value
+            else:
+                args[argv[i]] = argv[i + 1]
             i += 2
         else:
             pos.append(argv[i])
             i += 1
     if len(pos) != 2:
-        sys.exit(__doc__)
+        usage("give a trace to read and a picture to write")
     title = "%s, drawn by docs/trace-picture.py in Perfetto's layout (idle stretches cut out)" % (
         args["--title"] or pos[0])
-    render(pos[0], pos[1], args["--gap-us"], int(args["--width"]), title)
+    try:
+        render(pos[0], pos[1], args["--gap-us"], int(args["--width"]), title)
+    except OSError as e:  # the trace cannot be read, or the picture written
+        sys.exit("trace-picture.py: %s" % e)
+    except (ValueError, KeyError, TypeError, IndexError) as e:  # JSON, but not RT_TRACE's
+        sys.exit("trace-picture.py: %s: not a JSON trace written by RT_TRACE (%s: %s)"
+                 % (pos[0], type(e).__name__, e))
 
 
 if __name__ == "__main__":

@@ -62,7 +62,10 @@ def c_string(body):
 
 def read_cases(path):
     """[(name, send, expect, closes)] from the table in the test file."""
-    text = open(path, encoding="latin-1").read()
+    with open(path, encoding="latin-1") as f:
+        text = f.read()
+    if "CASES BEGIN" not in text or "CASES END" not in text:
+        raise ValueError("no table of cases (between CASES BEGIN and CASES END) in it")
     table = text[text.index("CASES BEGIN"):text.index("CASES END")]
     cases = []
     for m in re.finditer(r"\b(CASE|CLOSES)\(", table):
@@ -107,6 +110,15 @@ def exchange(port, data, closes, timeout=5.0):
     return reply if closes else reply[: -len(MARKER_REPLY)]
 
 
+def talk(ap, which, port, data, closes):
+    """exchange(), or a one-line error (status 2) when the server cannot be reached."""
+    try:
+        return exchange(port, data, closes)
+    except OSError as e:  # refused, or no answer to the FLUSHALL within the timeout
+        print("respdiff.py: --%s %d: %s" % (which, port, e), file=sys.stderr)
+        sys.exit(2)
+
+
 FLUSH_FIRST = b"FLUSHALL\r\n"  # its +OK (5 bytes) is read before the case starts
 
 
@@ -127,27 +139,37 @@ def c_literal(b):
     return '"%s"' % out
 
 
+def port(text):
+    """A TCP port for argparse: digits only, 1 to 65535."""
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError("%r is not a port from 1 to 65535" % text)
+    return int(text)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--redis", type=int, required=True, help="port of a redis-server")
-    ap.add_argument("--kv", type=int, help="port of a kv_server")
+    ap.add_argument("--redis", type=port, required=True, help="port of a redis-server")
+    ap.add_argument("--kv", type=port, help="port of a kv_server")
     ap.add_argument("--only", help="run only the case with this name")
     ap.add_argument("--regen", action="store_true", help="print the cases with Redis's replies")
     ap.add_argument("--table", default=TABLE, help="the test file holding the cases")
     args = ap.parse_args()
     bad = 0
-    cases = read_cases(args.table)
+    try:
+        cases = read_cases(args.table)
+    except (OSError, ValueError) as e:  # no such file, or no table in it
+        ap.error("--table %s: %s" % (args.table, e))
     if args.only:
         cases = [c for c in cases if c[0] == args.only]
         if not cases:
             ap.error("--only %s: %s has no case of that name" % (args.only, args.table))
     for name, send, expect, closes in cases:
-        want = exchange(args.redis, send, closes)
+        want = talk(ap, "redis", args.redis, send, closes)
         if args.regen:
             print('    %s("%s", %s, %s),' % ("CLOSES" if closes else "CASE", name,
                                             c_literal(send), c_literal(want)))
             continue
-        got = exchange(args.kv, send, closes) if args.kv else want
+        got = talk(ap, "kv", args.kv, send, closes) if args.kv else want
         if want == expect == got:
             print("OK    %s" % name)
             continue
