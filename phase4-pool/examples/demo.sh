@@ -170,7 +170,7 @@ cli SET greeting hello
 cli GET greeting
 cli SET counter 41
 cli INCR counter
-echo "-- MSET and MGET fan out to both shards (apple and fig on one, cherry and grape on the other)"
+echo "-- MSET and MGET fan out to both shards (apple and cherry on one, fig and grape on the other)"
 echo "   and gather the replies, in order"
 cli MSET apple red cherry dark fig green grape white
 cli MGET apple cherry fig grape nosuch
