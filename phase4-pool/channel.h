@@ -86,9 +86,10 @@ struct rt_channel_recv {
 void rt_channel_recv(struct rt_channel_recv *f, struct rt_channel *ch, void *msg_out);
 
 /*
- * The same, without waiting, for code that is not a future (and for mesh.c):
- * 1 done, 0 would have to wait, -EPIPE (send: the receiver is gone) or
- * -ENODATA (receive: the sender is gone and the ring is empty). A NULL
+ * The same, without waiting, for a task's code that does not await (and for
+ * mesh.c); like the futures, only inside a task of the end's executor:
+ * elsewhere the program stops with a message. 1 done, 0 would have to wait, -EPIPE (send: the
+ * receiver is gone) or -ENODATA (receive: the sender is gone and the ring is empty). A NULL
  * argument stops the program with a message, as it does in the futures
  * above (checked when they are made). A loop that moves many messages can
  * call these first and make a future only when they return 0: then only the

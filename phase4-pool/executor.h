@@ -77,7 +77,7 @@ enum {
  * without a ring. A kernel that refuses it leaves the executor without it,
  * which rt_memory_stats.io_memory then says, and owned reads still work.
  */
-#define RT_IO_MEMORY_MAX ((size_t)1 << 30) /* the kernel's limit for one registered buffer */
+#define RT_IO_MEMORY_MAX ((size_t)1 << 30) /* the kernel's limit for one buffer; more: -EINVAL */
 
 #define RT_BUILDER_INIT                 \
     {                                   \
@@ -91,7 +91,8 @@ enum {
  * CPUs it had (phase 2: it is pinned last, once the ring exists).
  * Returns 0, or -EINVAL for a CPU that does not exist or that this process
  * may not use (or, phase 3, a ring_mode, preempt_slice_ns or
- * spin_before_park_ns out of range), or the -errno with which the io_uring
+ * spin_before_park_ns out of range; phase 4, an io_memory over
+ * RT_IO_MEMORY_MAX), or the -errno with which the io_uring
  * could not be made (-EPERM, -ENOSYS, -ENOMEM, -EOPNOTSUPP, ...):
  * rt_last_error() explains it.
  *

@@ -157,9 +157,10 @@ struct rt_buf {
  * future never handed out is released with the request too.
  *
  * The buffer comes from the executor's I/O memory, if it was given some
- * (struct rt_builder's io_memory; percore.h) and it has room, and then the
- * request is a READ_FIXED, which spares the kernel a step; else from its
- * free lists, and a READ.
+ * (struct rt_builder's io_memory; percore.h), it has room, and `len` is at
+ * most 64 KiB (PERCORE_MAX_BLOCK: larger buffers always come from malloc),
+ * and then the request is a READ_FIXED, which spares the kernel a step;
+ * else from its free lists, and a READ.
  */
 void rt_io_read_owned(struct rt_io *io, int fd, size_t len, uint64_t offset, struct rt_buf *out);
 
@@ -169,8 +170,8 @@ void rt_io_read_owned(struct rt_io *io, int fd, size_t len, uint64_t offset, str
  * memory keeps that memory mapped until it is released), and empty `*b`. An
  * empty rt_buf is fine. Only on that executor's thread: elsewhere it stops
  * the program with a message, because that memory belongs to one thread.
- * (A buffer read outside any executor came from malloc: any thread may
- * release it.) So a buffer read on a pool's shard is released there, before
+ * (A buffer whose read was prepared outside any executor came from malloc:
+ * any thread may release it.) So a buffer read on a pool's shard is released there, before
  * the shard's future finishes: once its thread has ended, no thread can.
  * Releasing a copy of a buffer already released is a double free: it stops
  * the program when the block is still on top of its free list (no block of

@@ -67,7 +67,10 @@ struct rt_cpu_info {
  * into `out` (NULL if `max` is 0). Returns how many there are, or -errno with
  * a sentence in `why`: a sysfs file's open() or read() error (-ENOENT if the
  * root has no such file), -EISDIR or -EINVAL for a file that is a directory
- * or holds no valid value, -EINVAL for an allowed CPU out of range. `why`
+ * or holds no valid value, -EOVERFLOW for a line too long to be one (over
+ * 4095 bytes for the online list, 63 for an id), -ENAMETOOLONG for a
+ * sysfs_root that makes a path of 512 bytes or more, -EINVAL for an allowed
+ * CPU out of range. `why`
  * holds `why_len` bytes, and may be NULL if that is 0 (here and below).
  */
 int rt_topology_read(const struct rt_placement *p, struct rt_cpu_info *out, size_t max, char *why,
@@ -79,7 +82,8 @@ int rt_topology_read(const struct rt_placement *p, struct rt_cpu_info *out, size
  * -errno with a sentence in `why`: rt_topology_read()'s errors (UNBOUND reads
  * nothing, so it cannot fail), or -EINVAL for more SPREAD or PACK shards
  * than usable CPUs, a CUSTOM or FENCED CPU this process cannot use, a CUSTOM
- * list of the wrong length, an empty fence.
+ * list of the wrong length, an empty fence, an ncpus > 0 with a NULL cpus
+ * (any kind but UNBOUND), or an unknown kind.
  */
 int rt_placement_plan(const struct rt_placement *p, unsigned shards, int *cpu_of, char *why,
                       size_t why_len);

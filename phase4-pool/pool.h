@@ -38,7 +38,8 @@ struct rt_pool_builder {
                                       fence, else one per usable CPU */
     struct rt_placement placement; /* where they run; zeroed: unbound */
     struct rt_builder executor;    /* how to make each one; its `cpu` is the placement's to set */
-    const char *name;              /* threads are "<name>-<shard>"; NULL: "shard" */
+    const char *name;              /* threads are "<name>-<shard>", cut to 15 characters (Linux's
+                                      limit); NULL: "shard" */
     size_t mesh_capacity;          /* slots per channel of the mesh; 0: no mesh */
     size_t mesh_msg_size;          /* bytes per mesh message */
 };
@@ -78,13 +79,13 @@ void rt_pool_join(struct rt_pool *p, intptr_t *outputs);
 /* The number of shards. */
 unsigned rt_pool_shards(const struct rt_pool *p);
 
-/* Inside a shard: its index (-1 on a thread that is not a shard), the count, and the mesh (NULL
- * if the pool has none). */
+/* Inside a shard: its index (-1 on a thread that is not a shard), the count (0 there), and the
+ * mesh (NULL there, or if the pool has none). */
 int rt_shard_id(void);
 unsigned rt_shard_count(void);
 struct rt_mesh *rt_shard_mesh(void);
 
-/* The CPU shard `shard` was placed on, or RT_CPU_ANY (unbound, fenced). */
+/* The CPU shard `shard` was placed on, or RT_CPU_ANY (unbound, fenced, or no such shard). */
 int rt_pool_shard_cpu(const struct rt_pool *p, unsigned shard);
 
 #endif /* RT_POOL_H */
