@@ -22,9 +22,9 @@
  * get nearly all of the CPU: the interactive task needs only microseconds of
  * it per wake-up.
  *
- * It prints interactive_p99_late_us_one_queue=X and
- * interactive_p99_late_us_two_queues=Y, then a table of lateness and the
- * queues' statistics (rt_task_queue_stats). On a busy machine the other
+ * It prints a table of lateness and the queues' statistics
+ * (rt_task_queue_stats), then interactive_p99_late_us_one_queue=X and
+ * interactive_p99_late_us_two_queues=Y. On a busy machine the other
  * programs add their own delays to both parts.
  *
  * Run: make phase3 && build/phase3/examples/priorities

@@ -10,7 +10,8 @@
  *
  * Run: make phase2 && build/phase2/examples/timeout
  * Watch the requests and wakes: RT_TRACE=1 build/phase2/examples/timeout
- * (docs/tracing.md walks through that trace line by line)
+ * (BOOK.md, chapter 2, "Seeing it happen", walks through that trace line
+ * by line; docs/tracing.md draws its JSON)
  */
 #include <errno.h>
 #include <stdio.h>

@@ -8,8 +8,9 @@
  * nanoseconds), and the median and the 99th percentile are printed.
  *
  * Between messages each shard has nothing to do, so it parks: it sleeps in
- * the kernel, and the other side's send wakes it through its doorbell (an
- * eventfd write, phase 3's rt_executor_notify). That is most of a round
+ * the kernel, and the other side's send wakes it through its doorbell (a
+ * futex wake, as nothing of its own is in the ring: phase 3's
+ * rt_executor_notify). That is most of a round
  * trip. With --spin NS each executor first looks for work for up to NS
  * nanoseconds before it parks (the builder's spin_before_park_ns): when the
  * answer comes within that time, nobody sleeps, and the round trip drops to
