@@ -55,7 +55,10 @@ int rt_pin_current_thread(int cpu)
         /* EINVAL from the kernel: that CPU does not exist, is offline, or is outside our cpuset. */
         err = -pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
     }
-    return err < 0 ? cpu_refused(cpu, err) : 0;
+    if (err < 0)
+        return cpu_refused(cpu, err);
+    rt__set_last_error("%s", ""); /* rt_last_error(): "" once it succeeded */
+    return 0;
 }
 
 static void *executor_thread(void *arg)

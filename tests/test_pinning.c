@@ -127,6 +127,17 @@ START_TEST(invalid_cpu_is_an_error)
         ck_assert_ptr_null(ex);
         ck_assert_int_eq(test_fd_count(), fds_before);
         ck_assert_int_eq(rt_pin_current_thread(bad[i]), -EINVAL);
+        ck_assert_ptr_nonnull(strstr(rt_last_error(), "does not exist"));
+    }
+    /* A pin that succeeds after one that failed leaves no stale reason behind (executor.h). */
+    {
+        cpu_set_t before;
+        int cpu = sched_getcpu();
+
+        ck_assert_int_eq(sched_getaffinity(0, sizeof(before), &before), 0);
+        ck_assert_int_eq(rt_pin_current_thread(cpu), 0);
+        ck_assert_str_eq(rt_last_error(), "");
+        ck_assert_int_eq(sched_setaffinity(0, sizeof(before), &before), 0);
     }
 }
 END_TEST
