@@ -124,8 +124,13 @@ size_t rt__timers_fire(struct timer_heap *h, uint64_t now)
     while (h->len > 0 && h->items[0]->deadline <= now) {
         struct rt_timer *e = h->items[0];
 
-        /* Its sleep, zeroed while the deadline was in here, no longer knows it is (timer.c). */
-        if (e->index != 0)
+        /*
+         * Its sleep, zeroed while the deadline was in here, no longer knows it
+         * is (timer.c): its index says not in the heap, or, if the heap has
+         * moved it since (removing an entry above it), its deadline is 0,
+         * which no deadline made from the clock ever is.
+         */
+        if (e->index != 0 || e->deadline == 0)
             rt__die("a deadline in the executor's heap belongs to an rt_sleep that was prepared "
                     "again while it waited (outside a run, or on another thread): await a sleep "
                     "to the end or drop it first");

@@ -3,8 +3,11 @@
  *
  * Phase 3: a sleep is no longer a request to the kernel. rt_sleep() puts a
  * deadline in its executor's heap (timers.h), which costs no system call to
- * add or to cancel. Phase 2's kernel timer, rt_io_sleep() in io.h, is still
- * there (the benchmarks compare the two).
+ * cancel, and none to add unless the deadline comes before the end of the
+ * running slice while other tasks of its queue are ready: then the slice
+ * timer is moved earlier, one system call (section 3.5 of the book). Phase
+ * 2's kernel timer, rt_io_sleep() in io.h, is still there (the benchmarks
+ * compare the two).
  *
  * A plain sleep is rt_sleep(), below. rt_timeout() races
  * another future against a sleep. If the sleep wins, the other future is
@@ -49,7 +52,8 @@ struct rt_timer {
  * and neither finished nor dropped) must not be made into a sleep again, and
  * a finished one must not be polled again: each stops the program with a
  * message (the first at once when it is done on the executor's thread during
- * a run, else when the executor next looks at its deadlines).
+ * a run; else when its stale deadline reaches the top of the heap, which is
+ * no later than the time it was set for, if the executor runs then).
  */
 struct rt_sleep {
     struct rt_future future; /* await this */

@@ -797,6 +797,43 @@ static void resleep_between_runs(void)
     rt_executor_run(ex, &second.future, sizeof(second));
 }
 
+/*
+ * The same with the stale deadline below another one in the heap: when the
+ * one above fires and is removed, the heap moves the stale entry to the top
+ * and gives it index 0 again, so only its zeroed deadline tells it apart.
+ * (It was removed in silence, and its sleep lost, before the check looked at
+ * the deadline too.)
+ */
+static struct rt_sleep kept_sleeps[2];
+
+static enum rt_poll poll_kept_sleeps_once(struct rt_future *self, struct rt_context *cx,
+                                          intptr_t *out)
+{
+    (void)self;
+    for (int i = 0; i < 2; i++)
+        ck_assert(rt_future_poll(&kept_sleeps[i].future, cx, NULL) == RT_PENDING);
+    *out = 0;
+    return RT_READY;
+}
+
+static const struct rt_future_vtable poll_kept_sleeps_once_vtable = {poll_kept_sleeps_once, NULL};
+
+static void resleep_below_another_between_runs(void)
+{
+    struct rt_future first = {&poll_kept_sleeps_once_vtable};
+    struct rt_sleep second;
+    struct rt_executor *ex;
+
+    if (rt_executor_create(NULL, &ex) < 0)
+        return;
+    rt_sleep(&kept_sleeps[0], 1000000);                 /* 1 ms: the top of the heap */
+    rt_sleep(&kept_sleeps[1], 3600ull * 1000000000ull); /* an hour: below it */
+    rt_executor_run(ex, &first, sizeof(first));
+    rt_sleep(&kept_sleeps[1], 0); /* the misuse: its deadline is still in ex's heap */
+    rt_sleep(&second, 50000000);  /* 50 ms: the 1 ms deadline fires first */
+    rt_executor_run(ex, &second.future, sizeof(second));
+}
+
 /* Starts a wait for a notification, then makes it again while it is on the executor's list. */
 struct rewait {
     struct rt_async async;
@@ -920,6 +957,8 @@ START_TEST(a_timeout_still_racing_cannot_be_prepared)
                 "an rt_sleep was prepared again while its deadline was still in the heap");
     assert_dies(resleep_between_runs, "belongs to an rt_sleep that was prepared again while it "
                                       "waited");
+    assert_dies(resleep_below_another_between_runs,
+                "belongs to an rt_sleep that was prepared again while it waited");
     assert_dies(rewait_while_waiting, "an rt_wait_notify was prepared again while it was waiting");
 #endif
 }
