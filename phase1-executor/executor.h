@@ -58,7 +58,11 @@ const char *rt_last_error(void);
 /* Internal (thread.c uses it): set this thread's rt_last_error(), formatted as by printf(). */
 void rt__set_last_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Cancel and free every task still alive, then the executor. Not while it runs. */
+/*
+ * Cancel and free every task still alive, then the executor; a task the
+ * program still holds a join handle or waker to is cancelled, and freed when
+ * that is released. Not while it runs.
+ */
 void rt_executor_destroy(struct rt_executor *ex);
 
 /*

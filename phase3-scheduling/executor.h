@@ -19,7 +19,9 @@
  * through a pointer to memory the caller owns.
  *
  * When the main future finishes, run() returns its output at the end of that
- * turn of the loop (the tasks already queued for the turn still run). Tasks
+ * turn of the loop (the tasks already queued for the turn still run; phase
+ * 3: those of the running task queue, unless a yield or the end of the
+ * slice cuts the turn short). Tasks
  * still pending stay with the executor: a later run() carries on with them,
  * and rt_executor_destroy() cancels them (drops their futures) and frees
  * them. Nothing is leaked either way.
@@ -97,7 +99,11 @@ const char *rt_last_error(void);
 /* Internal (thread.c uses it): set this thread's rt_last_error(), formatted as by printf(). */
 void rt__set_last_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Cancel and free every task still alive, then the executor. Not while it runs. */
+/*
+ * Cancel and free every task still alive, then the executor; a task the
+ * program still holds a join handle or waker to is cancelled, and freed when
+ * that is released. Not while it runs.
+ */
 void rt_executor_destroy(struct rt_executor *ex);
 
 /*

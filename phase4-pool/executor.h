@@ -21,7 +21,9 @@
  * through a pointer to memory the caller owns.
  *
  * When the main future finishes, run() returns its output at the end of that
- * turn of the loop (the tasks already queued for the turn still run). Tasks
+ * turn of the loop (the tasks already queued for the turn still run; phase
+ * 3: those of the running task queue, unless a yield or the end of the
+ * slice cuts the turn short). Tasks
  * still pending stay with the executor: a later run() carries on with them,
  * and rt_executor_destroy() cancels them (drops their futures) and frees
  * them. Nothing is leaked either way.
@@ -125,7 +127,11 @@ void rt__set_last_error(const char *fmt, ...) __attribute__((format(printf, 1, 2
  */
 void rt__executor_drop_tasks(struct rt_executor *ex);
 
-/* Cancel and free every task still alive, then the executor. Not while it runs. */
+/*
+ * Cancel and free every task still alive, then the executor; a task the
+ * program still holds a join handle or waker to is cancelled, and freed when
+ * that is released. Not while it runs.
+ */
 void rt_executor_destroy(struct rt_executor *ex);
 
 /*

@@ -46,7 +46,8 @@
  * the program with a message. An rt_io left uninitialized on the stack may
  * look like one that holds a request: zero it first. A buffer (or address)
  * may be NULL only when its length is 0; a NULL with bytes to move also
- * stops the program.
+ * stops the program (but rt_io_connect() looks at the length first: over
+ * sizeof(struct sockaddr_storage) it is -EINVAL, NULL or not).
  *
  * Phase 4: owned buffers. rt_io_read_owned() reads into a buffer of the
  * runtime's, from the executor's per-core memory, and hands that very

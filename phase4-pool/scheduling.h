@@ -64,7 +64,7 @@ void rt_yield_if_needed(struct rt_yield *y);
 #define RT_SHARES_MIN          1
 #define RT_SHARES_MAX          1000
 #define RT_TASK_QUEUE_NAME_MAX 32                          /* bytes, with the NUL */
-#define RT_LATENCY_MAX         (60 * UINT64_C(1000000000)) /* a minute: anything longer is "doesn't" */
+#define RT_LATENCY_MAX         (60 * UINT64_C(1000000000)) /* a minute; more: -EINVAL */
 
 /* What a queue has done, for the program to read (rt_task_queue_stats). Times in nanoseconds. */
 struct rt_task_queue_stats {
@@ -89,7 +89,9 @@ int rt_task_queue_create(struct rt_executor *ex, const char *name, unsigned shar
 
 /*
  * Remove a queue that has no tasks left (finished tasks whose join handle
- * is still held count: await or detach them first). Returns 0, -ENOENT for
+ * is still held count: await or detach them first; so does a task cancelled
+ * while it was queued, until a later turn of that queue lets it go, which
+ * may be in the next rt_executor_run()). Returns 0, -ENOENT for
  * an id that is not a queue of `ex` (never made, or removed), -EINVAL for
  * the default queue, -EBUSY while it has tasks.
  */
