@@ -127,10 +127,10 @@ size_t rt__timers_fire(struct timer_heap *h, uint64_t now)
         /*
          * Its sleep, zeroed while the deadline was in here, no longer knows it
          * is (timer.c): its index says not in the heap, or, if the heap has
-         * moved it since (removing an entry above it), its deadline is 0,
-         * which no deadline made from the clock ever is.
+         * moved it since (removing an entry above it), its waker is empty,
+         * which an entry's never is (a sleep registers it before adding it).
          */
-        if (e->index != 0 || e->deadline == 0)
+        if (e->index != 0 || rt_waker_is_empty(&e->waker))
             rt__die("a deadline in the executor's heap belongs to an rt_sleep that was prepared "
                     "again while it waited (outside a run, or on another thread): await a sleep "
                     "to the end or drop it first");

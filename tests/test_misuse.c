@@ -800,9 +800,9 @@ static void resleep_between_runs(void)
 /*
  * The same with the stale deadline below another one in the heap: when the
  * one above fires and is removed, the heap moves the stale entry to the top
- * and gives it index 0 again, so only its zeroed deadline tells it apart.
+ * and gives it index 0 again, so only its zeroed waker tells it apart.
  * (It was removed in silence, and its sleep lost, before the check looked at
- * the deadline too.)
+ * the waker too.)
  */
 static struct rt_sleep kept_sleeps[2];
 
