@@ -172,8 +172,9 @@ void rt_io_read_owned(struct rt_io *io, int fd, size_t len, uint64_t offset, str
  * empty rt_buf is fine. Only on that executor's thread: elsewhere it stops
  * the program with a message, because that memory belongs to one thread.
  * (A buffer whose read was prepared outside any executor came from malloc:
- * any thread may release it.) So a buffer read on a pool's shard is released there, before
- * the shard's future finishes: once its thread has ended, no thread can.
+ * any thread may release it.) So a buffer read on a pool's shard is
+ * released there, before the shard's future finishes: once its thread has
+ * ended, no thread can.
  * Releasing a copy of a buffer already released is a double free: it stops
  * the program when the block is still on top of its free list (no block of
  * its size class given back in between; percore.h), and always under SAN=1.
