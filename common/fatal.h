@@ -35,4 +35,11 @@ _Noreturn void rt__die(const char *fmt, ...) __attribute__((format(printf, 1, 2)
             rt__die("%s: %s is NULL", __func__, #arg); \
     } while (0)
 
+/* A buffer may be NULL only when it is empty, as in read(2) and write(2). */
+#define ASSERT_BUF(buf, len)                                                         \
+    do {                                                                             \
+        if (!(buf) && (len) > 0)                                                     \
+            rt__die("%s: %s is NULL, for %zu bytes", __func__, #buf, (size_t)(len)); \
+    } while (0)
+
 #endif /* COMMON_FATAL_H */

@@ -35,6 +35,7 @@
 #include <stdalign.h>
 #include <stddef.h>
 
+#include "common/fatal.h"
 #include "common/list.h"
 #include "future.h"
 
@@ -73,6 +74,24 @@ static inline bool task_is_done(const struct rt_task *t)
 
 /* Allocate a task holding a copy of the `size` bytes at `f`. It has one reference: the handle's. */
 struct rt_task *rt__task_new(struct rt_executor *ex, const struct rt_future *f, size_t size);
+
+/*
+ * Stop the program with a message naming `who` unless `f` looks like a
+ * future: `size` at least a struct rt_future, and a vtable with a poll.
+ * A zeroed struct or the size of the wrong type would otherwise be read
+ * past its end, or called through NULL, far from the mistake.
+ */
+static inline void rt__task_check_future(const char *who, const struct rt_future *f, size_t size)
+{
+    if (size < sizeof(struct rt_future))
+        rt__die("%s: a future of %zu bytes is smaller than struct rt_future (%zu bytes); "
+                "give the size of the whole future",
+                who, size, sizeof(struct rt_future));
+    if (!f->vtable || !f->vtable->poll)
+        rt__die("%s: the future has no vtable or no poll function (a zeroed struct, or "
+                "one its preparing function never made?)",
+                who);
+}
 
 void rt__task_ref(struct rt_task *t);
 void rt__task_unref(struct rt_task *t); /* frees the task when the count reaches zero */

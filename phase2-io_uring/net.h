@@ -33,7 +33,13 @@
 /* Fill *addr for a numeric host and a port. Returns 0, or -EINVAL if `host` is not numeric. */
 int rt_sockaddr(const char *host, uint16_t port, struct sockaddr_storage *addr, socklen_t *len);
 
-/* A TCP socket listening on host:port (port 0: any free port). Returns its fd, or -errno. */
+/*
+ * A TCP socket listening on host:port (port 0: any free port), with up to
+ * `backlog` connections waiting to be accepted (0 or more; the kernel caps
+ * it at net.core.somaxconn). Returns its fd, or -errno: -EINVAL for a host
+ * that is not numeric or a negative backlog. `port` is 16 bits: check a
+ * wider number's range before the call (the examples use args_number()).
+ */
 int rt_tcp_listen(const char *host, uint16_t port, int backlog);
 
 /*

@@ -21,7 +21,7 @@ struct rt_task *rt__task_new(struct rt_executor *ex, const struct rt_future *f, 
 {
     struct rt_task *t;
 
-    ASSERT(size >= sizeof(struct rt_future));
+    rt__task_check_future("spawning", f, size);
     /* Only a bug makes a size this large (a negative number?); the sum below would wrap around. */
     if (size > SIZE_MAX - sizeof(*t))
         rt__die("spawning a future of %zu bytes: no task can hold it (the size overflows)", size);

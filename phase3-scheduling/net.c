@@ -43,6 +43,8 @@ int rt_tcp_listen(const char *host, uint16_t port, int backlog)
 
     if (err < 0)
         return err;
+    if (backlog < 0) /* listen() would quietly take it for its largest */
+        return -EINVAL;
     fd = socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -errno;
@@ -139,6 +141,7 @@ static const struct rt_future_vtable send_all_vtable = {send_all_poll, rt_async_
 void rt_send_all(struct rt_send_all *f, int fd, const void *buf, size_t len)
 {
     ASSERT_ARG(f);
+    ASSERT_BUF(buf, len);
     rt__io_check_unused(&f->io, "rt_send_all");
     *f = (struct rt_send_all){
         .async = RT_ASYNC_INIT(&send_all_vtable), .fd = fd, .buf = buf, .len = len};

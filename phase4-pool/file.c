@@ -35,6 +35,7 @@ static const struct rt_future_vtable read_exact_vtable = {read_exact_poll, rt_as
 void rt_read_exact(struct rt_read_exact *f, int fd, void *buf, size_t len, uint64_t offset)
 {
     ASSERT_ARG(f);
+    ASSERT_BUF(buf, len);
     rt__io_check_unused(&f->io, "rt_read_exact");
     *f = (struct rt_read_exact){.async = RT_ASYNC_INIT(&read_exact_vtable),
                                 .fd = fd,
@@ -63,6 +64,7 @@ static const struct rt_future_vtable write_all_vtable = {write_all_poll, rt_asyn
 void rt_write_all(struct rt_write_all *f, int fd, const void *buf, size_t len, uint64_t offset)
 {
     ASSERT_ARG(f);
+    ASSERT_BUF(buf, len);
     rt__io_check_unused(&f->io, "rt_write_all");
     *f = (struct rt_write_all){.async = RT_ASYNC_INIT(&write_all_vtable),
                                .fd = fd,

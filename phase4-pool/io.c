@@ -149,13 +149,6 @@ static size_t clamp(size_t len)
     return len < RT_IO_MAX ? len : RT_IO_MAX;
 }
 
-/* A buffer may be NULL only when it is empty, as in read(2) and write(2). */
-#define ASSERT_BUF(buf, len)                                                         \
-    do {                                                                             \
-        if (!(buf) && (len) > 0)                                                     \
-            rt__die("%s: %s is NULL, for %zu bytes", __func__, #buf, (size_t)(len)); \
-    } while (0)
-
 /* Copy the caller's bytes into the source. `from` may be NULL when `len` is 0, as in write(2). */
 static void copy_in(struct rt_source *s, const void *from, size_t len)
 {

@@ -17,6 +17,7 @@
 
 #include "common/alloc.h"
 #include "common/fatal.h"
+#include "task.h"
 
 struct rt_thread {
     pthread_t thread;          /* the thread itself */
@@ -95,6 +96,7 @@ int rt_builder_spawn(const struct rt_builder *b, const struct rt_future *f, size
     if (size > SIZE_MAX - sizeof(*t))
         rt__die("rt_builder_spawn: a future of %zu bytes cannot be copied (the size overflows)",
                 size);
+    rt__task_check_future("rt_builder_spawn", f, size);
     if (!b)
         b = &defaults;
     t = rt__calloc(1, sizeof(*t) + size);

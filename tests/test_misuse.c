@@ -5,8 +5,9 @@
  * timeout's future; phase 4, an owned buffer, a channel, a message, a mesh,
  * a pool or a placement), a NULL for the struct a preparation fills in (an
  * rt_io, an rt_sleep, a channel's send...), a size so large that it
- * wraps around, (phase 2) an rt_io or an rt_timeout prepared while it still
- * holds a request or a race, or polled again once finished, a whole
+ * wraps around, a future smaller than a struct rt_future or with no poll
+ * function to call, (phase 2) an rt_io or an rt_timeout prepared while it
+ * still holds a request or a race, or polled again once finished, a whole
  * transfer or a connect prepared while its request is in flight, (phase 3)
  * an rt_sleep prepared while its deadline waits, or polled again once
  * finished.
@@ -171,6 +172,28 @@ static void write_from_null(void)
     struct rt_io io = {0};
 
     rt_io_write(&io, 1, NULL, 10, 0);
+}
+
+/* The whole transfers check it when they are prepared, not at their first poll. */
+static void read_exact_into_null(void)
+{
+    struct rt_read_exact f = {0};
+
+    rt_read_exact(&f, 0, NULL, 10, 0);
+}
+
+static void write_all_from_null(void)
+{
+    struct rt_write_all f = {0};
+
+    rt_write_all(&f, 1, NULL, 10, 0);
+}
+
+static void send_all_from_null(void)
+{
+    struct rt_send_all f = {0};
+
+    rt_send_all(&f, 1, NULL, 10);
 }
 
 static void timeout_around_null(void)
@@ -459,6 +482,9 @@ START_TEST(a_null_argument_is_named)
         {listen_on_null_host, "fatal: rt_sockaddr: host is NULL"},
         {read_into_null, "fatal: rt_io_read: buf is NULL, for 10 bytes"},
         {write_from_null, "fatal: rt_io_write: buf is NULL, for 10 bytes"},
+        {read_exact_into_null, "fatal: rt_read_exact: buf is NULL, for 10 bytes"},
+        {write_all_from_null, "fatal: rt_write_all: buf is NULL, for 10 bytes"},
+        {send_all_from_null, "fatal: rt_send_all: buf is NULL, for 10 bytes"},
         {timeout_around_null, "fatal: rt_timeout: inner is NULL"},
         {read_with_null_io, "fatal: rt_io_read: io is NULL"},
         {nop_with_null_io, "fatal: rt_io_nop: io is NULL"},
@@ -546,6 +572,90 @@ START_TEST(a_size_that_wraps_around_is_refused)
     assert_dies(builder_spawn_wrapping_size,
                 "fatal: rt_builder_spawn: a future of 18446744073709551607 bytes");
     assert_dies(calloc_wrapping_size, "the size overflows");
+}
+END_TEST
+
+/* ------------------------------------------ what is not a future */
+
+/*
+ * A size smaller than a future (sizeof a pointer to it, say) would be read
+ * past its end, and a zeroed struct called through a NULL vtable, on the
+ * thread that runs it or when a failed start drops it: both are refused
+ * where they are handed over.
+ */
+#define TOO_SMALL 4
+
+/* A future no preparing function made: no vtable at all, or one without a poll. */
+static struct rt_future zeroed_future;
+static const struct rt_future_vtable no_poll_vtable = {.poll = NULL};
+static struct rt_future no_poll_future = {&no_poll_vtable};
+
+static void spawn_too_small(void)
+{
+    struct spawner f = {{&spawner_vtable}, &value_future.future, TOO_SMALL};
+
+    run_in_child(&f.future, sizeof(f));
+}
+
+static void run_too_small(void)
+{
+    run_in_child(&value_future.future, TOO_SMALL);
+}
+
+static void builder_spawn_too_small(void)
+{
+    struct rt_builder b = RT_BUILDER_INIT;
+    struct rt_thread *t;
+
+    b.cpu = 1 << 20; /* no such CPU: the failed start drops the future, which read past it */
+    rt_builder_spawn(&b, &value_future.future, TOO_SMALL, &t);
+}
+
+static void spawn_zeroed(void)
+{
+    struct spawner f = {{&spawner_vtable}, &zeroed_future, sizeof(zeroed_future)};
+
+    run_in_child(&f.future, sizeof(f));
+}
+
+static void run_zeroed(void)
+{
+    run_in_child(&zeroed_future, sizeof(zeroed_future));
+}
+
+static void run_without_poll(void)
+{
+    run_in_child(&no_poll_future, sizeof(no_poll_future));
+}
+
+static void builder_spawn_zeroed(void)
+{
+    struct rt_thread *t;
+
+    rt_builder_spawn(NULL, &zeroed_future, sizeof(zeroed_future), &t);
+}
+
+START_TEST(what_is_not_a_future_is_refused)
+{
+    static const struct {
+        void (*misuse)(void);
+        const char *message;
+    } cases[] = {
+        {spawn_too_small, "fatal: spawning: a future of 4 bytes is smaller than struct rt_future"},
+        {run_too_small, "fatal: spawning: a future of 4 bytes is smaller than struct rt_future"},
+        {builder_spawn_too_small,
+         "fatal: rt_builder_spawn: a future of 4 bytes is smaller than struct rt_future"},
+        {spawn_zeroed, "fatal: spawning: the future has no vtable or no poll function"},
+        {run_zeroed, "fatal: spawning: the future has no vtable or no poll function"},
+        {run_without_poll, "fatal: spawning: the future has no vtable or no poll function"},
+        {builder_spawn_zeroed,
+         "fatal: rt_builder_spawn: the future has no vtable or no poll function"},
+    };
+
+    need_an_executor();
+    value_future = test_value(1);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        assert_dies(cases[i].misuse, cases[i].message);
 }
 END_TEST
 
@@ -972,6 +1082,7 @@ Suite *suite_misuse(void)
 
     tcase_add_test(tc, a_null_argument_is_named);
     tcase_add_test(tc, a_size_that_wraps_around_is_refused);
+    tcase_add_test(tc, what_is_not_a_future_is_refused);
 #if PHASE >= 2
     tcase_add_test(tc, an_rt_io_holding_a_request_cannot_be_prepared);
     tcase_add_test(tc, a_transfer_or_connect_in_flight_cannot_be_prepared);

@@ -4,11 +4,12 @@
  *
  * Cases: echoes of 1 byte and of 1 MiB over 1 connection and over 100 at
  * once, compared byte for byte; connecting to a port where nobody listens
- * (-ECONNREFUSED); listening on a port in use (-EADDRINUSE); a peer that
- * resets while we send (-ECONNRESET or -EPIPE), after which the executor
- * still serves a full echo; a reset on one connection that leaves another,
- * served at the same time, untouched; recv after the peer closed (0); and
- * host names, which the runtime refuses to look up (-EINVAL); an address
+ * (-ECONNREFUSED); listening on a port in use (-EADDRINUSE), or with a
+ * negative backlog (-EINVAL, where listen(2) takes it for its largest); a
+ * peer that resets while we send (-ECONNRESET or -EPIPE), after which the
+ * executor still serves a full echo; a reset on one connection that leaves
+ * another, served at the same time, untouched; recv after the peer closed
+ * (0); and host names, which the runtime refuses to look up (-EINVAL); an address
  * length over sizeof(struct sockaddr_storage), refused as connect(2) does
  * (-EINVAL), without reading past the address given; and examples/
  * echo_client against a server that never answers, which its watchdog
@@ -23,6 +24,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -653,6 +655,23 @@ START_TEST(listen_on_a_port_in_use_fails)
 }
 END_TEST
 
+/* A negative backlog is refused, where listen() would take it for the largest; 0 is a backlog. */
+START_TEST(a_negative_backlog_is_refused)
+{
+    int fds_before = test_fd_count(), fd;
+
+    ck_assert_int_eq(rt_tcp_listen("127.0.0.1", 0, -1), -EINVAL);
+    ck_assert_int_eq(rt_tcp_listen("::1", 0, INT_MIN), -EINVAL);
+#if PHASE >= 4
+    ck_assert_int_eq(rt_tcp_listen_shared("127.0.0.1", 0, -5), -EINVAL);
+#endif
+    ck_assert_int_eq(test_fd_count(), fds_before);
+    fd = rt_tcp_listen("127.0.0.1", 0, 0);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+}
+END_TEST
+
 /* rt_tcp_port() is for IP sockets; anything else gets -errno, never whatever the stack held. */
 START_TEST(the_port_of_a_socket_without_one_is_an_error)
 {
@@ -1021,6 +1040,7 @@ Suite *suite_tcp(void)
     tcase_add_test(tc, echo_one_mib_on_100_connections_ipv6);
     tcase_add_test(tc, connect_where_nobody_listens_is_refused);
     tcase_add_test(tc, listen_on_a_port_in_use_fails);
+    tcase_add_test(tc, a_negative_backlog_is_refused);
     tcase_add_test(tc, the_port_of_a_socket_without_one_is_an_error);
     tcase_add_test(tc, host_names_are_refused);
     tcase_add_test(tc, an_address_length_over_sockaddr_storage_is_refused_unread);
