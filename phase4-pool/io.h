@@ -175,9 +175,14 @@ void rt_io_read_owned(struct rt_io *io, int fd, size_t len, uint64_t offset, str
  * any thread may release it.) So a buffer read on a pool's shard is
  * released there, before the shard's future finishes: once its thread has
  * ended, no thread can.
- * Releasing a copy of a buffer already released is a double free: it stops
- * the program when the block is still on top of its free list (no block of
- * its size class given back in between; percore.h), and always under SAN=1.
+ * Releasing a copy of a buffer already released is a double free: while
+ * the executor lives, it stops the program when the block is still on top
+ * of its free list (no block of its size class given back in between;
+ * percore.h), and always under SAN=1; once the executor is destroyed,
+ * always, until its last block out comes back. After that the per-core
+ * memory is gone too, and a release is a use after free that only
+ * AddressSanitizer reports. (A buffer over 64 KiB is malloc's: its own
+ * checks are all there are.)
  */
 void rt_buf_release(struct rt_buf *b);
 

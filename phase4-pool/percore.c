@@ -79,9 +79,32 @@ void *rt__percore_alloc_slow(struct rt_percore *pc, size_t size)
     return hand_out(block, size, l->block_size);
 }
 
+/*
+ * Free the blocks on the lists: malloc's to free(), the I/O memory's with
+ * the mapping (they only leave their lists).
+ */
+static void free_lists(struct rt_percore *pc)
+{
+    for (unsigned i = 0; i < PERCORE_CLASSES; i++) {
+        struct percore_list *l = &pc->lists[i];
+
+        while (l->first) {
+            void *block = l->first;
+
+            ASAN_UNPOISON_MEMORY_REGION(block, l->block_size);
+            memcpy(&l->first, block, sizeof(void *));
+            rt__free(block);
+        }
+        l->len = 0;
+        pc->io_lists[i].first = NULL;
+        pc->io_lists[i].len = 0;
+    }
+}
+
 /* `pc` and its I/O memory, once its executor is gone and nothing is out. */
 static void destroy(struct rt_percore *pc)
 {
+    free_lists(pc);
     if (pc->io_memory) {
         ASAN_UNPOISON_MEMORY_REGION(pc->io_memory, pc->io_size);
         munmap(pc->io_memory, pc->io_size);
@@ -107,6 +130,44 @@ static void check_owner(const struct rt_percore *pc)
                 "they belong to one thread: release an rt_buf where it was read");
 }
 
+/*
+ * Was `block`, of list `l`'s class, given back already? Under ASan a block
+ * on a list is poisoned, wherever it is in the list. Without ASan, only the
+ * block on top of its list is checked while the executor lives, the one
+ * given back last; the fast path sends it here. That is the usual double
+ * free, one right after the other (glibc's malloc makes the same check).
+ * Once the executor is gone (`closed`), its lists hold only the blocks that
+ * were out then and have come back since, few, and the whole list is
+ * searched.
+ */
+static bool given_back(const struct rt_percore *pc, const struct percore_list *l, const void *block)
+{
+#ifdef PERCORE_ASAN
+    (void)pc;
+    (void)l;
+    return __asan_address_is_poisoned(block);
+#else
+    const void *b = l->first;
+
+    if (!pc->closed)
+        return b == block;
+    for (; b && b != block; memcpy(&b, b, sizeof(void *)))
+        ;
+    return b == block;
+#endif
+}
+
+/* Put `block` on top of list `l`, the link in its first word; under ASan, poisoned whole. */
+static void push(struct percore_list *l, void *block)
+{
+    /* The link goes in the first word, which a block of fewer bytes was not given (ASan). */
+    ASAN_UNPOISON_MEMORY_REGION(block, sizeof(void *));
+    memcpy(block, &l->first, sizeof(void *));
+    l->first = block;
+    l->len++;
+    ASAN_POISON_MEMORY_REGION(block, l->block_size);
+}
+
 /* One block fewer out, unless it was not out (`twice`): then the program stops. */
 static void count_back(struct rt_percore *pc, bool twice)
 {
@@ -120,62 +181,37 @@ static void count_back(struct rt_percore *pc, bool twice)
 void rt__percore_free_slow(struct rt_percore *pc, void *block, size_t size)
 {
     struct percore_list *l;
-    bool twice;
 
     if (!pc) {
         rt__free(block);
         return;
     }
     check_owner(pc);
-#ifdef PERCORE_ASAN
-    /* A block on a list is poisoned; one that is poisoned already was given back before. */
-    twice = size <= PERCORE_MAX_BLOCK && __asan_address_is_poisoned(block);
-#else
-    /*
-     * Without ASan only the block on top of its list can be checked, the one
-     * given back last; the fast path sends it here. That is the usual double
-     * free, one right after the other (glibc's malloc makes the same check).
-     */
-    twice = size <= PERCORE_MAX_BLOCK && rt__percore_list(pc, size)->first == block;
-#endif
-    count_back(pc, twice);
-    if (size > PERCORE_MAX_BLOCK || pc->closed) {
-        release(pc, block,
-                size > PERCORE_MAX_BLOCK ? size : rt__percore_list(pc, size)->block_size);
+    if (size > PERCORE_MAX_BLOCK) { /* never on a list: malloc's own checks are all there is */
+        count_back(pc, false);
+        release(pc, block, size);
         return;
     }
     l = rt__percore_list(pc, size);
+    count_back(pc, given_back(pc, l, block));
+    if (pc->closed) {
+        /* Kept on its list until the last block is back, so that a second release is seen. */
+        push(l, block);
+        if (pc->outstanding == 0)
+            destroy(pc);
+        return;
+    }
     if (l->len == l->max_len) {
         release(pc, block, l->block_size);
         return;
     }
-    /* The link goes in the first word, which a block of fewer bytes was not given (ASan). */
-    ASAN_UNPOISON_MEMORY_REGION(block, sizeof(void *));
-    memcpy(block, &l->first, sizeof(void *));
-    l->first = block;
-    l->len++;
+    push(l, block);
     pc->stats.recycled++;
-    ASAN_POISON_MEMORY_REGION(block, l->block_size);
 }
 
 void rt__percore_close(struct rt_percore *pc)
 {
-    for (unsigned i = 0; i < PERCORE_CLASSES; i++) {
-        struct percore_list *l = &pc->lists[i];
-
-        while (l->first) {
-            void *block = l->first;
-
-            ASAN_UNPOISON_MEMORY_REGION(block, l->block_size);
-            memcpy(&l->first, block, sizeof(void *));
-            rt__free(block);
-        }
-        l->len = 0;
-    }
-    for (unsigned i = 0; i < PERCORE_CLASSES; i++) {
-        pc->io_lists[i].first = NULL; /* blocks of the I/O memory: unmapped with it */
-        pc->io_lists[i].len = 0;
-    }
+    free_lists(pc); /* the cache: nothing will take from it again */
     pc->closed = true;
     if (pc->outstanding == 0)
         destroy(pc);
@@ -261,7 +297,6 @@ void *rt__percore_alloc_buf_slow(struct rt_percore *pc, size_t size)
 void rt__percore_free_buf_slow(struct rt_percore *pc, void *block, size_t size)
 {
     struct percore_list *l;
-    bool twice;
 
     if (!rt__percore_registered(pc, block)) {
         rt__percore_free(pc, block, size);
@@ -269,21 +304,8 @@ void rt__percore_free_buf_slow(struct rt_percore *pc, void *block, size_t size)
     }
     check_owner(pc);
     l = &pc->io_lists[rt__percore_class(size)];
-#ifdef PERCORE_ASAN
-    twice = __asan_address_is_poisoned(block);
-#else
-    twice = l->first == block;
-#endif
-    count_back(pc, twice);
-    if (pc->closed) {
-        ASAN_POISON_MEMORY_REGION(block, l->block_size);
-        if (pc->outstanding == 0)
-            destroy(pc);
-        return;
-    }
-    ASAN_UNPOISON_MEMORY_REGION(block, sizeof(void *));
-    memcpy(block, &l->first, sizeof(void *));
-    l->first = block;
-    l->len++;
-    ASAN_POISON_MEMORY_REGION(block, l->block_size);
+    count_back(pc, given_back(pc, l, block));
+    push(l, block); /* closed: kept there until the last block is back, as in free_slow() */
+    if (pc->closed && pc->outstanding == 0)
+        destroy(pc);
 }

@@ -95,7 +95,7 @@ struct rt_percore {
     struct percore_list lists[PERCORE_CLASSES]; /* lists[i]: blocks of 64 << i bytes */
     const void *owner;            /* the thread that may use it (see rt__percore_adopt_thread) */
     unsigned long outstanding;    /* blocks handed out and not given back: they keep it alive */
-    bool closed;                  /* its executor is gone: blocks given back go to free() */
+    bool closed;                  /* its executor is gone: see rt__percore_close() */
     struct rt_memory_stats stats; /* executor.h; cached_* are counted when read */
 
     /* I/O memory: registered with the executor's ring, for owned buffers (see below) */
@@ -111,7 +111,11 @@ struct rt_percore *rt__percore_new(void);
 /* From now on, `pc` belongs to the calling thread: the executor runs here. */
 void rt__percore_adopt_thread(struct rt_percore *pc);
 
-/* The executor is being destroyed: free the cached blocks, and `pc` once nothing is out. */
+/*
+ * The executor is being destroyed: free the cached blocks, and `pc` once
+ * nothing is out. Until then, the blocks that come back wait on their lists,
+ * where a second release of one is found, and go with the last.
+ */
 void rt__percore_close(struct rt_percore *pc);
 
 /* The counters, with the cached blocks and bytes counted now. */

@@ -13,8 +13,9 @@
  * a buffer from the lists; a read dropped in flight keeps its buffer until
  * the kernel's completions arrive; a finished read whose buffer nobody took
  * releases it; releasing on another thread stops the program, and so does
- * releasing a buffer and then a copy of it; a buffer released after its
- * executor is gone goes to free(), or unmaps the I/O memory it kept; I/O
+ * releasing a buffer and then a copy of it, before its executor is
+ * destroyed or after; a buffer released after its executor is gone goes to
+ * free() (with the last one out), or unmaps the I/O memory it kept; I/O
  * memory the kernel refuses (RLIMIT_MEMLOCK) is left out, and an io_memory
  * past the limit is refused. Under ASan (make test SAN=1):
  * touching a freed task, a freed request or a released buffer (of either
@@ -936,6 +937,67 @@ START_TEST(a_buffer_released_twice_stops_the_program)
 }
 END_TEST
 
+/*
+ * The same after the executor is gone, with another buffer given back in
+ * between, so that the first is no longer on top of its list; a third stays
+ * out, and keeps the per-core memory alive. The blocks that come back then
+ * wait on their lists for the last one, and each release searches its list.
+ */
+static void release_twice_after_destroy_with(size_t io_memory)
+{
+    struct rt_buf buf = {0}, copy, between = {0}, kept = {0};
+    struct rt_executor *ex = read_into_with(&buf, io_memory);
+
+    read_on(ex, &between);
+    read_on(ex, &kept);
+    rt_executor_destroy(ex);
+    copy = buf;
+    rt_buf_release(&buf);
+    rt_buf_release(&between);
+    rt_buf_release(&copy);
+}
+
+static void release_twice_after_destroy(void)
+{
+    release_twice_after_destroy_with(IO_MEMORY);
+}
+
+static void release_twice_after_destroy_unregistered(void)
+{
+    release_twice_after_destroy_with(0);
+}
+
+START_TEST(a_buffer_released_twice_after_destroy_stops_the_program)
+{
+    expect_report(release_twice_after_destroy, "given back twice");
+    expect_report(release_twice_after_destroy_unregistered, "given back twice");
+}
+END_TEST
+
+/* The blocks that came back after destroy are all freed with the last one, I/O memory or not. */
+START_TEST(blocks_back_after_destroy_are_freed_with_the_last)
+{
+    for (size_t io_memory = 0; io_memory <= IO_MEMORY; io_memory += IO_MEMORY) {
+        struct rt_buf a = {0}, b = {0}, c = {0};
+        struct rt_executor *ex = read_into_with(&a, io_memory);
+        struct rt_percore *pc;
+
+        read_on(ex, &b);
+        read_on(ex, &c);
+        rt_executor_destroy(ex);
+        pc = a.owner;
+        rt_buf_release(&b);
+        rt_buf_release(&a);
+        ck_assert(pc->closed);
+        ck_assert_uint_eq(pc->outstanding, 1);
+        ck_assert_ptr_nonnull(c.data);
+        memset(c.data, 0xa5, BUF_SIZE); /* still its own: the others did not take the memory */
+        rt_buf_release(&c);
+        ck_assert_int_eq(rt__alloc_live(), 0);
+    }
+}
+END_TEST
+
 /* -------------------------------------------------- AddressSanitizer sees it */
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -1064,6 +1126,8 @@ Suite *suite_percore(void)
     tcase_add_test(tc, a_buffer_released_after_destroy_goes_to_free);
     tcase_add_test(tc, a_registered_buffer_released_after_destroy_frees_the_io_memory);
     tcase_add_test(tc, a_buffer_released_twice_stops_the_program);
+    tcase_add_test(tc, a_buffer_released_twice_after_destroy_stops_the_program);
+    tcase_add_test(tc, blocks_back_after_destroy_are_freed_with_the_last);
 #ifdef TEST_ASAN
     /* Only an ASan build can see these; without it they would be undefined behaviour. */
     tcase_add_test(tc, asan_sees_a_freed_task_touched);
