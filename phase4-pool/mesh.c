@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <unistd.h>
 
 #include "common/alloc.h"
 #include "common/fatal.h"
@@ -31,6 +32,30 @@ struct inbox {
     char pad[64 - sizeof(unsigned)];
 };
 
+/*
+ * The bytes of slots in one channel of `capacity` slots of `msg_size`
+ * bytes, rounded as rt_channel_create() rounds them. Call it with sizes the
+ * channel took: then it is at most 1 GiB.
+ */
+static size_t ring_bytes(size_t capacity, size_t msg_size)
+{
+    size_t slots = 2;
+
+    while (slots < capacity)
+        slots *= 2;
+    return slots * msg_size;
+}
+
+/* The machine's memory in bytes (SIZE_MAX if it cannot be read). */
+static size_t machine_memory(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGESIZE);
+
+    if (pages <= 0 || page_size <= 0 || (unsigned long)pages > SIZE_MAX / (unsigned long)page_size)
+        return SIZE_MAX;
+    return (size_t)pages * (size_t)page_size;
+}
+
 int rt_mesh_create(unsigned shards, size_t capacity, size_t msg_size, struct rt_mesh **out)
 {
     size_t cells = (size_t)shards * shards;
@@ -47,6 +72,13 @@ int rt_mesh_create(unsigned shards, size_t capacity, size_t msg_size, struct rt_
         return err;
     rt_channel_close_tx(probe);
     rt_channel_close_rx(probe);
+    /*
+     * Each channel fits (at most 1 GiB), but there are N * (N - 1) of them:
+     * 1,024 shards of 1 GiB channels would ask for a petabyte, and die out of
+     * memory half way. At most 2^20 cells of 2^30 bytes: no overflow.
+     */
+    if ((cells - shards) * ring_bytes(capacity, msg_size) > machine_memory())
+        return -ENOMEM;
 
     m = rt__calloc(1, sizeof(*m));
     m->n = shards;

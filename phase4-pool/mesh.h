@@ -25,8 +25,12 @@
 
 struct rt_mesh;
 
-/* Make the channels among `shards` shards (2 to 1024; 1 is allowed and has none). Returns 0 or
- * -EINVAL. */
+/*
+ * Make the channels among `shards` shards (2 to 1024; 1 is allowed and has
+ * none), each as rt_channel_create(capacity, msg_size) makes one. Returns 0,
+ * -EINVAL for sizes out of range, or -ENOMEM if the slots of all N * (N - 1)
+ * channels together would take more than the machine's memory.
+ */
 int rt_mesh_create(unsigned shards, size_t capacity, size_t msg_size, struct rt_mesh **out);
 
 /* Free the mesh; every shard must have closed its ends. */

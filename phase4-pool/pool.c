@@ -230,8 +230,11 @@ int rt_pool_start(const struct rt_pool_builder *b, rt_shard_fn make, void *arg,
     if (err == 0 && b->mesh_capacity > 0) {
         err = rt_mesh_create((unsigned)n, b->mesh_capacity, b->mesh_msg_size, &p->mesh);
         if (err < 0)
-            snprintf(why, sizeof(why), "mesh of %zu slots of %zu bytes: sizes out of range",
-                     b->mesh_capacity, b->mesh_msg_size);
+            snprintf(why, sizeof(why), "mesh of %zu slots of %zu bytes: %s", b->mesh_capacity,
+                     b->mesh_msg_size,
+                     err == -ENOMEM ? "its channels together would take more than the machine's "
+                                      "memory"
+                                    : "sizes out of range");
     }
     if (err < 0) {
         rt__set_last_error("%s", why);

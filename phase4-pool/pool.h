@@ -64,7 +64,8 @@ typedef size_t (*rt_shard_fn)(unsigned shard, void *arg, void *buf);
 
 /*
  * Start the pool. Returns 0 and the pool in *out, or -errno (-EINVAL for a
- * placement that cannot be met or builder fields out of range; the error
+ * placement that cannot be met or builder fields out of range; -ENOMEM for
+ * a mesh too big for the machine's memory (mesh.h); the error
  * of a topology that cannot be read, as rt_topology_read() gives it; the
  * error of a shard whose thread or executor could not be made) and NULL in *out,
  * with rt_last_error() saying which shard and why.

@@ -533,6 +533,23 @@ START_TEST(sizes_out_of_range_are_refused)
 }
 END_TEST
 
+/*
+ * Each channel within its limit (1 GiB of slots), but 1024 * 1023 of them:
+ * about a petabyte. Refused before anything is allocated, where making them
+ * one by one would die out of memory on the way.
+ */
+START_TEST(a_mesh_larger_than_the_machine_is_refused)
+{
+    struct rt_mesh *m = NULL;
+    long live = rt__alloc_live();
+
+    ck_assert_int_eq(rt_mesh_create(1024, 1u << 24, 64, &m), -ENOMEM);
+    ck_assert_int_eq(rt_mesh_create(2, 1u << 24, 64 << 10, &m), -EINVAL); /* one channel too big */
+    ck_assert_ptr_null(m);
+    ck_assert_int_eq(rt__alloc_live(), live);
+}
+END_TEST
+
 /* A lone shard has no peer: its receive reports the end at once. */
 struct lone {
     struct rt_async async;
@@ -704,6 +721,7 @@ Suite *suite_mesh(void)
     tcase_add_test(tc, receiving_takes_the_peers_in_turn);
     tcase_add_test(tc, a_receive_dropped_while_it_waits_leaves_no_waiter_behind);
     tcase_add_test(tc, sizes_out_of_range_are_refused);
+    tcase_add_test(tc, a_mesh_larger_than_the_machine_is_refused);
     tcase_add_test(tc, a_lone_shard_receives_the_end);
     tcase_add_test(tc, misuse_stops_the_program_naming_the_shard);
     tcase_add_test(tc, shard_of_is_stable);

@@ -617,6 +617,26 @@ START_TEST(a_ring_too_big_for_every_shard)
 }
 END_TEST
 
+/* A mesh that would not fit in the machine: refused before any thread starts, and said so. */
+START_TEST(a_mesh_too_big_for_the_machine)
+{
+    struct rt_pool_builder b = RT_POOL_BUILDER_INIT;
+    struct log log = {0};
+    struct rt_pool *p = NOT_A_POOL;
+
+    b.shards = 1024;
+    b.mesh_capacity = 1u << 24; /* 1 GiB a channel, 1024 * 1023 channels */
+    b.mesh_msg_size = 64;
+    ck_assert_int_eq(rt_pool_start(&b, make_report, &log, &p), -ENOMEM);
+    ck_assert_ptr_null(p);
+    ck_assert_int_eq(loaded(&log.made), 0);
+    ck_assert_int_eq(shard_threads(), 0);
+    ck_assert_msg(strstr(rt_last_error(), "mesh of 16777216 slots of 64 bytes") &&
+                      strstr(rt_last_error(), "more than the machine's memory"),
+                  "rt_last_error() is \"%s\"", rt_last_error());
+}
+END_TEST
+
 /* Write scratch/path (directories made on the way). */
 static void write_file(const char *root, const char *path, const char *text)
 {
@@ -796,6 +816,7 @@ Suite *suite_pool(void)
     tcase_add_test(tc, a_task_dropped_at_teardown_may_still_ring_a_peer);
     tcase_add_test(tc, a_shard_whose_executor_cannot_be_made_stops_the_whole_start);
     tcase_add_test(tc, a_ring_too_big_for_every_shard);
+    tcase_add_test(tc, a_mesh_too_big_for_the_machine);
     tcase_add_test(tc, a_shard_whose_thread_cannot_start_stops_the_whole_start);
     tcase_add_test(tc, impossible_requests_are_refused_before_any_thread_starts);
     tcase_add_loop_test_raise_signal(tc, a_future_of_a_bad_size_stops_the_program, SIGABRT, 0,
