@@ -136,7 +136,11 @@ static int parse_cpu_list(const char *s, bool *set)
     return 0;
 }
 
-/* The NUMA node of `cpu`: the N of its "nodeN" entry; 0 when there is none (no NUMA). */
+/*
+ * The NUMA node of `cpu`: the N of its "nodeN" entry; 0 when there is none
+ * (no NUMA). -EINVAL for an entry "node" and a digit that is not a number
+ * up to MAX_ID ("node7x", "node99999999999"), as for the other files.
+ */
 static int cpu_node(const char *root, int cpu)
 {
     char dir[512];
@@ -154,11 +158,10 @@ static int cpu_node(const char *root, int cpu)
 
         if (strncmp(e->d_name, "node", 4) != 0 || !isdigit((unsigned char)e->d_name[4]))
             continue;
+        errno = 0;
         n = strtol(e->d_name + 4, &end, 10);
-        if (end != e->d_name + 4 && *end == '\0' && n >= 0 && n <= MAX_ID) {
-            node = (int)n;
-            break;
-        }
+        node = *end == '\0' && errno == 0 && n <= MAX_ID ? (int)n : -EINVAL;
+        break;
     }
     closedir(d);
     return node;
@@ -237,6 +240,14 @@ int rt_topology_read(const struct rt_placement *p, struct rt_cpu_info *out, size
             goto out;
         }
         info.node = cpu_node(root, c);
+        if (info.node < 0) {
+            err = info.node;
+            snprintf(why, why_len,
+                     "cannot read the NUMA node of CPU %d under %s: an entry node<N> whose N is "
+                     "not a number up to %d",
+                     c, root, MAX_ID);
+            goto out;
+        }
         if ((size_t)n < max)
             out[n] = info;
         n++;

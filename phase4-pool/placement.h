@@ -70,7 +70,8 @@ struct rt_cpu_info {
  * or holds no valid value, -EOVERFLOW for a line too long to be one (over
  * 4095 bytes for the online list, 63 for an id), -ENAMETOOLONG for a
  * sysfs_root that makes a path of 512 bytes or more, -EINVAL for an allowed
- * CPU out of range. `why`
+ * CPU out of range or a node<N> entry whose N is not a number up to
+ * 1,000,000 (no such entry: node 0). `why`
  * holds `why_len` bytes, and may be NULL if that is 0 (here and below).
  */
 int rt_topology_read(const struct rt_placement *p, struct rt_cpu_info *out, size_t max, char *why,

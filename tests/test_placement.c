@@ -557,7 +557,8 @@ static void scratch_write_bytes(const char *path, const char *bytes, size_t len)
  * strtol alone takes blanks, a sign, "0x10" as 0 and "5abc" as 5, and a
  * line cut to fit a buffer can name another CPU ("1000" cut to "1"). An
  * empty list of online CPUs is no machine, not one whose CPUs we may not use. A FIFO
- * in a file's place is refused at once instead of hanging the reader.
+ * in a file's place is refused at once instead of hanging the reader. So is a
+ * NUMA node entry whose number is not one, which was once read as node 0.
  */
 START_TEST(sysfs_text_is_read_strictly)
 {
@@ -569,6 +570,7 @@ START_TEST(sysfs_text_is_read_strictly)
                                             "0,\n",   "0-1,\n", "\n",      "",
                                             "1-0\n",  "1024\n", "0-1024\n"};
     static const char *const bad_ints[] = {"0x10\n", " 1\n", "+1\n", "1abc\n", "1 \n", "-\n"};
+    static const char *const bad_nodes[] = {"node7x", "node1000001", "node99999999999999999999"};
     const char *core1 = "devices/system/cpu/cpu1/topology/core_id";
     char full[512], *list;
     size_t len;
@@ -608,6 +610,26 @@ START_TEST(sysfs_text_is_read_strictly)
     ck_assert_int_eq(rmdir(full), 0);
     ck_assert_int_eq(mkfifo(full, 0644), 0);
     EXPECT_READ_ERROR(-EINVAL, "topology of CPU 1");
+    ck_assert_int_eq(unlink(full), 0);
+    scratch_write(core1, "1\n");
+
+    /* A NUMA node entry (a link in sysfs; a directory here) whose N is no node number. */
+    for (size_t i = 0; i < sizeof(bad_nodes) / sizeof(bad_nodes[0]); i++) {
+        snprintf(full, sizeof(full), "%s/devices/system/cpu/cpu1/%s", scratch, bad_nodes[i]);
+        ck_assert_int_eq(mkdir(full, 0755), 0);
+        EXPECT_READ_ERROR(-EINVAL, "NUMA node of CPU 1");
+        ck_assert_int_eq(rmdir(full), 0);
+    }
+    snprintf(full, sizeof(full), "%s/devices/system/cpu/cpu1/node3", scratch);
+    ck_assert_int_eq(mkdir(full, 0755), 0);
+    {
+        struct rt_placement p = {.sysfs_root = scratch, .allowed = every_cpu, .nallowed = 16};
+        struct rt_cpu_info cpus[2];
+
+        ck_assert_int_eq(rt_topology_read(&p, cpus, 2, NULL, 0), 2);
+        ck_assert_int_eq(cpus[0].node, 0);
+        ck_assert_int_eq(cpus[1].node, 3);
+    }
     scratch_remove();
 }
 END_TEST
