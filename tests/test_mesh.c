@@ -11,11 +11,14 @@
  * again; on one executor, where the order is fixed: receiving takes the
  * peers in turn, so one busy peer cannot starve another, a receive dropped
  * while it waits leaves no waiter behind, and closing and misuse behave as
- * mesh.h says; rt_shard_of() gives the same shard for a
+ * mesh.h says, and a mesh whose channels together would not fit in the
+ * machine's memory is refused; rt_shard_of() gives the same shard for a
  * key everywhere (values computed independently of the code) and spreads
  * keys evenly, including keys that differ only in their last characters.
  */
 #include "harness.h"
+
+#include <unistd.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -544,6 +547,21 @@ START_TEST(a_mesh_larger_than_the_machine_is_refused)
     long live = rt__alloc_live();
 
     ck_assert_int_eq(rt_mesh_create(1024, 1u << 24, 64, &m), -ENOMEM);
+    /*
+     * The fewest shards whose N * (N - 1) channels of 1 GiB do not fit in
+     * this machine, though N of them would (24 GiB of memory: 6 shards, 30
+     * channels): every channel counts, not one per shard.
+     */
+    {
+        double memory = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
+        double gib = (double)(1u << 30);
+        unsigned n = 2;
+
+        while ((double)n * (n - 1) * gib <= memory)
+            n++;
+        ck_assert_uint_le(n, 1024);
+        ck_assert_int_eq(rt_mesh_create(n, 1u << 24, 64, &m), -ENOMEM);
+    }
     ck_assert_int_eq(rt_mesh_create(2, 1u << 24, 64 << 10, &m), -EINVAL); /* one channel too big */
     ck_assert_ptr_null(m);
     ck_assert_int_eq(rt__alloc_live(), live);

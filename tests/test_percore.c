@@ -5,7 +5,8 @@
  * destroyed, and still lets AddressSanitizer see a use after free.
  *
  * Cases: a spawn after a join takes the joined task's block, a request takes
- * the last request's; a burst of tasks leaves at most the bound cached;
+ * the last request's, and a block taken from a list no longer counts
+ * there; a burst of tasks leaves at most the bound cached;
  * every block is freed at destroy, and a task freed after that (its handle
  * kept) goes to free(). Owned reads: the bytes, short reads and end of file;
  * with I/O memory (asked for) a READ_FIXED into it, without a READ; the
@@ -16,8 +17,9 @@
  * releasing a buffer and then a copy of it, before its executor is
  * destroyed or after; a buffer released after its executor is gone goes to
  * free() (with the last one out), or unmaps the I/O memory it kept; I/O
- * memory the kernel refuses (RLIMIT_MEMLOCK) is left out, and an io_memory
- * past the limit is refused. Under ASan (make test SAN=1):
+ * memory the kernel refuses (RLIMIT_MEMLOCK) is left out, a block cut from
+ * it is aligned to its size up to a page, and an io_memory past the limit
+ * is refused. Under ASan (make test SAN=1):
  * touching a freed task, a freed request or a released buffer (of either
  * kind) is reported.
  *
@@ -263,6 +265,35 @@ START_TEST(the_cache_is_bounded)
     f.jobs = rt__malloc((size_t)f.count * sizeof(*f.jobs));
     test_run(&f.async.future, sizeof(f));
     rt__free(f.jobs);
+}
+END_TEST
+
+/* A block taken from a list leaves it: the list's length and the cached count go back down. */
+START_TEST(a_block_taken_from_a_list_is_no_longer_counted_there)
+{
+    struct rt_executor *ex = test_executor();
+    struct rt_percore *pc = rt__executor_percore(ex);
+    struct percore_list *l = rt__percore_list(pc, 100);
+    struct rt_memory_stats s;
+    void *blocks[10];
+
+    for (int i = 0; i < 10; i++)
+        blocks[i] = rt__percore_alloc(pc, 100);
+    ck_assert_uint_eq(l->len, 0);
+    for (int i = 0; i < 10; i++)
+        rt__percore_free(pc, blocks[i], 100);
+    ck_assert_uint_eq(l->len, 10);
+    rt_executor_memory_stats(ex, &s);
+    ck_assert_uint_eq(s.cached_blocks, 10);
+    for (int i = 0; i < 10; i++)
+        blocks[i] = rt__percore_alloc(pc, 100);
+    ck_assert_uint_eq(l->len, 0);
+    rt_executor_memory_stats(ex, &s);
+    ck_assert_uint_eq(s.cached_blocks, 0);
+    ck_assert_uint_eq(s.reused, 10);
+    for (int i = 0; i < 10; i++)
+        rt__percore_free(pc, blocks[i], 100);
+    rt_executor_destroy(ex);
 }
 END_TEST
 
@@ -585,6 +616,36 @@ START_TEST(io_memory_the_kernel_refuses_is_left_out)
     f.fd = test_file(FILE_LEN);
     run_with_io_memory(&f.async.future, sizeof(f), 4 * (size_t)lim.rlim_cur);
     close(f.fd);
+}
+END_TEST
+
+/*
+ * A block cut from the I/O memory is aligned to its size, up to a page: a
+ * 4 KiB buffer cut right after a 64-byte one starts the next page, so the
+ * kernel's read fills one page, not two.
+ */
+START_TEST(io_memory_blocks_are_aligned_to_their_size_up_to_a_page)
+{
+    static const size_t sizes[] = {64, 4096, 256, 8192, 128};
+    struct rt_builder b = io_memory_builder(IO_MEMORY);
+    struct rt_executor *ex;
+    struct rt_percore *pc;
+    void *blocks[5];
+
+    need_memlock();
+    ex = test_executor_with(&b);
+    pc = rt__executor_percore(ex);
+    for (int i = 0; i < 5; i++) {
+        size_t align = sizes[i] < 4096 ? sizes[i] : 4096;
+
+        blocks[i] = rt__percore_alloc_buf(pc, sizes[i]);
+        ck_assert(rt__percore_registered(pc, blocks[i]));
+        ck_assert_msg((uintptr_t)blocks[i] % align == 0, "a block of %zu bytes at %p", sizes[i],
+                      blocks[i]);
+    }
+    for (int i = 0; i < 5; i++)
+        rt__percore_free_buf(pc, blocks[i], sizes[i]);
+    rt_executor_destroy(ex);
 }
 END_TEST
 
@@ -1113,12 +1174,14 @@ Suite *suite_percore(void)
     tcase_add_test(tc, a_spawn_after_a_join_reuses_the_block);
     tcase_add_test(tc, a_request_reuses_the_last_requests_block);
     tcase_add_test(tc, the_cache_is_bounded);
+    tcase_add_test(tc, a_block_taken_from_a_list_is_no_longer_counted_there);
     tcase_add_test(tc, every_block_is_freed_at_destroy);
     tcase_add_test(tc, a_task_freed_after_destroy_goes_to_free);
     tcase_add_test(tc, owned_reads_bring_the_bytes_and_recycle_the_buffer);
     tcase_add_test(tc, owned_reads_without_io_memory_use_the_lists);
     tcase_add_test(tc, with_the_io_memory_all_out_a_read_uses_the_lists);
     tcase_add_test(tc, io_memory_the_kernel_refuses_is_left_out);
+    tcase_add_test(tc, io_memory_blocks_are_aligned_to_their_size_up_to_a_page);
     tcase_add_test(tc, io_memory_past_the_limit_is_refused);
     tcase_add_test(tc, an_owned_read_dropped_in_flight_keeps_its_buffer_until_the_completion);
     tcase_add_test(tc, an_owned_buffer_nobody_took_is_released);

@@ -634,6 +634,35 @@ START_TEST(sysfs_text_is_read_strictly)
 }
 END_TEST
 
+/*
+ * A core number is unique only within its package: two neighbours in the
+ * sorted order with the same core id on different packages are two cores.
+ * Five CPUs, package:core 0:0, 1:0, 1:1, 2:2, 2:2 (the last two siblings).
+ * Every run of three spans two packages; {0, 1, 2} spans three cores (0:0,
+ * 1:0, 1:1), {2, 3, 4} two, and PACK takes it. Counting the core ids alone
+ * would see 0:0 and 1:0 as one core, a tie, and take the first run.
+ */
+START_TEST(pack_counts_equal_core_ids_on_two_packages_as_two_cores)
+{
+    static const char *const where[][2] = {
+        {"0\n", "0\n"}, {"1\n", "0\n"}, {"1\n", "1\n"}, {"2\n", "2\n"}, {"2\n", "2\n"}};
+    struct rt_placement p = {
+        .kind = RT_PLACEMENT_PACK, .sysfs_root = scratch, .allowed = every_cpu, .nallowed = 16};
+    char path[128];
+
+    scratch_make();
+    scratch_write("devices/system/cpu/online", "0-4\n");
+    for (int c = 0; c < 5; c++) {
+        snprintf(path, sizeof(path), "devices/system/cpu/cpu%d/topology/physical_package_id", c);
+        scratch_write(path, where[c][0]);
+        snprintf(path, sizeof(path), "devices/system/cpu/cpu%d/topology/core_id", c);
+        scratch_write(path, where[c][1]);
+    }
+    EXPECT_PLAN(&p, 2, 3, 4);
+    scratch_remove();
+}
+END_TEST
+
 START_TEST(an_allowed_cpu_out_of_range_is_refused)
 {
     static const int bad[] = {0, -1};
@@ -718,6 +747,7 @@ Suite *suite_placement(void)
     tcase_add_test(tc, unbound_binds_nothing_and_reads_nothing);
     tcase_add_test(tc, a_bad_sysfs_root_is_an_error_with_a_sentence);
     tcase_add_test(tc, sysfs_text_is_read_strictly);
+    tcase_add_test(tc, pack_counts_equal_core_ids_on_two_packages_as_two_cores);
     tcase_add_test(tc, an_allowed_cpu_out_of_range_is_refused);
     tcase_add_test(tc, this_machine_offers_its_affinity_mask);
     tcase_add_test(tc, the_fixtures_are_what_make_sh_writes);

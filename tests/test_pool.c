@@ -16,7 +16,9 @@
  * left), no ring or eventfd may stay open (the fd count is unchanged),
  * and rt_last_error() must name the shard and the cause. And teardown:
  * a task left behind may still ring a peer when it is dropped; and a make
- * function that returns a size out of bounds stops the program.
+ * function that returns a size out of bounds stops the program, where
+ * futures of exactly the smallest and the largest size run. A mesh too big
+ * for the machine is refused before any thread starts.
  */
 #define _GNU_SOURCE /* sched_getcpu(), sched_getaffinity(), CPU_COUNT(): GNU extensions */
 #include "harness.h"
@@ -798,6 +800,58 @@ START_TEST(a_future_of_a_bad_size_stops_the_program)
 }
 END_TEST
 
+/* Futures of exactly the sizes the pool takes: a bare struct rt_future, and RT_SHARD_FUTURE_MAX. */
+struct largest {
+    struct rt_future future;
+    char rest[RT_SHARD_FUTURE_MAX - sizeof(struct rt_future)];
+};
+
+static enum rt_poll seven_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    (void)self;
+    (void)cx;
+    *out = 7;
+    return RT_READY;
+}
+
+static enum rt_poll nine_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    (void)self;
+    (void)cx;
+    *out = 9;
+    return RT_READY;
+}
+
+static const struct rt_future_vtable seven_vtable = {.poll = seven_poll};
+static const struct rt_future_vtable nine_vtable = {.poll = nine_poll};
+
+static size_t make_at_the_limits(unsigned shard, void *arg, void *buf)
+{
+    (void)arg;
+    if (shard == 0) {
+        static struct largest f = {.future = {&seven_vtable}};
+
+        memcpy(buf, &f, sizeof(f));
+        return sizeof(f);
+    }
+    memcpy(buf, &(struct rt_future){&nine_vtable}, sizeof(struct rt_future));
+    return sizeof(struct rt_future);
+}
+
+START_TEST(futures_of_the_smallest_and_the_largest_size_run)
+{
+    struct rt_pool_builder b = RT_POOL_BUILDER_INIT;
+    struct rt_pool *p;
+    intptr_t outputs[2] = {0, 0};
+
+    b.shards = 2;
+    ck_assert_int_eq(rt_pool_start(&b, make_at_the_limits, NULL, &p), 0);
+    rt_pool_join(p, outputs);
+    ck_assert_int_eq(outputs[0], 7);
+    ck_assert_int_eq(outputs[1], 9);
+}
+END_TEST
+
 Suite *suite_pool(void)
 {
     Suite *s = suite_create("pool");
@@ -817,6 +871,7 @@ Suite *suite_pool(void)
     tcase_add_test(tc, a_shard_whose_executor_cannot_be_made_stops_the_whole_start);
     tcase_add_test(tc, a_ring_too_big_for_every_shard);
     tcase_add_test(tc, a_mesh_too_big_for_the_machine);
+    tcase_add_test(tc, futures_of_the_smallest_and_the_largest_size_run);
     tcase_add_test(tc, a_shard_whose_thread_cannot_start_stops_the_whole_start);
     tcase_add_test(tc, impossible_requests_are_refused_before_any_thread_starts);
     tcase_add_loop_test_raise_signal(tc, a_future_of_a_bad_size_stops_the_program, SIGABRT, 0,
