@@ -269,14 +269,21 @@ static bool usable(const struct rt_cpu_info *cpus, int n, int cpu)
     return false;
 }
 
+/*
+ * Package first, then node: a package may hold several nodes, and their
+ * numbers need not be consecutive (nodes 0 and 2 on one socket, 1 and 3 on
+ * the other), so sorting by node first could put another socket between
+ * two nodes of one. A node does not span packages on the machines Linux
+ * runs today, so each node's CPUs still sit side by side.
+ */
 static int by_position(const void *a, const void *b)
 {
     const struct rt_cpu_info *x = a, *y = b;
 
-    if (x->node != y->node)
-        return x->node - y->node;
     if (x->package != y->package)
         return x->package - y->package;
+    if (x->node != y->node)
+        return x->node - y->node;
     if (x->core != y->core)
         return x->core - y->core;
     return x->cpu - y->cpu;
@@ -376,7 +383,7 @@ static bool packs_better(struct span a, struct span b)
 }
 
 /*
- * PACK: sort the CPUs by position (node, package, core, number), so that
+ * PACK: sort the CPUs by position (package, node, core, number), so that
  * siblings sit side by side, then take the run of `shards` neighbours that
  * spans the fewest nodes, then packages, then cores; the first on a tie.
  * On a whole machine that is the first run. With only some CPUs usable it

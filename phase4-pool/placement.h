@@ -17,8 +17,8 @@
  *   PACK     one shard per CPU, as close together as possible: both SMT
  *            siblings of a core, then the next core, then the next package.
  *            Cheapest messages between shards; leaves whole cores idle.
- *            With only some CPUs usable: the run of neighbours (in node,
- *            package, core order) that spans the fewest nodes, then
+ *            With only some CPUs usable: the run of neighbours (in package,
+ *            node, core order) that spans the fewest nodes, then
  *            packages, then cores.
  *   CUSTOM   shard k on the CPU the program names (a CPU named twice is
  *            shared by those shards: the program's choice)

@@ -663,6 +663,40 @@ START_TEST(pack_counts_equal_core_ids_on_two_packages_as_two_cores)
 }
 END_TEST
 
+/*
+ * A socket's nodes need not be numbered one after the other: here package 0
+ * holds nodes 0 (CPUs 0-1) and 2 (CPUs 4-5), package 1 nodes 1 (CPUs 2-3)
+ * and 3 (CPUs 6-7). PACK keeps to one package as long as it can: three
+ * shards on 0, 1 and 4 (two nodes, one socket), four on 0, 1, 4 and 5.
+ * Sorted by node first, the CPUs of package 1 came between, and three
+ * shards got 0, 1 and 2, on two sockets.
+ */
+START_TEST(pack_keeps_to_a_socket_whose_nodes_are_numbered_apart)
+{
+    static const int package[] = {0, 0, 1, 1, 0, 0, 1, 1}, node[] = {0, 0, 1, 1, 2, 2, 3, 3};
+    struct rt_placement p = {
+        .kind = RT_PLACEMENT_PACK, .sysfs_root = scratch, .allowed = every_cpu, .nallowed = 16};
+    char path[128], text[16];
+    int cores_seen[2] = {0, 0};
+
+    scratch_make();
+    scratch_write("devices/system/cpu/online", "0-7\n");
+    for (int c = 0; c < 8; c++) {
+        snprintf(path, sizeof(path), "devices/system/cpu/cpu%d/topology/physical_package_id", c);
+        snprintf(text, sizeof(text), "%d\n", package[c]);
+        scratch_write(path, text);
+        snprintf(path, sizeof(path), "devices/system/cpu/cpu%d/topology/core_id", c);
+        snprintf(text, sizeof(text), "%d\n", cores_seen[package[c]]++);
+        scratch_write(path, text);
+        snprintf(path, sizeof(path), "devices/system/cpu/cpu%d/node%d/x", c, node[c]);
+        scratch_write(path, ""); /* a directory nodeN: in sysfs, a link to the node */
+    }
+    EXPECT_PLAN(&p, 0, 1, 4);
+    EXPECT_PLAN(&p, 0, 1, 4, 5);
+    scratch_remove();
+}
+END_TEST
+
 START_TEST(an_allowed_cpu_out_of_range_is_refused)
 {
     static const int bad[] = {0, -1};
@@ -748,6 +782,7 @@ Suite *suite_placement(void)
     tcase_add_test(tc, a_bad_sysfs_root_is_an_error_with_a_sentence);
     tcase_add_test(tc, sysfs_text_is_read_strictly);
     tcase_add_test(tc, pack_counts_equal_core_ids_on_two_packages_as_two_cores);
+    tcase_add_test(tc, pack_keeps_to_a_socket_whose_nodes_are_numbered_apart);
     tcase_add_test(tc, an_allowed_cpu_out_of_range_is_refused);
     tcase_add_test(tc, this_machine_offers_its_affinity_mask);
     tcase_add_test(tc, the_fixtures_are_what_make_sh_writes);
