@@ -4,7 +4,8 @@
  * Cases: sleeps finish in the order of their deadlines, whatever order they
  * started in; a timeout that fires cancels the recv it gave up on, in the
  * kernel, so the recv swallows none of the data that comes later; a timeout
- * that does not fire gives the inner future's output and cancels its timer;
+ * that does not fire gives the inner future's output and cancels its timer,
+ * and so does one whose inner future is ready when its timer is due;
  * cancelling a task that awaits a timeout cancels both of its requests; a
  * sleep of zero completes; and durations over RT_DURATION_MAX ((uint64_t)-1,
  * a negative number converted, included) give -EINVAL at once, for a sleep
@@ -178,6 +179,11 @@ struct timeout_spared {
     int fds[2];
     struct rt_io recv;
     struct rt_io sleep;
+#if PHASE >= 3
+    struct rt_sleep same; /* the kind of sleep a timeout's timer is */
+#else
+    struct rt_io same;
+#endif
     struct test_value value;
     struct rt_timeout timeout;
     struct test_yield pause;
@@ -230,6 +236,20 @@ static enum rt_poll timeout_spared_poll(struct rt_future *self, struct rt_contex
     AWAIT(&f->pause.future, NULL);
     ck_assert_uint_eq(reactor_now()->stats.submitted, f->submitted);
     ck_assert(rt__reactor_idle(reactor_now()));
+
+    /*
+     * A future that is ready beats a timer that is due, when both are: a
+     * sleep as long as the timeout, prepared first, so that its deadline
+     * comes first and both are woken together.
+     */
+#if PHASE >= 3
+    rt_sleep(&f->same, NSEC_PER_MSEC);
+#else
+    rt_io_sleep(&f->same, NSEC_PER_MSEC);
+#endif
+    rt_timeout(&f->timeout, &f->same.future, NSEC_PER_MSEC);
+    AWAIT(&f->timeout.future, &f->n);
+    ck_assert_int_eq(f->n, 0);
     ASYNC_RETURN(0);
     ASYNC_END;
 }

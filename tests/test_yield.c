@@ -7,7 +7,10 @@
  * outside an executor, and when a slice has just started, and
  * rt_yield_if_needed() then does not yield at all; once the slice has run
  * its length, rt_need_preempt() turns true (never earlier), and
- * rt_yield_if_needed() then lets another queue run.
+ * rt_yield_if_needed() then lets another queue run. A yield ends one slice,
+ * not the ones after it; a queue made later starts at the scheduler's
+ * minimum virtual runtime; and main finishing charges its slice even with a
+ * task still ready.
  *
  * The slice lengths are chosen so that no machine is too slow for them:
  * "just started" is checked under a 10-second slice, and "over" by waiting
@@ -147,6 +150,148 @@ START_TEST(yield_now_ends_the_slice)
     struct rt_executor *ex = executor_with_slice(RT_SLICE_MAX_NS);
 
     ck_assert_int_eq(rt_executor_run(ex, &f.async.future, sizeof(f)), 0);
+    rt_executor_destroy(ex);
+}
+END_TEST
+
+/* Takes a moment, logs `first` and is done. */
+struct moment {
+    struct rt_future future;
+    struct log *log;
+    char first;
+};
+
+static enum rt_poll moment_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct moment *f = (struct moment *)self;
+
+    (void)cx;
+    take_a_moment();
+    log_add(f->log, f->first);
+    *out = 0;
+    return RT_READY;
+}
+
+static const struct rt_future_vtable moment_vtable = {.poll = moment_poll};
+
+/*
+ * A yield ends one slice, not the ones after it: main yields once, then
+ * gives two new queues three tasks each. With a 10 s slice, the queue that
+ * goes first runs all three of its tasks in its slice. (When the yield's
+ * request outlived its slice, every later slice ended after one task, and
+ * the log read "abbaba".) And a queue made after main has run starts at
+ * the scheduler's minimum virtual runtime, the default queue's, not at 0,
+ * which would let it run ahead of every queue for as long as they had run.
+ */
+struct after_a_yield {
+    struct rt_async async;
+    struct log *log;
+    int a, b, i;
+    struct rt_join_handle j[6];
+    struct rt_yield yield;
+    struct rt_task_queue_stats st, def;
+};
+
+static enum rt_poll after_a_yield_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct after_a_yield *f = (struct after_a_yield *)self;
+    struct rt_executor *ex = rt_executor_current();
+
+    ASYNC_BEGIN(f, cx, out);
+    take_a_moment();
+    rt_yield_now(&f->yield);
+    AWAIT(&f->yield.future, NULL);
+    f->a = rt_task_queue_create(ex, "a", 100, 0);
+    f->b = rt_task_queue_create(ex, "b", 100, 0);
+    ck_assert_int_eq(rt_task_queue_stats(ex, f->a, &f->st), 0);
+    ck_assert_int_eq(rt_task_queue_stats(ex, RT_TASK_QUEUE_DEFAULT, &f->def), 0);
+    ck_assert_uint_gt(f->def.vruntime, 0);
+    ck_assert_uint_eq(f->st.vruntime, f->def.vruntime);
+    for (f->i = 0; f->i < 6; f->i++) {
+        struct moment m = {{&moment_vtable}, f->log, f->i < 3 ? 'a' : 'b'};
+
+        ck_assert_int_eq(rt_spawn_into(f->i < 3 ? f->a : f->b, &m.future, sizeof(m), &f->j[f->i]),
+                         0);
+    }
+    for (f->i = 0; f->i < 6; f->i++)
+        AWAIT(&f->j[f->i].future, NULL);
+    ck_assert_str_eq(f->log->entries, "aaabbb");
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable after_a_yield_vtable = {after_a_yield_poll, rt_async_drop};
+
+START_TEST(a_yield_ends_one_slice_not_the_ones_after)
+{
+    static struct log log;
+    struct after_a_yield f = {.async = RT_ASYNC_INIT(&after_a_yield_vtable), .log = &log};
+    struct rt_executor *ex = executor_with_slice(10ull * NSEC_PER_SEC);
+
+    ck_assert_int_eq(rt_executor_run(ex, &f.async.future, sizeof(f)), 0);
+    rt_executor_destroy(ex);
+}
+END_TEST
+
+/*
+ * Main finishing ends its slice, and charges it, even with a task still
+ * ready in its queue: the next run() starts from a clean state.
+ */
+struct leave_one_ready {
+    struct rt_future future;
+    struct log *log;
+    struct rt_join_handle *left; /* the test's */
+};
+
+static enum rt_poll leave_one_ready_poll(struct rt_future *self, struct rt_context *cx,
+                                         intptr_t *out)
+{
+    struct leave_one_ready *f = (struct leave_one_ready *)self;
+    struct moment m = {{&moment_vtable}, f->log, 'L'};
+
+    (void)cx;
+    *f->left = rt_spawn(&m.future, sizeof(m));
+    take_a_moment();
+    *out = 0;
+    return RT_READY;
+}
+
+static const struct rt_future_vtable leave_one_ready_vtable = {.poll = leave_one_ready_poll};
+
+/* The second run: await the task the first one left. */
+struct await_it {
+    struct rt_async async;
+    struct rt_join_handle *h;
+};
+
+static enum rt_poll await_it_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct await_it *f = (struct await_it *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    AWAIT(&f->h->future, NULL);
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable await_it_vtable = {await_it_poll, rt_async_drop};
+
+START_TEST(main_finishing_charges_its_slice_with_a_task_still_ready)
+{
+    static struct log log;
+    struct rt_join_handle left;
+    struct leave_one_ready first = {{&leave_one_ready_vtable}, &log, &left};
+    struct await_it second = {.async = RT_ASYNC_INIT(&await_it_vtable), .h = &left};
+    struct rt_executor *ex = executor_with_slice(10ull * NSEC_PER_SEC);
+    struct rt_task_queue_stats st;
+
+    ck_assert_int_eq(rt_executor_run(ex, &first.future, sizeof(first)), 0);
+    ck_assert_str_eq(log.entries, ""); /* the task it spawned is still ready, not run */
+    ck_assert_int_eq(rt_task_queue_stats(ex, RT_TASK_QUEUE_DEFAULT, &st), 0);
+    ck_assert_uint_eq(st.tasks_run, 1);
+    ck_assert_uint_gt(st.runtime_ns, 0);
+    ck_assert_int_eq(rt_executor_run(ex, &second.async.future, sizeof(second)), 0);
+    ck_assert_str_eq(log.entries, "L");
     rt_executor_destroy(ex);
 }
 END_TEST
@@ -291,6 +436,8 @@ Suite *suite_yield(void)
     TCase *tc = test_case("yield");
 
     tcase_add_test(tc, yield_now_ends_the_slice);
+    tcase_add_test(tc, a_yield_ends_one_slice_not_the_ones_after);
+    tcase_add_test(tc, main_finishing_charges_its_slice_with_a_task_still_ready);
     tcase_add_test(tc, need_preempt_is_false_in_a_fresh_slice);
     tcase_add_test(tc, need_preempt_turns_true_when_the_slice_is_over);
     suite_add_tcase(s, tc);
