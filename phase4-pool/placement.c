@@ -158,9 +158,8 @@ static int cpu_node(const char *root, int cpu)
 
         if (strncmp(e->d_name, "node", 4) != 0 || !isdigit((unsigned char)e->d_name[4]))
             continue;
-        errno = 0;
-        n = strtol(e->d_name + 4, &end, 10);
-        node = *end == '\0' && errno == 0 && n <= MAX_ID ? (int)n : -EINVAL;
+        n = strtol(e->d_name + 4, &end, 10); /* too large: LONG_MAX, which is past MAX_ID */
+        node = *end == '\0' && n <= MAX_ID ? (int)n : -EINVAL;
         break;
     }
     closedir(d);
