@@ -3,12 +3,15 @@
  * port must be a whole number from 0 to 65535, so that 65616 is refused
  * rather than turned into port 80 by a uint16_t, and "80x", " 80" or "+80"
  * are refused rather than read as 80. The examples that take a bare number
- * (spawn_join, sleep_sort) read it with args_number() too.
+ * (spawn_join, sleep_sort) read it with args_number() too. And every
+ * example and benchmark answers --help with its usage, and refuses a command
+ * line it cannot take.
  */
 #include "harness.h"
 
 #include <limits.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "common/args.h"
 
@@ -73,6 +76,68 @@ START_TEST(the_examples_bare_numbers_are_read_by_it)
 }
 END_TEST
 
+/*
+ * The programs of this phase, as a user meets them: "--help" prints the usage
+ * on standard output and exits with 0, and a command line a program cannot
+ * take exits with 2, says why on standard error and runs nothing (standard
+ * output stays empty). The programs without arguments ran anyway, whatever
+ * they were given, and --help was a mistake like any other (status 2, the
+ * usage on standard error), or a file name (cat), or a number (spawn_join).
+ */
+START_TEST(every_program_answers_help_and_refuses_what_it_cannot_take)
+{
+    static const struct {
+        const char *path; /* under build/phaseN */
+        int since;        /* the first phase that has it */
+        const char *bad;  /* an argument it cannot take */
+    } programs[] = {
+        {"examples/hello", 1, "world"},
+        {"examples/naive", 1, "3"},
+        {"examples/pinned", 1, "--cpu"},
+        {"examples/handwritten", 1, "12"},
+        {"examples/spawn_join", 1, "--tasks"},
+        {"bench/executor", 1, "--batch"},
+        {"examples/cat", 2, NULL}, /* every argument is a file name */
+        {"examples/cp", 2, "--force"},
+        {"examples/echo_client", 2, "--verbose"},
+        {"examples/echo_server", 2, "--verbose"},
+        {"examples/sleep_sort", 2, "--ms"},
+        {"examples/timeout", 2, "10"},
+        {"bench/echo", 2, "fast"},
+        {"bench/io", 2, "read4k"},
+        {"examples/doorbell", 3, "1"},
+        {"examples/priorities", 3, "2"},
+        {"examples/shares", 3, "200"},
+        {"bench/sched", 3, "quick"},
+        {"examples/ping_pong", 4, "--round"},
+        {"examples/pool_hello", 4, "--shard"},
+        {"examples/sharded_echo", 4, "--verbose"},
+        {"examples/kv_server", 4, "--maxmemory"},
+        {"bench/channel", 4, "3"},
+        {"bench/kv", 4, "quick"},
+    };
+    struct test_program r;
+
+    for (size_t i = 0; i < sizeof(programs) / sizeof(programs[0]); i++) {
+        const char *name = strrchr(programs[i].path, '/') + 1;
+
+        if (programs[i].since > PHASE)
+            continue;
+        test_run_built(programs[i].path, (const char *[]){name, "--help", NULL}, false, &r);
+        ck_assert_msg(r.status == 0, "%s --help: status %d", name, r.status);
+        ck_assert_msg(strncmp(r.out, "usage: ", 7) == 0, "%s --help printed \"%.80s\"", name,
+                      r.out);
+        ck_assert_msg(r.err[0] == '\0', "%s --help: \"%.80s\" on stderr", name, r.err);
+        if (!programs[i].bad)
+            continue;
+        test_run_built(programs[i].path, (const char *[]){name, programs[i].bad, NULL}, false, &r);
+        ck_assert_msg(r.status == 2, "%s %s: status %d", name, programs[i].bad, r.status);
+        ck_assert_msg(r.out[0] == '\0', "%s %s ran: \"%.80s\"", name, programs[i].bad, r.out);
+        ck_assert_msg(r.err[0] != '\0', "%s %s: nothing on stderr", name, programs[i].bad);
+    }
+}
+END_TEST
+
 Suite *suite_args(void)
 {
     Suite *s = suite_create("args");
@@ -80,6 +145,7 @@ Suite *suite_args(void)
 
     tcase_add_test(tc, only_whole_numbers_in_range);
     tcase_add_test(tc, the_examples_bare_numbers_are_read_by_it);
+    tcase_add_test(tc, every_program_answers_help_and_refuses_what_it_cannot_take);
     suite_add_tcase(s, tc);
     return s;
 }

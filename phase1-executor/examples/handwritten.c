@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/args.h"
 #include "rt.h"
 
 /*
@@ -184,13 +185,15 @@ static const struct rt_future_vtable with_macros_vtable = {with_macros_poll, rt_
 
 /* ------------------------------------------------------------------- main */
 
-int main(void)
+int main(int argc, char **argv)
 {
     struct rt_executor *ex;
     int manual_polls = 0, macro_polls = 0;
     intptr_t by_hand, by_macros;
     int err = rt_executor_create(NULL, &ex);
 
+    if (argc > 1)
+        return args_none(argc, argv, "one async function by hand, then with the ASYNC_* macros");
     if (err < 0) {
         fprintf(stderr, "rt_executor_create: %s\n", strerror(-err));
         return 1;

@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "common/args.h"
+
 /* A future: something that finishes later. poll() does what it can now. */
 struct future {
     bool (*poll)(struct future *self); /* true: finished */
@@ -71,12 +73,14 @@ static long run(void)
     return polls;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     struct sleep sleeps[] = {{{sleep_poll, 0}, 1}, {{sleep_poll, 0}, 5}, {{sleep_poll, 0}, 100}};
     int count = sizeof(sleeps) / sizeof(sleeps[0]);
     long polls;
 
+    if (argc > 1) /* common/args.h: --help prints the usage; anything else is refused */
+        return args_none(argc, argv, "a future, a queue and a loop (BOOK.md 1.1)");
     for (int i = 0; i < count; i++)
         push(&sleeps[i].future);
     polls = run();

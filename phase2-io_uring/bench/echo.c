@@ -92,6 +92,7 @@
 #include <unistd.h>
 
 #include "common/alloc.h"
+#include "common/args.h"
 #include "common/bench.h"
 #include "common/clock.h"
 
@@ -839,11 +840,31 @@ static bool pick(const char *word, bool *use_set, bool *use_srv)
     return false;
 }
 
+/* The words main() takes, printed for --help (status 0) or after a word it does not know (2). */
+static int usage(const char *prog, int status)
+{
+    FILE *to = args_usage_to(status);
+
+    fprintf(to,
+            "usage: %s [quick] [verbose] [SETTING...] [SERVER...]   (each is described at the top "
+            "of bench/echo.c)\n  settings:",
+            prog);
+    for (int s = 0; s < SETTINGS; s++)
+        fprintf(to, " %s", settings[s].name);
+    fprintf(to, "\n  servers: ");
+    for (size_t v = 0; v < SERVERS; v++)
+        fprintf(to, " %s", servers[v].name);
+    fprintf(to, "\n");
+    return status;
+}
+
 int main(int argc, char **argv)
 {
     bool use_set[SETTINGS] = {false}, use_srv[SERVERS] = {false}, any_set = false, any_srv = false;
     int rounds = ROUNDS;
 
+    if (args_help(argc, argv))
+        return usage(argv[0], 0);
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "quick") == 0) {
             rounds = 1;
@@ -851,7 +872,8 @@ int main(int argc, char **argv)
         } else if (strcmp(argv[i], "verbose") == 0) {
             verbose = true;
         } else if (!pick(argv[i], use_set, use_srv)) {
-            fail("unknown word; the words are listed at the top of bench/echo.c");
+            fprintf(stderr, "%s: unknown word \"%s\"\n", argv[0], argv[i]);
+            return usage(argv[0], 2);
         }
     }
     /* No setting named: all of them; no server named: all of them. */

@@ -313,6 +313,14 @@ int main(int argc, char **argv)
     double spawn_ns, floor_ns;
 
     /* An optional BATCH argument, to compare batch sizes by hand: digits only, 1 to TASKS. */
+    if (argc > 2 || args_help(argc, argv)) {
+        int status = argc > 2 ? 2 : 0;
+
+        fprintf(args_usage_to(status),
+                "usage: %s [BATCH]   (spawn_join's batch: 1 to %d; default %d)\n", argv[0], TASKS,
+                SPAWN_BATCH);
+        return status;
+    }
     if (argc > 1 && !args_number("bench/executor", "BATCH", argv[1], 1, TASKS, &batch))
         return 2; /* a bad command line */
 

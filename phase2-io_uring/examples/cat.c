@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/args.h"
 #include "rt.h"
 
 #define CHUNK (64 * 1024) /* per read: large enough that the cost of one request hardly shows */
@@ -108,9 +109,9 @@ int main(int argc, char **argv)
     struct rt_executor *ex;
     intptr_t status;
 
-    if (argc < 2) {
-        fprintf(stderr, "usage: %s FILE...\n", argv[0]);
-        return 2;
+    if (argc < 2 || args_help(argc, argv)) {
+        fprintf(args_usage_to(argc < 2 ? 2 : 0), "usage: %s FILE...\n", argv[0]);
+        return argc < 2 ? 2 : 0;
     }
     /*
      * Standard output must be open before the executor is made. A closed fd 1

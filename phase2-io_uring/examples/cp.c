@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/args.h"
 #include "rt.h"
 
 #define CHUNK  (128 * 1024) /* one read, one write: big requests, few of them */
@@ -263,8 +264,10 @@ int main(int argc, char **argv)
     double start;
 
     if (argc != 3) {
-        fprintf(stderr, "usage: %s SRC DST\n", argv[0]);
-        return 2;
+        int status = args_help(argc, argv) ? 0 : 2;
+
+        fprintf(args_usage_to(status), "usage: %s SRC DST\n", argv[0]);
+        return status;
     }
     /* Opening DST truncates it: were it SRC, there would be nothing left to copy. cp refuses. */
     if (stat(argv[1], &a) == 0 && stat(argv[2], &b) == 0 && a.st_dev == b.st_dev &&

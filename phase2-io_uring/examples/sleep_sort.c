@@ -160,6 +160,11 @@ int main(int argc, char **argv)
     struct sorted sorted = {0};
     struct rt_executor *ex;
 
+    if (args_help(argc, argv)) {
+        printf("usage: %s [N...]   (up to %d numbers, each from 0 to %d milliseconds)\n", argv[0],
+               MAX_NUMBERS, MAX_MS);
+        return 0;
+    }
     if (argc > 1) {
         count = argc - 1;
         if (count > MAX_NUMBERS) {

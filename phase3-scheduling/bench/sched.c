@@ -74,6 +74,7 @@
 #include <unistd.h>
 
 #include "common/alloc.h"
+#include "common/args.h"
 #include "common/bench.h"
 #include "common/clock.h"
 
@@ -745,13 +746,15 @@ static double fairness_sample(void)
 
 /* ------------------------------------------------------------------- main */
 
-int main(void)
+int main(int argc, char **argv)
 {
     double preempt[RUNS], clock[RUNS], yin[RUNS], ynow[RUNS];
     double nop[RUNS], heap[RUNS], kernel[RUNS], fair[FAIR_RUNS];
     static double notify_us[WAKES], pipe_us[WAKES];
     double idle, idle_spin, median, p99;
 
+    if (argc > 1)
+        return args_none(argc, argv, "what phase 3's scheduling costs, as name=value lines");
     /* Untimed, so that code and heap are warm. */
     cost_sample(NEED_PREEMPT, CHECKS / 10);
     cost_sample(YIELD_NOW, YIELDS / 10);

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "common/args.h"
 #include "rt.h"
 
 #define PAUSE_MS 20 /* how long the main thread waits before the first notify */
@@ -110,12 +111,14 @@ static void raise_and_notify(struct shared *sh, int v, const char *when)
     rt_executor_notify(atomic_load(&sh->ex));
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     static struct shared sh; /* static: the executor's thread uses it until it is joined */
     struct listener l = {.async = RT_ASYNC_INIT(&listener_vtable), .sh = &sh};
     struct rt_thread *thread;
 
+    if (argc > 1)
+        return args_none(argc, argv, "waking an executor from another thread: rt_executor_notify");
     clock_gettime(CLOCK_MONOTONIC, &sh.start);
     if (rt_builder_spawn(NULL, &l.async.future, sizeof(l), &thread) < 0) {
         fprintf(stderr, "doorbell: %s\n", rt_last_error());

@@ -203,10 +203,11 @@ static const struct rt_future_vtable serve_vtable = {serve_poll, serve_drop};
 
 /* ----------------------------------------------------------------- main */
 
-static int usage(const char *prog)
+static int usage(const char *prog, int status)
 {
-    fprintf(stderr, "usage: %s --port P [--host 127.0.0.1]   (P = 0: any free port)\n", prog);
-    return 2;
+    fprintf(args_usage_to(status),
+            "usage: %s --port P [--host 127.0.0.1]   (P = 0: any free port)\n", prog);
+    return status;
 }
 
 /*
@@ -245,20 +246,22 @@ int main(int argc, char **argv)
     int signal_fd;
     intptr_t sig;
 
+    if (args_help(argc, argv))
+        return usage(argv[0], 0);
     for (int i = 1; i < argc; i += 2) {
         if (i + 1 >= argc)
-            return usage(argv[0]);
+            return usage(argv[0], 2);
         if (strcmp(argv[i], "--host") == 0) {
             host = argv[i + 1];
         } else if (strcmp(argv[i], "--port") == 0) {
             if (!args_number("echo_server", argv[i], argv[i + 1], 0, 65535, &port))
-                return usage(argv[0]);
+                return usage(argv[0], 2);
         } else {
-            return usage(argv[0]);
+            return usage(argv[0], 2);
         }
     }
     if (port < 0)
-        return usage(argv[0]);
+        return usage(argv[0], 2);
     if (rt_sockaddr(host, 0, &addr, &addr_len) < 0) {
         fprintf(stderr,
                 "echo_server: %s: not a numeric IPv4 or IPv6 address (looking up a name "

@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "common/args.h"
 #include "rt.h"
 
 #define WAKES      100      /* wake-ups the interactive task measures in each part */
@@ -211,11 +212,13 @@ static int run_part(bool two_queues, double *late_us, struct rt_task_queue_stats
     return out < 0 ? -1 : 0;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     static double one[WAKES], two[WAKES];
     struct rt_task_queue_stats one_st[2], two_st[2];
 
+    if (argc > 1)
+        return args_none(argc, argv, "an interactive task and two hogs: one task queue, then two");
     if (run_part(false, one, one_st) < 0 || run_part(true, two, two_st) < 0)
         return 1;
     printf("How late the interactive task woke from its 1 ms sleeps, in us:\n");

@@ -27,6 +27,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 
+#include "common/args.h"
 #include "rt.h"
 
 #define RUN_MS   30   /* how long the two queues compete */
@@ -103,7 +104,7 @@ static void print_queue(const char *name, const struct rt_task_queue_stats *st)
            (double)st->max_wait_ns / 1e3);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     struct rt_builder b = RT_BUILDER_INIT;
     struct rt_executor *ex;
@@ -111,6 +112,8 @@ int main(void)
     struct rt_task_queue_stats st[3];
     intptr_t out;
 
+    if (argc > 1)
+        return args_none(argc, argv, "two task queues with shares 2:1: who runs, when, how long");
     b.preempt_slice_ns = SLICE_MS * NS_PER_MS;
     if (rt_executor_create(&b, &ex) < 0) {
         fprintf(stderr, "shares: %s\n", rt_last_error());

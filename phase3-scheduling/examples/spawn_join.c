@@ -114,9 +114,12 @@ int main(int argc, char **argv)
     intptr_t total, expected = 0;
     int err;
 
-    if (argc > 2) {
-        fprintf(stderr, "usage: %s [N]   (1 <= N <= %d tasks)\n", argv[0], MAX_TASKS);
-        return 2;
+    if (argc > 2 || args_help(argc, argv)) {
+        int status = argc > 2 ? 2 : 0;
+
+        fprintf(args_usage_to(status), "usage: %s [N]   (1 <= N <= %d tasks)\n", argv[0],
+                MAX_TASKS);
+        return status;
     }
     if (argc == 2 && !args_number("spawn_join", "N", argv[1], 1, MAX_TASKS, &n))
         return 2;

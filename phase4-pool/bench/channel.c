@@ -123,6 +123,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "common/args.h"
 #include "common/bench.h"
 #include "common/clock.h"
 
@@ -698,11 +699,13 @@ int main(int argc, char **argv)
         n = strtoul(argv[1], &end, 10);
         if (argc > 2 || errno != 0 || !isdigit((unsigned char)argv[1][0]) || *end != '\0' ||
             n < 2 || n > MAX_SLOTS || (n & (n - 1)) != 0) {
+            int status = args_help(argc, argv) ? 0 : 2;
+
             /* A power of two, as the channel rounds its capacity up to one (channel.h). */
-            fprintf(stderr,
-                    "usage: channel [SLOTS]  (SLOTS a power of two from 2 to %lu; default %lu)\n",
-                    MAX_SLOTS, (unsigned long)CAPACITY);
-            return 2;
+            fprintf(args_usage_to(status),
+                    "usage: %s [SLOTS]  (SLOTS a power of two from 2 to %lu; default %lu)\n",
+                    argv[0], MAX_SLOTS, (unsigned long)CAPACITY);
+            return status;
         }
         slots = n;
     }

@@ -72,6 +72,7 @@
 #include <unistd.h>
 
 #include "common/alloc.h"
+#include "common/args.h"
 #include "common/bench.h"
 #include "common/clock.h"
 
@@ -557,13 +558,25 @@ static const struct figure {
 
 #define FIGURES (sizeof(figures) / sizeof(figures[0]))
 
-/* The index of the figure called `name`. */
+/* The index of the figure called `name`, or FIGURES if there is none. */
 static size_t find_figure(const char *name)
 {
+    size_t i = 0;
+
+    while (i < FIGURES && strcmp(name, figures[i].name) != 0)
+        i++;
+    return i;
+}
+
+/* The figures one may name, printed for --help (status 0) or after a name it does not know (2). */
+static int usage(const char *prog, int status)
+{
+    FILE *to = args_usage_to(status);
+
+    fprintf(to, "usage: %s [FIGURE]   (all of them, or only FIGURE, one of:)\n", prog);
     for (size_t i = 0; i < FIGURES; i++)
-        if (strcmp(name, figures[i].name) == 0)
-            return i;
-    fail("unknown figure; the names are listed at the top of bench/io.c");
+        fprintf(to, "  %s\n", figures[i].name);
+    return status;
 }
 
 int main(int argc, char **argv)
@@ -576,8 +589,12 @@ int main(int argc, char **argv)
      * `io NAME` measures only the figure NAME (a line name above), so that a
      * profiler sees one path at a time: perf record build/phase2/bench/io nop_runtime_ns_per_op
      */
-    if (argc > 1)
-        only = find_figure(argv[1]);
+    if (argc > 2 || args_help(argc, argv))
+        return usage(argv[0], argc > 2 ? 2 : 0);
+    if (argc == 2 && (only = find_figure(argv[1])) == FIGURES) {
+        fprintf(stderr, "%s: no figure is called \"%s\"\n", argv[0], argv[1]);
+        return usage(argv[0], 2);
+    }
     fd = only == FIGURES || figures[only].reads ? make_file() : -1;
 
     /* One untimed sample of each, so the heap, the code and the page cache are warm. */

@@ -64,6 +64,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/args.h"
 #include "common/bench.h"
 
 #define ROUNDS  3
@@ -284,12 +285,14 @@ static void figure(struct server *servers, int nservers, const char *test, const
     fflush(stdout);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     struct server servers[3] = {
         {.name = "kv1", .shards = "1"}, {.name = "kv2", .shards = "2"}, {.name = "redis"}};
     int nservers = 3;
 
+    if (argc > 1)
+        return args_none(argc, argv, "kv_server against redis-server under redis-benchmark");
     signal(SIGPIPE, SIG_IGN);
     if (find_kv_server() < 0) {
         fprintf(stderr, "kv: build/phaseN/examples/kv_server not found: run make phase4\n");

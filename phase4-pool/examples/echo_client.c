@@ -273,14 +273,14 @@ static const struct rt_future_vtable all_clients_vtable = {all_clients_poll, all
 
 /* ------------------------------------------------------------------ main */
 
-static int usage(const char *prog)
+static int usage(const char *prog, int status)
 {
-    fprintf(stderr,
+    fprintf(args_usage_to(status),
             "usage: %s --port P [--host 127.0.0.1] [--connections N (1 to %d)]\n"
             "       [--messages M (0 to 100000000)] [--size S (1 to %d bytes)]\n"
             "       [--timeout SECONDS (1 to %d; default 10)]\n",
             prog, MAX_CONNECTIONS, MAX_SIZE, MAX_TIMEOUT_S);
-    return 2;
+    return status;
 }
 
 /*
@@ -324,6 +324,8 @@ int main(int argc, char **argv)
     uint64_t start;
     double elapsed;
 
+    if (args_help(argc, argv))
+        return usage(argv[0], 0);
     for (int i = 1; i < argc; i += 2) {
         const char *name = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
         bool ok = value != NULL;
@@ -343,10 +345,10 @@ int main(int argc, char **argv)
         else
             ok = false;
         if (!ok)
-            return usage(argv[0]);
+            return usage(argv[0], 2);
     }
     if (opt.port < 0)
-        return usage(argv[0]);
+        return usage(argv[0], 2);
     if (!enough_fds(opt.connections))
         return 1;
     if (rt_sockaddr(opt.host, 0, &addr, &addr_len) < 0) {

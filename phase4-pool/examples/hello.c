@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/args.h"
 #include "rt.h"
 
 struct greet {
@@ -30,13 +31,15 @@ static enum rt_poll greet_poll(struct rt_future *self, struct rt_context *cx, in
 /* drop is NULL: a greet owns nothing that would need releasing. */
 static const struct rt_future_vtable greet_vtable = {.poll = greet_poll, .drop = NULL};
 
-int main(void)
+int main(int argc, char **argv)
 {
     struct greet f = {.future = {.vtable = &greet_vtable}, .who = "world"};
     struct rt_executor *ex;
     intptr_t out;
     int err = rt_executor_create(NULL, &ex);
 
+    if (argc > 1)
+        return args_none(argc, argv, "one future, run to completion on one executor");
     if (err < 0) {
         fprintf(stderr, "rt_executor_create: %s\n", strerror(-err));
         return 1;

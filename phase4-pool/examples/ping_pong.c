@@ -130,10 +130,10 @@ static size_t make_player(unsigned shard, void *arg, void *buf)
     return sizeof(pong);
 }
 
-static int usage(const char *prog)
+static int usage(const char *prog, int status)
 {
-    fprintf(stderr, "usage: %s [--rounds N] [--spin NS]\n", prog);
-    return 2;
+    fprintf(args_usage_to(status), "usage: %s [--rounds N] [--spin NS]\n", prog);
+    return status;
 }
 
 /* Free what main() made, on a way out before the game was played: both channels and the times. */
@@ -161,17 +161,19 @@ int main(int argc, char **argv)
     long spin = 0;
     double median;
 
+    if (args_help(argc, argv))
+        return usage(argv[0], 0);
     for (int i = 1; i < argc; i += 2) {
         if (i + 1 >= argc)
-            return usage(argv[0]);
+            return usage(argv[0], 2);
         if (strcmp(argv[i], "--rounds") == 0) {
             if (!args_number("ping_pong", argv[i], argv[i + 1], 1, MAX_ROUNDS, &g.rounds))
-                return usage(argv[0]);
+                return usage(argv[0], 2);
         } else if (strcmp(argv[i], "--spin") == 0) {
             if (!args_number("ping_pong", argv[i], argv[i + 1], 0, MAX_SPIN_NS, &spin))
-                return usage(argv[0]);
+                return usage(argv[0], 2);
         } else {
-            return usage(argv[0]);
+            return usage(argv[0], 2);
         }
     }
     g.rtt_ns = calloc((size_t)g.rounds, sizeof(double));

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/args.h"
 #include "rt.h"
 
 /* Returns the CPU it ran on, and writes its thread's name to `name`. */
@@ -87,12 +88,14 @@ static int show_bad_cpu(const cpu_set_t *allowed)
     return err == -EINVAL ? 0 : -1;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     cpu_set_t allowed;
     struct executor_thread *threads;
     int n = 0, failed = 0;
 
+    if (argc > 1)
+        return args_none(argc, argv, "one executor per usable CPU, on a thread pinned to it");
     /* Not every CPU of the machine: only those our cpuset or taskset leaves us. */
     if (sched_getaffinity(0, sizeof(allowed), &allowed) < 0) {
         perror("sched_getaffinity");

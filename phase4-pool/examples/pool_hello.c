@@ -203,13 +203,13 @@ static void print_plan(const struct rt_placement *p, unsigned shards, const int 
 
 /* ------------------------------------------------------------ main */
 
-static int usage(const char *prog)
+static int usage(const char *prog, int status)
 {
-    fprintf(stderr,
+    fprintf(args_usage_to(status),
             "usage: %s [--placement unbound|fenced|spread|pack|custom] [--shards N]\n"
             "          [--cpus LIST] [--sysfs-root DIR] [--allowed LIST]\n",
             prog);
-    return 2;
+    return status;
 }
 
 /* Say on stderr why a CPU list was refused; returns false, for main()'s `ok`. */
@@ -240,6 +240,8 @@ int main(int argc, char **argv)
     int ncpus = -1, nallowed = -1, kind = RT_PLACEMENT_SPREAD, n, err;
     long shards = 0; /* 0: not given */
 
+    if (args_help(argc, argv))
+        return usage(argv[0], 0);
     for (int i = 1; i < argc; i += 2) {
         const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         bool ok = val != NULL;
@@ -259,7 +261,7 @@ int main(int argc, char **argv)
         else
             ok = false;
         if (!ok)
-            return usage(argv[0]);
+            return usage(argv[0], 2);
     }
     p->kind = (enum rt_placement_kind)kind;
     b.shards = (unsigned)shards;

@@ -214,13 +214,13 @@ static size_t make_serve(unsigned shard, void *arg, void *buf)
 
 /* ----------------------------------------------------------------- main */
 
-static int usage(const char *prog)
+static int usage(const char *prog, int status)
 {
-    fprintf(stderr,
+    fprintf(args_usage_to(status),
             "usage: %s --port P [--shards N (1 to %d)] [--host 127.0.0.1]   (P = 0: any free "
             "port)\n",
             prog, MAX_SHARDS);
-    return 2;
+    return status;
 }
 
 /*
@@ -292,23 +292,25 @@ int main(int argc, char **argv)
     cpu_set_t mask;
     int got_port, cpus;
 
+    if (args_help(argc, argv))
+        return usage(argv[0], 0);
     for (int i = 1; i < argc; i += 2) {
         if (i + 1 >= argc)
-            return usage(argv[0]);
+            return usage(argv[0], 2);
         if (strcmp(argv[i], "--host") == 0) {
             host = argv[i + 1];
         } else if (strcmp(argv[i], "--port") == 0) {
             if (!args_number("sharded_echo", argv[i], argv[i + 1], 0, 65535, &port))
-                return usage(argv[0]);
+                return usage(argv[0], 2);
         } else if (strcmp(argv[i], "--shards") == 0) {
             if (!args_number("sharded_echo", argv[i], argv[i + 1], 1, MAX_SHARDS, &shards))
-                return usage(argv[0]);
+                return usage(argv[0], 2);
         } else {
-            return usage(argv[0]);
+            return usage(argv[0], 2);
         }
     }
     if (port < 0)
-        return usage(argv[0]);
+        return usage(argv[0], 2);
     if (rt_sockaddr(host, 0, &addr, &addr_len) < 0) {
         fprintf(stderr,
                 "sharded_echo: %s: not a numeric IPv4 or IPv6 address (looking up a name "

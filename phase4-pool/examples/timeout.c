@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/args.h"
 #include "rt.h"
 
 #define LIMIT_NS (10 * 1000 * 1000ull) /* 10 ms */
@@ -61,12 +62,14 @@ static enum rt_poll reader_poll(struct rt_future *self, struct rt_context *cx, i
 /* `limit` is the awaited child whenever it holds anything, so rt_async_drop() is enough. */
 static const struct rt_future_vtable reader_vtable = {reader_poll, rt_async_drop};
 
-int main(void)
+int main(int argc, char **argv)
 {
     struct rt_executor *ex;
     int fds[2];
     intptr_t failed;
 
+    if (argc > 1)
+        return args_none(argc, argv, "rt_timeout around a recv: the race's loser is cancelled");
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0) {
         perror("socketpair");
         return 1;

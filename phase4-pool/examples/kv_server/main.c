@@ -49,15 +49,15 @@ struct options {
     size_t max_bulk, max_query, max_output;
 };
 
-static int usage(const char *prog)
+static int usage(const char *prog, int status)
 {
-    fprintf(stderr,
+    fprintf(args_usage_to(status),
             "usage: %s --port P [--host 127.0.0.1] [--shards N] [--placement "
             "spread|pack|unbound]\n"
             "          [--max-bulk 512mb] [--max-query 1gb] [--max-output 1gb]\n"
             "          (P = 0: any free port; N: 1 to %d)\n",
             prog, MAX_SHARDS);
-    return 2;
+    return status;
 }
 
 /*
@@ -252,8 +252,10 @@ int main(int argc, char **argv)
     int *fds, port, sig, err;
     uint64_t n;
 
+    if (args_help(argc, argv))
+        return usage(argv[0], 0);
     if (parse_options(argc, argv, &o) < 0)
-        return usage(argv[0]);
+        return usage(argv[0], 2);
     keep_heap();
     raise_fd_limit();
     choose_placement(&o, &b.placement);
