@@ -38,7 +38,7 @@ struct preempt {
     bool armed;                    /* a TIMEOUT is in the ring and has not fired */
     uint64_t deadline;             /* when it fires (CLOCK_MONOTONIC ns), while armed */
     bool can_update;               /* the kernel moves an armed timer in place (Linux 5.17) */
-    unsigned long arms;            /* system calls made to arm or move the timer (stats) */
+    unsigned long arms;            /* system calls made to arm or move the timer (tests) */
 };
 
 /* Make the ring, DEFER if `defer`. Returns 0, or -errno with a sentence in `why`. */

@@ -16,7 +16,8 @@
  * a fifth of the long slice, so a failure is a failed assertion, not a hang.
  * The last case counts the thread's trips to sleep, not time: its 1 ms
  * slices end inside 5 ms naps, and a machine too slow for that makes the
- * case pass without having happened, never fail.
+ * case pass without having happened, never fail. And the timer costs a
+ * system call only when it must: armed once, moved only earlier.
  */
 #define _GNU_SOURCE /* RUSAGE_THREAD is a GNU extension */
 #include "harness.h"
@@ -25,7 +26,8 @@
 #include <sys/resource.h>
 
 #include "common/clock.h"
-#include "timers.h" /* the executor's heap: is the sleep still pending? */
+#include "preempt.h" /* the slice timer itself, for the last case */
+#include "timers.h"  /* the executor's heap: is the sleep still pending? */
 
 TEST_SINCE_PHASE(3);
 
@@ -283,6 +285,52 @@ START_TEST(a_slice_timer_does_not_wake_a_parked_executor)
 }
 END_TEST
 
+/* ------------------------------------------- the timer costs a call only when it must */
+
+/*
+ * rt__preempt_arm() runs at every slice's start, and a system call each time
+ * would cost more than many slices' work. With the timer armed, a deadline
+ * that is the same or later costs nothing (the timer fires in time anyway);
+ * an earlier one moves it, where the kernel can (can_update); and once it has
+ * fired, the next deadline arms it again. `arms` counts the system calls.
+ * The deadlines are a minute ahead, so none fires while the test looks, but
+ * the one it puts in the past on purpose.
+ */
+START_TEST(the_slice_timer_is_armed_only_when_it_must_be)
+{
+    uint64_t now = now_ns(), later = now + 60 * NSEC_PER_SEC;
+    struct preempt p;
+    char why[256];
+
+    ck_assert_msg(rt__preempt_init(&p, false, why, sizeof(why)) == 0, "%s", why);
+    rt__preempt_arm(&p, later);
+    ck_assert(p.armed);
+    ck_assert_uint_eq(p.arms, 1);
+    for (uint64_t i = 0; i < 100; i++)
+        rt__preempt_arm(&p, later + i % 2 * NSEC_PER_SEC); /* the same deadline, or later */
+    ck_assert_uint_eq(p.arms, 1);
+    rt__preempt_arm(&p, later - NSEC_PER_SEC);
+    ck_assert_uint_eq(p.arms, p.can_update ? 2 : 1);
+    ck_assert(!rt__preempt_fired(&p));
+    if (p.can_update) {
+        uint64_t start = now_ns();
+
+        /* Moved into the past, it fires at once; consumed, it is no longer armed. */
+        rt__preempt_arm(&p, now);
+        ck_assert_uint_eq(p.arms, 3);
+        while (!rt__preempt_fired(&p) && now_ns() - start < GIVE_UP_NS)
+            continue;
+        ck_assert(rt__preempt_fired(&p));
+        rt__preempt_consume(&p);
+        ck_assert(!p.armed);
+        rt__preempt_arm(&p, later);
+        ck_assert(p.armed);
+        ck_assert_uint_eq(p.arms, 4);
+    }
+    rt__preempt_destroy(&p);
+}
+END_TEST
+
 Suite *suite_slice_end(void)
 {
     Suite *s = suite_create("slice_end");
@@ -291,6 +339,7 @@ Suite *suite_slice_end(void)
     tcase_add_test(tc, a_sleep_started_mid_slice_ends_the_slice_at_its_deadline);
     tcase_add_test(tc, a_latency_queue_waking_does_not_reopen_a_slice_that_is_over);
     tcase_add_test(tc, a_slice_timer_does_not_wake_a_parked_executor);
+    tcase_add_test(tc, the_slice_timer_is_armed_only_when_it_must_be);
     suite_add_tcase(s, tc);
     return s;
 }
