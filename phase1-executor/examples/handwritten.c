@@ -190,10 +190,11 @@ int main(int argc, char **argv)
     struct rt_executor *ex;
     int manual_polls = 0, macro_polls = 0;
     intptr_t by_hand, by_macros;
-    int err = rt_executor_create(NULL, &ex);
+    int err;
 
     if (argc > 1)
         return args_none(argc, argv, "one async function by hand, then with the ASYNC_* macros");
+    err = rt_executor_create(NULL, &ex);
     if (err < 0) {
         fprintf(stderr, "rt_executor_create: %s\n", strerror(-err));
         return 1;

@@ -36,10 +36,11 @@ int main(int argc, char **argv)
     struct greet f = {.future = {.vtable = &greet_vtable}, .who = "world"};
     struct rt_executor *ex;
     intptr_t out;
-    int err = rt_executor_create(NULL, &ex);
+    int err;
 
     if (argc > 1)
         return args_none(argc, argv, "one future, run to completion on one executor");
+    err = rt_executor_create(NULL, &ex);
     if (err < 0) {
         fprintf(stderr, "rt_executor_create: %s\n", strerror(-err));
         return 1;
