@@ -8,12 +8,16 @@
  * Cases: a task blocked in recv is cancelled and then data arrives; 1,000
  * reads in flight are cancelled; a sleeping task is cancelled; requests are
  * dropped before they reach the ring; an executor is destroyed with all of
- * these in flight.
+ * these in flight; a request the kernel cancels on its own (no io-wq worker
+ * could be made) is sent again, and after its share of attempts ends in
+ * -EINTR.
  */
 #include "harness.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -394,6 +398,185 @@ START_TEST(destroy_with_io_in_flight)
 }
 END_TEST
 
+/* ------------------------------------------ a cancel the runtime did not make */
+
+/*
+ * The kernel cancels a request on its own (-ECANCELED) when the request
+ * needs an io-wq worker thread and no thread can be made (reactor.c,
+ * resubmit()). A test makes that happen for real: an fsync always goes to a
+ * worker, and a process at its RLIMIT_NPROC cannot make one. Root (in the
+ * initial user namespace) is never held to that limit, so a test running as
+ * root becomes nobody first; this test's process is its own, and ends with
+ * the test.
+ */
+static void no_worker_threads(void)
+{
+    struct rlimit lim;
+
+    if (geteuid() == 0 && setuid(65534) != 0)
+        TEST_SKIP("cannot give up root, which RLIMIT_NPROC does not hold");
+    ck_assert_int_eq(getrlimit(RLIMIT_NPROC, &lim), 0);
+    lim.rlim_cur = 0; /* the soft limit: raised again to the hard one later */
+    ck_assert_int_eq(setrlimit(RLIMIT_NPROC, &lim), 0);
+}
+
+static void worker_threads_again(void)
+{
+    struct rlimit lim;
+
+    ck_assert_int_eq(getrlimit(RLIMIT_NPROC, &lim), 0);
+    lim.rlim_cur = lim.rlim_max;
+    ck_assert_int_eq(setrlimit(RLIMIT_NPROC, &lim), 0);
+}
+
+struct fsyncer {
+    struct rt_async async;
+    struct rt_io io;
+    int fd;
+    intptr_t res;
+};
+
+static enum rt_poll fsyncer_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct fsyncer *f = (struct fsyncer *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    rt_io_fsync(&f->io, f->fd);
+    AWAIT(&f->io.future, &f->res);
+    ASYNC_RETURN(f->res);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable fsyncer_vtable = {fsyncer_poll, rt_async_drop};
+
+/*
+ * Skips unless the kernel cancelled the fsync that ended with `res`: a kernel
+ * that made its worker anyway, or needs none, leaves nothing to test.
+ */
+static void need_kernel_cancel(intptr_t res, const struct reactor_stats *stats)
+{
+    if (res == 0 && stats->resubmitted == 0)
+        TEST_SKIP("this kernel ran an fsync without the worker thread it could not make");
+}
+
+/*
+ * Lets worker threads be made again once the kernel has cancelled a request
+ * and it was sent again; until then it wakes itself at every poll, as a
+ * yield does.
+ */
+static enum rt_poll restorer_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    (void)self;
+    if (reactor_now()->stats.resubmitted == 0) {
+        rt_waker_wake_by_ref(cx->waker);
+        return RT_PENDING;
+    }
+    worker_threads_again();
+    *out = 0;
+    return RT_READY;
+}
+
+static const struct rt_future_vtable restorer_vtable = {.poll = restorer_poll};
+
+struct fsync_once_allowed {
+    struct rt_async async;
+    struct rt_join_handle restorer;
+    struct fsyncer sync;
+    intptr_t res;
+};
+
+static enum rt_poll fsync_once_allowed_poll(struct rt_future *self, struct rt_context *cx,
+                                            intptr_t *out)
+{
+    struct fsync_once_allowed *f = (struct fsync_once_allowed *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    {
+        struct rt_future r = {.vtable = &restorer_vtable};
+        f->restorer = rt_spawn(&r, sizeof(r));
+    }
+    AWAIT(&f->sync.async.future, &f->res);
+    need_kernel_cancel(f->res, &reactor_now()->stats);
+    ck_assert_int_eq(f->res, 0);
+    AWAIT(&f->restorer.future, NULL); /* done already: it saw the request sent again */
+    ASYNC_RETURN(f->res);
+    ASYNC_END;
+}
+
+static void fsync_once_allowed_drop(struct rt_future *self)
+{
+    struct fsync_once_allowed *f = (struct fsync_once_allowed *)self;
+
+    rt_async_drop(self);
+    rt_join_detach(&f->restorer);
+}
+
+static const struct rt_future_vtable fsync_once_allowed_vtable = {fsync_once_allowed_poll,
+                                                                  fsync_once_allowed_drop};
+
+/*
+ * The kernel cancels the fsync, the runtime sends it again, and once worker
+ * threads can be made again it is done: the task sees 0, never -ECANCELED
+ * for a cancel it did not ask for.
+ */
+START_TEST(a_request_the_kernel_cancelled_is_sent_again)
+{
+    char path[64];
+    struct fsync_once_allowed f = {.async = RT_ASYNC_INIT(&fsync_once_allowed_vtable),
+                                   .sync = {.async = RT_ASYNC_INIT(&fsyncer_vtable)}};
+    struct rt_executor *ex;
+    struct reactor_stats *stats;
+
+    test_temp_file(path, "x", 1);
+    f.sync.fd = open(path, O_RDONLY);
+    ck_assert_int_ge(f.sync.fd, 0);
+    unlink(path);
+    ex = test_executor();
+    stats = &rt__executor_reactor(ex)->stats;
+    no_worker_threads();
+    ck_assert_int_eq(rt_executor_run(ex, &f.async.future, sizeof(f)), 0);
+    ck_assert_uint_gt(stats->resubmitted, 0);
+    ck_assert_uint_eq(stats->submitted, stats->resubmitted + 1); /* one fsync, sent again */
+    rt_executor_destroy(ex);
+    close(f.sync.fd);
+}
+END_TEST
+
+/*
+ * While no worker thread can be made at all, the kernel cancels the fsync
+ * every time it is sent: after its share of attempts the task is told
+ * -EINTR, as after a signal, and may try again (here, successfully, once
+ * threads can be made).
+ */
+START_TEST(a_request_the_kernel_keeps_cancelling_ends_in_eintr)
+{
+    char path[64];
+    struct fsyncer f = {.async = RT_ASYNC_INIT(&fsyncer_vtable)};
+    struct rt_executor *ex;
+    struct reactor_stats *stats;
+    intptr_t res;
+
+    test_temp_file(path, "x", 1);
+    f.fd = open(path, O_RDONLY);
+    ck_assert_int_ge(f.fd, 0);
+    unlink(path);
+    ex = test_executor();
+    stats = &rt__executor_reactor(ex)->stats;
+    no_worker_threads();
+    res = rt_executor_run(ex, &f.async.future, sizeof(f));
+    need_kernel_cancel(res, stats);
+    ck_assert_int_eq(res, -EINTR);
+    ck_assert_uint_gt(stats->resubmitted, 0);
+    ck_assert_uint_eq(stats->submitted, stats->resubmitted + 1);
+
+    worker_threads_again();
+    f = (struct fsyncer){.async = RT_ASYNC_INIT(&fsyncer_vtable), .fd = f.fd};
+    ck_assert_int_eq(rt_executor_run(ex, &f.async.future, sizeof(f)), 0);
+    rt_executor_destroy(ex);
+    close(f.fd);
+}
+END_TEST
+
 Suite *suite_cancel(void)
 {
     Suite *s = suite_create("cancel");
@@ -404,6 +587,8 @@ Suite *suite_cancel(void)
     tcase_add_test(tc, cancel_a_sleeping_task);
     tcase_add_test(tc, requests_dropped_before_reaching_the_kernel);
     tcase_add_test(tc, destroy_with_io_in_flight);
+    tcase_add_test(tc, a_request_the_kernel_cancelled_is_sent_again);
+    tcase_add_test(tc, a_request_the_kernel_keeps_cancelling_ends_in_eintr);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -19,7 +19,7 @@
  * free() (with the last one out), or unmaps the I/O memory it kept; I/O
  * memory the kernel refuses (RLIMIT_MEMLOCK) is left out, a block cut from
  * it is aligned to its size up to a page, and an io_memory past the limit
- * is refused. Under ASan (make test SAN=1):
+ * is refused (one at the limit is not). Under ASan (make test SAN=1):
  * touching a freed task, a freed request or a released buffer (of either
  * kind) is reported.
  *
@@ -661,6 +661,27 @@ START_TEST(io_memory_past_the_limit_is_refused)
 }
 END_TEST
 
+/*
+ * io_memory at exactly the limit is allowed: the builder's check lets it
+ * through, and only the ring, made next, refuses this builder (its
+ * ring_entries is too big on purpose). The error is the ring's, and nothing
+ * was made, so the test needs no gigabyte: a real executor with it would
+ * have the kernel pin all of it, which a test has no business doing.
+ */
+START_TEST(io_memory_at_the_limit_is_allowed)
+{
+    struct rt_builder b = io_memory_builder(RT_IO_MEMORY_MAX);
+    struct rt_executor *ex = NULL;
+
+    b.ring_entries = 1u << 20; /* the kernel takes at most 32768 */
+    ck_assert_int_eq(rt_executor_create(&b, &ex), -EINVAL);
+    ck_assert_ptr_null(ex);
+    ck_assert_msg(strstr(rt_last_error(), "ring of 1048576 entries") &&
+                      !strstr(rt_last_error(), "io_memory"),
+                  "%s", rt_last_error());
+}
+END_TEST
+
 /* An owned read of a pipe that stays empty until the test writes: in flight until then. */
 struct pipe_reader {
     struct rt_async async;
@@ -1183,6 +1204,7 @@ Suite *suite_percore(void)
     tcase_add_test(tc, io_memory_the_kernel_refuses_is_left_out);
     tcase_add_test(tc, io_memory_blocks_are_aligned_to_their_size_up_to_a_page);
     tcase_add_test(tc, io_memory_past_the_limit_is_refused);
+    tcase_add_test(tc, io_memory_at_the_limit_is_allowed);
     tcase_add_test(tc, an_owned_read_dropped_in_flight_keeps_its_buffer_until_the_completion);
     tcase_add_test(tc, an_owned_buffer_nobody_took_is_released);
     tcase_add_test_raise_signal(tc, releasing_on_another_thread_stops_the_program, SIGABRT);

@@ -1,7 +1,8 @@
 /*
  * tests/test_reactor.c - the reactor itself: requests reach the kernel in
  * batches, and an executor that cannot get an io_uring says why and what to
- * do about it.
+ * do about it; one that runs out of descriptors part way closes what it had
+ * opened.
  *
  * The startup failures are real, not simulated: each test runs in a process
  * of its own, so it can install a seccomp filter that makes one io_uring
@@ -10,11 +11,13 @@
 #include "harness.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 
 #include "reactor.h"
@@ -148,17 +151,83 @@ START_TEST(ring_too_big_is_explained)
 {
     struct rt_builder b = RT_BUILDER_INIT;
     struct rt_executor *ex = NULL;
+    int fds_before = test_fd_count();
 
     b.ring_entries = 1u << 20;
     ck_assert_int_eq(rt_executor_create(&b, &ex), -EINVAL);
     ck_assert_ptr_null(ex);
     ck_assert_ptr_nonnull(strstr(rt_last_error(), "32768"));
+    ck_assert_int_eq(test_fd_count(), fds_before);
 
     /* The next success clears the message, and the thread is no worse for the failure. */
     b.ring_entries = 8;
     ex = test_executor_with(&b);
     ck_assert_str_eq(rt_last_error(), "");
     rt_executor_destroy(ex);
+}
+END_TEST
+
+/* The lowest descriptor not in use: where the next one opened goes. */
+static int lowest_free_fd(void)
+{
+    int fd = 0;
+
+    while (fcntl(fd, F_GETFD) >= 0)
+        fd++;
+    return fd;
+}
+
+/* A descriptor limit with exactly `free` descriptors left below it. */
+static rlim_t limit_leaving(int free)
+{
+    int fd = 0;
+
+    for (; free > 0 || fcntl(fd, F_GETFD) >= 0; fd++)
+        if (fcntl(fd, F_GETFD) < 0)
+            free--;
+    return (rlim_t)fd;
+}
+
+/*
+ * Descriptors run out at each step of making an executor in turn: its ring
+ * first, then (phase 3 on) its doorbell and its preemption timer's ring,
+ * each `extra` leaving it one more. Every failure says so, returns -EMFILE
+ * and leaves nothing behind: no descriptor (the ring and the doorbell made
+ * before the step that failed are closed), no memory, no executor.
+ */
+START_TEST(a_create_out_of_descriptors_closes_what_it_opened)
+{
+    struct rt_executor *ex;
+    struct rlimit old, lim;
+    int per_executor;
+
+    /* What one executor costs in descriptors, measured. */
+    per_executor = lowest_free_fd();
+    ex = test_executor();
+    per_executor = lowest_free_fd() - per_executor;
+    rt_executor_destroy(ex);
+    ck_assert_int_gt(per_executor, 0);
+    ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &old), 0);
+
+    for (int extra = 0; extra < per_executor; extra++) {
+        int fds_before = test_fd_count(), err;
+        long live_before = rt__alloc_live();
+
+        ex = NULL;
+        lim = old;
+        lim.rlim_cur = limit_leaving(extra);
+        ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &lim), 0);
+        err = rt_executor_create(NULL, &ex);
+        ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
+
+        ck_assert_msg(err == -EMFILE, "extra %d: rt_executor_create: %d (%s)", extra, err,
+                      rt_last_error());
+        ck_assert_ptr_null(ex);
+        ck_assert_int_eq(test_fd_count(), fds_before);
+        ck_assert_int_eq(rt__alloc_live(), live_before);
+        ck_assert_msg(strstr(rt_last_error(), "file"), "extra %d: rt_last_error() is \"%s\"", extra,
+                      rt_last_error());
+    }
 }
 END_TEST
 
@@ -200,6 +269,7 @@ Suite *suite_reactor(void)
     tcase_add_test(tc, enosys_is_explained);
     tcase_add_test(tc, refused_probe_is_explained);
     tcase_add_test(tc, ring_too_big_is_explained);
+    tcase_add_test(tc, a_create_out_of_descriptors_closes_what_it_opened);
     tcase_add_test(tc, every_cause_has_a_fix);
     suite_add_tcase(s, tc);
     return s;
