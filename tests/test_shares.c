@@ -25,9 +25,12 @@
  */
 #include "harness.h"
 
+#include <stdlib.h>
 #include <time.h>
 
 #include "common/clock.h"
+#include "task.h"       /* a bare task to queue, for the scheduler alone */
+#include "task_queue.h" /* the scheduler itself */
 
 TEST_SINCE_PHASE(3);
 
@@ -722,6 +725,54 @@ START_TEST(a_latency_queue_is_let_off_its_debt_now_and_then)
 }
 END_TEST
 
+/*
+ * However little running a latency queue was let off, it is let off no
+ * sooner than a millisecond later (task_queue.h): ten times a debt of a few
+ * microseconds would let it off again and again. This drives the scheduler
+ * alone, with a bare task: the default queue, given a latency, wakes with
+ * 1 us of debt beyond it (2 us of running, rounded up: 20 us to wait without
+ * the floor), is let off, and wakes again 200 us later with the same debt,
+ * which it must keep. Only the time between the two wakes decides, so an
+ * attempt in which the machine took this thread away for a millisecond says
+ * nothing, and the test tries again.
+ */
+START_TEST(a_latency_queue_is_let_off_at_most_once_a_millisecond)
+{
+    struct rt_task *t = calloc(1, sizeof(*t));
+    uint64_t debt = NSEC_PER_USEC, let_off_at = 0, again_at = 0;
+    struct scheduler s;
+    struct task_queue *q = &s.default_queue;
+    int attempt;
+
+    ck_assert_ptr_nonnull(t);
+    rt__scheduler_init(&s);
+    q->latency_ns = NSEC_PER_USEC;
+    for (attempt = 0; attempt < 100; attempt++) {
+        s.min_vruntime += NSEC_PER_SEC;
+        q->vruntime = s.min_vruntime + q->latency_ns + debt;
+        q->forgive_after = 0;
+        let_off_at = now_ns();
+        rt__scheduler_push(&s, q, t);
+        ck_assert_uint_eq(q->vruntime, s.min_vruntime + q->latency_ns); /* let off */
+        ck_assert_ptr_eq(rt__scheduler_pop(&s, q), t);
+        q->vruntime += debt; /* it ran again, as long */
+        while (now_ns() - let_off_at < 200 * NSEC_PER_USEC)
+            continue;
+        rt__scheduler_push(&s, q, t);
+        again_at = now_ns();
+        ck_assert_ptr_eq(rt__scheduler_pop(&s, q), t);
+        if (again_at - let_off_at < NSEC_PER_MSEC)
+            break;
+    }
+    if (attempt == 100)
+        test_skip("no two wakes within a millisecond in 100 attempts: the machine is too busy");
+    ck_assert_msg(q->vruntime == s.min_vruntime + q->latency_ns + debt,
+                  "let off again %llu ns later", (unsigned long long)(again_at - let_off_at));
+    rt__scheduler_destroy(&s);
+    free(t);
+}
+END_TEST
+
 Suite *suite_shares(void)
 {
     Suite *s = suite_create("shares");
@@ -738,6 +789,7 @@ Suite *suite_shares(void)
     tcase_add_test(tc, a_latency_queue_of_nops_leaves_a_hog_its_share);
     tcase_add_test(tc, a_latency_queue_of_nops_with_fewer_shares_leaves_a_hog_its_share);
     tcase_add_test(tc, a_latency_queue_is_let_off_its_debt_now_and_then);
+    tcase_add_test(tc, a_latency_queue_is_let_off_at_most_once_a_millisecond);
     suite_add_tcase(s, tc);
     return s;
 }
