@@ -80,9 +80,10 @@ END_TEST
  * The programs of this phase, as a user meets them: "--help" prints the usage
  * on standard output and exits with 0, and a command line a program cannot
  * take exits with 2, says why on standard error and runs nothing (standard
- * output stays empty). The programs without arguments ran anyway, whatever
- * they were given, and --help was a mistake like any other (status 2, the
- * usage on standard error), or a file name (cat), or a number (spawn_join).
+ * output stays empty). Before this test, the programs without arguments ran
+ * whatever they were given, and --help was a mistake like any other (status
+ * 2, the usage on standard error), or a file name (cat), or a number
+ * (spawn_join).
  */
 START_TEST(every_program_answers_help_and_refuses_what_it_cannot_take)
 {

@@ -904,8 +904,8 @@ END_TEST
  * does not park: shard 1 spins on rt_channel_try_recv() while shard 0 sends
  * one message and closes, on a fresh channel each round, handed over (and
  * the receiver's "spinning" handed back) through atomics rather than
- * channels, to keep the rounds tight. Without that second look, 11 to 18% of
- * the rounds lost their message here. Spinning threads crawl when other
+ * channels, to keep the rounds tight. Without that second look, a tenth to a
+ * fifth of the rounds lost their message, on two machines. Spinning threads crawl when other
  * programs share the CPUs, so the rounds stop at CLOSE_ROUNDS or after
  * CLOSE_NS, whichever comes first: a slow machine tests fewer rounds, and
  * fails only on a lost message.

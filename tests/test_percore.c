@@ -673,7 +673,8 @@ START_TEST(io_memory_at_the_limit_is_allowed)
     struct rt_builder b = io_memory_builder(RT_IO_MEMORY_MAX);
     struct rt_executor *ex = NULL;
 
-    b.ring_entries = 1u << 20; /* the kernel takes at most 32768 */
+    rt_executor_destroy(test_executor()); /* skipped where there is no io_uring at all */
+    b.ring_entries = 1u << 20;            /* the kernel takes at most 32768 */
     ck_assert_int_eq(rt_executor_create(&b, &ex), -EINVAL);
     ck_assert_ptr_null(ex);
     ck_assert_msg(strstr(rt_last_error(), "ring of 1048576 entries") &&

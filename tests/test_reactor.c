@@ -151,8 +151,10 @@ START_TEST(ring_too_big_is_explained)
 {
     struct rt_builder b = RT_BUILDER_INIT;
     struct rt_executor *ex = NULL;
-    int fds_before = test_fd_count();
+    int fds_before;
 
+    rt_executor_destroy(test_executor()); /* skipped where there is no io_uring at all */
+    fds_before = test_fd_count();
     b.ring_entries = 1u << 20;
     ck_assert_int_eq(rt_executor_create(&b, &ex), -EINVAL);
     ck_assert_ptr_null(ex);
@@ -167,16 +169,6 @@ START_TEST(ring_too_big_is_explained)
 }
 END_TEST
 
-/* The lowest descriptor not in use: where the next one opened goes. */
-static int lowest_free_fd(void)
-{
-    int fd = 0;
-
-    while (fcntl(fd, F_GETFD) >= 0)
-        fd++;
-    return fd;
-}
-
 /* A descriptor limit with exactly `free` descriptors left below it. */
 static rlim_t limit_leaving(int free)
 {
@@ -190,10 +182,10 @@ static rlim_t limit_leaving(int free)
 
 /*
  * Descriptors run out at each step of making an executor in turn: its ring
- * first, then (phase 3 on) its doorbell and its preemption timer's ring,
- * each `extra` leaving it one more. Every failure says so, returns -EMFILE
- * and leaves nothing behind: no descriptor (the ring and the doorbell made
- * before the step that failed are closed), no memory, no executor.
+ * first, then (phase 3 on) its doorbell and its preemption timer's ring:
+ * `extra` is how many descriptors the limit leaves free, 0 first. Every failure says so, returns
+ * -EMFILE and leaves nothing behind: no descriptor (the ring and the doorbell made before the step
+ * that failed are closed), no memory, no executor.
  */
 START_TEST(a_create_out_of_descriptors_closes_what_it_opened)
 {
@@ -201,10 +193,10 @@ START_TEST(a_create_out_of_descriptors_closes_what_it_opened)
     struct rlimit old, lim;
     int per_executor;
 
-    /* What one executor costs in descriptors, measured. */
-    per_executor = lowest_free_fd();
+    /* What one executor costs in descriptors, measured (skipped where there is no io_uring). */
+    per_executor = test_fd_count();
     ex = test_executor();
-    per_executor = lowest_free_fd() - per_executor;
+    per_executor = test_fd_count() - per_executor;
     rt_executor_destroy(ex);
     ck_assert_int_gt(per_executor, 0);
     ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &old), 0);

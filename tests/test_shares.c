@@ -729,10 +729,11 @@ END_TEST
  * However little running a latency queue was let off, it is let off no
  * sooner than a millisecond later (task_queue.h): ten times a debt of a few
  * microseconds would let it off again and again. This drives the scheduler
- * alone, with a bare task: the default queue, given a latency, wakes with
- * 1 us of debt beyond it (2 us of running, rounded up: 20 us to wait without
- * the floor), is let off, and wakes again 200 us later with the same debt,
- * which it must keep. Only the time between the two wakes decides, so an
+ * alone, with a bare task: the default queue, given a latency, wakes 1 us
+ * of virtual runtime past it; forgive_debt() counts that as 2 us of running
+ * (rounded up), so without the floor it would let the queue off again after
+ * 10 x 2 = 20 us. It is let off, and wakes again 200 us later with the same
+ * debt, which it must keep. Only the time between the two wakes decides, so an
  * attempt in which the machine took this thread away for a millisecond says
  * nothing, and the test tries again.
  */
