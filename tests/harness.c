@@ -242,6 +242,16 @@ int test_fd_count(void)
     return n;
 }
 
+rlim_t test_fd_limit_leaving(int free)
+{
+    int fd = 0;
+
+    for (; free > 0 || fcntl(fd, F_GETFD) >= 0; fd++)
+        if (fcntl(fd, F_GETFD) < 0)
+            free--;
+    return (rlim_t)fd;
+}
+
 struct rt_executor *test_executor_with(const struct rt_builder *b)
 {
     struct rt_executor *ex = NULL;

@@ -29,6 +29,7 @@
 #include <check.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/resource.h>
 
 #include "common/alloc.h"
 #include "rt.h"
@@ -109,6 +110,13 @@ void test_temp_file(char *path, const void *bytes, size_t len);
  * would count itself).
  */
 int test_fd_count(void);
+
+/*
+ * A limit for RLIMIT_NOFILE that leaves exactly `free` descriptors unused
+ * below it (the open ones need not be contiguous): a test sets it to make
+ * the next open, or the one after, fail with EMFILE.
+ */
+rlim_t test_fd_limit_leaving(int free);
 
 /* ------------------------------------------------ small futures tests share */
 

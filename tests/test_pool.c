@@ -25,7 +25,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -156,16 +155,6 @@ static int shard_threads(void)
     return n;
 }
 
-/* The lowest free descriptor is the next one open() returns. */
-static int lowest_free_fd(void)
-{
-    int fd = 0;
-
-    while (fcntl(fd, F_GETFD) >= 0)
-        fd++;
-    return fd;
-}
-
 /* ------------------------------------------------------------ start and join */
 
 START_TEST(every_shard_runs_its_future_and_the_outputs_come_back)
@@ -225,10 +214,10 @@ START_TEST(no_future_is_made_before_every_executor_exists)
     struct log log = {0};
     struct rt_executor *ex;
     struct rt_pool *p;
-    int per_executor = lowest_free_fd(), before;
+    int per_executor = test_fd_count(), before;
 
     ck_assert_int_eq(rt_executor_create(NULL, &ex), 0);
-    per_executor = lowest_free_fd() - per_executor;
+    per_executor = test_fd_count() - per_executor;
     rt_executor_destroy(ex);
     before = test_fd_count();
     b.shards = 6;
@@ -540,17 +529,6 @@ END_TEST
 
 /* ------------------------------------------------------------ all or nothing */
 
-/* A descriptor limit with exactly `free` descriptors left below it. */
-static rlim_t limit_leaving(int free)
-{
-    int fd = 0;
-
-    for (; free > 0 || fcntl(fd, F_GETFD) >= 0; fd++)
-        if (fcntl(fd, F_GETFD) < 0)
-            free--;
-    return (rlim_t)fd;
-}
-
 /*
  * Four shards, and file descriptors for three executors and part of a fourth:
  * whichever shard comes last finds none left for its ring, its doorbell or
@@ -565,9 +543,9 @@ START_TEST(a_shard_whose_executor_cannot_be_made_stops_the_whole_start)
     int per_executor;
 
     /* What one executor costs in descriptors, measured. */
-    per_executor = lowest_free_fd();
+    per_executor = test_fd_count();
     ck_assert_int_eq(rt_executor_create(NULL, &ex), 0);
-    per_executor = lowest_free_fd() - per_executor;
+    per_executor = test_fd_count() - per_executor;
     rt_executor_destroy(ex);
     ck_assert_int_gt(per_executor, 0);
     ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &old), 0);
@@ -579,7 +557,7 @@ START_TEST(a_shard_whose_executor_cannot_be_made_stops_the_whole_start)
         int fds_before = test_fd_count(), err;
 
         lim = old;
-        lim.rlim_cur = limit_leaving(3 * per_executor + extra);
+        lim.rlim_cur = test_fd_limit_leaving(3 * per_executor + extra);
         ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &lim), 0);
         b.shards = 4;
         err = rt_pool_start(&b, make_report, &log, &p);

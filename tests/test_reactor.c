@@ -11,7 +11,6 @@
 #include "harness.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <stdio.h>
@@ -169,23 +168,13 @@ START_TEST(ring_too_big_is_explained)
 }
 END_TEST
 
-/* A descriptor limit with exactly `free` descriptors left below it. */
-static rlim_t limit_leaving(int free)
-{
-    int fd = 0;
-
-    for (; free > 0 || fcntl(fd, F_GETFD) >= 0; fd++)
-        if (fcntl(fd, F_GETFD) < 0)
-            free--;
-    return (rlim_t)fd;
-}
-
 /*
  * Descriptors run out at each step of making an executor in turn: its ring
- * first, then (phase 3 on) its doorbell and its preemption timer's ring:
- * `extra` is how many descriptors the limit leaves free, 0 first. Every failure says so, returns
- * -EMFILE and leaves nothing behind: no descriptor (the ring and the doorbell made before the step
- * that failed are closed), no memory, no executor.
+ * first, then (phase 3 on) its doorbell and its preemption timer's ring
+ * (`extra` is how many descriptors the limit leaves free, 0 first). Every
+ * failure says so, returns -EMFILE and leaves nothing behind: no descriptor
+ * (the ring and the doorbell made before the step that failed are closed),
+ * no memory, no executor.
  */
 START_TEST(a_create_out_of_descriptors_closes_what_it_opened)
 {
@@ -207,7 +196,7 @@ START_TEST(a_create_out_of_descriptors_closes_what_it_opened)
 
         ex = NULL;
         lim = old;
-        lim.rlim_cur = limit_leaving(extra);
+        lim.rlim_cur = test_fd_limit_leaving(extra);
         ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &lim), 0);
         err = rt_executor_create(NULL, &ex);
         ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
