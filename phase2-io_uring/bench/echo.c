@@ -851,7 +851,7 @@ static int usage(const char *prog, int status)
             prog);
     for (int s = 0; s < SETTINGS; s++)
         fprintf(to, " %s", settings[s].name);
-    fprintf(to, "\n  servers: ");
+    fprintf(to, "\n  servers:");
     for (size_t v = 0; v < SERVERS; v++)
         fprintf(to, " %s", servers[v].name);
     fprintf(to, "\n");
