@@ -427,6 +427,63 @@ START_TEST(notifying_an_awake_executor_makes_no_system_call)
 }
 END_TEST
 
+/*
+ * The same after a park: waking up must set the executor back to awake, so
+ * that a notification then still costs no system call. The first wait parks
+ * in the ring (a deadline), which leaves the doorbell's read there; nothing
+ * writes the eventfd unless a notification rings it. In DEFER mode (and
+ * AUTO where it chooses DEFER) a write stays readable until this thread
+ * enters io_uring_enter() again, so poll() sees it; in the other modes the
+ * ring may read it first, and the case then passes either way.
+ */
+struct notify_after_park {
+    struct rt_async async;
+    struct notifier other;
+    pthread_t thread;
+    struct rt_sleep sleep;
+    intptr_t res;
+};
+
+static enum rt_poll notify_after_park_poll(struct rt_future *self, struct rt_context *cx,
+                                           intptr_t *out)
+{
+    struct notify_after_park *f = (struct notify_after_park *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    rt_sleep(&f->sleep, NSEC_PER_MSEC);
+    AWAIT(&f->sleep.future, &f->res);
+    ck_assert_int_eq(f->res, 0);
+    /* It parked in the ring, with the doorbell's read there; and it is awake again. */
+    ck_assert_uint_ge(reactor_now()->parks, 1);
+    ck_assert_uint_eq(reactor_now()->futex_parks, 0);
+    ck_assert(reactor_now()->doorbell_armed);
+    ck_assert(!doorbell_rung());
+
+    /* Another thread notifies while this task keeps the executor busy. */
+    f->other.ex = rt_executor_current();
+    atomic_init(&f->other.done, false);
+    ck_assert_int_eq(pthread_create(&f->thread, NULL, notifier_main, &f->other), 0);
+    while (!atomic_load(&f->other.done))
+        sched_yield();
+    ck_assert_int_eq(pthread_join(f->thread, NULL), 0);
+    ck_assert(!doorbell_rung());
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable notify_after_park_vtable = {notify_after_park_poll,
+                                                                 rt_async_drop};
+
+START_TEST(notifying_an_executor_awake_after_a_park_makes_no_system_call)
+{
+    struct notify_after_park f = {.async = RT_ASYNC_INIT(&notify_after_park_vtable)};
+    struct rt_executor *ex = executor_in_mode(ring_modes[_i]);
+
+    ck_assert_int_eq(rt_executor_run(ex, &f.async.future, sizeof(f)), 0);
+    rt_executor_destroy(ex);
+}
+END_TEST
+
 /* ------------------------------------------------------- spinning before parking */
 
 #define SPIN_NS NSEC_PER_SEC /* the longest spin the builder allows */
@@ -667,6 +724,8 @@ Suite *suite_park(void)
     tcase_add_loop_test(tc, parked_executor_wakes_for_a_completion, 0, N_RING_MODES);
     tcase_add_loop_test(tc, parked_executor_wakes_for_a_notification, 0, N_RING_MODES);
     tcase_add_test(tc, notifying_an_awake_executor_makes_no_system_call);
+    tcase_add_loop_test(tc, notifying_an_executor_awake_after_a_park_makes_no_system_call, 0,
+                        N_RING_MODES);
     tcase_add_loop_test(tc, spinning_sees_deadlines_completions_and_notifications, 0, N_RING_MODES);
     tcase_add_test(tc, a_short_spin_ends_in_parking);
     tcase_add_test(tc, a_spin_that_reaps_the_last_request_still_finds_the_deadlock);
