@@ -32,7 +32,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <sys/socket.h>
@@ -365,24 +364,26 @@ static bool doorbell_rung(void)
     return poll(&p, 1, 0) == 1;
 }
 
-struct notifier {
-    struct rt_executor *ex;
-    atomic_bool done; /* set once rt_executor_notify() has returned */
-};
-
-static void *notifier_main(void *arg)
+static void *notifier_main(void *ex)
 {
-    struct notifier *n = arg;
-
-    rt_executor_notify(n->ex);
-    atomic_store(&n->done, true);
+    rt_executor_notify(ex);
     return NULL;
+}
+
+/*
+ * rt_executor_notify(ex) from a thread of its own, while the calling task of
+ * `ex` waits for it there: `ex` is awake throughout.
+ */
+static void notify_from_another_thread(struct rt_executor *ex)
+{
+    pthread_t thread;
+
+    ck_assert_int_eq(pthread_create(&thread, NULL, notifier_main, ex), 0);
+    ck_assert_int_eq(pthread_join(thread, NULL), 0);
 }
 
 struct notify_awake {
     struct rt_async async;
-    struct notifier other;
-    pthread_t thread;
     struct rt_yield yield;
 };
 
@@ -405,12 +406,7 @@ static enum rt_poll notify_awake_poll(struct rt_future *self, struct rt_context 
     AWAIT(&f->yield.future, NULL);
 
     /* From another thread, while this task keeps the executor busy. */
-    f->other.ex = rt_executor_current();
-    atomic_init(&f->other.done, false);
-    ck_assert_int_eq(pthread_create(&f->thread, NULL, notifier_main, &f->other), 0);
-    while (!atomic_load(&f->other.done))
-        sched_yield();
-    ck_assert_int_eq(pthread_join(f->thread, NULL), 0);
+    notify_from_another_thread(rt_executor_current());
     ck_assert(!doorbell_rung());
     ck_assert_uint_eq(reactor_now()->parks, 0);
     ASYNC_RETURN(0);
@@ -438,8 +434,6 @@ END_TEST
  */
 struct notify_after_park {
     struct rt_async async;
-    struct notifier other;
-    pthread_t thread;
     struct rt_sleep sleep;
     intptr_t res;
 };
@@ -460,12 +454,7 @@ static enum rt_poll notify_after_park_poll(struct rt_future *self, struct rt_con
     ck_assert(!doorbell_rung());
 
     /* Another thread notifies while this task keeps the executor busy. */
-    f->other.ex = rt_executor_current();
-    atomic_init(&f->other.done, false);
-    ck_assert_int_eq(pthread_create(&f->thread, NULL, notifier_main, &f->other), 0);
-    while (!atomic_load(&f->other.done))
-        sched_yield();
-    ck_assert_int_eq(pthread_join(f->thread, NULL), 0);
+    notify_from_another_thread(rt_executor_current());
     ck_assert(!doorbell_rung());
     ASYNC_RETURN(0);
     ASYNC_END;
