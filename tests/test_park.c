@@ -10,11 +10,13 @@
  * another thread (parked in io_uring_enter for the first, on its futex for
  * the second, since nothing else can wake it then). Then the doorbell's
  * other half: a notification while the executor is awake costs no system
- * call; and spin_before_park_ns: an executor spinning before it parks sees
- * deadlines, completions and notifications without parking, and still
- * parks after a short spin; and a spin that reaps the last request in
- * flight (a cancelled task's fsync, which wakes nobody) still ends in the
- * deadlock's message, not in a sleep on the futex for ever.
+ * call, and parking again and again leaves one read of the doorbell in the
+ * ring; and spin_before_park_ns: an executor spinning before it parks sees
+ * deadlines, completions and notifications without parking (a notification
+ * ends the spin at once), and still parks after a short spin; and a spin
+ * that reaps the last request in flight (a cancelled task's fsync, which
+ * wakes nobody) still ends in the deadlock's message, not in a sleep on the
+ * futex for ever.
  *
  * CPU time is the thread's own (CLOCK_THREAD_CPUTIME_ID: what
  * getrusage(RUSAGE_THREAD) reports, in nanoseconds), so other programs
@@ -32,8 +34,10 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -473,6 +477,83 @@ START_TEST(notifying_an_executor_awake_after_a_park_makes_no_system_call)
 }
 END_TEST
 
+/*
+ * The doorbell's read goes into the ring once and stays there until a
+ * notification completes it: parking again must not add another. Each read
+ * left waiting in the kernel holds a request there until the ring is gone,
+ * so a read added at every park would pile up, one per sleep. The kernel
+ * lists the reads it keeps waiting (armed polls) in the ring's fdinfo,
+ * "PollList:" and one "  op=..." line each; the executor has no other
+ * request in the ring while it sleeps here, so the list is the doorbell's.
+ */
+static int polls_armed_in_ring(int ring_fd)
+{
+    char path[64], line[256];
+    bool in_list = false;
+    int n = -1; /* no "PollList:" at all: this kernel does not list them (before Linux 5.6) */
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", ring_fd);
+    f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    while (fgets(line, sizeof(line), f)) {
+        if (strncmp(line, "PollList:", 9) == 0) {
+            in_list = true;
+            n = 0;
+        } else if (in_list && strncmp(line, "  op=", 5) == 0) {
+            n++;
+        } else {
+            in_list = false;
+        }
+    }
+    fclose(f);
+    return n;
+}
+
+#define SLEEPS 5
+
+struct sleep_often {
+    struct rt_async async;
+    struct rt_sleep sleep;
+    int i;
+    intptr_t res;
+};
+
+static enum rt_poll sleep_often_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct sleep_often *f = (struct sleep_often *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    for (f->i = 0; f->i < SLEEPS; f->i++) {
+        rt_sleep(&f->sleep, NSEC_PER_MSEC);
+        AWAIT(&f->sleep.future, &f->res);
+        ck_assert_int_eq(f->res, 0);
+    }
+    /* Every sleep parked in the ring (a deadline), with the doorbell's read there. */
+    ck_assert_uint_ge(reactor_now()->parks, SLEEPS);
+    ck_assert_uint_eq(reactor_now()->futex_parks, 0);
+    ck_assert(reactor_now()->doorbell_armed);
+    ck_assert_int_eq(polls_armed_in_ring(reactor_now()->ring.ring_fd), 1);
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable sleep_often_vtable = {sleep_often_poll, rt_async_drop};
+
+START_TEST(parking_again_leaves_one_read_of_the_doorbell_in_the_ring)
+{
+    struct sleep_often f = {.async = RT_ASYNC_INIT(&sleep_often_vtable)};
+    struct rt_executor *ex = executor_in_mode(ring_modes[_i]);
+
+    if (polls_armed_in_ring(rt__executor_reactor(ex)->ring.ring_fd) < 0) {
+        rt_executor_destroy(ex);
+        TEST_SKIP("this kernel does not list a ring's waiting polls in /proc/self/fdinfo");
+    }
+    ck_assert_int_eq(rt_executor_run(ex, &f.async.future, sizeof(f)), 0);
+    rt_executor_destroy(ex);
+}
+END_TEST
+
 /* ------------------------------------------------------- spinning before parking */
 
 #define SPIN_NS NSEC_PER_SEC /* the longest spin the builder allows */
@@ -561,6 +642,84 @@ START_TEST(spinning_sees_deadlines_completions_and_notifications)
     rt_executor_destroy(ex);
     close(f.fds[0]);
     close(f.fds[1]);
+}
+END_TEST
+
+/*
+ * A notification ends the spin at once, as a completion does: the spin
+ * looks for both. Another thread notifies NOTIFICATIONS times, each time
+ * waiting until the task has seen the notification before it sends the
+ * next, while the executor spins (for up to a second) in between. Were a
+ * notification seen only once the spin has run out, each would wait out
+ * that second, and the test would outlast the harness's timeout.
+ */
+#define NOTIFICATIONS 200
+
+struct notifications {
+    struct rt_executor *ex;
+    atomic_int sent, seen;
+    pthread_t thread;
+};
+
+static void *notify_each_main(void *arg)
+{
+    struct notifications *n = arg;
+
+    for (int i = 1; i <= NOTIFICATIONS; i++) {
+        atomic_store(&n->sent, i);
+        rt_executor_notify(n->ex);
+        while (atomic_load(&n->seen) < i)
+            sched_yield();
+    }
+    return NULL;
+}
+
+static bool one_not_seen(void *arg)
+{
+    struct notifications *n = arg;
+
+    return atomic_load(&n->sent) > atomic_load(&n->seen);
+}
+
+struct spin_notified {
+    struct rt_async async;
+    struct notifications n;
+    struct rt_wait_notify wait;
+    intptr_t res;
+};
+
+static enum rt_poll spin_notified_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct spin_notified *f = (struct spin_notified *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    f->n.ex = rt_executor_current();
+    ck_assert_int_eq(pthread_create(&f->n.thread, NULL, notify_each_main, &f->n), 0);
+    while (atomic_load(&f->n.seen) < NOTIFICATIONS) {
+        rt_wait_notify(&f->wait, one_not_seen, &f->n);
+        AWAIT(&f->wait.future, &f->res);
+        ck_assert_int_eq(f->res, 0);
+        atomic_store(&f->n.seen, atomic_load(&f->n.sent));
+    }
+    ck_assert_int_eq(pthread_join(f->n.thread, NULL), 0);
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable spin_notified_vtable = {spin_notified_poll, rt_async_drop};
+
+START_TEST(a_notification_ends_the_spin_at_once)
+{
+    struct rt_builder b = RT_BUILDER_INIT;
+    struct spin_notified f = {.async = RT_ASYNC_INIT(&spin_notified_vtable)};
+    struct rt_executor *ex;
+
+    b.spin_before_park_ns = SPIN_NS;
+    ex = test_executor_with(&b);
+    atomic_init(&f.n.sent, 0);
+    atomic_init(&f.n.seen, 0);
+    ck_assert_int_eq(rt_executor_run(ex, &f.async.future, sizeof(f)), 0);
+    rt_executor_destroy(ex);
 }
 END_TEST
 
@@ -715,7 +874,10 @@ Suite *suite_park(void)
     tcase_add_test(tc, notifying_an_awake_executor_makes_no_system_call);
     tcase_add_loop_test(tc, notifying_an_executor_awake_after_a_park_makes_no_system_call, 0,
                         N_RING_MODES);
+    tcase_add_loop_test(tc, parking_again_leaves_one_read_of_the_doorbell_in_the_ring, 0,
+                        N_RING_MODES);
     tcase_add_loop_test(tc, spinning_sees_deadlines_completions_and_notifications, 0, N_RING_MODES);
+    tcase_add_test(tc, a_notification_ends_the_spin_at_once);
     tcase_add_test(tc, a_short_spin_ends_in_parking);
     tcase_add_test(tc, a_spin_that_reaps_the_last_request_still_finds_the_deadlock);
     suite_add_tcase(s, tc);
