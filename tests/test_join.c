@@ -1,8 +1,8 @@
 /*
  * tests/test_join.c - join handles: detach, cancel (before the first poll,
- * while pending, after completion, from another task, from the task itself),
- * a handle dropped without awaiting, a handle detached after it was polled,
- * and awaiting a consumed handle.
+ * while still in the run queue, while pending, after completion, from
+ * another task, from the task itself), a handle dropped without awaiting,
+ * a handle detached after it was polled, and awaiting a consumed handle.
  */
 #include "harness.h"
 
@@ -163,6 +163,84 @@ START_TEST(cancelled_before_first_poll_is_never_polled)
     ck_assert_int_eq(test_run(&f.async.future, sizeof(f)), 1);
     ck_assert(cancel_result);
     ck_assert_int_eq(polls_seen, 0);
+}
+END_TEST
+
+/* ------------------------------------------- cancelled while in the queue */
+
+static int queued_polls; /* how often the queued child's poll ran */
+static int queued_drops; /* and its drop */
+
+/* Ready at once with 3; counts its polls and drops. */
+static enum rt_poll counted_child_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    (void)self;
+    (void)cx;
+    queued_polls++;
+    *out = 3;
+    return RT_READY;
+}
+
+static void counted_child_drop(struct rt_future *self)
+{
+    (void)self;
+    queued_drops++;
+}
+
+static const struct rt_future_vtable counted_child_vtable = {counted_child_poll,
+                                                             counted_child_drop};
+
+struct cancel_queued {
+    struct rt_async async;
+    struct rt_join_handle job;
+    struct test_yield pause;
+    intptr_t out;
+};
+
+static enum rt_poll cancel_queued_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct cancel_queued *f = (struct cancel_queued *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    {
+        struct rt_future child = {&counted_child_vtable};
+
+        f->job = rt_spawn(&child, sizeof(child));
+    }
+    ck_assert(rt_join_cancel(&f->job)); /* it is in the run queue, not yet polled */
+    ck_assert_int_eq(queued_drops, 1);  /* its future is dropped at once */
+    /* One turn, so that the executor pops the cancelled child from its queue before we go on. */
+    f->pause = test_yield(1, 0, NULL);
+    AWAIT(&f->pause.future, NULL);
+    ck_assert_uint_eq(rt_executor_task_count(rt_executor_current()), 2); /* main and the child */
+    AWAIT(&f->job.future, &f->out);
+    ck_assert(f->job.cancelled);
+    ck_assert_int_eq(f->out, 0);
+    ASYNC_RETURN(1);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable cancel_queued_vtable = {cancel_queued_poll, rt_async_drop};
+
+/*
+ * A task cancelled while it waits in the run queue stays there, and the
+ * executor must let it go when it pops it, without polling it: its future
+ * was dropped by the cancel, and polling a dropped future is a use after
+ * free in general (and here would count a poll and, on its way out, a
+ * second drop). cancelled_before_first_poll_is_never_polled above cannot
+ * see this: its main future finishes in the very turn it cancels, so the
+ * executor never pops the child at all.
+ */
+START_TEST(cancelled_in_the_queue_is_let_go_unpolled)
+{
+    struct cancel_queued f = {.async = RT_ASYNC_INIT(&cancel_queued_vtable)};
+    struct rt_executor *ex = test_executor();
+
+    ck_assert_int_eq(rt_executor_run(ex, &f.async.future, sizeof(f)), 1);
+    ck_assert_int_eq(queued_polls, 0);
+    ck_assert_int_eq(queued_drops, 1);
+    ck_assert_uint_eq(rt_executor_task_count(ex), 0);
+    rt_executor_destroy(ex);
 }
 END_TEST
 
@@ -369,6 +447,7 @@ Suite *suite_join(void)
     tcase_add_test(tc, cancel_while_pending);
     tcase_add_test(tc, cancel_after_completion_keeps_the_output);
     tcase_add_test(tc, cancelled_before_first_poll_is_never_polled);
+    tcase_add_test(tc, cancelled_in_the_queue_is_let_go_unpolled);
     tcase_add_test(tc, cancel_by_another_task_wakes_the_awaiter);
     tcase_add_test(tc, cancel_by_the_task_itself);
     tcase_add_test(tc, detach_after_the_handle_was_polled);

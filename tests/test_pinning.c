@@ -3,8 +3,10 @@
  * (checked with sched_getcpu() inside the thread), unpinned, the error for a
  * CPU that does not exist (and, from phase 2, the ring made before it was
  * refused closed again), and rt_last_error() explaining a failure, even
- * one that happened on the executor's own thread, whose future is dropped;
- * (phase 2) a create that fails leaves the calling thread's CPUs alone.
+ * one that happened on the executor's own thread, whose future is dropped,
+ * and saying "" again after a call that succeeded; a thread's executor drops
+ * the tasks its future left behind; (phase 2) a create that fails leaves the
+ * calling thread's CPUs alone.
  */
 #define _GNU_SOURCE /* sched_getcpu(), CPU_COUNT() and pthread_getname_np() are GNU extensions */
 #include "harness.h"
@@ -201,6 +203,66 @@ START_TEST(a_failure_is_explained_to_the_caller)
 }
 END_TEST
 
+/*
+ * rt_last_error() is "" after any of its calls that succeeded, whatever an
+ * earlier failure on this thread said (executor.h): a create that pins
+ * nothing, and a join of a thread whose executor was made, must clear it too,
+ * or a program that checks it after a success reads the old failure's reason.
+ */
+START_TEST(a_success_clears_an_earlier_failure)
+{
+    struct rt_future f = {&counted_vtable};
+    struct rt_thread *t;
+    intptr_t out = 0;
+
+    ck_assert_int_eq(rt_pin_current_thread(CPU_SETSIZE - 1), -EINVAL);
+    ck_assert_str_ne(rt_last_error(), "");
+    rt_executor_destroy(test_executor());
+    ck_assert_str_eq(rt_last_error(), "");
+
+    ck_assert_int_eq(rt_builder_spawn(NULL, &f, sizeof(f), &t), 0);
+    ck_assert_int_eq(rt_pin_current_thread(CPU_SETSIZE - 1), -EINVAL); /* between spawn and join */
+    ck_assert_str_ne(rt_last_error(), "");
+    ck_assert_int_eq(rt_thread_join(t, &out), 0);
+    ck_assert_int_eq(out, 1);
+    ck_assert_str_eq(rt_last_error(), "");
+}
+END_TEST
+
+/* Spawns a child that counts its drops, lets it go, and returns 7 before it ever runs. */
+static enum rt_poll leaves_a_task_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct rt_future child = {&counted_vtable};
+    struct rt_join_handle h = rt_spawn(&child, sizeof(child));
+
+    (void)self;
+    (void)cx;
+    rt_join_detach(&h);
+    *out = 7;
+    return RT_READY;
+}
+
+static const struct rt_future_vtable leaves_a_task_vtable = {.poll = leaves_a_task_poll};
+
+/*
+ * The thread destroys its executor when the future is done, and with it the
+ * tasks the future left behind: their futures are dropped, once. (Blocks
+ * allocated on the executor's own thread escape the harness's leak check,
+ * so the drop count is what shows it.)
+ */
+START_TEST(a_thread_drops_the_tasks_its_future_left_behind)
+{
+    struct rt_future f = {&leaves_a_task_vtable};
+    struct rt_thread *t;
+    intptr_t out = 0;
+
+    ck_assert_int_eq(rt_builder_spawn(NULL, &f, sizeof(f), &t), 0);
+    ck_assert_int_eq(rt_thread_join(t, &out), 0);
+    ck_assert_int_eq(out, 7);
+    ck_assert_int_eq(counted_drops, 1);
+}
+END_TEST
+
 START_TEST(executor_pins_the_calling_thread)
 {
     struct rt_builder b = RT_BUILDER_INIT;
@@ -253,6 +315,8 @@ Suite *suite_pinning(void)
     tcase_add_test(tc, unpinned_named_thread);
     tcase_add_test(tc, invalid_cpu_is_an_error);
     tcase_add_test(tc, a_failure_is_explained_to_the_caller);
+    tcase_add_test(tc, a_success_clears_an_earlier_failure);
+    tcase_add_test(tc, a_thread_drops_the_tasks_its_future_left_behind);
     tcase_add_test(tc, executor_pins_the_calling_thread);
 #if PHASE >= 2
     tcase_add_test(tc, a_failed_create_leaves_the_thread_where_it_was);

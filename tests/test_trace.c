@@ -11,6 +11,9 @@
  *   - a JSON trace with a small JSON parser: it must be one valid array,
  *     with as many arrow starts as ends and the poll slices we expect.
  *
+ * A waker kept past its executor's teardown wakes a task that is done, and
+ * the trace says so, even if the task was still queued at the teardown.
+ *
  * Phase 2 adds a timeout that fires and cancels its recv: queue, submit,
  * the timer's completion waking the task "by req 2", the cancel, and the
  * orphan freed once both of its completions are in.
@@ -525,6 +528,82 @@ START_TEST(trace_of_a_teardown)
     ex = test_executor();
     ck_assert_int_eq(rt_executor_run(ex, &f.future, sizeof(f)), 0);
     rt_executor_destroy(ex);
+    text = trace_finish();
+    parse_text(text, &tr);
+    ck_assert_int_ge(tr.n, N(want));
+    check_events(&tr, tr.n - N(want), want, N(want));
+    free(text);
+}
+END_TEST
+
+/* A waker kept outside every task, past the executor's end. */
+static struct rt_waker kept_waker;
+
+/* Keeps a clone of its waker in kept_waker and wakes itself: it is queued when main returns. */
+static enum rt_poll keep_and_wake_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    (void)self;
+    (void)out;
+    if (rt_waker_is_empty(&kept_waker))
+        kept_waker = rt_waker_clone(cx->waker);
+    rt_waker_wake_by_ref(cx->waker);
+    return RT_PENDING;
+}
+
+/* No drop: kept_waker is the test's, and outlives the future. */
+static const struct rt_future_vtable keep_and_wake_vtable = {.poll = keep_and_wake_poll};
+
+/* Spawns that child, detaches it, and finishes a turn later, the child queued again. */
+struct queued_at_the_end {
+    struct rt_async async;
+    struct test_yield pause;
+};
+
+static enum rt_poll queued_at_the_end_poll(struct rt_future *self, struct rt_context *cx,
+                                           intptr_t *out)
+{
+    struct queued_at_the_end *f = (struct queued_at_the_end *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    {
+        struct rt_future child = {&keep_and_wake_vtable};
+        struct rt_join_handle h = rt_spawn(&child, sizeof(child));
+
+        rt_join_detach(&h);
+    }
+    f->pause = test_yield(1, 0, NULL); /* one turn: the child runs, keeps its waker, requeues */
+    AWAIT(&f->pause.future, NULL);
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable queued_at_the_end_vtable = {queued_at_the_end_poll,
+                                                                 rt_async_drop};
+
+/*
+ * A task still in the run queue when its executor is destroyed leaves the
+ * queue as it is closed: a wake through a waker kept past the teardown must
+ * be traced as what it is, a wake of a finished task, not "already queued"
+ * (a queue that no longer exists). Nothing else shows the SCHEDULED bit
+ * that destroy must clear as it empties the queue.
+ */
+START_TEST(trace_of_a_wake_after_teardown)
+{
+    static const struct expect want[] = {
+        {"task 2 wake", "(it is done: nothing to do)"},
+        {"task 2 free", NULL},
+    };
+    struct queued_at_the_end f = {.async = RT_ASYNC_INIT(&queued_at_the_end_vtable)};
+    struct rt_executor *ex;
+    struct trace tr;
+    char *text;
+
+    trace_start(false);
+    ex = test_executor();
+    ck_assert_int_eq(rt_executor_run(ex, &f.async.future, sizeof(f)), 0);
+    ck_assert(!rt_waker_is_empty(&kept_waker));
+    rt_executor_destroy(ex);
+    rt_waker_wake(&kept_waker); /* the task's last reference: it is freed */
     text = trace_finish();
     parse_text(text, &tr);
     ck_assert_int_ge(tr.n, N(want));
@@ -1086,6 +1165,7 @@ Suite *suite_trace(void)
     tcase_add_test(tc, trace_of_a_spawn_and_join);
     tcase_add_test(tc, trace_of_a_cancellation);
     tcase_add_test(tc, trace_of_a_teardown);
+    tcase_add_test(tc, trace_of_a_wake_after_teardown);
     tcase_add_test(tc, json_trace_is_valid);
 #if PHASE >= 2
     tcase_add_test(tc, trace_of_a_timeout_that_cancels_its_recv);
