@@ -10,7 +10,7 @@
  * dropped before they reach the ring; an executor is destroyed with all of
  * these in flight; a request the kernel cancels on its own (no io-wq worker
  * could be made) is sent again, and after its share of attempts ends in
- * -EINTR.
+ * -EINTR, or is cancelled by its task while it waits to be sent again.
  */
 #include "harness.h"
 
@@ -577,6 +577,100 @@ START_TEST(a_request_the_kernel_keeps_cancelling_ends_in_eintr)
 }
 END_TEST
 
+/*
+ * Cancels the task behind `*victim` as soon as the reactor has queued a
+ * request the kernel cancelled to be sent again: at that moment the request
+ * is back on the waiting list, between two submissions. Until then it wakes
+ * itself at every poll, as a yield does. Output: what rt_join_cancel said.
+ */
+struct cancel_when_resent {
+    struct rt_future future;
+    struct rt_join_handle *victim;
+};
+
+static enum rt_poll cancel_when_resent_poll(struct rt_future *self, struct rt_context *cx,
+                                            intptr_t *out)
+{
+    if (reactor_now()->stats.resubmitted == 0) {
+        rt_waker_wake_by_ref(cx->waker);
+        return RT_PENDING;
+    }
+    *out = rt_join_cancel(((struct cancel_when_resent *)self)->victim);
+    return RT_READY;
+}
+
+static const struct rt_future_vtable cancel_when_resent_vtable = {.poll = cancel_when_resent_poll};
+
+struct cancel_resent {
+    struct rt_async async;
+    int fd;
+    struct rt_join_handle victim, killer;
+    intptr_t res;
+};
+
+static enum rt_poll cancel_resent_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct cancel_resent *f = (struct cancel_resent *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    {
+        struct fsyncer s = {.async = RT_ASYNC_INIT(&fsyncer_vtable), .fd = f->fd};
+
+        f->victim = rt_spawn(&s.async.future, sizeof(s));
+    }
+    {
+        struct cancel_when_resent k = {{&cancel_when_resent_vtable}, &f->victim};
+
+        f->killer = rt_spawn(&k.future, sizeof(k));
+    }
+    AWAIT(&f->victim.future, &f->res);
+    if (!f->victim.cancelled)
+        need_kernel_cancel(f->res, &reactor_now()->stats);
+    ck_assert(f->victim.cancelled);
+    AWAIT(&f->killer.future, &f->res);
+    ck_assert_int_eq(f->res, 1);
+    /* The request waiting to be sent again never was: one fsync reached the kernel, once. */
+    ck_assert_uint_eq(reactor_now()->stats.submitted, 1);
+    ck_assert(rt__reactor_idle(reactor_now()));
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static void cancel_resent_drop(struct rt_future *self)
+{
+    struct cancel_resent *f = (struct cancel_resent *)self;
+
+    rt_async_drop(self);
+    rt_join_detach(&f->killer);
+}
+
+static const struct rt_future_vtable cancel_resent_vtable = {cancel_resent_poll,
+                                                             cancel_resent_drop};
+
+/*
+ * A task cancelled while its request, cancelled by the kernel, waits to be
+ * sent again: the request is taken off the waiting list and freed, never
+ * sent, and nothing is left for the reactor to wait for.
+ */
+START_TEST(a_request_waiting_to_be_sent_again_is_cancelled)
+{
+    char path[64];
+    struct cancel_resent f = {.async = RT_ASYNC_INIT(&cancel_resent_vtable)};
+    struct rt_executor *ex;
+
+    test_temp_file(path, "x", 1);
+    f.fd = open(path, O_RDONLY);
+    ck_assert_int_ge(f.fd, 0);
+    unlink(path);
+    ex = test_executor();
+    no_worker_threads();
+    ck_assert_int_eq(rt_executor_run(ex, &f.async.future, sizeof(f)), 0);
+    worker_threads_again(); /* LeakSanitizer's check at exit needs a thread of its own */
+    rt_executor_destroy(ex);
+    close(f.fd);
+}
+END_TEST
+
 Suite *suite_cancel(void)
 {
     Suite *s = suite_create("cancel");
@@ -589,6 +683,7 @@ Suite *suite_cancel(void)
     tcase_add_test(tc, destroy_with_io_in_flight);
     tcase_add_test(tc, a_request_the_kernel_cancelled_is_sent_again);
     tcase_add_test(tc, a_request_the_kernel_keeps_cancelling_ends_in_eintr);
+    tcase_add_test(tc, a_request_waiting_to_be_sent_again_is_cancelled);
     suite_add_tcase(s, tc);
     return s;
 }

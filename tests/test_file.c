@@ -5,10 +5,11 @@
  * Cases: a round trip of 3 MiB + 123 bytes (more than one request can move,
  * so rt_write_all and rt_read_exact must loop); one read and one write of
  * more than RT_IO_MAX bytes, which move exactly RT_IO_MAX; reads at and
- * across the end of a file; 1,000 reads issued at once to a ring of 8 entries, which
- * takes the reactor down its "submission queue full" and "completion queue
- * overflow" paths; and errors (-ENOENT, -EBADF) after which the executor
- * carries on as if nothing had happened.
+ * across the end of a file; whole transfers at the file's own position
+ * (RT_OFFSET_CURRENT) over more than one request; 1,000 reads issued at
+ * once to a ring of 8 entries, which takes the reactor down its "submission
+ * queue full" and "completion queue overflow" paths; and errors (-ENOENT,
+ * -EBADF) after which the executor carries on as if nothing had happened.
  *
  * Every test file's bytes follow one pattern (pattern_byte below), so a read
  * from the wrong offset can never compare equal. The futures here always run
@@ -369,6 +370,71 @@ START_TEST(a_thousand_reads_through_a_ring_of_eight)
 }
 END_TEST
 
+/* ------------------------------------------------- the file's own position */
+
+/* Where the file's own position starts, and a span that takes more than one request. */
+#define START 1000
+#define SPAN  (RT_IO_MAX + 2000)
+
+struct at_current {
+    struct rt_async async;
+    int fd;             /* START + SPAN bytes of the pattern */
+    int empty;          /* an empty file */
+    unsigned char *buf; /* SPAN bytes */
+    struct rt_read_exact read;
+    struct rt_write_all write;
+    intptr_t n;
+};
+
+static enum rt_poll at_current_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct at_current *f = (struct at_current *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    /* Read from wherever the file's position is: each piece follows the one before. */
+    ck_assert_int_eq(lseek(f->fd, START, SEEK_SET), START);
+    rt_read_exact(&f->read, f->fd, f->buf, SPAN, RT_OFFSET_CURRENT);
+    AWAIT(&f->read.async.future, &f->n);
+    ck_assert_int_eq(f->n, SPAN);
+    ck_assert(matches_pattern(f->buf, SPAN, START));
+    ck_assert_int_eq(lseek(f->fd, 0, SEEK_CUR), START + SPAN); /* the position moved with them */
+
+    /* Written the same way, the pieces land one after another, from the start of the file. */
+    fill_pattern(f->buf, SPAN, 0);
+    rt_write_all(&f->write, f->empty, f->buf, SPAN, RT_OFFSET_CURRENT);
+    AWAIT(&f->write.async.future, &f->n);
+    ck_assert_int_eq(f->n, SPAN);
+    ck_assert_int_eq(lseek(f->empty, 0, SEEK_CUR), SPAN);
+    memset(f->buf, 0, SPAN); /* a second opinion, from outside the ring */
+    ck_assert_int_eq(pread(f->empty, f->buf, SPAN, 0), SPAN);
+    ck_assert(matches_pattern(f->buf, SPAN, 0));
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable at_current_vtable = {at_current_poll, rt_async_drop};
+
+/*
+ * rt_read_exact and rt_write_all at RT_OFFSET_CURRENT, over more than one
+ * request: every request after the first must follow the file's position
+ * too, not jump to an offset of its own.
+ */
+START_TEST(whole_transfers_follow_the_file_position)
+{
+    char path[PATH_MAX];
+    struct at_current f = {.async = RT_ASYNC_INIT(&at_current_vtable),
+                           .fd = pattern_file(START + SPAN),
+                           .empty = make_temp_file(path, sizeof(path)),
+                           .buf = rt__malloc(SPAN)};
+
+    ck_assert_int_eq(unlink(path), 0);
+    ck_assert_int_eq(test_run(&f.async.future, sizeof(f)), 0);
+    rt__free(f.buf);
+    close(f.fd);
+    close(f.empty);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- errors */
 
 struct errors {
@@ -442,6 +508,7 @@ Suite *suite_file(void)
     tcase_add_test(tc, one_request_moves_exactly_rt_io_max);
     tcase_add_test(tc, reads_at_and_across_end_of_file);
     tcase_add_test(tc, a_thousand_reads_through_a_ring_of_eight);
+    tcase_add_test(tc, whole_transfers_follow_the_file_position);
     tcase_add_test(tc, errors_are_results_and_the_executor_carries_on);
     suite_add_tcase(s, tc);
     return s;

@@ -1,7 +1,8 @@
 /*
  * tests/test_release.c - what a request made is released when nobody takes
- * it: a cancelled accept or open never leaves its new file descriptor open,
- * and a close dropped before it ran still closes its descriptor.
+ * it: a cancelled accept or open never leaves its new file descriptor open
+ * (not even one numbered 0), and a close dropped before it ran still closes
+ * its descriptor.
  *
  * An accept (or open) can finish just before its task is cancelled, in two
  * orders: its completion was already reaped (the task was woken but not yet
@@ -89,6 +90,7 @@ struct race {
     int listen_fd;    /* for an accept; -1 for an open */
     const char *path; /* for an open: a FIFO */
     int peer;         /* the other end: a connected client, or the FIFO's writer */
+    bool on_fd_0;     /* close stdin first, so that the accept's new fd is 0 */
     struct rt_join_handle victim;
     struct test_yield pause;
     unsigned long reaped;
@@ -113,6 +115,9 @@ static int let_it_complete(struct race *f)
     addr.sin_port = htons((uint16_t)rt_tcp_port(f->listen_fd));
     fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     ck_assert_int_ge(fd, 0);
+    /* The accept runs when the connection arrives, and takes the lowest free number. */
+    if (f->on_fd_0)
+        ck_assert_int_eq(close(STDIN_FILENO), 0);
     ck_assert_int_eq(connect(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
     return fd;
 }
@@ -178,9 +183,9 @@ static const struct rt_future_vtable race_vtable = {race_poll, rt_async_drop};
 
 /* ------------------------------------------------------------ accept */
 
-static void accept_then_cancel(enum order order)
+static void accept_then_cancel(enum order order, bool on_fd_0)
 {
-    struct race f = {.async = RT_ASYNC_INIT(&race_vtable), .order = order};
+    struct race f = {.async = RT_ASYNC_INIT(&race_vtable), .order = order, .on_fd_0 = on_fd_0};
     int before = count_fds(), client;
     char byte;
 
@@ -196,18 +201,25 @@ static void accept_then_cancel(enum order order)
     ck_assert_int_eq(recv(client, &byte, 1, MSG_DONTWAIT), 0);
     close(client);
     close(f.listen_fd);
-    ck_assert_int_eq(count_fds(), before);
+    ck_assert_int_eq(count_fds(), on_fd_0 ? before - 1 : before); /* stdin is gone too */
 }
 
 START_TEST(accept_reaped_then_cancelled_closes_the_connection)
 {
-    accept_then_cancel(REAPED_BEFORE_CANCEL);
+    accept_then_cancel(REAPED_BEFORE_CANCEL, false);
 }
 END_TEST
 
 START_TEST(accept_completing_while_cancelled_closes_the_connection)
 {
-    accept_then_cancel(UNREAPED_AT_CANCEL);
+    accept_then_cancel(UNREAPED_AT_CANCEL, false);
+}
+END_TEST
+
+/* Descriptor 0 is a descriptor like any other: released too, where a test of "> 0" would not. */
+START_TEST(an_accepted_fd_0_is_released_too)
+{
+    accept_then_cancel(REAPED_BEFORE_CANCEL, true);
 }
 END_TEST
 
@@ -324,6 +336,7 @@ Suite *suite_release(void)
 
     tcase_add_test(tc, accept_reaped_then_cancelled_closes_the_connection);
     tcase_add_test(tc, accept_completing_while_cancelled_closes_the_connection);
+    tcase_add_test(tc, an_accepted_fd_0_is_released_too);
     tcase_add_test(tc, open_reaped_then_cancelled_closes_the_file);
     tcase_add_test(tc, open_completing_while_cancelled_closes_the_file);
     tcase_add_test(tc, a_dropped_close_still_closes);

@@ -3,22 +3,26 @@
  * tasks of one executor, over IPv4 and IPv6 loopback.
  *
  * Cases: echoes of 1 byte and of 1 MiB over 1 connection and over 100 at
- * once, compared byte for byte; connecting to a port where nobody listens
- * (-ECONNREFUSED); listening on a port in use (-EADDRINUSE), or with a
- * negative backlog (-EINVAL, where listen(2) takes it for its largest); a
- * peer that resets while we send (-ECONNRESET or -EPIPE), after which the
- * executor still serves a full echo; a reset on one connection that leaves
- * another, served at the same time, untouched; recv after the peer closed
- * (0); and host names, which the runtime refuses to look up (-EINVAL); an address
- * length over sizeof(struct sockaddr_storage), refused as connect(2) does
- * (-EINVAL), without reading past the address given; and examples/
- * echo_client against a server that never answers, which its watchdog
- * gives up on instead of waiting for ever. From phase 4:
+ * once, and of more than one send can move, compared byte for byte;
+ * connecting to a port where nobody listens (-ECONNREFUSED), and a connect
+ * dropped before it was sent, whose socket is closed; listening on a port in
+ * use (-EADDRINUSE), listening again while the last connection lingers in
+ * TIME_WAIT (fine), or with a negative backlog (-EINVAL, where listen(2)
+ * takes it for its largest); a peer that resets while we send (-ECONNRESET
+ * or -EPIPE), after which the executor still serves a full echo; a reset on
+ * one connection that leaves another, served at the same time, untouched;
+ * recv after the peer closed (0); and host names, which the runtime refuses
+ * to look up (-EINVAL); an address length over sizeof(struct
+ * sockaddr_storage), refused as connect(2) does (-EINVAL), without reading
+ * past the address given, and one of exactly that size, taken; and examples/
+ * echo_client against a server that never answers, which its watchdog gives
+ * up on instead of waiting for ever. From phase 4:
  * listening sockets that share a port (SO_REUSEPORT) split its connections.
  *
  * The futures here always run to their end (a failed assertion ends the
- * test's process), so they free what they own and close their sockets on
- * their last lines rather than in a drop function.
+ * test's process; the connect dropped on purpose closes its own socket),
+ * so they free what they own and close their sockets on their last lines
+ * rather than in a drop function.
  */
 #include "harness.h"
 
@@ -475,6 +479,13 @@ START_TEST(echo_one_mib_on_100_connections_ipv4)
 }
 END_TEST
 
+/* More than one send can move (RT_IO_MAX): rt_send_all must go on from where each one stopped. */
+START_TEST(echo_more_than_one_request_ipv4)
+{
+    run_echo("127.0.0.1", 1, 2 * RT_IO_MAX + 123);
+}
+END_TEST
+
 START_TEST(echo_one_byte_ipv6)
 {
     if (!ipv6_loopback_available())
@@ -638,6 +649,77 @@ START_TEST(an_address_length_over_sockaddr_storage_is_refused_unread)
 }
 END_TEST
 
+/* Connects to `listen_fd` with an address given as a whole struct sockaddr_storage. */
+struct full_length {
+    struct rt_async async;
+    int listen_fd;
+    struct sockaddr_storage addr;
+    socklen_t len;
+    int fd;
+    struct rt_io io;
+    intptr_t res;
+};
+
+static enum rt_poll full_length_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct full_length *f = (struct full_length *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    ck_assert_int_eq(
+        rt_sockaddr("127.0.0.1", (uint16_t)rt_tcp_port(f->listen_fd), &f->addr, &f->len), 0);
+    f->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(f->fd, 0);
+    rt_io_connect(&f->io, f->fd, (const struct sockaddr *)&f->addr, sizeof(f->addr));
+    AWAIT(&f->io.future, &f->res);
+    close(f->fd);
+    ASYNC_RETURN(f->res);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable full_length_vtable = {full_length_poll, rt_async_drop};
+
+/* The longest length connect(2) takes is the size of a struct sockaddr_storage itself. */
+START_TEST(an_address_length_of_sockaddr_storage_is_taken)
+{
+    struct full_length f = {.async = RT_ASYNC_INIT(&full_length_vtable),
+                            .listen_fd = rt_tcp_listen("127.0.0.1", 0, 1)};
+
+    ck_assert_int_ge(f.listen_fd, 0);
+    ck_assert_int_eq(test_run(&f.async.future, sizeof(f)), 0);
+    close(f.listen_fd);
+}
+END_TEST
+
+/*
+ * A server restarted on its port while its last connection lingers in
+ * TIME_WAIT listens again at once: that is what SO_REUSEADDR is for.
+ */
+START_TEST(listen_again_while_the_last_connection_lingers)
+{
+    struct sockaddr_storage addr;
+    socklen_t len;
+    int server = rt_tcp_listen("127.0.0.1", 0, 1), port, client, conn;
+
+    ck_assert_int_ge(server, 0);
+    port = rt_tcp_port(server);
+    ck_assert_int_gt(port, 0);
+    ck_assert_int_eq(rt_sockaddr("127.0.0.1", (uint16_t)port, &addr, &len), 0);
+    client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(client, 0);
+    ck_assert_int_eq(connect(client, (struct sockaddr *)&addr, len), 0);
+    conn = accept(server, NULL, NULL);
+    ck_assert_int_ge(conn, 0);
+    /* The server's side closes first: its end of the connection keeps the port, in TIME_WAIT. */
+    ck_assert_int_eq(close(conn), 0);
+    ck_assert_int_eq(close(client), 0);
+    ck_assert_int_eq(close(server), 0);
+
+    server = rt_tcp_listen("127.0.0.1", (uint16_t)port, 1);
+    ck_assert_msg(server >= 0, "listen again on port %d: %s", port, strerror(-server));
+    close(server);
+}
+END_TEST
+
 START_TEST(listen_on_a_port_in_use_fails)
 {
     int first = rt_tcp_listen("127.0.0.1", 0, 1);
@@ -714,6 +796,65 @@ START_TEST(host_names_are_refused)
     ck_assert_int_eq(addr.ss_family, AF_INET);
     ck_assert_int_eq(rt_sockaddr("::1", 80, &addr, &len), 0);
     ck_assert_int_eq(addr.ss_family, AF_INET6);
+}
+END_TEST
+
+/* ------------------------------------------------ a connect dropped */
+
+struct connect_dropped {
+    struct rt_async async;
+    uint16_t port;
+    struct rt_join_handle victim, killer;
+    intptr_t killed;
+};
+
+static enum rt_poll connect_dropped_poll(struct rt_future *self, struct rt_context *cx,
+                                         intptr_t *out)
+{
+    struct connect_dropped *f = (struct connect_dropped *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    {
+        struct connect_only c = {
+            .async = RT_ASYNC_INIT(&connect_only_vtable), .host = "127.0.0.1", .port = f->port};
+
+        f->victim = rt_spawn(&c.async.future, sizeof(c));
+    }
+    {
+        /*
+         * Spawned right after its victim, it runs in the same turn: the
+         * socket is made, the connect queued, and nothing submitted yet.
+         */
+        struct test_canceller k = test_canceller(&f->victim);
+
+        f->killer = rt_spawn(&k.future, sizeof(k));
+    }
+    AWAIT(&f->killer.future, &f->killed);
+    ck_assert_int_eq(f->killed, 1);
+    AWAIT(&f->victim.future, NULL);
+    ck_assert(f->victim.cancelled);
+    ck_assert(rt__reactor_idle(reactor_now()));
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable connect_dropped_vtable = {connect_dropped_poll, rt_async_drop};
+
+/*
+ * An rt_tcp_connect dropped after its first poll, once it has made its
+ * socket: nobody will ever see that socket, so the drop closes it.
+ */
+START_TEST(a_dropped_connect_closes_its_socket)
+{
+    struct connect_dropped f = {.async = RT_ASYNC_INIT(&connect_dropped_vtable)};
+    int listen_fd = rt_tcp_listen("127.0.0.1", 0, 1), fds_before;
+
+    ck_assert_int_ge(listen_fd, 0);
+    f.port = (uint16_t)rt_tcp_port(listen_fd);
+    fds_before = test_fd_count();
+    ck_assert_int_eq(test_run(&f.async.future, sizeof(f)), 0);
+    ck_assert_int_eq(test_fd_count(), fds_before);
+    close(listen_fd);
 }
 END_TEST
 
@@ -1034,16 +1175,20 @@ Suite *suite_tcp(void)
     tcase_add_test(tc, echo_one_mib_ipv4);
     tcase_add_test(tc, echo_one_byte_on_100_connections_ipv4);
     tcase_add_test(tc, echo_one_mib_on_100_connections_ipv4);
+    tcase_add_test(tc, echo_more_than_one_request_ipv4);
     tcase_add_test(tc, echo_one_byte_ipv6);
     tcase_add_test(tc, echo_one_mib_ipv6);
     tcase_add_test(tc, echo_one_byte_on_100_connections_ipv6);
     tcase_add_test(tc, echo_one_mib_on_100_connections_ipv6);
     tcase_add_test(tc, connect_where_nobody_listens_is_refused);
     tcase_add_test(tc, listen_on_a_port_in_use_fails);
+    tcase_add_test(tc, listen_again_while_the_last_connection_lingers);
     tcase_add_test(tc, a_negative_backlog_is_refused);
     tcase_add_test(tc, the_port_of_a_socket_without_one_is_an_error);
     tcase_add_test(tc, host_names_are_refused);
     tcase_add_test(tc, an_address_length_over_sockaddr_storage_is_refused_unread);
+    tcase_add_test(tc, an_address_length_of_sockaddr_storage_is_taken);
+    tcase_add_test(tc, a_dropped_connect_closes_its_socket);
     tcase_add_test(tc, recv_after_the_peer_closed_gives_zero);
     tcase_add_test(tc, peer_resets_while_we_send);
     tcase_add_test(tc, a_reset_connection_leaves_another_alone);

@@ -448,6 +448,73 @@ START_TEST(absurd_durations_are_refused)
 }
 END_TEST
 
+/* ------------------------------------------------ the longest duration */
+
+/* Sleeps for `ns`. Output: the sleep's. */
+struct long_sleep {
+    struct rt_async async;
+    uint64_t ns;
+    struct rt_io io;
+    intptr_t n;
+};
+
+static enum rt_poll long_sleep_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct long_sleep *f = (struct long_sleep *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    rt_io_sleep(&f->io, f->ns);
+    AWAIT(&f->io.future, &f->n);
+    ASYNC_RETURN(f->n);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable long_sleep_vtable = {long_sleep_poll, rt_async_drop};
+
+struct longest {
+    struct rt_async async;
+    struct rt_join_handle sleeper;
+    struct test_yield pause;
+};
+
+static enum rt_poll longest_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct longest *f = (struct longest *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    {
+        struct long_sleep s = {.async = RT_ASYNC_INIT(&long_sleep_vtable), .ns = RT_DURATION_MAX};
+
+        f->sleeper = rt_spawn(&s.async.future, sizeof(s));
+    }
+    f->pause = test_yield(2, 0, NULL); /* two turns: the sleeper polls, the reactor submits */
+    AWAIT(&f->pause.future, NULL);
+    /* Not refused: the sleep is in the kernel, and its task still waits. */
+    ck_assert_uint_eq(reactor_now()->in_flight, 1);
+    ck_assert(rt_join_cancel(&f->sleeper));
+    AWAIT(&f->sleeper.future, NULL);
+    ck_assert(f->sleeper.cancelled);
+    f->pause = test_yield(2, 0, NULL); /* and the cancelled sleep's completions are reaped */
+    AWAIT(&f->pause.future, NULL);
+    ck_assert(rt__reactor_idle(reactor_now()));
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable longest_vtable = {longest_poll, rt_async_drop};
+
+/*
+ * RT_DURATION_MAX is the longest sleep, not the first refused one: a sleep
+ * that long reaches the kernel and waits there (until it is cancelled).
+ */
+START_TEST(a_sleep_of_the_longest_duration_is_taken)
+{
+    struct longest f = {.async = RT_ASYNC_INIT(&longest_vtable)};
+
+    ck_assert_int_eq(test_run(&f.async.future, sizeof(f)), 0);
+}
+END_TEST
+
 Suite *suite_timer(void)
 {
     Suite *s = suite_create("timer");
@@ -459,6 +526,7 @@ Suite *suite_timer(void)
     tcase_add_test(tc, cancelling_a_task_cancels_its_timeout);
     tcase_add_test(tc, sleep_of_zero_completes);
     tcase_add_test(tc, absurd_durations_are_refused);
+    tcase_add_test(tc, a_sleep_of_the_longest_duration_is_taken);
     suite_add_tcase(s, tc);
     return s;
 }

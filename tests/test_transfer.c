@@ -1,7 +1,8 @@
 /*
  * tests/test_transfer.c - the edges of moving bytes: the one rule the whole
  * transfers (rt_read_exact, rt_write_all, rt_send_all) share, transfers of
- * zero bytes, and a NULL buffer with a length of 0, which write(2) allows.
+ * zero bytes, a NULL buffer with a length of 0, which write(2) allows, and
+ * one rt_io reused for a recv and then a send.
  *
  * Run under `make test SAN=1`: UndefinedBehaviorSanitizer reports a
  * memcpy() from a NULL pointer even when it would copy nothing.
@@ -10,6 +11,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -112,6 +114,55 @@ START_TEST(moving_nothing)
 }
 END_TEST
 
+/* ------------------------------------------------------- one rt_io, reused */
+
+struct reused {
+    struct rt_async async;
+    int fds[2]; /* a connected pair */
+    struct rt_io io;
+    char buf[8], back[8];
+    intptr_t n;
+};
+
+static enum rt_poll reused_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct reused *f = (struct reused *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    ck_assert_int_eq(write(f->fds[1], "abc", 3), 3);
+    rt_io_recv(&f->io, f->fds[0], f->buf, sizeof(f->buf));
+    AWAIT(&f->io.future, &f->n);
+    ck_assert_int_eq(f->n, 3);
+    ck_assert(memcmp(f->buf, "abc", 3) == 0);
+
+    /* Finished, so fit to reuse: a send, whose bytes go to the peer and nowhere else. */
+    rt_io_send(&f->io, f->fds[0], "xyz", 3);
+    AWAIT(&f->io.future, &f->n);
+    ck_assert_int_eq(f->n, 3);
+    ck_assert_int_eq(read(f->fds[1], f->back, sizeof(f->back)), 3);
+    ck_assert(memcmp(f->back, "xyz", 3) == 0);
+    ck_assert(memcmp(f->buf, "abc", 3) == 0); /* the recv's buffer is the caller's again */
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable reused_vtable = {reused_poll, rt_async_drop};
+
+/*
+ * An rt_io that received into a buffer, then reused for a send: the send's
+ * result is copied nowhere, least of all into the buffer of the recv before.
+ */
+START_TEST(a_reused_request_forgets_the_last_buffer)
+{
+    struct reused f = {.async = RT_ASYNC_INIT(&reused_vtable)};
+
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, f.fds), 0);
+    ck_assert_int_eq(test_run(&f.async.future, sizeof(f)), 0);
+    close(f.fds[0]);
+    close(f.fds[1]);
+}
+END_TEST
+
 Suite *suite_transfer(void)
 {
     Suite *s = suite_create("transfer");
@@ -119,6 +170,7 @@ Suite *suite_transfer(void)
 
     tcase_add_test(tc, one_rule_for_every_result);
     tcase_add_test(tc, moving_nothing);
+    tcase_add_test(tc, a_reused_request_forgets_the_last_buffer);
     suite_add_tcase(s, tc);
     return s;
 }
