@@ -10,7 +10,8 @@
  * still holds a request or a race, or polled again once finished, a whole
  * transfer or a connect prepared while its request is in flight, (phase 3)
  * an rt_sleep prepared while its deadline waits, or polled again once
- * finished.
+ * finished; an executor run twice at once (nested on one thread, or from
+ * a second thread) or destroyed while it runs.
  *
  * Each case runs in a child process of its own, and the test reads what the
  * child printed: it must die of SIGABRT (rt__die() calls abort()) after
@@ -21,6 +22,7 @@
 #include "harness.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -659,6 +661,86 @@ START_TEST(what_is_not_a_future_is_refused)
 }
 END_TEST
 
+/* ----------------------------------- an executor used where it is running */
+
+/* What the misuse future below does when it is polled on a running executor. */
+enum run_mistake { NESTED_RUN, RUN_FROM_ANOTHER_THREAD, DESTROY_WHILE_RUNNING };
+
+struct misuse_main {
+    struct rt_future future;
+    enum run_mistake what;
+};
+
+/* Runs the executor `arg` from a thread of its own, with a main future that is ready at once. */
+static void *run_it_here(void *arg)
+{
+    struct test_value v = test_value(1);
+
+    rt_executor_run(arg, &v.future, sizeof(v));
+    return NULL;
+}
+
+static enum rt_poll misuse_main_poll(struct rt_future *self, struct rt_context *cx, intptr_t *out)
+{
+    struct misuse_main *f = (struct misuse_main *)self;
+    struct rt_executor *running = rt_executor_current();
+
+    (void)cx;
+    if (f->what == NESTED_RUN) {
+        struct rt_executor *inner = test_executor();
+        struct test_value v = test_value(1);
+
+        rt_executor_run(inner, &v.future, sizeof(v)); /* this thread already runs `running` */
+    } else if (f->what == RUN_FROM_ANOTHER_THREAD) {
+        pthread_t other;
+
+        /* The other thread stops the program; this task waits for it, still running. */
+        ck_assert_int_eq(pthread_create(&other, NULL, run_it_here, running), 0);
+        pthread_join(other, NULL);
+    } else {
+        rt_executor_destroy(running); /* it is polling us right now */
+    }
+    *out = 0;
+    return RT_READY;
+}
+
+static const struct rt_future_vtable misuse_main_vtable = {.poll = misuse_main_poll};
+
+/* The misuse, run by test_expect_die(): `arg` points at the enum run_mistake to commit. */
+static void commit_run_mistake(void *arg)
+{
+    struct misuse_main f = {{&misuse_main_vtable}, *(const enum run_mistake *)arg};
+
+    test_run(&f.future, sizeof(f));
+}
+
+/*
+ * One thread runs one executor at a time, and an executor runs on one thread
+ * at a time: run() refuses a second executor on a thread that is running
+ * one, and an executor that some thread is running already. Let through, the
+ * inner run would take over `current` and leave it NULL under the outer one;
+ * two threads would share tasks whose state is not atomic.
+ */
+START_TEST(running_twice_at_once_stops_the_program)
+{
+    enum run_mistake nested = NESTED_RUN, other = RUN_FROM_ANOTHER_THREAD;
+
+    test_expect_die(commit_run_mistake, &nested,
+                    "rt_executor_run: an executor is already running on this thread");
+    test_expect_die(commit_run_mistake, &other,
+                    "rt_executor_run: this executor is already running on another thread");
+}
+END_TEST
+
+/* Destroying the executor from one of its own tasks would free it, and the task, under run(). */
+START_TEST(destroy_while_running_stops_the_program)
+{
+    enum run_mistake destroy = DESTROY_WHILE_RUNNING;
+
+    test_expect_die(commit_run_mistake, &destroy, "rt_executor_destroy: the executor is running");
+}
+END_TEST
+
 #if PHASE >= 2
 /* ------------------------------------------ an rt_io prepared twice */
 
@@ -1083,6 +1165,8 @@ Suite *suite_misuse(void)
     tcase_add_test(tc, a_null_argument_is_named);
     tcase_add_test(tc, a_size_that_wraps_around_is_refused);
     tcase_add_test(tc, what_is_not_a_future_is_refused);
+    tcase_add_test(tc, running_twice_at_once_stops_the_program);
+    tcase_add_test(tc, destroy_while_running_stops_the_program);
 #if PHASE >= 2
     tcase_add_test(tc, an_rt_io_holding_a_request_cannot_be_prepared);
     tcase_add_test(tc, a_transfer_or_connect_in_flight_cannot_be_prepared);
