@@ -144,6 +144,19 @@ START_TEST(bad_input_then_good_command)
         snprintf(want, sizeof(want), ":%zu\r\n", i + 2);
         kv_call(other, "INCR survivor\r\n", want);
     }
+    /* A bulk of exactly --max-bulk (1 kB) is within the limit: it is served. */
+    {
+        static const char head[] = "*2\r\n$4\r\nECHO\r\n$1024\r\n";
+        char body[1024 + 2], reply[sizeof("$1024\r\n") - 1 + sizeof(body)];
+
+        memset(body, 'b', 1024);
+        memcpy(body + 1024, "\r\n", 2);
+        memcpy(reply, "$1024\r\n", sizeof("$1024\r\n") - 1);
+        memcpy(reply + sizeof("$1024\r\n") - 1, body, sizeof(body));
+        kv_send(other, head, sizeof(head) - 1);
+        kv_send(other, body, sizeof(body));
+        kv_expect_bytes(other, reply, sizeof(reply), "a bulk of exactly --max-bulk");
+    }
     close(other);
     ck_assert_int_eq(kv_stop(&p), 0);
 }

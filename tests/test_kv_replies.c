@@ -102,6 +102,22 @@ static const struct reply_case cases[] = {
          "-ERR value is not an integer or out of range\r\n"
          "-ERR value is not an integer or out of range\r\n"
          "-ERR invalid expire time in 'set' command\r\n"),
+    /* Two different expire options are refused in either order (each checks the other). */
+    CASE("set-two-expire-options",
+         "SET k v PX 1000 EX 1\r\nSET k v PXAT 1 EXAT 1\r\nSET k v EXAT 1 EX 1\r\n"
+         "SET k v PX 1000 KEEPTTL\r\nEXISTS k\r\n",
+         "-ERR syntax error\r\n-ERR syntax error\r\n-ERR syntax error\r\n"
+         "-ERR syntax error\r\n:0\r\n"),
+    /* The largest time in seconds that still fits in milliseconds is accepted; one more is not. */
+    CASE("set-exat-largest",
+         "SET k v EXAT 9223372036854775\r\nGET k\r\nSET k w EXAT 9223372036854776\r\n"
+         "GET k\r\n",
+         "+OK\r\n$1\r\nv\r\n-ERR invalid expire time in 'set' command\r\n$1\r\nv\r\n"),
+    /* An option is read as a C string, up to a NUL: "nx\0abc" is NX. */
+    CASE("set-option-with-nul",
+         "*4\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n$6\r\nnx\0abc\r\n"
+         "*4\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nw\r\n$6\r\nnx\0abc\r\nGET k\r\n",
+         "+OK\r\n$-1\r\n$1\r\nv\r\n"),
     CASE("set-ttl",
          "SET k v EX 100\r\nTTL k\r\nSET k v PX 100000\r\nTTL k\r\n"
          "SET k v EX 10 EX 20\r\nTTL k\r\n",
@@ -136,6 +152,20 @@ static const struct reply_case cases[] = {
          "-ERR increment or decrement would overflow\r\n"
          "-ERR value is not an integer or out of range\r\n-ERR decrement would overflow\r\n"
          ":-1\r\n"),
+    /* A sum that lands exactly on the largest or smallest 64-bit integer is no overflow. */
+    CASE("incr-to-the-limits",
+         "SET k 9223372036854775806\r\nINCR k\r\nSET k -9223372036854775807\r\nDECR k\r\n"
+         "SET k 9223372036854775800\r\nINCRBY k 7\r\nSET k -9223372036854775800\r\n"
+         "DECRBY k 8\r\n",
+         "+OK\r\n:9223372036854775807\r\n+OK\r\n:-9223372036854775808\r\n"
+         "+OK\r\n:9223372036854775807\r\n+OK\r\n:-9223372036854775808\r\n"),
+    /* A number past 2^64 is not an integer, even one that would wrap around to a small one. */
+    CASE("integer-past-2-to-the-64",
+         "INCRBY k 18446744073709551617\r\nINCRBY k 18446744073709551616\r\n"
+         "SET k v EX 18446744073709551617\r\nEXISTS k\r\n",
+         "-ERR value is not an integer or out of range\r\n"
+         "-ERR value is not an integer or out of range\r\n"
+         "-ERR value is not an integer or out of range\r\n:0\r\n"),
     CASE("incrby-bad-amount", "INCRBY k x\r\nINCRBY k\r\nINCR k x\r\n",
          "-ERR value is not an integer or out of range\r\n"
          "-ERR wrong number of arguments for 'incrby' command\r\n"
@@ -173,6 +203,11 @@ static const struct reply_case cases[] = {
          "+OK\r\n-ERR value is not an integer or out of range\r\n"
          "-ERR DB index is out of range\r\n"
          "-ERR value is out of range, value must between -2147483648 and 2147483647\r\n"),
+    /* The largest int is in range, and only then "out of range" as a database. */
+    CASE("select-int-limits", "SELECT 2147483647\r\nSELECT 2147483648\r\nSELECT -2147483648\r\n",
+         "-ERR DB index is out of range\r\n"
+         "-ERR value is out of range, value must between -2147483648 and 2147483647\r\n"
+         "-ERR DB index is out of range\r\n"),
     CASE("unknown-command", "FOO a b\r\nFOO\r\n",
          "-ERR unknown command 'FOO', with args beginning with: 'a' 'b' \r\n"
          "-ERR unknown command 'FOO', with args beginning with: \r\n"),
@@ -245,6 +280,10 @@ static const struct reply_case cases[] = {
          "-WRONGPASS invalid username-password pair or user is disabled.\r\n"
          "-ERR Client names cannot contain spaces, newlines or special characters.\r\n"
          "-ERR Syntax error in HELLO option 'FOO'\r\n"),
+    /* AUTH takes two arguments: with one left, it is not AUTH but a bad option. */
+    CASE("hello-auth-one-argument", "HELLO 2 AUTH default\r\nHELLO 2 SETNAME\r\n",
+         "-ERR Syntax error in HELLO option 'AUTH'\r\n"
+         "-ERR Syntax error in HELLO option 'SETNAME'\r\n"),
     /* Each option takes effect in turn: the first to fail is the reply, and a name set stays. */
     CASE("hello-options-in-order",
          "HELLO 2 SETNAME \"a b\" AUTH x y\r\nHELLO 2 SETNAME ok AUTH x y\r\nCLIENT GETNAME\r\n"
@@ -283,6 +322,9 @@ static const struct reply_case cases[] = {
          "SET \"a b\" c\r\nGET \"a b\"\r\nSET 'it\\'s' \"\\x41\\n\\t\\\"\"\r\nGET 'it\\'s'\r\n"
          "  GET   \"a b\"  \r\n",
          "+OK\r\n$1\r\nc\r\n+OK\r\n$4\r\nA\n\t\"\r\n$1\r\nc\r\n"),
+    /* In double quotes a backslash and x take two hex digits; without them, a plain x. */
+    CASE("inline-bad-hex-escape", "ECHO \"\\x4g\"\r\nECHO \"\\xg1\"\r\nECHO \"a\\x4\"\r\n",
+         "$3\r\nx4g\r\n$3\r\nxg1\r\n$3\r\nax4\r\n"),
     CASE("inline-line-ends", "PING\nPING\r\n\r\n\n  \r\nECHO a\rb\r\n",
          "+PONG\r\n+PONG\r\n-ERR wrong number of arguments for 'echo' command\r\n"),
     CASE("empty-multibulk", "*0\r\n*-1\r\nPING\r\n", "+PONG\r\n"),
