@@ -10,7 +10,8 @@
  * dropped before they reach the ring; an executor is destroyed with all of
  * these in flight; a request the kernel cancels on its own (no io-wq worker
  * could be made) is sent again, and after its share of attempts ends in
- * -EINTR, or is cancelled by its task while it waits to be sent again.
+ * -EINTR (each request its own share), or is cancelled by its task while it
+ * waits to be sent again.
  */
 #include "harness.h"
 
@@ -578,6 +579,46 @@ START_TEST(a_request_the_kernel_keeps_cancelling_ends_in_eintr)
 END_TEST
 
 /*
+ * Each request gets its own share of attempts. While no worker thread can be
+ * made, two fsyncs one after the other on the same executor both end in
+ * -EINTR, and the second is sent again as many times as the first: its
+ * request (made from the block the first one gave back, phase 4) does not
+ * start with the first one's count of attempts.
+ */
+START_TEST(each_request_the_kernel_cancels_gets_its_own_attempts)
+{
+    char path[64];
+    struct fsyncer f = {.async = RT_ASYNC_INIT(&fsyncer_vtable)};
+    struct rt_executor *ex;
+    struct reactor_stats *stats;
+    unsigned long first;
+    intptr_t res;
+
+    test_temp_file(path, "x", 1);
+    f.fd = open(path, O_RDONLY);
+    ck_assert_int_ge(f.fd, 0);
+    unlink(path);
+    ex = test_executor();
+    stats = &rt__executor_reactor(ex)->stats;
+    no_worker_threads();
+    res = rt_executor_run(ex, &f.async.future, sizeof(f));
+    need_kernel_cancel(res, stats);
+    ck_assert_int_eq(res, -EINTR);
+    first = stats->resubmitted;
+    ck_assert_uint_gt(first, 0);
+
+    f = (struct fsyncer){.async = RT_ASYNC_INIT(&fsyncer_vtable), .fd = f.fd};
+    res = rt_executor_run(ex, &f.async.future, sizeof(f));
+    ck_assert_int_eq(res, -EINTR);
+    ck_assert_uint_eq(stats->resubmitted, 2 * first);
+    ck_assert_uint_eq(stats->submitted, stats->resubmitted + 2); /* two fsyncs, each sent again */
+    worker_threads_again();
+    rt_executor_destroy(ex);
+    close(f.fd);
+}
+END_TEST
+
+/*
  * Cancels the task behind `*victim` as soon as the reactor has queued a
  * request the kernel cancelled to be sent again: at that moment the request
  * is back on the waiting list, between two submissions. Until then it wakes
@@ -683,6 +724,7 @@ Suite *suite_cancel(void)
     tcase_add_test(tc, destroy_with_io_in_flight);
     tcase_add_test(tc, a_request_the_kernel_cancelled_is_sent_again);
     tcase_add_test(tc, a_request_the_kernel_keeps_cancelling_ends_in_eintr);
+    tcase_add_test(tc, each_request_the_kernel_cancels_gets_its_own_attempts);
     tcase_add_test(tc, a_request_waiting_to_be_sent_again_is_cancelled);
     suite_add_tcase(s, tc);
     return s;

@@ -4,24 +4,25 @@
  * of its own, keeps only a bounded number of them, frees them all when it is
  * destroyed, and still lets AddressSanitizer see a use after free.
  *
- * Cases: a spawn after a join takes the joined task's block, a request takes
- * the last request's, and a block taken from a list no longer counts
- * there; a burst of tasks leaves at most the bound cached;
- * every block is freed at destroy, and a task freed after that (its handle
- * kept) goes to free(). Owned reads: the bytes, short reads and end of file;
- * with I/O memory (asked for) a READ_FIXED into it, without a READ; the
- * buffer goes back to its list when released; with the I/O memory all out,
- * a buffer from the lists; a read dropped in flight keeps its buffer until
- * the kernel's completions arrive; a finished read whose buffer nobody took
- * releases it; releasing on another thread stops the program, and so does
- * releasing a buffer and then a copy of it, before its executor is
- * destroyed or after; a buffer released after its executor is gone goes to
- * free() (with the last one out), or unmaps the I/O memory it kept; I/O
- * memory the kernel refuses (RLIMIT_MEMLOCK) is left out, a block cut from
- * it is aligned to its size up to a page, and an io_memory past the limit
- * is refused (one at the limit is not). Under ASan (make test SAN=1):
- * touching a freed task, a freed request or a released buffer (of either
- * kind) is reported.
+ * Cases: a spawn after a join takes the joined task's block, a request
+ * takes the last request's, a block goes back to the list of its size, and
+ * a block taken from a list no longer counts there; a burst of tasks leaves
+ * at most the bound cached; every block is freed at destroy, and a task
+ * freed after that (its handle kept) goes to free(). Owned reads: the
+ * bytes, short reads and end of file, and at most RT_IO_MAX bytes however
+ * many are asked for; with I/O memory (asked for) a READ_FIXED into it,
+ * without a READ; the buffer goes back to its list when released; with the
+ * I/O memory all out, a buffer from the lists; a read dropped in flight
+ * keeps its buffer until the kernel's completions arrive; a finished read
+ * whose buffer nobody took releases it; releasing on another thread stops
+ * the program, and so does releasing a buffer and then a copy of it, before
+ * its executor is destroyed or after; a buffer released after its executor
+ * is gone goes to free() (with the last one out), or unmaps the I/O memory
+ * it kept; I/O memory the kernel refuses (RLIMIT_MEMLOCK) is left out, a
+ * block cut from it is aligned to its size up to a page, and an io_memory
+ * past the limit is refused (one at the limit is not). Under ASan (make
+ * test SAN=1): touching a freed task, a freed request or a released buffer
+ * (of either kind) is reported.
  *
  * Stats are read with rt_executor_memory_stats(), and a class's list
  * straight from percore.h; never by comparing pointers, which would say
@@ -213,6 +214,72 @@ START_TEST(a_request_reuses_the_last_requests_block)
     struct two_nops f = {.async = RT_ASYNC_INIT(&two_nops_vtable)};
 
     ck_assert_int_eq(test_run(&f.async.future, sizeof(f)), 0);
+}
+END_TEST
+
+/*
+ * A block goes back to the list of the size it was taken for. A read of
+ * BUF_SIZE bytes copies them through its request, whose block is a class
+ * above a bare request's; a task with a large future likewise. Once each is
+ * done, its class's list holds one block more, and the list of the bare
+ * header's size holds none more.
+ */
+static int test_file(size_t len); /* below, with the owned reads */
+
+struct big_future {
+    struct test_value value;
+    unsigned char padding[3000]; /* the task's block is a class above a small future's */
+};
+
+struct blocks_by_size {
+    struct rt_async async;
+    int fd;
+    struct rt_io io;
+    unsigned char bytes[BUF_SIZE];
+    struct rt_join_handle h;
+    unsigned big_len, small_len;
+    intptr_t n;
+};
+
+static enum rt_poll blocks_by_size_poll(struct rt_future *self, struct rt_context *cx,
+                                        intptr_t *out)
+{
+    struct blocks_by_size *f = (struct blocks_by_size *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    f->big_len = list_for_size(sizeof(struct rt_source) + BUF_SIZE)->len;
+    f->small_len = list_for_size(sizeof(struct rt_source))->len;
+    rt_io_read(&f->io, f->fd, f->bytes, BUF_SIZE, 0);
+    AWAIT(&f->io.future, &f->n);
+    ck_assert_int_eq(f->n, BUF_SIZE);
+    ck_assert_uint_eq(list_for_size(sizeof(struct rt_source) + BUF_SIZE)->len, f->big_len + 1);
+    ck_assert_uint_eq(list_for_size(sizeof(struct rt_source))->len, f->small_len);
+
+    f->big_len = list_for_size(sizeof(struct rt_task) + sizeof(struct big_future))->len;
+    f->small_len = list_for_size(sizeof(struct rt_task))->len;
+    {
+        struct big_future big = {.value = test_value(7)};
+
+        f->h = rt_spawn(&big.value.future, sizeof(big));
+    }
+    AWAIT(&f->h.future, &f->n);
+    ck_assert_int_eq(f->n, 7);
+    ck_assert_uint_eq(list_for_size(sizeof(struct rt_task) + sizeof(struct big_future))->len,
+                      f->big_len + 1);
+    ck_assert_uint_eq(list_for_size(sizeof(struct rt_task))->len, f->small_len);
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable blocks_by_size_vtable = {blocks_by_size_poll, rt_async_drop};
+
+START_TEST(a_block_goes_back_to_the_list_of_its_size)
+{
+    struct blocks_by_size f = {.async = RT_ASYNC_INIT(&blocks_by_size_vtable)};
+
+    f.fd = test_file(BUF_SIZE);
+    ck_assert_int_eq(test_run(&f.async.future, sizeof(f)), 0);
+    close(f.fd);
 }
 END_TEST
 
@@ -516,6 +583,50 @@ START_TEST(owned_reads_without_io_memory_use_the_lists)
 
     f.fd = test_file(FILE_LEN);
     test_run(&f.async.future, sizeof(f)); /* the default: no I/O memory */
+    close(f.fd);
+}
+END_TEST
+
+/*
+ * An owned read asked for more than RT_IO_MAX bytes, of a file that has more,
+ * moves exactly RT_IO_MAX, like every other read (io.h): the future says
+ * RT_IO_MAX, and the buffer it hands over holds that many bytes, the file's.
+ */
+#define BIG_READ_FILE (RT_IO_MAX + 100)
+
+struct big_owned_read {
+    struct rt_async async;
+    int fd;
+    struct rt_io io;
+    struct rt_buf buf;
+    intptr_t n;
+};
+
+static enum rt_poll big_owned_read_poll(struct rt_future *self, struct rt_context *cx,
+                                        intptr_t *out)
+{
+    struct big_owned_read *f = (struct big_owned_read *)self;
+
+    ASYNC_BEGIN(f, cx, out);
+    rt_io_read_owned(&f->io, f->fd, 2 * (size_t)RT_IO_MAX, 0, &f->buf);
+    AWAIT(&f->io.future, &f->n);
+    ck_assert_int_eq(f->n, RT_IO_MAX);
+    ck_assert_uint_eq(f->buf.len, RT_IO_MAX);
+    ck_assert(bytes_ok(&f->buf, 0));
+    rt_buf_release(&f->buf);
+    ck_assert_ptr_null(f->buf.data);
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+static const struct rt_future_vtable big_owned_read_vtable = {big_owned_read_poll, rt_async_drop};
+
+START_TEST(an_owned_read_moves_at_most_rt_io_max)
+{
+    struct big_owned_read f = {.async = RT_ASYNC_INIT(&big_owned_read_vtable)};
+
+    f.fd = test_file(BIG_READ_FILE);
+    test_run(&f.async.future, sizeof(f));
     close(f.fd);
 }
 END_TEST
@@ -1195,12 +1306,14 @@ Suite *suite_percore(void)
 
     tcase_add_test(tc, a_spawn_after_a_join_reuses_the_block);
     tcase_add_test(tc, a_request_reuses_the_last_requests_block);
+    tcase_add_test(tc, a_block_goes_back_to_the_list_of_its_size);
     tcase_add_test(tc, the_cache_is_bounded);
     tcase_add_test(tc, a_block_taken_from_a_list_is_no_longer_counted_there);
     tcase_add_test(tc, every_block_is_freed_at_destroy);
     tcase_add_test(tc, a_task_freed_after_destroy_goes_to_free);
     tcase_add_test(tc, owned_reads_bring_the_bytes_and_recycle_the_buffer);
     tcase_add_test(tc, owned_reads_without_io_memory_use_the_lists);
+    tcase_add_test(tc, an_owned_read_moves_at_most_rt_io_max);
     tcase_add_test(tc, with_the_io_memory_all_out_a_read_uses_the_lists);
     tcase_add_test(tc, io_memory_the_kernel_refuses_is_left_out);
     tcase_add_test(tc, io_memory_blocks_are_aligned_to_their_size_up_to_a_page);
