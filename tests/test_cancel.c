@@ -430,6 +430,19 @@ static void worker_threads_again(void)
     ck_assert_int_eq(setrlimit(RLIMIT_NPROC, &lim), 0);
 }
 
+/* A file of one byte, already unlinked: something to fsync. */
+static int file_to_fsync(void)
+{
+    char path[64];
+    int fd;
+
+    test_temp_file(path, "x", 1);
+    fd = open(path, O_RDONLY);
+    ck_assert_int_ge(fd, 0);
+    unlink(path);
+    return fd;
+}
+
 struct fsyncer {
     struct rt_async async;
     struct rt_io io;
@@ -522,16 +535,12 @@ static const struct rt_future_vtable fsync_once_allowed_vtable = {fsync_once_all
  */
 START_TEST(a_request_the_kernel_cancelled_is_sent_again)
 {
-    char path[64];
     struct fsync_once_allowed f = {.async = RT_ASYNC_INIT(&fsync_once_allowed_vtable),
                                    .sync = {.async = RT_ASYNC_INIT(&fsyncer_vtable)}};
     struct rt_executor *ex;
     struct reactor_stats *stats;
 
-    test_temp_file(path, "x", 1);
-    f.sync.fd = open(path, O_RDONLY);
-    ck_assert_int_ge(f.sync.fd, 0);
-    unlink(path);
+    f.sync.fd = file_to_fsync();
     ex = test_executor();
     stats = &rt__executor_reactor(ex)->stats;
     no_worker_threads();
@@ -551,16 +560,12 @@ END_TEST
  */
 START_TEST(a_request_the_kernel_keeps_cancelling_ends_in_eintr)
 {
-    char path[64];
     struct fsyncer f = {.async = RT_ASYNC_INIT(&fsyncer_vtable)};
     struct rt_executor *ex;
     struct reactor_stats *stats;
     intptr_t res;
 
-    test_temp_file(path, "x", 1);
-    f.fd = open(path, O_RDONLY);
-    ck_assert_int_ge(f.fd, 0);
-    unlink(path);
+    f.fd = file_to_fsync();
     ex = test_executor();
     stats = &rt__executor_reactor(ex)->stats;
     no_worker_threads();
@@ -587,17 +592,13 @@ END_TEST
  */
 START_TEST(each_request_the_kernel_cancels_gets_its_own_attempts)
 {
-    char path[64];
     struct fsyncer f = {.async = RT_ASYNC_INIT(&fsyncer_vtable)};
     struct rt_executor *ex;
     struct reactor_stats *stats;
     unsigned long first;
     intptr_t res;
 
-    test_temp_file(path, "x", 1);
-    f.fd = open(path, O_RDONLY);
-    ck_assert_int_ge(f.fd, 0);
-    unlink(path);
+    f.fd = file_to_fsync();
     ex = test_executor();
     stats = &rt__executor_reactor(ex)->stats;
     no_worker_threads();
@@ -695,14 +696,10 @@ static const struct rt_future_vtable cancel_resent_vtable = {cancel_resent_poll,
  */
 START_TEST(a_request_waiting_to_be_sent_again_is_cancelled)
 {
-    char path[64];
     struct cancel_resent f = {.async = RT_ASYNC_INIT(&cancel_resent_vtable)};
     struct rt_executor *ex;
 
-    test_temp_file(path, "x", 1);
-    f.fd = open(path, O_RDONLY);
-    ck_assert_int_ge(f.fd, 0);
-    unlink(path);
+    f.fd = file_to_fsync();
     ex = test_executor();
     no_worker_threads();
     ck_assert_int_eq(rt_executor_run(ex, &f.async.future, sizeof(f)), 0);
