@@ -373,12 +373,12 @@ END_TEST
 /* ------------------------------------------------- the file's own position */
 
 /* Where the file's own position starts, and a span that takes more than one request. */
-#define START 1000
-#define SPAN  (RT_IO_MAX + 2000)
+#define POSITION 1000
+#define SPAN     (RT_IO_MAX + 2000)
 
 struct at_current {
     struct rt_async async;
-    int fd;             /* START + SPAN bytes of the pattern */
+    int fd;             /* POSITION + SPAN bytes of the pattern */
     int empty;          /* an empty file */
     unsigned char *buf; /* SPAN bytes */
     struct rt_read_exact read;
@@ -392,12 +392,12 @@ static enum rt_poll at_current_poll(struct rt_future *self, struct rt_context *c
 
     ASYNC_BEGIN(f, cx, out);
     /* Read from wherever the file's position is: each piece follows the one before. */
-    ck_assert_int_eq(lseek(f->fd, START, SEEK_SET), START);
+    ck_assert_int_eq(lseek(f->fd, POSITION, SEEK_SET), POSITION);
     rt_read_exact(&f->read, f->fd, f->buf, SPAN, RT_OFFSET_CURRENT);
     AWAIT(&f->read.async.future, &f->n);
     ck_assert_int_eq(f->n, SPAN);
-    ck_assert(matches_pattern(f->buf, SPAN, START));
-    ck_assert_int_eq(lseek(f->fd, 0, SEEK_CUR), START + SPAN); /* the position moved with them */
+    ck_assert(matches_pattern(f->buf, SPAN, POSITION));
+    ck_assert_int_eq(lseek(f->fd, 0, SEEK_CUR), POSITION + SPAN); /* the position moved with them */
 
     /* Written the same way, the pieces land one after another, from the start of the file. */
     fill_pattern(f->buf, SPAN, 0);
@@ -423,7 +423,7 @@ START_TEST(whole_transfers_follow_the_file_position)
 {
     char path[PATH_MAX];
     struct at_current f = {.async = RT_ASYNC_INIT(&at_current_vtable),
-                           .fd = pattern_file(START + SPAN),
+                           .fd = pattern_file(POSITION + SPAN),
                            .empty = make_temp_file(path, sizeof(path)),
                            .buf = rt__malloc(SPAN)};
 
