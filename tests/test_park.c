@@ -490,7 +490,7 @@ static int polls_armed_in_ring(int ring_fd)
 {
     char path[64], line[256];
     bool in_list = false;
-    int n = -1; /* no "PollList:" at all: this kernel does not list them (before Linux 5.6) */
+    int n = -1; /* no "PollList:" at all: this kernel does not list them */
     FILE *f;
 
     snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", ring_fd);
