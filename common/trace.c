@@ -196,14 +196,18 @@ static void json_name_process(void)
 
 /*
  * A child made by fork() (a benchmark's client, Check's test processes)
- * holds a copy of the trace's buffered output: it must neither write it
- * nor add its own events to its parent's file. So the child drops the
- * trace without flushing; the lock is held across fork() so that the copy
- * is taken between two events, never in the middle of one.
+ * gets a copy of the trace's FILE, buffer and all: it must neither write
+ * that buffer again nor add its own events to its parent's file. So the
+ * buffer is flushed before the fork, which leaves the child's copy empty
+ * (a child that ends with exit() flushes every stream it has, this one
+ * too), and the child drops the trace. The lock is held across fork() so
+ * that the copy is taken between two events, never in the middle of one.
  */
 static void fork_prepare(void)
 {
     pthread_mutex_lock(&lock);
+    if (trace.out)
+        fflush(trace.out);
 }
 
 static void fork_parent(void)

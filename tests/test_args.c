@@ -139,6 +139,31 @@ START_TEST(every_program_answers_help_and_refuses_what_it_cannot_take)
 }
 END_TEST
 
+/*
+ * "--help" means help only when it is the whole command line: "--help" with
+ * something after it is a command line the program cannot take (status 2,
+ * nothing run), and "-0" is no number where negative ones are not allowed.
+ */
+START_TEST(help_only_alone_and_no_minus_zero)
+{
+    struct test_program r;
+    long value = -7;
+
+    ck_assert(args_help(2, (char *[]){"p", "--help", NULL}));
+    ck_assert(!args_help(3, (char *[]){"p", "--help", "x", NULL}));
+    ck_assert(!args_help(1, (char *[]){"p", NULL}));
+    ck_assert(!args_help(2, (char *[]){"p", "-h", NULL}));
+    test_run_built("examples/hello", (const char *[]){"hello", "--help", "x", NULL}, false, &r);
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_str_eq(r.out, "");
+    ck_assert_msg(strncmp(r.err, "usage: ", 7) == 0, "stderr: \"%.80s\"", r.err);
+
+    ck_assert_ptr_nonnull(freopen("/dev/null", "w", stderr)); /* the refusal prints its reason */
+    ck_assert(!args_number("test", "--count", "-0", 0, 10, &value));
+    ck_assert_int_eq(value, -7);
+}
+END_TEST
+
 Suite *suite_args(void)
 {
     Suite *s = suite_create("args");
@@ -147,6 +172,7 @@ Suite *suite_args(void)
     tcase_add_test(tc, only_whole_numbers_in_range);
     tcase_add_test(tc, the_examples_bare_numbers_are_read_by_it);
     tcase_add_test(tc, every_program_answers_help_and_refuses_what_it_cannot_take);
+    tcase_add_test(tc, help_only_alone_and_no_minus_zero);
     suite_add_tcase(s, tc);
     return s;
 }

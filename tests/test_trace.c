@@ -37,8 +37,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/fatal.h"
 #include "common/trace.h"
 
 #if PHASE >= 2
@@ -1156,6 +1158,253 @@ START_TEST(json_messages_are_arrows)
 END_TEST
 #endif
 
+/* ------------------------------------- the sink itself, event by event */
+
+/*
+ * The tests above run programs; these call the trace's entry points
+ * directly, in an order a program could take, so that each "by ..." and
+ * each field has exactly one right answer. A wake is by whoever runs at
+ * that moment: the executor between two polls, the completion being
+ * handled until its done_end, and nobody once the executor has returned.
+ */
+START_TEST(the_text_trace_says_who_did_it)
+{
+    static const struct expect want[] = {
+        {"- run", NULL},
+        {"task 5 poll", NULL},
+        {"task 5 pending", NULL},
+        {"task 6 wake", "by executor 1"}, /* the poll is over: the executor again */
+        {"req 9 done", "RECV -> 3"},
+        {"task 6 wake", "by req 9"},
+        {"task 6 wake", "by executor 1"}, /* after done_end: back to the executor */
+        {"task 6 cancel", "by executor 1 (in its own poll"},
+        {"- submit", "2 requests, one system call"},
+        {"- submit", "1 of 3 requests, one system call"},
+        {"- return", "output 0"},
+        {"task 6 wake", "by code outside any executor (late)"},
+    };
+    char *text, *last, exec[16];
+    struct trace tr;
+    unsigned ex;
+    double us;
+
+    trace_start(false);
+    ex = rt__trace_executor_new(-1);
+    ck_assert_uint_eq(ex, 1);
+    rt__trace_run(ex);
+    rt__trace_poll(5);
+    rt__trace_polled(5, false, 0);
+    rt__trace_poll_end(5);
+    rt__trace_wake(6, NULL);
+    rt__trace_done(9, "RECV", false, 3);
+    rt__trace_wake(6, NULL);
+    rt__trace_done_end();
+    rt__trace_wake(6, NULL);
+    rt__trace_cancel(6, true);
+    rt__trace_submit(2, 2);
+    rt__trace_submit(3, 1);
+    rt__trace_run_end(ex, 0);
+    rt__trace_wake(6, "late");
+    text = trace_finish();
+    parse_text(text, &tr);
+    ck_assert_int_eq(tr.n, N(want) + 1); /* and the executor's "create" line first */
+    check_events(&tr, 1, want, N(want));
+    /* No line ends in a blank, not even one whose detail is empty ("task 5 poll"). */
+    for (const char *p = text; (p = strchr(p, '\n')); p++)
+        ck_assert_msg(p == text || p[-1] != ' ', "a line ends in a blank:\n%s", text);
+    /* The last wake came after the executor returned: its executor column is "-". */
+    text[strlen(text) - 1] = '\0';
+    last = strrchr(text, '\n') + 1;
+    ck_assert_int_eq(sscanf(last, "%lf %15s", &us, exec), 2);
+    ck_assert_msg(strcmp(exec, "-") == 0, "after the run, the executor is \"%s\": %s", exec, last);
+    free(text);
+}
+END_TEST
+
+/* The number after `"field":` in the first JSON event at or after `at`. */
+static double json_field(const char *at, const char *field)
+{
+    char key[32];
+    const char *p;
+
+    snprintf(key, sizeof(key), "\"%s\":", field);
+    p = strstr(at, key);
+    ck_assert_msg(p != NULL, "no %s after: %.80s", key, at);
+    return strtod(p + strlen(key), NULL);
+}
+
+/*
+ * In JSON: a wake with a note is an instant on the executor's track named
+ * with its note, not an arrow; "cancelled" is an instant on the task's own
+ * track; and "ts" and "dur" are in the same unit (microseconds), so a poll
+ * slice ends no later than the event that followed it. That last check
+ * compares two readings of the monotonic clock, taken in order; it holds
+ * however fast or slow the machine is.
+ */
+START_TEST(json_notes_tracks_and_units)
+{
+    char *text, *at;
+    unsigned ex;
+    unsigned long task;
+    double end_of_poll, returned;
+
+    trace_start(true);
+    ex = rt__trace_executor_new(-1);
+    rt__trace_run(ex);
+    task = rt__trace_spawn(16);
+    rt__trace_wake(task, "a note");
+    rt__trace_poll(task);
+    rt__trace_polled(task, false, 0);
+    rt__trace_poll_end(task);
+    rt__trace_cancel(task, false);
+    rt__trace_run_end(ex, 0);
+    text = trace_finish();
+    ck_assert_msg(json_is_array(text), "the trace is not one JSON array:\n%s", text);
+    ck_assert_int_eq(count(text, "\"name\":\"wake task 1 by executor 1: a note\""), 1);
+    ck_assert_int_eq(count(text, "\"ph\":\"s\",\"name\":\"wake\""), 0);
+    at = strstr(text, "\"name\":\"cancelled\"");
+    ck_assert_msg(at != NULL, "no cancelled instant:\n%s", text);
+    ck_assert_msg(json_field(at, "tid") == (double)task,
+                  "cancelled is not on task %lu's track:\n%s", task, text);
+    at = strstr(text, "\"ph\":\"X\"");
+    ck_assert_msg(at != NULL, "no poll slice:\n%s", text);
+    end_of_poll = json_field(at, "ts") + json_field(at, "dur");
+    at = strstr(text, "\"ph\":\"E\",\"name\":\"return\"");
+    ck_assert_msg(at != NULL, "no return:\n%s", text);
+    returned = json_field(at, "ts");
+    /* Each is printed to 0.001 us: allow the two roundings. */
+    ck_assert_msg(end_of_poll <= returned + 0.002,
+                  "the poll ends at %.3f us, after the return at %.3f us", end_of_poll, returned);
+    free(text);
+}
+END_TEST
+
+/* Opening and closing a trace leaves no file descriptor behind. */
+START_TEST(closing_a_trace_closes_its_file)
+{
+    int before = test_fd_count();
+
+    trace_start(false);
+    rt__trace_executor_new(-1);
+    free(trace_finish());
+    ck_assert_int_eq(test_fd_count(), before);
+}
+END_TEST
+
+/*
+ * A child made by fork() while a trace is open gets a copy of the trace's
+ * FILE; it must write neither the parent's buffered events again nor
+ * events of its own into its parent's file, even if it closes the trace
+ * and ends with exit(), which flushes every stream the child has.
+ */
+START_TEST(a_forked_child_writes_nothing_into_the_trace)
+{
+    char *text;
+    pid_t pid;
+    int status;
+
+    trace_start(true);
+    rt__trace_executor_new(-1); /* still in the parent's buffer at the fork */
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        rt__trace_run(1);
+        rt__trace_close();
+        exit(0);
+    }
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    text = trace_finish();
+    ck_assert_msg(json_is_array(text), "the trace is not one JSON array:\n%s", text);
+    ck_assert_int_eq(count(text, "\"process_name\""), 1);
+    ck_assert_int_eq(count(text, "\"ph\":\"B\""), 0); /* the child's run */
+    free(text);
+}
+END_TEST
+
+/* rt__die() ends a JSON trace as valid JSON before it aborts (abort() runs no atexit handler). */
+static void die_while_tracing(void *path)
+{
+    ck_assert_int_eq(rt__trace_open(path, true), 0);
+    rt__trace_run(rt__trace_executor_new(-1));
+    rt__die("on purpose, with a trace open");
+}
+
+START_TEST(a_fatal_error_ends_the_json_trace)
+{
+    char *text;
+    int fd;
+
+    snprintf(trace_path, sizeof(trace_path), "/tmp/rt-test-trace-XXXXXX");
+    fd = mkstemp(trace_path);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    test_expect_die(die_while_tracing, trace_path, "on purpose, with a trace open");
+    text = trace_finish(); /* no trace is open here: it only reads the file */
+    ck_assert_msg(json_is_array(text), "the trace is not one JSON array:\n%s", text);
+    ck_assert_int_eq(count(text, "\"ph\":\"B\",\"name\":\"run\""), 1);
+    free(text);
+}
+END_TEST
+
+/*
+ * RT_TRACE as a user sets it, on a program of this phase: a path ending in
+ * ".json" gets a JSON trace; "1" a text trace on standard error; "0" no
+ * trace at all; and a path that cannot be written a message saying so,
+ * while the program still runs.
+ */
+START_TEST(rt_trace_in_the_environment)
+{
+    const char *const argv[] = {"hello", NULL};
+    struct test_program r;
+    char json[80];
+    char *text;
+    FILE *f;
+    long len;
+
+    snprintf(json, sizeof(json), "/tmp/rt-test-trace-%ld.json", (long)getpid());
+    unlink(json);
+    ck_assert_int_eq(setenv("RT_TRACE", json, 1), 0);
+    test_run_built("examples/hello", argv, false, &r);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_msg(strstr(r.err, "time_us") == NULL, "a text trace on stderr:\n%s", r.err);
+    f = fopen(json, "r");
+    ck_assert_msg(f != NULL, "RT_TRACE=%s wrote no file", json);
+    fseek(f, 0, SEEK_END);
+    len = ftell(f);
+    rewind(f);
+    text = malloc((size_t)len + 1);
+    ck_assert_ptr_nonnull(text);
+    ck_assert_int_eq(fread(text, 1, (size_t)len, f), len);
+    text[len] = '\0';
+    fclose(f);
+    unlink(json);
+    ck_assert_msg(json_is_array(text), "the trace is not one JSON array:\n%s", text);
+    ck_assert_int_eq(count(text, "\"ph\":\"B\",\"name\":\"run\""), 1);
+    free(text);
+
+    ck_assert_int_eq(setenv("RT_TRACE", "1", 1), 0);
+    test_run_built("examples/hello", argv, false, &r);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_msg(strstr(r.err, "#  time_us") != NULL, "no text trace on stderr:\n%s", r.err);
+    ck_assert_msg(strstr(r.err, " run") != NULL, "no run in the trace:\n%s", r.err);
+
+    ck_assert_int_eq(setenv("RT_TRACE", "0", 1), 0);
+    test_run_built("examples/hello", argv, false, &r);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_str_eq(r.err, "");
+
+    ck_assert_int_eq(setenv("RT_TRACE", "/nonexistent/dir/t.json", 1), 0);
+    test_run_built("examples/hello", argv, false, &r);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_msg(strstr(r.err, "RT_TRACE=/nonexistent/dir/t.json: cannot write the trace there") !=
+                      NULL,
+                  "stderr: %s", r.err);
+    ck_assert_msg(strstr(r.out, "hello") != NULL, "the program did not run: %s", r.out);
+    unsetenv("RT_TRACE");
+}
+END_TEST
+
 Suite *suite_trace(void)
 {
     Suite *s = suite_create("trace");
@@ -1180,6 +1429,12 @@ Suite *suite_trace(void)
     tcase_add_test(tc, trace_of_messages_through_a_channel);
     tcase_add_test(tc, json_messages_are_arrows);
 #endif
+    tcase_add_test(tc, the_text_trace_says_who_did_it);
+    tcase_add_test(tc, json_notes_tracks_and_units);
+    tcase_add_test(tc, closing_a_trace_closes_its_file);
+    tcase_add_test(tc, a_forked_child_writes_nothing_into_the_trace);
+    tcase_add_test(tc, a_fatal_error_ends_the_json_trace);
+    tcase_add_test(tc, rt_trace_in_the_environment);
     suite_add_tcase(s, tc);
     return s;
 }
