@@ -71,16 +71,15 @@ static void trace_start(bool json)
     ck_assert_int_eq(rt__trace_open(trace_path, json), 0);
 }
 
-/* Close the trace and return the file's contents (malloc'd), removing the file. */
-static char *trace_finish(void)
+/* The contents of the file at `path` (malloc'd), which is then removed. */
+static char *read_and_remove(const char *path)
 {
     FILE *f;
     long len;
     char *text;
 
-    rt__trace_close();
-    f = fopen(trace_path, "r");
-    ck_assert_ptr_nonnull(f);
+    f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "%s was not written", path);
     fseek(f, 0, SEEK_END);
     len = ftell(f);
     rewind(f);
@@ -89,8 +88,15 @@ static char *trace_finish(void)
     ck_assert_int_eq(fread(text, 1, (size_t)len, f), len);
     text[len] = '\0';
     fclose(f);
-    unlink(trace_path);
+    unlink(path);
     return text;
+}
+
+/* Close the trace and return the file's contents (malloc'd), removing the file. */
+static char *trace_finish(void)
+{
+    rt__trace_close();
+    return read_and_remove(trace_path);
 }
 
 /* ------------------------------------------------- reading a text trace */
@@ -1359,8 +1365,6 @@ START_TEST(rt_trace_in_the_environment)
     struct test_program r;
     char json[80];
     char *text;
-    FILE *f;
-    long len;
 
     snprintf(json, sizeof(json), "/tmp/rt-test-trace-%ld.json", (long)getpid());
     unlink(json);
@@ -1368,17 +1372,7 @@ START_TEST(rt_trace_in_the_environment)
     test_run_built("examples/hello", argv, false, &r);
     ck_assert_int_eq(r.status, 0);
     ck_assert_msg(strstr(r.err, "time_us") == NULL, "a text trace on stderr:\n%s", r.err);
-    f = fopen(json, "r");
-    ck_assert_msg(f != NULL, "RT_TRACE=%s wrote no file", json);
-    fseek(f, 0, SEEK_END);
-    len = ftell(f);
-    rewind(f);
-    text = malloc((size_t)len + 1);
-    ck_assert_ptr_nonnull(text);
-    ck_assert_int_eq(fread(text, 1, (size_t)len, f), len);
-    text[len] = '\0';
-    fclose(f);
-    unlink(json);
+    text = read_and_remove(json);
     ck_assert_msg(json_is_array(text), "the trace is not one JSON array:\n%s", text);
     ck_assert_int_eq(count(text, "\"ph\":\"B\",\"name\":\"run\""), 1);
     free(text);
