@@ -193,6 +193,18 @@ static void check_events(const struct trace *tr, int from, const struct expect *
 
 #define N(array) ((int)(sizeof(array) / sizeof(array[0])))
 
+/* Close the text trace, and check that its last n events are want[]. */
+static void finish_with(const struct expect *want, int n)
+{
+    char *text = trace_finish();
+    struct trace tr;
+
+    parse_text(text, &tr);
+    ck_assert_int_ge(tr.n, n);
+    check_events(&tr, tr.n - n, want, n);
+    free(text);
+}
+
 /* ------------------------------------------------- a minimal JSON parser */
 
 /* Just enough JSON (RFC 8259) to say whether a text is one valid value. */
@@ -529,18 +541,12 @@ START_TEST(trace_of_a_teardown)
     struct rt_waker slot = {0};
     struct leaver f = {.future = {&leaver_vtable}, .slot = &slot};
     struct rt_executor *ex;
-    struct trace tr;
-    char *text;
 
     trace_start(false);
     ex = test_executor();
     ck_assert_int_eq(rt_executor_run(ex, &f.future, sizeof(f)), 0);
     rt_executor_destroy(ex);
-    text = trace_finish();
-    parse_text(text, &tr);
-    ck_assert_int_ge(tr.n, N(want));
-    check_events(&tr, tr.n - N(want), want, N(want));
-    free(text);
+    finish_with(want, N(want));
 }
 END_TEST
 
@@ -603,8 +609,6 @@ START_TEST(trace_of_a_wake_after_teardown)
     };
     struct queued_at_the_end f = {.async = RT_ASYNC_INIT(&queued_at_the_end_vtable)};
     struct rt_executor *ex;
-    struct trace tr;
-    char *text;
 
     trace_start(false);
     ex = test_executor();
@@ -612,11 +616,7 @@ START_TEST(trace_of_a_wake_after_teardown)
     ck_assert(!rt_waker_is_empty(&kept_waker));
     rt_executor_destroy(ex);
     rt_waker_wake(&kept_waker); /* the task's last reference: it is freed */
-    text = trace_finish();
-    parse_text(text, &tr);
-    ck_assert_int_ge(tr.n, N(want));
-    check_events(&tr, tr.n - N(want), want, N(want));
-    free(text);
+    finish_with(want, N(want));
 }
 END_TEST
 
