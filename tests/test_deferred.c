@@ -3,8 +3,8 @@
  * (deferred.h), on its own: it runs after the turn's tasks, not during them;
  * queued twice in one turn it runs once; a run that queues itself again runs
  * in the next turn, not in a loop inside this one; and a cancelled one does
- * not run at all. The channel (test_channel.c) is its only user; these check
- * the promises it relies on without a channel around them.
+ * not run at all. The channel (channel.c) is its only user; these check the
+ * promises it relies on, without a channel around them.
  */
 #include "harness.h"
 
